@@ -1,0 +1,164 @@
+package ferry
+
+import "context"
+
+// Mode says how a resize fits the image into the requested box.
+type Mode string
+
+const (
+	// ModeFit scales the image to fit inside the box, keeping its aspect ratio.
+	// A zero Width or Height leaves that side unconstrained.
+	ModeFit Mode = "fit"
+	// ModeFill scales the image to cover the box, then crops it at the Anchor.
+	ModeFill Mode = "fill"
+	// ModeExact scales the image to exactly Width x Height, ignoring aspect ratio.
+	ModeExact Mode = "exact"
+)
+
+// Anchor says which part of the image survives the crop in ModeFill.
+type Anchor string
+
+// The anchors of ModeFill.
+const (
+	AnchorCenter      Anchor = "center"
+	AnchorTop         Anchor = "top"
+	AnchorBottom      Anchor = "bottom"
+	AnchorLeft        Anchor = "left"
+	AnchorRight       Anchor = "right"
+	AnchorTopLeft     Anchor = "top_left"
+	AnchorTopRight    Anchor = "top_right"
+	AnchorBottomLeft  Anchor = "bottom_left"
+	AnchorBottomRight Anchor = "bottom_right"
+)
+
+// Filter is the resampling kernel of a resize.
+type Filter string
+
+// The resampling filters, from fastest to sharpest.
+const (
+	FilterNearest    Filter = "nearest"
+	FilterBilinear   Filter = "bilinear"
+	FilterCatmullRom Filter = "catmull_rom"
+	FilterLanczos3   Filter = "lanczos3"
+)
+
+// Format is an image format. Resize reads JPEG, PNG, WebP and GIF and writes JPEG, PNG and WebP.
+type Format string
+
+// The image formats.
+const (
+	FormatJPEG Format = "jpeg"
+	FormatPNG  Format = "png"
+	FormatWebP Format = "webp"
+	FormatGIF  Format = "gif"
+)
+
+// Algorithm is a checksum algorithm.
+type Algorithm string
+
+// The checksum algorithms. Digests are big-endian for CRC32C and XXH3-64.
+const (
+	CRC32C Algorithm = "crc32c"
+	// XXH3_64 is XXH3 with 64-bit output and seed 0 (not XXH64).
+	XXH3_64 Algorithm = "xxh3_64"
+	SHA256  Algorithm = "sha256"
+	BLAKE3  Algorithm = "blake3"
+)
+
+// Defaults applied where a request field is left at its zero value, and the daemon's default
+// limits. They match protocol/SPEC.md.
+const (
+	DefaultQuality      = 80
+	DefaultMaxFrame     = 128 << 20
+	DefaultMaxPixels    = 100_000_000
+	DefaultMaxDimension = 32768
+)
+
+// ResizeRequest asks for one thumbnail. The zero value of every optional field is the protocol
+// default: ModeFit, AnchorCenter, FilterLanczos3, FormatJPEG, quality 80, EXIF orientation applied,
+// ICC converted to sRGB, metadata stripped.
+type ResizeRequest struct {
+	// Image is the encoded input: JPEG, PNG, WebP or GIF (first frame).
+	Image []byte
+	// Width and Height are the box. In ModeFit one of them may be zero (unconstrained).
+	Width, Height int
+	Mode          Mode
+	Anchor        Anchor
+	Filter        Filter
+	Format        Format
+	// Quality is 1..100 for JPEG and WebP output; zero means DefaultQuality.
+	Quality int
+	// NoAutoOrient leaves the EXIF orientation unapplied.
+	NoAutoOrient bool
+	// KeepICC leaves pixels in their embedded colour profile and embeds it in the output.
+	KeepICC bool
+	// KeepMetadata copies EXIF and XMP to the output where the format allows.
+	KeepMetadata bool
+	// Key is a routing key for the Router: requests with the same key take the same path in
+	// percentage mode, so retries land where the first attempt did. Never sent to the daemon.
+	Key string
+}
+
+// ResizeResult is a thumbnail and what was done to make it.
+type ResizeResult struct {
+	Image         []byte
+	Width, Height int
+	Format        Format
+	// SourceWidth and SourceHeight are the input's size after orientation.
+	SourceWidth, SourceHeight int
+	SourceFormat              Format
+	// Served records which path produced the result and why.
+	Served Served
+}
+
+// ChecksumRequest asks for digests of Data, all computed in one pass.
+type ChecksumRequest struct {
+	Data []byte
+	// Algorithms is non-empty, each at most once.
+	Algorithms []Algorithm
+	// Key is a routing key for the Router; see ResizeRequest.Key.
+	Key string
+}
+
+// ChecksumResult holds one digest per requested algorithm.
+type ChecksumResult struct {
+	Digests map[Algorithm][]byte
+	Served  Served
+}
+
+// Path names the implementation that served a request.
+type Path string
+
+const (
+	// PathRust is ferryd, over the Unix socket.
+	PathRust Path = "rust"
+	// PathGo is the in-process pure-Go implementation.
+	PathGo Path = "go"
+)
+
+// Reason says why a request took the path it took.
+type Reason string
+
+const (
+	// ReasonDirect: the caller used a Client or the in-process path directly, no router involved.
+	ReasonDirect Reason = "direct"
+	// ReasonPolicy: the router's mode sends this request to this path.
+	ReasonPolicy Reason = "policy"
+	// ReasonFallback: the daemon failed this request and the Go path served it instead.
+	ReasonFallback Reason = "fallback"
+	// ReasonBreakerOpen: the circuit breaker is open, so the daemon was not tried.
+	ReasonBreakerOpen Reason = "breaker_open"
+)
+
+// Served is the record of which path produced a result, and why.
+type Served struct {
+	Path   Path
+	Reason Reason
+}
+
+// Processor is what Go workers call: the daemon Client, the in-process GoProcessor and the Router
+// all implement it, so a worker can switch between them without changing a line.
+type Processor interface {
+	Resize(ctx context.Context, req ResizeRequest) (*ResizeResult, error)
+	Checksum(ctx context.Context, req ChecksumRequest) (*ChecksumResult, error)
+}

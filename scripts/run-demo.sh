@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The main job: ferryd on a temporary socket, the example Go worker over the sample photos.
+# Called by `make run` with FERRYD, PHOTOS and OUT set.
+set -euo pipefail
+: "${FERRYD:?path to the ferryd binary}" "${PHOTOS:?directory of photos}" "${OUT:?output directory}"
+
+dir=$(mktemp -d /tmp/ferry.XXXXXX)
+sock="$dir/ferryd.sock"
+log="$dir/ferryd.log"
+cleanup() {
+  if [ -n "${pid:-}" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    wait "$pid" || true
+  fi
+  echo "daemon log: $log"
+}
+trap cleanup EXIT
+
+"$FERRYD" --socket "$sock" >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+  [ -S "$sock" ] && break
+  kill -0 "$pid" 2>/dev/null || { cat "$log"; echo "ferryd exited early" >&2; exit 1; }
+  sleep 0.05
+done
+[ -S "$sock" ] || { cat "$log"; echo "ferryd did not create $sock" >&2; exit 1; }
+echo "ferryd pid $pid listening on $sock"
+
+mkdir -p "$OUT"
+(cd "$(dirname "$0")/../go-client" && go run ./cmd/ferry-thumbs -socket "$sock" -in "$PHOTOS" -out "$OUT")
+echo "thumbnails in $OUT"

@@ -1,0 +1,19 @@
+//! The jobs: plain synchronous functions that the server runs on the rayon pool and that unit
+//! tests and benches call directly. Nothing here knows about sockets, frames or tokio.
+//!
+//! # Layout
+//! - [`control`]: deadline and cancellation checks a job makes as it goes.
+//! - [`error`]: [`JobError`], one variant per way a job can refuse or fail.
+//! - [`params`]: the validated parameters (modes, filters, formats, algorithms, limits).
+//! - [`resize`]: decode, orient, colour-convert, resize, encode.
+//! - [`checksum`]: several digests in one pass.
+
+pub mod checksum;
+pub mod control;
+pub mod error;
+pub mod params;
+pub mod resize;
+
+pub use control::JobControl;
+pub use error::JobError;
+pub use params::{Algorithm, Anchor, Filter, ImageFormat, Limits, Mode, OutputFormat, ResizeParams};
