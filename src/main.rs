@@ -1,1 +1,46 @@
-fn main() {}
+//! `ferryd`: flags, configuration, logging, worker pool and runtime; everything else is in the
+//! library (see `src/lib.rs`).
+
+use std::error::Error;
+use std::process::ExitCode;
+
+use clap::Parser;
+use ferryd::cli::Cli;
+use ferryd::config::Config;
+use ferryd::cpu_pool::CpuPool;
+use ferryd::{allocator, server, telemetry};
+
+fn main() -> ExitCode {
+    let config = match Config::from_cli(Cli::parse()) {
+        Ok(config) => config,
+        Err(error) => return fail(&error),
+    };
+    allocator::configure();
+    if let Err(error) = telemetry::init(&config.log) {
+        return fail(&error);
+    }
+    let pool = match CpuPool::new(config.workers, config.queue) {
+        Ok(pool) => pool,
+        Err(error) => return fail(&error),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("ferryd-io").build() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&error),
+    };
+    match runtime.block_on(server::serve(config, pool)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+/// Prints the error and its whole cause chain once, on one line, and picks the exit code.
+fn fail(error: &dyn Error) -> ExitCode {
+    let mut line = format!("ferryd: error: {error}");
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        line.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    eprintln!("{line}");
+    ExitCode::FAILURE
+}

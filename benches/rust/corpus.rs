@@ -1,0 +1,63 @@
+//! The thumbnail pipeline over a directory of photos, one at a time on one thread: fit into
+//! 400x400, JPEG quality 80, Lanczos3 (the issue-4 workload). Prints per photo the input size,
+//! the median of several runs in milliseconds, and the sum of the medians.
+//!
+//! Run: `cargo bench --bench corpus` (photos from `FERRY_CORPUS`, default `../shared/corpus`
+//! next to the repository; every `*.jpg`, `*.jpeg` and `*.png` in it). `FERRY_CORPUS_RUNS`
+//! sets the runs per photo (default 7). Inputs are read into memory first: the figure is
+//! bytes in, bytes out.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ferryd::jobs::resize::resize;
+use ferryd::jobs::{JobControl, Limits, Mode, ResizeParams};
+
+fn main() {
+    let dir = std::env::var_os("FERRY_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    let runs: usize = std::env::var("FERRY_CORPUS_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(7).max(1);
+    let mut photos: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(), Some("jpg" | "jpeg" | "png")))
+            .collect(),
+        Err(e) => {
+            eprintln!("corpus: cannot read {} ({e}); set FERRY_CORPUS to a directory of photos", dir.display());
+            std::process::exit(2);
+        }
+    };
+    photos.sort();
+    let params = ResizeParams { width: 400, height: 400, mode: Mode::Fit, quality: 80, ..ResizeParams::default() };
+    let limits = Limits::default();
+    println!("corpus {} : fit 400x400, jpeg q80, lanczos3, 1 thread, median of {runs} runs", dir.display());
+    println!("{:<16} {:>11} {:>10} {:>9} {:>9} {:>10}", "photo", "input", "bytes", "output", "out bytes", "median ms");
+    let mut total_ms = 0.0;
+    for path in &photos {
+        let input = std::fs::read(path).expect("readable photo");
+        let mut times = Vec::with_capacity(runs);
+        let mut last = None;
+        resize(&input, &params, &limits, &JobControl::unbounded()).expect("warm-up run"); // warm caches
+        for _ in 0..runs {
+            let started = Instant::now();
+            let out = resize(&input, &params, &limits, &JobControl::unbounded()).expect("thumbnail");
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            last = Some(out);
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        total_ms += median;
+        let out = last.expect("at least one run");
+        println!(
+            "{:<16} {:>11} {:>10} {:>9} {:>9} {:>10.2}",
+            path.file_name().unwrap().to_string_lossy(),
+            format!("{}x{}", out.source_width, out.source_height),
+            input.len(),
+            format!("{}x{}", out.width, out.height),
+            out.bytes.len(),
+            median
+        );
+    }
+    println!("{} photos, sum of medians: {total_ms:.1} ms", photos.len());
+}

@@ -1,0 +1,152 @@
+//! Criterion benches for the job kernels: decode, resize per filter, encode, the whole
+//! thumbnail pipeline (fit 400x400, JPEG q80), and each checksum algorithm at 4 KiB, 1 MiB and
+//! 16 MiB. Inputs are painted synthetic pictures (so the bench needs no files) plus the three
+//! sample photos in tests/data/photos.
+//!
+//! Run: `cargo bench --bench kernels` (or `-- resize` to filter). Criterion prints a time per
+//! iteration with a confidence interval, and throughput where it is set.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ferryd::jobs::resize::stages::{self, Layout, Raster};
+use ferryd::jobs::{checksum, resize, Algorithm, Filter, JobControl, Limits, Mode, OutputFormat, ResizeParams};
+
+/// A smooth RGB picture with some detail, painted rather than stored.
+fn painted_rgb(width: u32, height: u32) -> Raster {
+    let mut data = Vec::with_capacity((width * height * 3) as usize);
+    for y in 0..height {
+        for x in 0..width {
+            let wave = ((x as f32 * 0.05).sin() * (y as f32 * 0.03).cos() * 0.5 + 0.5) * 255.0;
+            data.extend([(x * 255 / width) as u8, (y * 255 / height) as u8, wave as u8]);
+        }
+    }
+    Raster::new(width, height, Layout::Rgb, data)
+}
+
+/// The same picture with a soft-edged transparent hole, for the premultiplied-alpha path.
+fn painted_rgba(width: u32, height: u32) -> Raster {
+    let rgb = painted_rgb(width, height);
+    let (cx, cy, r) = (width as f32 / 2.0, height as f32 / 2.0, height as f32 / 3.0);
+    let mut data = Vec::with_capacity((width * height * 4) as usize);
+    for (i, px) in rgb.data.chunks_exact(3).enumerate() {
+        let (x, y) = ((i as u32 % width) as f32, (i as u32 / width) as f32);
+        let d = ((x - cx).powi(2) + (y - cy).powi(2)).sqrt();
+        let alpha = ((d - r) * 4.0).clamp(0.0, 255.0) as u8;
+        data.extend([px[0], px[1], px[2], alpha]);
+    }
+    Raster::new(width, height, Layout::Rgba, data)
+}
+
+fn photo(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/data/photos/{name}", env!("CARGO_MANIFEST_DIR"))).expect("sample photo")
+}
+
+/// Synthetic encoded inputs: a 12-megapixel JPEG (4:2:0, q90, a typical camera photo's shape)
+/// and a 3-megapixel PNG.
+fn synthetic_jpeg() -> Vec<u8> {
+    stages::encode(painted_rgb(4000, 3000), OutputFormat::Jpeg, 90).unwrap()
+}
+
+fn synthetic_png() -> Vec<u8> {
+    stages::encode(painted_rgb(2000, 1500), OutputFormat::Png, 80).unwrap()
+}
+
+fn decode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode");
+    group.sample_size(10);
+    let jpeg = synthetic_jpeg();
+    for eighths in [8, 4, 3, 2, 1] {
+        group.bench_with_input(BenchmarkId::new("jpeg_12mp_scale", format!("{eighths}/8")), &jpeg, |b, input| {
+            b.iter(|| stages::decode(black_box(input), eighths).unwrap())
+        });
+    }
+    group.bench_function("png_3mp", |b| {
+        let png = synthetic_png();
+        b.iter(|| stages::decode(black_box(&png), 8).unwrap())
+    });
+    for name in ["rocket.jpg", "astronaut.png", "coffee.png"] {
+        let input = photo(name);
+        group.bench_with_input(BenchmarkId::new("photo", name), &input, |b, input| b.iter(|| stages::decode(black_box(input), 8).unwrap()));
+    }
+    group.finish();
+}
+
+fn resize_filters(c: &mut Criterion) {
+    let mut group = c.benchmark_group("resize_12mp_to_400x300");
+    group.sample_size(10);
+    let rgb = painted_rgb(4000, 3000);
+    for filter in [Filter::Nearest, Filter::Bilinear, Filter::CatmullRom, Filter::Lanczos3] {
+        group.bench_function(BenchmarkId::new("rgb", filter.word()), |b| {
+            b.iter_batched(|| rgb.clone(), |src| stages::resize(src, 400, 300, filter).unwrap(), criterion::BatchSize::LargeInput)
+        });
+    }
+    let rgba = painted_rgba(4000, 3000);
+    group.bench_function(BenchmarkId::new("rgba_premultiplied", "lanczos3"), |b| {
+        b.iter_batched(|| rgba.clone(), |src| stages::resize(src, 400, 300, Filter::Lanczos3).unwrap(), criterion::BatchSize::LargeInput)
+    });
+    group.finish();
+
+    // The usual thumbnail step after a 1/8 DCT-scaled decode: 1000x750 to 400x300.
+    let mut group = c.benchmark_group("resize_1000x750_to_400x300");
+    let small = painted_rgb(1000, 750);
+    for filter in [Filter::Nearest, Filter::Bilinear, Filter::CatmullRom, Filter::Lanczos3] {
+        group.bench_function(filter.word(), |b| {
+            b.iter_batched(|| small.clone(), |src| stages::resize(src, 400, 300, filter).unwrap(), criterion::BatchSize::LargeInput)
+        });
+    }
+    group.finish();
+}
+
+fn encode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("encode_400x267");
+    let thumb = painted_rgb(400, 267);
+    for (format, quality) in [(OutputFormat::Jpeg, 80), (OutputFormat::Png, 80), (OutputFormat::WebP, 80)] {
+        group.bench_function(format.word(), |b| {
+            b.iter_batched(|| thumb.clone(), |r| stages::encode(r, format, quality).unwrap(), criterion::BatchSize::SmallInput)
+        });
+    }
+    group.finish();
+}
+
+fn thumbnail(c: &mut Criterion) {
+    let mut group = c.benchmark_group("thumbnail_fit_400_jpeg_q80");
+    group.sample_size(10);
+    let params = ResizeParams { width: 400, height: 400, mode: Mode::Fit, quality: 80, ..ResizeParams::default() };
+    let limits = Limits::default();
+    let mut inputs = vec![("synthetic_12mp.jpg".to_string(), synthetic_jpeg()), ("synthetic_3mp.png".to_string(), synthetic_png())];
+    for name in ["rocket.jpg", "astronaut.png", "coffee.png"] {
+        inputs.push((name.to_string(), photo(name)));
+    }
+    for (name, input) in &inputs {
+        group.bench_with_input(BenchmarkId::from_parameter(name), input, |b, input| {
+            b.iter(|| resize::resize(black_box(input), &params, &limits, &JobControl::unbounded()).unwrap())
+        });
+    }
+    group.finish();
+}
+
+fn checksums(c: &mut Criterion) {
+    let mut group = c.benchmark_group("checksum");
+    for size in [4 << 10, 1 << 20, 16 << 20] {
+        let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        group.throughput(Throughput::Bytes(size as u64));
+        if size >= 1 << 20 {
+            group.sample_size(20);
+        }
+        let label = if size >= 1 << 20 { format!("{}MiB", size >> 20) } else { format!("{}KiB", size >> 10) };
+        for algorithm in [Algorithm::Crc32c, Algorithm::Xxh3_64, Algorithm::Sha256, Algorithm::Blake3] {
+            group.bench_with_input(BenchmarkId::new(algorithm.word(), &label), &data, |b, data| {
+                b.iter(|| checksum::checksum(black_box(data), &[algorithm], &JobControl::unbounded()).unwrap())
+            });
+        }
+        let all = [Algorithm::Crc32c, Algorithm::Xxh3_64, Algorithm::Sha256, Algorithm::Blake3];
+        group.bench_with_input(BenchmarkId::new("all_four_one_pass", &label), &data, |b, data| {
+            b.iter(|| checksum::checksum(black_box(data), &all, &JobControl::unbounded()).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode, resize_filters, encode, thumbnail, checksums);
+criterion_main!(benches);

@@ -1,0 +1,37 @@
+//! Giving memory back after bursts of large images.
+//!
+//! A burst of big inputs (decoded pixels, the coefficient buffers of progressive JPEGs, frames of
+//! several megabytes) leaves glibc's heaps full of free memory that malloc keeps for reuse, and
+//! resident memory stays at its peak. Measured here with 64 concurrent 16-megapixel thumbnails:
+//! 5 MiB idle, 190 MiB peak, still 190 MiB afterwards. Two obvious fixes cost too much or do not
+//! work:
+//! - forcing large blocks into their own mappings (a fixed, low `M_MMAP_THRESHOLD`) returns the
+//!   memory, but every job then pays page faults on fresh mappings: 30% slower thumbnails;
+//! - `malloc_trim` alone releases free pages *inside* each heap but never the free top of the
+//!   per-thread arenas' heaps: 116 MiB stayed resident.
+//!
+//! So the daemon uses one arena ([`configure`]: `M_ARENA_MAX = 1`; small allocations still go
+//! through glibc's per-thread caches without the lock), keeps malloc's fast reuse while busy,
+//! and calls [`release_free_memory`] once the worker pool has gone idle (`server::trim`).
+//! Measured: same throughput, peak about the same, 6 MiB resident half a second after the burst.
+
+/// Sets malloc up as described above. Call once at start, before other threads exist. A no-op
+/// where the C library is not glibc.
+pub fn configure() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes malloc parameters; called before any other thread allocates.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+/// Returns free heap memory to the kernel (`malloc_trim(0)`: free pages inside the heap and its
+/// top). Takes milliseconds after a large burst; call it off the reactor. A no-op where the C
+/// library is not glibc.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory malloc holds as free; it is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

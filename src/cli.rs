@@ -1,0 +1,174 @@
+//! Command-line flags (clap derive). Only parsing lives here; [`crate::config`] validates the
+//! values and turns them into a [`crate::config::Config`] that knows nothing about clap.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+const ABOUT: &str = "Runs image thumbnails and checksums for co-located services, over a Unix socket";
+
+const LONG_ABOUT: &str = "\
+ferryd is a small daemon that runs CPU-heavy jobs (image resize, checksums) for services on the
+same machine. Clients connect to its Unix socket and send length-prefixed MessagePack requests
+(protocol/SPEC.md); jobs run on a pool of worker threads, one per core by default.
+
+When the queue bound (--queue-jobs, --queue-bytes) is full, new jobs are answered `busy` at
+once instead of waiting. On SIGTERM or SIGINT the daemon stops accepting connections, finishes
+what is running (up to --shutdown-grace), removes its socket file and exits 0.
+
+Every flag can also be set with the environment variable shown in brackets. Sizes accept a
+plain number of bytes or a binary unit: 512KiB, 64MiB, 1GiB (K, M, G mean the same).
+
+Under systemd, ferryd sends READY=1 when NOTIFY_SOCKET is set (Type=notify), and uses the
+listening socket systemd passes (LISTEN_FDS, socket activation) instead of binding --socket.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  ferryd --socket /tmp/ferry.sock                 try it as an ordinary user
+  ferryd --workers 4 --queue-jobs 128             more threads, deeper queue
+  RUST_LOG=ferryd=debug ferryd --log-format json  every request, as JSON lines";
+
+/// `ferryd` flags.
+#[derive(Debug, Parser)]
+#[command(name = "ferryd", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Unix socket to listen on. A stale socket file left by a crashed daemon is replaced; a
+    /// live daemon's socket is never taken over.
+    #[arg(
+        long,
+        env = "FERRYD_SOCKET",
+        value_name = "PATH",
+        default_value = "/run/ferry/ferryd.sock",
+        help_heading = "Socket"
+    )]
+    pub socket: PathBuf,
+
+    /// Permissions of the socket file, in octal. Clients need write permission to connect.
+    #[arg(long, env = "FERRYD_SOCKET_MODE", value_name = "OCTAL", default_value = "0660", value_parser = parse_mode, help_heading = "Socket")]
+    pub socket_mode: u32,
+
+    /// Worker threads for jobs [default: number of CPU cores].
+    #[arg(long, env = "FERRYD_WORKERS", value_name = "N", help_heading = "Capacity")]
+    pub workers: Option<usize>,
+
+    /// Jobs that may wait or run at once; beyond that, requests are answered `busy`.
+    #[arg(long, env = "FERRYD_QUEUE_JOBS", value_name = "N", default_value_t = 64, help_heading = "Capacity")]
+    pub queue_jobs: u64,
+
+    /// Payload bytes that may wait or run at once; beyond that, requests are answered `busy`.
+    /// Must be at least --max-frame.
+    #[arg(long, env = "FERRYD_QUEUE_BYTES", value_name = "SIZE", default_value = "256MiB", value_parser = parse_size, help_heading = "Capacity")]
+    pub queue_bytes: u64,
+
+    /// Largest request body accepted; larger frames are answered `frame_too_large` and the
+    /// connection is closed. Advertised to clients by `hello`.
+    #[arg(long, env = "FERRYD_MAX_FRAME", value_name = "SIZE", default_value = "128MiB", value_parser = parse_size, help_heading = "Limits")]
+    pub max_frame: u64,
+
+    /// Largest input image, width x height; larger headers are refused before decoding.
+    #[arg(long, env = "FERRYD_MAX_PIXELS", value_name = "N", default_value_t = 100_000_000, help_heading = "Limits")]
+    pub max_pixels: u64,
+
+    /// Largest input width or height, and largest requested output side.
+    #[arg(long, env = "FERRYD_MAX_DIMENSION", value_name = "PIXELS", default_value_t = 32768, help_heading = "Limits")]
+    pub max_dimension: u32,
+
+    /// Seconds to let running jobs finish after SIGTERM/SIGINT before closing anyway. A second
+    /// signal closes at once.
+    #[arg(long, env = "FERRYD_SHUTDOWN_GRACE", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds, help_heading = "Lifecycle")]
+    pub shutdown_grace: std::time::Duration,
+
+    /// Log line format, on stderr.
+    #[arg(long, env = "FERRYD_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormatArg::Text, help_heading = "Logging")]
+    pub log_format: LogFormatArg,
+
+    /// Log filter, e.g. `info`, `debug`, `ferryd=debug,warn`. Overrides RUST_LOG; with neither
+    /// set the level is `info` (one line per job request; `debug` adds ping, hello and stats).
+    #[arg(long, env = "FERRYD_LOG_LEVEL", value_name = "FILTER", help_heading = "Logging")]
+    pub log_level: Option<String>,
+}
+
+/// `--log-format` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Parses an octal file mode such as `0660` or `660`.
+fn parse_mode(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    u32::from_str_radix(digits, 8).map_err(|_| format!("{text:?} is not an octal mode such as 0660"))
+}
+
+/// Parses a byte size: a plain number, or a number with K/KiB, M/MiB or G/GiB (all binary).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a size such as 268435456 or 256MiB"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        other => return Err(format!("unknown size unit {other:?} in {text:?}; use KiB, MiB or GiB")),
+    };
+    number.checked_mul(1 << shift).ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// Parses seconds, fractions allowed (`30`, `0.5`).
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("{text:?} is not a number of seconds such as 30 or 2.5"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults() {
+        let cli = Cli::try_parse_from(["ferryd"]).unwrap();
+        assert_eq!(cli.socket, PathBuf::from("/run/ferry/ferryd.sock"));
+        assert_eq!(cli.socket_mode, 0o660);
+        assert_eq!(cli.queue_jobs, 64);
+        assert_eq!(cli.queue_bytes, 256 << 20);
+        assert_eq!(cli.max_frame, 128 << 20);
+        assert_eq!(cli.max_pixels, 100_000_000);
+        assert_eq!(cli.max_dimension, 32768);
+        assert_eq!(cli.shutdown_grace, std::time::Duration::from_secs(30));
+        assert_eq!(cli.log_format, LogFormatArg::Text);
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("268435456"), Ok(268_435_456));
+        assert_eq!(parse_size("256MiB"), Ok(256 << 20));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("1 GiB"), Ok(1 << 30));
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("MiB").is_err());
+        assert!(parse_size("99999999999999G").is_err());
+    }
+
+    #[test]
+    fn modes_and_seconds() {
+        assert_eq!(parse_mode("0660"), Ok(0o660));
+        assert_eq!(parse_mode("600"), Ok(0o600));
+        assert!(parse_mode("0980").is_err());
+        assert_eq!(parse_seconds("0.25"), Ok(std::time::Duration::from_millis(250)));
+        assert!(parse_seconds("-1").is_err());
+    }
+}

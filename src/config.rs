@@ -1,0 +1,183 @@
+//! The validated daemon configuration. Built from [`crate::cli::Cli`] once at start; every other
+//! module takes a [`Config`] (or a part of it) and never sees clap.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{Cli, LogFormatArg};
+use crate::cpu_pool::QueueBound;
+use crate::jobs::Limits;
+
+/// Longest socket path the kernel accepts: `sun_path` is 108 bytes including the final NUL.
+pub const MAX_SOCKET_PATH: usize = 107;
+
+/// Everything the daemon needs to run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Where and how to listen.
+    pub socket: SocketConfig,
+    /// Worker threads for jobs.
+    pub workers: usize,
+    /// Jobs and bytes that may wait or run before requests are answered `busy`.
+    pub queue: QueueBound,
+    /// Largest request body, in bytes.
+    pub max_frame: u32,
+    /// Input image limits passed to every resize.
+    pub limits: Limits,
+    /// How long running jobs may take to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+    /// Log format and filter.
+    pub log: LogConfig,
+}
+
+/// The listening socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketConfig {
+    /// Socket file path (unused under socket activation).
+    pub path: PathBuf,
+    /// Permission bits of the socket file.
+    pub mode: u32,
+}
+
+/// Logging setup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Line format.
+    pub format: LogFormat,
+    /// An explicit filter; `None` falls back to RUST_LOG, then `info`.
+    pub filter: Option<String>,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A flag value that cannot work, with the flag named.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The socket path does not fit in `sun_path`.
+    #[error("--socket {path:?} is {len} bytes long; Unix socket paths must be at most {MAX_SOCKET_PATH}")]
+    SocketPathTooLong {
+        /// The path given.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// A mode with bits beyond permissions.
+    #[error("--socket-mode {mode:o} has bits outside 0777")]
+    SocketMode {
+        /// The mode given.
+        mode: u32,
+    },
+    /// A count or size that must be positive.
+    #[error("{flag} must be at least 1")]
+    Zero {
+        /// The flag.
+        flag: &'static str,
+    },
+    /// `--max-frame` does not fit the 32-bit length prefix.
+    #[error("--max-frame {value} exceeds the largest frame the protocol can describe ({})", u32::MAX)]
+    MaxFrameTooLarge {
+        /// The value given.
+        value: u64,
+    },
+    /// A frame of the maximum size could never be admitted.
+    #[error("--queue-bytes {queue_bytes} is smaller than --max-frame {max_frame}: a request of the maximum size could never run; raise --queue-bytes or lower --max-frame")]
+    QueueSmallerThanFrame {
+        /// The queue byte bound.
+        queue_bytes: u64,
+        /// The frame limit.
+        max_frame: u64,
+    },
+}
+
+impl Config {
+    /// Validates the flags.
+    pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
+        let len = cli.socket.as_os_str().len();
+        if len > MAX_SOCKET_PATH {
+            return Err(ConfigError::SocketPathTooLong { path: cli.socket, len });
+        }
+        if cli.socket_mode & !0o777 != 0 {
+            return Err(ConfigError::SocketMode { mode: cli.socket_mode });
+        }
+        let workers = match cli.workers {
+            Some(0) => return Err(ConfigError::Zero { flag: "--workers" }),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        for (flag, value) in [
+            ("--queue-jobs", cli.queue_jobs),
+            ("--queue-bytes", cli.queue_bytes),
+            ("--max-frame", cli.max_frame),
+            ("--max-pixels", cli.max_pixels),
+            ("--max-dimension", u64::from(cli.max_dimension)),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Zero { flag });
+            }
+        }
+        let max_frame =
+            u32::try_from(cli.max_frame).map_err(|_| ConfigError::MaxFrameTooLarge { value: cli.max_frame })?;
+        if cli.queue_bytes < cli.max_frame {
+            return Err(ConfigError::QueueSmallerThanFrame { queue_bytes: cli.queue_bytes, max_frame: cli.max_frame });
+        }
+        Ok(Config {
+            socket: SocketConfig { path: cli.socket, mode: cli.socket_mode },
+            workers,
+            queue: QueueBound { max_jobs: cli.queue_jobs, max_bytes: cli.queue_bytes },
+            max_frame,
+            limits: Limits { max_pixels: cli.max_pixels, max_dimension: cli.max_dimension },
+            shutdown_grace: cli.shutdown_grace,
+            log: LogConfig {
+                format: match cli.log_format {
+                    LogFormatArg::Text => LogFormat::Text,
+                    LogFormatArg::Json => LogFormat::Json,
+                },
+                filter: cli.log_level,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn config(args: &[&str]) -> Result<Config, ConfigError> {
+        let argv = std::iter::once("ferryd").chain(args.iter().copied());
+        Config::from_cli(Cli::try_parse_from(argv).unwrap())
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.max_frame, 128 << 20);
+        assert_eq!(c.queue, QueueBound { max_jobs: 64, max_bytes: 256 << 20 });
+        assert_eq!(c.limits, Limits::default());
+        assert!(c.workers >= 1);
+    }
+
+    #[test]
+    fn refusals_name_the_flag() {
+        let long = format!("/tmp/{}", "x".repeat(110));
+        assert!(matches!(config(&["--socket", &long]), Err(ConfigError::SocketPathTooLong { .. })));
+        assert_eq!(config(&["--workers", "0"]), Err(ConfigError::Zero { flag: "--workers" }));
+        assert_eq!(config(&["--queue-jobs", "0"]), Err(ConfigError::Zero { flag: "--queue-jobs" }));
+        assert_eq!(config(&["--socket-mode", "7777"]), Err(ConfigError::SocketMode { mode: 0o7777 }));
+        assert_eq!(
+            config(&["--max-frame", "4GiB", "--queue-bytes", "8GiB"]),
+            Err(ConfigError::MaxFrameTooLarge { value: 4 << 30 })
+        );
+        let err = config(&["--queue-bytes", "64MiB"]).unwrap_err();
+        assert!(err.to_string().contains("--queue-bytes 67108864 is smaller than --max-frame 134217728"), "{err}");
+        assert!(config(&["--queue-bytes", "64MiB", "--max-frame", "64MiB"]).is_ok());
+    }
+}

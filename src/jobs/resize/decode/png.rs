@@ -1,0 +1,103 @@
+//! PNG through the `png` crate, row by row: palettes and low bit depths are expanded to 8 bits,
+//! `tRNS` becomes an alpha channel, 16-bit samples are rounded to 8, and the deadline is checked
+//! every [`ROWS_PER_CHECK`] rows (large PNGs are the slowest inputs to decode). Interlaced
+//! images, whose passes cover the whole picture, are decoded in one call.
+
+use std::io::Cursor;
+
+use ::png::{BitDepth, ColorType, Decoder, Reader, Transformations};
+
+use super::super::super::{JobControl, JobError};
+use super::super::exif;
+use super::super::metadata::Metadata;
+use super::super::raster::{Layout, Raster};
+use super::{narrow_be16, ROWS_PER_CHECK};
+
+/// The iTXt keyword under which XMP is stored.
+const XMP_KEYWORD: &str = "XML:com.adobe.xmp";
+
+/// A PNG whose chunks up to the first IDAT have been read.
+pub struct PngSource<'a> {
+    reader: Reader<Cursor<&'a [u8]>>,
+}
+
+/// Reads the header chunks; `want_text` also keeps text chunks (for XMP).
+pub fn open(input: &[u8], want_text: bool) -> Result<(Metadata, PngSource<'_>), JobError> {
+    let mut decoder = Decoder::new(Cursor::new(input));
+    decoder.set_transformations(Transformations::EXPAND);
+    decoder.set_ignore_text_chunk(!want_text);
+    let reader = decoder.read_info().map_err(bad)?;
+    let info = reader.info();
+    let meta = Metadata {
+        icc: info.icc_profile.as_ref().map(|p| p.to_vec()),
+        exif: info.exif_metadata.as_ref().map(|e| exif::strip_prefix(e).to_vec()),
+        // Only uncompressed XMP is copied: inflating a compressed chunk has no size bound in
+        // the png crate, and a tiny chunk could expand to gigabytes.
+        xmp: info
+            .utf8_text
+            .iter()
+            .find(|t| t.keyword == XMP_KEYWORD && !t.compressed)
+            .and_then(|t| t.get_text().ok())
+            .map(String::into_bytes),
+        adobe: false,
+    };
+    Ok((meta, PngSource { reader }))
+}
+
+impl PngSource<'_> {
+    /// Size from IHDR, as the png crate parsed it.
+    pub fn size(&self) -> (u32, u32) {
+        self.reader.info().size()
+    }
+
+    /// Decodes every row into an 8-bit raster.
+    pub fn decode(mut self, ctl: &JobControl) -> Result<Raster, JobError> {
+        let (width, height) = self.size();
+        let (color, depth) = self.reader.output_color_type();
+        let layout = match color {
+            ColorType::Grayscale => Layout::Gray,
+            ColorType::GrayscaleAlpha => Layout::GrayAlpha,
+            ColorType::Rgb => Layout::Rgb,
+            ColorType::Rgba => Layout::Rgba,
+            ColorType::Indexed => return Err(JobError::BadImage("png: palette image without a palette".into())),
+        };
+        let wide = depth == BitDepth::Sixteen;
+        let stride = width as usize * layout.channels();
+        let mut data = vec![0u8; stride * height as usize];
+        if self.reader.info().interlaced {
+            let size = self.reader.output_buffer_size().ok_or_else(|| JobError::BadImage("png: size overflows".into()))?;
+            let mut frame = vec![0u8; size];
+            self.reader.next_frame(&mut frame).map_err(bad)?;
+            store(&frame, &mut data, wide);
+        } else {
+            let line = self.reader.output_line_size(width).ok_or_else(|| JobError::BadImage("png: row size overflows".into()))?;
+            let mut row = vec![0u8; line];
+            for (y, out) in data.chunks_exact_mut(stride).enumerate() {
+                if y % ROWS_PER_CHECK == 0 {
+                    ctl.check("decode")?;
+                }
+                if self.reader.read_row(&mut row).map_err(bad)?.is_none() {
+                    return Err(JobError::BadImage(format!("png: image data ends after {y} of {height} rows")));
+                }
+                store(&row, out, wide);
+            }
+        }
+        Ok(Raster::new(width, height, layout, data))
+    }
+}
+
+/// Copies decoded samples, narrowing 16-bit ones.
+fn store(decoded: &[u8], out: &mut [u8], wide: bool) {
+    if wide {
+        narrow_be16(decoded, out);
+    } else {
+        out.copy_from_slice(&decoded[..out.len()]);
+    }
+}
+
+fn bad(e: ::png::DecodingError) -> JobError {
+    match e {
+        ::png::DecodingError::LimitsExceeded => JobError::BadImage("png: a chunk exceeds the decoder's memory limit".into()),
+        other => JobError::BadImage(format!("png: {other}")),
+    }
+}

@@ -1,0 +1,185 @@
+//! Output size and source region, exactly as SPEC.md 5.3 (Geometry) defines them, plus the
+//! choice of JPEG DCT scale (shrink-on-load).
+//!
+//! Sizes are computed in integers (products of u32 in u64), never from a floating-point scale,
+//! so "round half up" and "never exceeds the box" hold exactly: 640x427 into 400x400 is
+//! 400x267 (266.875 rounds up), not an accident of `0.625 * 427`.
+
+use super::super::{Anchor, JobError, Limits, Mode, ResizeParams};
+use super::validate;
+
+/// A rectangle of the source picture in pixel units; may be fractional (`fill` crops a
+/// `W/s x H/s` region, which is rarely whole pixels).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Region {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+}
+
+/// What to resize into what: the region of the upright source, and the output size.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Plan {
+    pub region: Region,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The plan for an upright source of `w x h` (both non-zero). Params are already validated.
+pub fn plan(w: u32, h: u32, params: &ResizeParams, limits: &Limits) -> Result<Plan, JobError> {
+    let whole = Region { x: 0.0, y: 0.0, width: w.into(), height: h.into() };
+    let (bw, bh) = (u64::from(params.width), u64::from(params.height));
+    let (w64, h64) = (u64::from(w), u64::from(h));
+    let plan = match params.mode {
+        Mode::Fit => {
+            // s = min(W/w, H/h) over the non-zero sides; the constraining side is exact and
+            // the other is round(side * s), round half up, at least 1.
+            let width_constrains = bh == 0 || (bw != 0 && bw * h64 <= bh * w64);
+            let (width, height) = if width_constrains {
+                (bw, round_ratio(h64 * bw, w64))
+            } else {
+                (round_ratio(w64 * bh, h64), bh)
+            };
+            let (width, height) = (width.max(1) as u32, height.max(1) as u32);
+            validate::output_size(width, height, limits)?;
+            Plan { region: whole, width, height }
+        }
+        Mode::Fill => {
+            // s = max(W/w, H/h): one side of the region is the whole source side, the other
+            // is box_side / s, placed by the anchor.
+            let (rw, rh) = if bw * h64 >= bh * w64 {
+                (f64::from(w), (bh as f64) * (w as f64) / (bw as f64))
+            } else {
+                ((bw as f64) * (h as f64) / (bh as f64), f64::from(h))
+            };
+            let (ax, ay) = anchor_fractions(params.anchor);
+            let region = Region { x: (f64::from(w) - rw) * ax, y: (f64::from(h) - rh) * ay, width: rw, height: rh };
+            Plan { region, width: params.width, height: params.height }
+        }
+        Mode::Exact => Plan { region: whole, width: params.width, height: params.height },
+    };
+    Ok(plan)
+}
+
+/// `round(num / den)`, halves rounded up.
+fn round_ratio(num: u64, den: u64) -> u64 {
+    (2 * num + den) / (2 * den)
+}
+
+/// Where the kept region sits along each axis: 0 = start, 0.5 = middle, 1 = end.
+fn anchor_fractions(anchor: Anchor) -> (f64, f64) {
+    match anchor {
+        Anchor::Center => (0.5, 0.5),
+        Anchor::Top => (0.5, 0.0),
+        Anchor::Bottom => (0.5, 1.0),
+        Anchor::Left => (0.0, 0.5),
+        Anchor::Right => (1.0, 0.5),
+        Anchor::TopLeft => (0.0, 0.0),
+        Anchor::TopRight => (1.0, 0.0),
+        Anchor::BottomLeft => (0.0, 1.0),
+        Anchor::BottomRight => (1.0, 1.0),
+    }
+}
+
+/// The JPEG decode scale, in eighths (1, 2, 4 or 8): the smallest that keeps the decoded
+/// region at least twice the output on both axes, so the resampler still has real detail to
+/// filter (DCT scaling alone is close to a box filter). An output of at least half the region
+/// on either axis decodes at full size.
+///
+/// Only 1/8, 1/4, 1/2 and 1 are used: libjpeg-turbo has SIMD inverse DCTs for those, while the
+/// odd eighths use generic C. Measured on a 12 MP JPEG (`cargo bench --bench kernels -- decode`),
+/// 3/8 decoded slower than 1/2 (23.4 against 22.1 ms), which the smaller resample after it
+/// does not repay.
+pub fn jpeg_scale_eighths(region: Region, out_width: u32, out_height: u32) -> u32 {
+    let need = 2.0 * (f64::from(out_width) / region.width).max(f64::from(out_height) / region.height);
+    [1u32, 2, 4].into_iter().find(|&eighths| f64::from(eighths) / 8.0 >= need).unwrap_or(8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(width: u32, height: u32, mode: Mode, anchor: Anchor) -> ResizeParams {
+        ResizeParams { width, height, mode, anchor, ..ResizeParams::default() }
+    }
+
+    fn fit(w: u32, h: u32, bw: u32, bh: u32) -> (u32, u32) {
+        let unlimited = Limits { max_pixels: u64::MAX, max_dimension: u32::MAX };
+        let plan = plan(w, h, &p(bw, bh, Mode::Fit, Anchor::Center), &unlimited).unwrap();
+        assert_eq!(plan.region, Region { x: 0.0, y: 0.0, width: w.into(), height: h.into() });
+        (plan.width, plan.height)
+    }
+
+    #[test]
+    fn fit_rounds_half_up_touches_the_box_and_never_exceeds_it() {
+        assert_eq!(fit(640, 427, 400, 400), (400, 267)); // 266.875
+        assert_eq!(fit(427, 640, 400, 400), (267, 400));
+        assert_eq!(fit(640, 427, 400, 0), (400, 267));
+        assert_eq!(fit(640, 427, 0, 100), (150, 100)); // 149.88
+        assert_eq!(fit(3, 1, 2, 0), (2, 1)); // 0.667 -> 1
+        assert_eq!(fit(4, 1, 2, 0), (2, 1)); // 0.5 rounds up to 1
+        assert_eq!(fit(5, 1, 2, 0), (2, 1)); // 0.4 -> 0 -> at least 1
+        assert_eq!(fit(100, 100, 400, 300), (300, 300)); // enlarges
+        assert_eq!(fit(600, 400, 300, 200), (300, 200)); // same aspect: both sides exact
+        for (w, h) in [(1, 1000), (1000, 1), (333, 777), (4000, 3000), (7, 5)] {
+            for (bw, bh) in [(400, 400), (1, 1), (50, 900), (1000, 0), (0, 3)] {
+                let (ow, oh) = fit(w, h, bw, bh);
+                assert!(ow >= 1 && oh >= 1);
+                assert!(bw == 0 || ow <= bw, "{w}x{h} in {bw}x{bh} gave {ow}x{oh}");
+                assert!(bh == 0 || oh <= bh, "{w}x{h} in {bw}x{bh} gave {ow}x{oh}");
+                assert!(ow == bw || oh == bh, "{w}x{h} in {bw}x{bh} gave {ow}x{oh}: touches neither side");
+            }
+        }
+    }
+
+    #[test]
+    fn fill_crops_the_box_aspect_at_the_anchor() {
+        let limits = Limits::default();
+        let plan_at = |anchor| plan(600, 400, &p(200, 200, Mode::Fill, anchor), &limits).unwrap();
+        let center = plan_at(Anchor::Center);
+        assert_eq!((center.width, center.height), (200, 200));
+        assert_eq!(center.region, Region { x: 100.0, y: 0.0, width: 400.0, height: 400.0 });
+        assert_eq!(plan_at(Anchor::Left).region.x, 0.0);
+        assert_eq!(plan_at(Anchor::TopLeft).region.x, 0.0);
+        assert_eq!(plan_at(Anchor::Right).region.x, 200.0);
+        assert_eq!(plan_at(Anchor::BottomRight).region.x, 200.0);
+        // A wide box over a tall crop: the full width survives, the height is cut.
+        let wide = plan(600, 400, &p(300, 100, Mode::Fill, Anchor::Bottom), &limits).unwrap();
+        assert_eq!(wide.region, Region { x: 0.0, y: 200.0, width: 600.0, height: 200.0 });
+        let top = plan(600, 400, &p(300, 100, Mode::Fill, Anchor::Top), &limits).unwrap();
+        assert_eq!(top.region.y, 0.0);
+        // Fractional regions are kept fractional: 640x427 to 100x100 keeps 427x427 at x=106.5.
+        let frac = plan(640, 427, &p(100, 100, Mode::Fill, Anchor::Center), &limits).unwrap();
+        assert_eq!(frac.region, Region { x: 106.5, y: 0.0, width: 427.0, height: 427.0 });
+    }
+
+    #[test]
+    fn exact_is_the_box_over_the_whole_source() {
+        let plan = plan(640, 427, &p(100, 300, Mode::Exact, Anchor::Center), &Limits::default()).unwrap();
+        assert_eq!((plan.width, plan.height), (100, 300));
+        assert_eq!(plan.region, Region { x: 0.0, y: 0.0, width: 640.0, height: 427.0 });
+    }
+
+    #[test]
+    fn fit_that_would_enlarge_past_max_pixels_is_refused() {
+        let limits = Limits { max_pixels: 1_000_000, max_dimension: 32768 };
+        let got = plan(1, 1, &p(30000, 30000, Mode::Fit, Anchor::Center), &limits);
+        assert!(matches!(got, Err(JobError::InvalidArgument(_))), "{got:?}");
+    }
+
+    #[test]
+    fn jpeg_scale_keeps_a_two_fold_margin() {
+        let whole = |w: u32, h: u32| Region { x: 0.0, y: 0.0, width: w.into(), height: h.into() };
+        assert_eq!(jpeg_scale_eighths(whole(8000, 6000), 400, 300), 1); // 1000 >= 2*400, 750 >= 2*300
+        assert_eq!(jpeg_scale_eighths(whole(6000, 4000), 400, 267), 2); // 1/8 = 750 < 800
+        assert_eq!(jpeg_scale_eighths(whole(4000, 3000), 400, 300), 2); // 1/8 = 500 < 800
+        assert_eq!(jpeg_scale_eighths(whole(1600, 1200), 400, 300), 4); // 1/2 = 800 = 2*400
+        assert_eq!(jpeg_scale_eighths(whole(1000, 800), 400, 320), 8);
+        assert_eq!(jpeg_scale_eighths(whole(2560, 1920), 400, 300), 4); // 3/8 would do, 1/2 is faster
+        assert_eq!(jpeg_scale_eighths(whole(640, 427), 400, 267), 8);
+        assert_eq!(jpeg_scale_eighths(whole(400, 400), 800, 800), 8); // enlarging
+        // The tighter axis decides: a tall output from a wide region.
+        assert_eq!(jpeg_scale_eighths(whole(8000, 1000), 100, 100), 2);
+    }
+}

@@ -1,0 +1,108 @@
+//! Fuzz-ish: truncated and bit-flipped versions of real inputs must give `Ok` or a `JobError`,
+//! never a panic, not even one caught inside the pipeline (decoder panics are turned into
+//! `BadImage` as a safety net, so the test counts panics on its own thread with a hook).
+
+use std::cell::Cell;
+use std::sync::Once;
+
+use image::{DynamicImage, Rgba, RgbaImage};
+
+use super::*;
+
+thread_local! {
+    static PANICS_ON_THIS_THREAD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Installs (once) a panic hook that counts panics per thread, then defers to the usual hook.
+fn count_panics() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS_ON_THIS_THREAD.with(|n| n.set(n.get() + 1));
+            previous(info);
+        }));
+    });
+}
+
+/// A small deterministic generator (xorshift), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// The damaged variants of `input`: truncations at spread-out lengths (denser in the header),
+/// and copies with a few random bits flipped (half of them within the first 2 KB, where the
+/// headers live).
+fn damaged(input: &[u8], seed: u64) -> Vec<Vec<u8>> {
+    let mut variants = Vec::new();
+    let n = input.len();
+    for len in [0, 1, 2, 3, 4, 8, 12, 16, 24, 33, 64, 100, 200, 500, 1000, 2000] {
+        if len < n {
+            variants.push(input[..len].to_vec());
+        }
+    }
+    for k in 1..12 {
+        variants.push(input[..n * k / 12].to_vec());
+    }
+    let mut rng = Rng(seed);
+    for i in 0..24 {
+        let mut copy = input.to_vec();
+        for _ in 0..1 + rng.below(4) {
+            let at = if i % 2 == 0 { rng.below(n.min(2048)) } else { rng.below(n) };
+            copy[at] ^= 1 << rng.below(8);
+        }
+        variants.push(copy);
+    }
+    variants
+}
+
+fn small_inputs() -> Vec<(&'static str, Vec<u8>)> {
+    let rgba = RgbaImage::from_fn(48, 32, |x, y| Rgba([(x * 5) as u8, (y * 7) as u8, 90, if x > 40 { 0 } else { 255 }]));
+    let mut gif = Vec::new();
+    image::codecs::gif::GifEncoder::new(&mut gif).encode_frame(image::Frame::new(rgba.clone())).unwrap();
+    let webp = webp::Encoder::from_rgba(rgba.as_raw(), 48, 32).encode(80.0).to_vec();
+    let png_alpha = png_of(&DynamicImage::ImageRgba8(rgba));
+    vec![("gif", gif), ("webp", webp), ("png rgba", png_alpha)]
+}
+
+#[test]
+fn damaged_inputs_never_panic() {
+    count_panics();
+    let mut inputs = small_inputs();
+    inputs.push(("rocket.jpg", photo("rocket.jpg")));
+    inputs.push(("coffee.png", photo("coffee.png")));
+    let mut outcomes = [0usize; 2];
+    for (seed, (name, input)) in inputs.iter().enumerate() {
+        for (i, variant) in damaged(input, 0x9E37_79B9_7F4A_7C15 ^ seed as u64).iter().enumerate() {
+            for format in [OutputFormat::Jpeg, OutputFormat::Png] {
+                let mut p = params(Mode::Fit, 64, 64);
+                p.format = format;
+                p.keep_metadata = true;
+                let result = std::panic::catch_unwind(|| run(variant, &p));
+                let outcome = result.unwrap_or_else(|_| panic!("{name} variant {i} escaped as a panic"));
+                match outcome {
+                    Ok(out) => {
+                        assert!(out.width <= 64 && out.height <= 64);
+                        outcomes[0] += 1;
+                    }
+                    Err(JobError::BadImage(_) | JobError::ImageTooLarge { .. } | JobError::InvalidArgument(_)) => outcomes[1] += 1,
+                    Err(other) => panic!("{name} variant {i}: unexpected {other:?}"),
+                }
+            }
+        }
+    }
+    let panics = PANICS_ON_THIS_THREAD.with(Cell::get);
+    assert_eq!(panics, 0, "decoders panicked {panics} times (caught, but they should not)");
+    // Both kinds of outcome happen: damaged data is not all refused, nor all accepted.
+    assert!(outcomes[0] > 0 && outcomes[1] > 0, "ok / refused: {outcomes:?}");
+}

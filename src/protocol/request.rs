@@ -1,0 +1,398 @@
+//! Requests: decoding a frame body into a typed [`Request`], or into the [`Rejection`] that
+//! answers it (protocol/SPEC.md sections 3, 4, 5 and the reply-id rules of section 7).
+//!
+//! The order of checks is what decides the reply's id and code:
+//! 1. the body must be one MessagePack map with `str` keys and no trailing bytes (else
+//!    `malformed`, id 0);
+//! 2. `id` must be present, an unsigned integer, non-zero and not repeated (else `malformed`,
+//!    id 0);
+//! 3. from here on the reply carries that id: a repeated key, a missing `op` or a mistyped
+//!    field is `malformed`; an unknown `op` is `unknown_op`; a word outside its list or a number
+//!    outside its range is `invalid_argument`.
+//!
+//! Payloads (`image`, `data`) are returned as slices of the frame's [`Bytes`], never copied.
+
+use bytes::Bytes;
+
+use super::error_code::{ErrorCode, WireError};
+use super::msgpack::{scan_map, MapView, TypeMismatch, Value};
+use crate::jobs::{Algorithm, Anchor, Filter, Mode, OutputFormat, ResizeParams};
+
+/// The operations of SPEC.md section 4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// Version handshake.
+    Hello,
+    /// Liveness.
+    Ping,
+    /// Thumbnail.
+    Resize,
+    /// Digests.
+    Checksum,
+    /// Counters.
+    Stats,
+    /// Abandon an in-flight request (no reply).
+    Cancel,
+}
+
+impl Op {
+    /// Every op, in the spec's table order (the `hello` reply lists them so).
+    pub const ALL: [Op; 6] = [Op::Hello, Op::Ping, Op::Resize, Op::Checksum, Op::Stats, Op::Cancel];
+
+    /// The word used on the wire.
+    pub fn word(self) -> &'static str {
+        match self {
+            Op::Hello => "hello",
+            Op::Ping => "ping",
+            Op::Resize => "resize",
+            Op::Checksum => "checksum",
+            Op::Stats => "stats",
+            Op::Cancel => "cancel",
+        }
+    }
+
+    /// Parses a wire word; `None` for an op the daemon does not serve.
+    pub fn from_word(word: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.word() == word)
+    }
+
+    /// Position in [`Op::ALL`], for per-op counters.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A decoded request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    /// Client-chosen id, `>= 1`.
+    pub id: u64,
+    /// Time budget in milliseconds from arrival; `None` means no deadline. Not read for `cancel`.
+    pub timeout_ms: Option<u32>,
+    /// The operation and its fields.
+    pub body: Body,
+}
+
+/// The operation-specific part of a request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    /// `hello`.
+    Hello(HelloRequest),
+    /// `ping`.
+    Ping,
+    /// `resize`.
+    Resize(ResizeRequest),
+    /// `checksum`.
+    Checksum(ChecksumRequest),
+    /// `stats`.
+    Stats,
+    /// `cancel`: the target is the request with the same id.
+    Cancel,
+}
+
+impl Body {
+    /// Which operation this is.
+    pub fn op(&self) -> Op {
+        match self {
+            Body::Hello(_) => Op::Hello,
+            Body::Ping => Op::Ping,
+            Body::Resize(_) => Op::Resize,
+            Body::Checksum(_) => Op::Checksum,
+            Body::Stats => Op::Stats,
+            Body::Cancel => Op::Cancel,
+        }
+    }
+}
+
+/// `hello` fields (SPEC.md 5.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HelloRequest {
+    /// Versions the client speaks; non-empty.
+    pub versions: Vec<u64>,
+    /// Free-form client name, for logs.
+    pub client: Option<String>,
+}
+
+/// `resize` fields (SPEC.md 5.3): the input, sliced out of the frame, and the parsed words.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResizeRequest {
+    /// The encoded input image (a slice of the request frame).
+    pub image: Bytes,
+    /// Box, mode, filter, format and flags; numbers are range-checked by the job.
+    pub params: ResizeParams,
+}
+
+/// `checksum` fields (SPEC.md 5.4).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChecksumRequest {
+    /// The bytes to digest (a slice of the request frame).
+    pub data: Bytes,
+    /// Algorithms in request order; emptiness and repeats are checked by the job.
+    pub algorithms: Vec<Algorithm>,
+}
+
+/// A request answered with an error instead of being served.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("request id {id}: {error}")]
+pub struct Rejection {
+    /// The id the reply carries: 0 when the request's id could not be read.
+    pub id: u64,
+    /// The op, when it was read before the problem was found (for logs and counters).
+    pub op: Option<Op>,
+    /// Code and message.
+    pub error: WireError,
+}
+
+impl Rejection {
+    fn unidentified(message: impl Into<String>) -> Self {
+        Rejection { id: 0, op: None, error: WireError::new(ErrorCode::Malformed, message) }
+    }
+}
+
+/// Decodes one frame body. `Ok` is a request to serve; `Err` is the reply to send instead.
+pub fn decode(frame: &Bytes) -> Result<Request, Rejection> {
+    let map = scan_map(frame).map_err(|e| Rejection::unidentified(e.to_string()))?;
+    let repeated = map.repeated_key();
+    if repeated == Some("id") {
+        return Err(Rejection::unidentified("key `id` appears twice"));
+    }
+    let id = read_id(&map)?;
+    let fields = Fields { map: &map, frame, id, op: None };
+    if let Some(key) = repeated {
+        return Err(fields.malformed(format!("key `{key}` appears twice")));
+    }
+    let word = fields.required("op", |v| v.str(), "a str")?;
+    let op = Op::from_word(word).ok_or_else(|| Rejection {
+        id,
+        op: None,
+        error: WireError::new(ErrorCode::UnknownOp, format!("unknown op {word:?}")),
+    })?;
+    let fields = Fields { op: Some(op), ..fields };
+    if op == Op::Cancel {
+        // A cancel never gets a reply of its own, so nothing else in it may cause one.
+        return Ok(Request { id, timeout_ms: None, body: Body::Cancel });
+    }
+    let timeout_ms = fields.optional("timeout_ms", |v| v.uint32(), "a uint32")?;
+    let body = match op {
+        Op::Hello => Body::Hello(hello(&fields)?),
+        Op::Ping => Body::Ping,
+        Op::Resize => Body::Resize(resize(&fields)?),
+        Op::Checksum => Body::Checksum(checksum(&fields)?),
+        Op::Stats => Body::Stats,
+        Op::Cancel => unreachable!("handled above"),
+    };
+    Ok(Request { id, timeout_ms, body })
+}
+
+/// The request id: present, an unsigned integer, not zero. Anything else is `malformed`, id 0.
+fn read_id(map: &MapView<'_>) -> Result<u64, Rejection> {
+    let value = map.get("id").filter(|v| !v.is_nil()).ok_or_else(|| Rejection::unidentified("`id` is missing"))?;
+    match value.uint() {
+        Ok(0) => Err(Rejection::unidentified("`id` 0 is reserved")),
+        Ok(id) => Ok(id),
+        Err(found) => Err(Rejection::unidentified(format!("`id` must be a uint64, not {}", describe(found)))),
+    }
+}
+
+fn hello(fields: &Fields<'_, '_>) -> Result<HelloRequest, Rejection> {
+    let items = fields.required("versions", |v| v.array(), "an array of uint")?;
+    let versions = items
+        .iter()
+        .map(|v| {
+            v.uint().map_err(|found| fields.malformed(format!("`versions` must hold uints, not {}", describe(found))))
+        })
+        .collect::<Result<Vec<u64>, _>>()?;
+    if versions.is_empty() {
+        return Err(fields.invalid("`versions` must not be empty"));
+    }
+    let client = fields.optional("client", |v| v.str(), "a str")?.map(str::to_owned);
+    Ok(HelloRequest { versions, client })
+}
+
+fn resize(fields: &Fields<'_, '_>) -> Result<ResizeRequest, Rejection> {
+    let image = fields.bin("image")?;
+    let defaults = ResizeParams::default();
+    let quality = match fields.optional("quality", |v| v.uint(), "a uint")? {
+        None => defaults.quality,
+        Some(q @ 1..=100) => q as u8,
+        Some(q) => return Err(fields.invalid(format!("quality must be 1..=100, got {q}"))),
+    };
+    let params = ResizeParams {
+        width: fields.optional("width", |v| v.uint32(), "a uint32")?.unwrap_or(defaults.width),
+        height: fields.optional("height", |v| v.uint32(), "a uint32")?.unwrap_or(defaults.height),
+        mode: fields.word("mode", Mode::from_word, Mode::WORDS)?.unwrap_or(defaults.mode),
+        anchor: fields.word("anchor", Anchor::from_word, Anchor::WORDS)?.unwrap_or(defaults.anchor),
+        filter: fields.word("filter", Filter::from_word, Filter::WORDS)?.unwrap_or(defaults.filter),
+        format: fields.word("format", OutputFormat::from_word, OutputFormat::WORDS)?.unwrap_or(defaults.format),
+        quality,
+        auto_orient: fields.optional("auto_orient", |v| v.bool(), "a bool")?.unwrap_or(defaults.auto_orient),
+        keep_icc: fields.optional("keep_icc", |v| v.bool(), "a bool")?.unwrap_or(defaults.keep_icc),
+        keep_metadata: fields.optional("keep_metadata", |v| v.bool(), "a bool")?.unwrap_or(defaults.keep_metadata),
+    };
+    Ok(ResizeRequest { image, params })
+}
+
+fn checksum(fields: &Fields<'_, '_>) -> Result<ChecksumRequest, Rejection> {
+    let data = fields.bin("data")?;
+    let items = fields.required("algorithms", |v| v.array(), "an array of str")?;
+    let mut algorithms = Vec::with_capacity(items.len());
+    for item in &items {
+        let word = item
+            .str()
+            .map_err(|found| fields.malformed(format!("`algorithms` must hold strs, not {}", describe(found))))?;
+        let algorithm = Algorithm::from_word(word).ok_or_else(|| {
+            fields.invalid(format!("unknown algorithm {word:?}; expected one of {}", Algorithm::WORDS.join(", ")))
+        })?;
+        algorithms.push(algorithm);
+    }
+    Ok(ChecksumRequest { data, algorithms })
+}
+
+/// Typed access to the fields of a request whose id is known, so every error carries it.
+struct Fields<'m, 'a> {
+    map: &'m MapView<'a>,
+    frame: &'m Bytes,
+    id: u64,
+    op: Option<Op>,
+}
+
+impl<'a> Fields<'_, 'a> {
+    fn malformed(&self, message: impl Into<String>) -> Rejection {
+        Rejection { id: self.id, op: self.op, error: WireError::new(ErrorCode::Malformed, message) }
+    }
+
+    fn invalid(&self, message: impl Into<String>) -> Rejection {
+        Rejection { id: self.id, op: self.op, error: WireError::new(ErrorCode::InvalidArgument, message) }
+    }
+
+    /// An optional field: absent and `nil` both give `None`; a wrong type is `malformed`.
+    fn optional<T>(
+        &self,
+        key: &str,
+        read: impl FnOnce(&Value<'a>) -> Result<T, TypeMismatch>,
+        expected: &str,
+    ) -> Result<Option<T>, Rejection> {
+        match self.map.get(key).filter(|v| !v.is_nil()) {
+            None => Ok(None),
+            Some(value) => read(&value)
+                .map(Some)
+                .map_err(|found| self.malformed(format!("`{key}` must be {expected}, not {}", describe(found)))),
+        }
+    }
+
+    /// A required field: absent or `nil` is `malformed` too.
+    fn required<T>(
+        &self,
+        key: &str,
+        read: impl FnOnce(&Value<'a>) -> Result<T, TypeMismatch>,
+        expected: &str,
+    ) -> Result<T, Rejection> {
+        self.optional(key, read, expected)?.ok_or_else(|| self.malformed(format!("`{key}` is missing")))
+    }
+
+    /// A required `bin`, returned as a zero-copy slice of the frame.
+    fn bin(&self, key: &str) -> Result<Bytes, Rejection> {
+        let range = self.required(key, |v| v.bin(), "a bin")?;
+        Ok(self.frame.slice(range))
+    }
+
+    /// An optional word from a fixed list: not a `str` is `malformed`, not in the list is
+    /// `invalid_argument`.
+    fn word<T>(&self, key: &str, parse: fn(&str) -> Option<T>, words: &[&str]) -> Result<Option<T>, Rejection> {
+        let Some(word) = self.optional(key, |v| v.str(), "a str")? else { return Ok(None) };
+        match parse(word) {
+            Some(value) => Ok(Some(value)),
+            None => Err(self.invalid(format!("unknown {key} {word:?}; expected one of {}", words.join(", ")))),
+        }
+    }
+}
+
+fn describe(found: TypeMismatch) -> String {
+    match found {
+        TypeMismatch::Kind(kind) => kind.describe().to_string(),
+        TypeMismatch::TooLarge(value) => format!("{value}, which is too large"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_hex(body: &str) -> Result<Request, Rejection> {
+        decode(&Bytes::from(hex::decode(body.replace(' ', "")).unwrap()))
+    }
+
+    #[test]
+    fn ping() {
+        let req = decode_hex("82 a2 69 64 07 a2 6f 70 a4 70 69 6e 67").unwrap();
+        assert_eq!(req, Request { id: 7, timeout_ms: None, body: Body::Ping });
+    }
+
+    #[test]
+    fn payload_is_a_slice_of_the_frame_not_a_copy() {
+        let frame = Bytes::from(
+            hex::decode("83a26964 03 a26f70a8636865636b73756d a464617461c403616263".replace(' ', "")).unwrap(),
+        );
+        // no algorithms: malformed, but first check the happy path with them
+        let mut with_algos = frame.to_vec();
+        with_algos[0] = 0x84;
+        with_algos.extend_from_slice(&hex::decode("aa616c676f726974686d7391a6626c616b6533").unwrap());
+        let frame = Bytes::from(with_algos);
+        let Body::Checksum(req) = decode(&frame).unwrap().body else { panic!("not a checksum") };
+        assert_eq!(&req.data[..], b"abc");
+        let offset = req.data.as_ptr() as usize - frame.as_ptr() as usize;
+        assert_eq!(&frame[offset..offset + 3], b"abc");
+        assert_eq!(req.algorithms, vec![Algorithm::Blake3]);
+    }
+
+    #[test]
+    fn id_rules() {
+        let reject = |body: &str| decode_hex(body).unwrap_err();
+        // id repeated: the id itself is not trustworthy
+        let r = reject("83 a2 69 64 07 a2 6f 70 a4 70 69 6e 67 a2 69 64 08");
+        assert_eq!((r.id, r.error.code), (0, ErrorCode::Malformed));
+        // another key repeated: malformed with the id
+        let r = reject("83 a2 69 64 07 a2 6f 70 a4 70 69 6e 67 a2 6f 70 a4 70 69 6e 67");
+        assert_eq!((r.id, r.error.code), (7, ErrorCode::Malformed));
+        // id nil is absent
+        let r = reject("82 a2 69 64 c0 a2 6f 70 a4 70 69 6e 67");
+        assert_eq!((r.id, r.error.code), (0, ErrorCode::Malformed));
+        // op nil is missing
+        let r = reject("82 a2 69 64 07 a2 6f 70 c0");
+        assert_eq!((r.id, r.error.code), (7, ErrorCode::Malformed));
+    }
+
+    #[test]
+    fn cancel_ignores_everything_but_id_and_op() {
+        let req =
+            decode_hex("83 a2 69 64 2a a2 6f 70 a6 63 61 6e 63 65 6c aa 74 69 6d 65 6f 75 74 5f 6d 73 a1 78").unwrap();
+        assert_eq!(req, Request { id: 42, timeout_ms: None, body: Body::Cancel });
+    }
+
+    #[test]
+    fn quality_over_u8_is_invalid_argument_not_truncated() {
+        // resize with image bin(01) and quality 257 (cd 01 01)
+        let r = decode_hex(
+            "84 a2 69 64 05 a2 6f 70 a6 72 65 73 69 7a 65 a5 69 6d 61 67 65 c4 01 01 a7 71 75 61 6c 69 74 79 cd 01 01",
+        )
+        .unwrap_err();
+        assert_eq!((r.id, r.op, r.error.code), (5, Some(Op::Resize), ErrorCode::InvalidArgument));
+        assert_eq!(r.error.message, "quality must be 1..=100, got 257");
+    }
+
+    #[test]
+    fn unknown_op_keeps_the_id() {
+        let r = decode_hex("82 a2 69 64 0b a2 6f 70 a3 66 6f 6f").unwrap_err();
+        assert_eq!((r.id, r.error.code), (11, ErrorCode::UnknownOp));
+        assert_eq!(r.error.message, "unknown op \"foo\"");
+    }
+
+    #[test]
+    fn op_words_are_the_spec_table() {
+        let words: Vec<&str> = Op::ALL.iter().map(|op| op.word()).collect();
+        assert_eq!(words, ["hello", "ping", "resize", "checksum", "stats", "cancel"]);
+        for op in Op::ALL {
+            assert_eq!(Op::from_word(op.word()), Some(op));
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! Replies, encoded in the canonical form of protocol/SPEC.md section 3.1: keys in table order,
+//! every integer, `str`, `bin` and map header in its shortest form.
+//!
+//! A reply is built as up to three [`Bytes`] parts so that a large payload (a thumbnail) is sent
+//! as it came out of the job, without being copied into a frame buffer:
+//!
+//! ```text
+//! +------------------------------------+---------------+-----------------------------+
+//! | head: length prefix, map header,   | payload: the  | tail: the fields after it    |
+//! | id, ok, fields up to a bin header  | bin's bytes   | (resize: width, height, ...) |
+//! +------------------------------------+---------------+-----------------------------+
+//! ```
+//!
+//! The fields are written with `rmp::encode`, whose writers always pick the shortest encoding.
+//! (`rmp_serde` would need a wrapper to put `id` and `ok` in front of every body, and could not
+//! leave the payload out of the buffer.)
+
+use bytes::Bytes;
+use rmp::encode;
+
+use super::error_code::{ErrorCode, WireError};
+use super::request::Op;
+use crate::jobs::resize::ResizeOutput;
+use crate::jobs::{Algorithm, Filter, ImageFormat, Mode, OutputFormat};
+
+/// An encoded reply frame, ready to write: `head`, then `payload`, then `tail`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplyFrame {
+    head: Bytes,
+    payload: Bytes,
+    tail: Bytes,
+}
+
+impl ReplyFrame {
+    /// Total bytes on the wire, the length prefix included.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.payload.len() + self.tail.len()
+    }
+
+    /// Whether the frame has no bytes at all (never true for an encoded reply).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The parts in wire order; some may be empty.
+    pub fn parts(&self) -> [&Bytes; 3] {
+        [&self.head, &self.payload, &self.tail]
+    }
+
+    /// The whole frame in one buffer (tests and tools; the server writes the parts).
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.parts().iter().flat_map(|part| part.iter().copied()).collect()
+    }
+}
+
+/// The result fields of a successful reply, per operation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReplyBody {
+    /// `ping`: no fields.
+    Ping,
+    /// `hello`.
+    Hello(HelloReply),
+    /// `stats`.
+    Stats(StatsReply),
+    /// `resize`.
+    Resize(ResizeReply),
+    /// `checksum`.
+    Checksum(ChecksumReply),
+}
+
+/// `hello` reply fields (SPEC.md 5.1). The word lists (ops, formats, modes, filters,
+/// algorithms) are the daemon's own and are written from the enums, not stored here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HelloReply {
+    /// Highest version both sides speak.
+    pub version: u64,
+    /// Daemon name and version.
+    pub server: String,
+    /// Largest accepted body length.
+    pub max_frame: u64,
+    /// Largest accepted width x height.
+    pub max_pixels: u64,
+    /// Largest accepted width or height, and box side.
+    pub max_dimension: u64,
+    /// Worker pool size.
+    pub workers: u64,
+    /// Queue bound in jobs.
+    pub queue_jobs: u64,
+    /// Queue bound in payload bytes.
+    pub queue_bytes: u64,
+}
+
+/// `stats` reply fields (SPEC.md 5.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatsReply {
+    /// Daemon name and version.
+    pub server: String,
+    /// Milliseconds since start.
+    pub uptime_ms: u64,
+    /// Connections open now.
+    pub connections: u64,
+    /// Jobs executing now.
+    pub jobs_running: u64,
+    /// Jobs admitted and waiting now.
+    pub jobs_queued: u64,
+    /// Payload bytes held by admitted jobs now.
+    pub queued_bytes: u64,
+    /// Requests answered since start.
+    pub requests_total: u64,
+    /// Error replies since start.
+    pub errors_total: u64,
+    /// `busy` replies since start.
+    pub busy_total: u64,
+    /// Requests answered per op, ops with no requests left out.
+    pub requests_by_op: Vec<(Op, u64)>,
+    /// Worker pool size.
+    pub workers: u64,
+}
+
+/// `resize` reply fields (SPEC.md 5.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResizeReply {
+    /// The encoded output.
+    pub image: Bytes,
+    /// Output width.
+    pub width: u32,
+    /// Output height.
+    pub height: u32,
+    /// Output format.
+    pub format: OutputFormat,
+    /// Input width after orientation.
+    pub source_width: u32,
+    /// Input height after orientation.
+    pub source_height: u32,
+    /// Detected input format.
+    pub source_format: ImageFormat,
+}
+
+impl From<ResizeOutput> for ResizeReply {
+    fn from(out: ResizeOutput) -> Self {
+        ResizeReply {
+            // Vec -> Bytes takes ownership of the allocation: no copy.
+            image: Bytes::from(out.bytes),
+            width: out.width,
+            height: out.height,
+            format: out.format,
+            source_width: out.source_width,
+            source_height: out.source_height,
+            source_format: out.source_format,
+        }
+    }
+}
+
+/// `checksum` reply fields (SPEC.md 5.4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChecksumReply {
+    /// One digest per requested algorithm, in request order.
+    pub digests: Vec<(Algorithm, Vec<u8>)>,
+}
+
+/// Encodes a successful reply to request `id`: `id`, `ok`, then the result fields.
+pub fn encode_ok(id: u64, body: ReplyBody) -> ReplyFrame {
+    let mut out = Writer::new();
+    let fields = match &body {
+        ReplyBody::Ping => 0,
+        ReplyBody::Hello(_) => 14,
+        ReplyBody::Stats(_) => 11,
+        ReplyBody::Resize(_) => 7,
+        ReplyBody::Checksum(_) => 1,
+    };
+    out.map(2 + fields);
+    out.str("id").uint(id).str("ok").bool(true);
+    match body {
+        ReplyBody::Ping => {}
+        ReplyBody::Hello(hello) => write_hello(&mut out, &hello),
+        ReplyBody::Stats(stats) => write_stats(&mut out, &stats),
+        ReplyBody::Checksum(sum) => {
+            out.str("digests").map(sum.digests.len());
+            for (algorithm, digest) in &sum.digests {
+                out.str(algorithm.word()).bin(digest);
+            }
+        }
+        ReplyBody::Resize(resize) => {
+            out.str("image").bin_header(resize.image.len());
+            let head = out;
+            let mut tail = Writer::tail();
+            tail.str("width").uint(resize.width.into()).str("height").uint(resize.height.into());
+            tail.str("format").str(resize.format.word());
+            tail.str("source_width").uint(resize.source_width.into());
+            tail.str("source_height").uint(resize.source_height.into());
+            tail.str("source_format").str(resize.source_format.word());
+            return finish(id, head, resize.image, tail);
+        }
+    }
+    finish(id, out, Bytes::new(), Writer::tail())
+}
+
+/// Encodes an error reply: exactly `id`, `ok`, `code`, `message`.
+pub fn encode_error(id: u64, error: &WireError) -> ReplyFrame {
+    let mut out = Writer::new();
+    out.map(4).str("id").uint(id).str("ok").bool(false);
+    out.str("code").uint(error.code.number().into()).str("message").str(&error.message);
+    finish(id, out, Bytes::new(), Writer::tail())
+}
+
+fn write_hello(out: &mut Writer, hello: &HelloReply) {
+    out.str("version").uint(hello.version).str("server").str(&hello.server);
+    out.str("max_frame").uint(hello.max_frame).str("max_pixels").uint(hello.max_pixels);
+    out.str("max_dimension").uint(hello.max_dimension);
+    let ops: Vec<&str> = Op::ALL.iter().map(|op| op.word()).collect();
+    out.str("ops").strs(&ops);
+    out.str("input_formats").strs(ImageFormat::WORDS).str("output_formats").strs(OutputFormat::WORDS);
+    out.str("modes").strs(Mode::WORDS).str("filters").strs(Filter::WORDS).str("algorithms").strs(Algorithm::WORDS);
+    out.str("workers")
+        .uint(hello.workers)
+        .str("queue_jobs")
+        .uint(hello.queue_jobs)
+        .str("queue_bytes")
+        .uint(hello.queue_bytes);
+}
+
+fn write_stats(out: &mut Writer, stats: &StatsReply) {
+    out.str("server").str(&stats.server).str("uptime_ms").uint(stats.uptime_ms);
+    out.str("connections").uint(stats.connections);
+    out.str("jobs_running").uint(stats.jobs_running).str("jobs_queued").uint(stats.jobs_queued);
+    out.str("queued_bytes").uint(stats.queued_bytes).str("requests_total").uint(stats.requests_total);
+    out.str("errors_total").uint(stats.errors_total).str("busy_total").uint(stats.busy_total);
+    out.str("requests_by_op").map(stats.requests_by_op.len());
+    for (op, count) in &stats.requests_by_op {
+        out.str(op.word()).uint(*count);
+    }
+    out.str("workers").uint(stats.workers);
+}
+
+/// Patches the length prefix into `head`; a reply too large for a `u32` length (a pathological
+/// resize output) becomes an `internal` error reply instead.
+fn finish(id: u64, head: Writer, payload: Bytes, tail: Writer) -> ReplyFrame {
+    let mut head = head.0;
+    let body_len = head.len() - 4 + payload.len() + tail.0.len();
+    let Ok(prefix) = u32::try_from(body_len) else {
+        let error = WireError::new(ErrorCode::Internal, format!("reply of {body_len} bytes does not fit in one frame"));
+        return encode_error(id, &error);
+    };
+    head[..4].copy_from_slice(&prefix.to_be_bytes());
+    ReplyFrame { head: Bytes::from(head), payload, tail: Bytes::from(tail.0) }
+}
+
+/// A MessagePack writer over a `Vec`. Writing into a `Vec` cannot fail, hence the `expect`s.
+struct Writer(Vec<u8>);
+
+const VEC_WRITE: &str = "writing MessagePack into a Vec cannot fail";
+
+impl Writer {
+    /// A frame head, starting with room for the length prefix.
+    fn new() -> Self {
+        let mut buf = Vec::with_capacity(64);
+        buf.extend_from_slice(&[0; 4]);
+        Writer(buf)
+    }
+
+    /// The part after a payload: no prefix.
+    fn tail() -> Self {
+        Writer(Vec::new())
+    }
+
+    fn map(&mut self, len: usize) -> &mut Self {
+        encode::write_map_len(&mut self.0, len as u32).expect(VEC_WRITE);
+        self
+    }
+
+    fn str(&mut self, s: &str) -> &mut Self {
+        encode::write_str(&mut self.0, s).expect(VEC_WRITE);
+        self
+    }
+
+    fn uint(&mut self, v: u64) -> &mut Self {
+        encode::write_uint(&mut self.0, v).expect(VEC_WRITE);
+        self
+    }
+
+    fn bool(&mut self, v: bool) -> &mut Self {
+        encode::write_bool(&mut self.0, v).expect(VEC_WRITE);
+        self
+    }
+
+    fn bin(&mut self, data: &[u8]) -> &mut Self {
+        encode::write_bin(&mut self.0, data).expect(VEC_WRITE);
+        self
+    }
+
+    fn bin_header(&mut self, len: usize) -> &mut Self {
+        encode::write_bin_len(&mut self.0, len as u32).expect(VEC_WRITE);
+        self
+    }
+
+    fn strs(&mut self, items: &[&str]) -> &mut Self {
+        encode::write_array_len(&mut self.0, items.len() as u32).expect(VEC_WRITE);
+        for item in items {
+            self.str(item);
+        }
+        self
+    }
+}

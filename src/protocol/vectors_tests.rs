@@ -1,0 +1,237 @@
+//! The golden vectors of protocol/vectors/ against this crate's codec, decoder and encoder.
+//! Requests: the canonical frame and every `accept` frame decode to the vector's value.
+//! Replies: encoding the vector's value gives exactly the canonical frame.
+//! Invalid frames: the protocol layer answers them as the vector says, or leaves them to the
+//! stage that does (job, version check, deadline), which the integration tests cover end to end.
+
+use bytes::{Bytes, BytesMut};
+use serde_json::Value as Json;
+use tokio_util::codec::Decoder;
+
+use super::codec::{FrameDecoder, Inbound};
+use super::error_code::{ErrorCode, WireError};
+use super::request::{self, Body, ChecksumRequest, HelloRequest, Op, Request, ResizeRequest};
+use super::response::{self, ChecksumReply, HelloReply, ReplyBody, ResizeReply, StatsReply};
+use super::DEFAULT_MAX_FRAME;
+use crate::jobs::{Algorithm, Anchor, Filter, ImageFormat, Mode, OutputFormat, ResizeParams};
+
+fn load(name: &str) -> Json {
+    let path = format!("{}/protocol/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"))
+}
+
+/// Runs a whole frame (prefix included, as hex) through the decoder; exactly one item expected.
+fn read_frame(hex_frame: &str) -> Inbound {
+    let mut buf = BytesMut::from(&hex::decode(hex_frame).unwrap()[..]);
+    let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME);
+    let item = decoder.decode(&mut buf).unwrap().expect("a complete frame");
+    if !matches!(item, Inbound::TooLarge { .. }) {
+        assert!(buf.is_empty(), "frame {hex_frame} has bytes after its body");
+    }
+    item
+}
+
+fn bin(value: &Json) -> Bytes {
+    Bytes::from(hex::decode(value["$bin"].as_str().expect("a $bin value")).unwrap())
+}
+
+fn uint(value: &Json) -> u64 {
+    value.as_u64().expect("an unsigned integer")
+}
+
+fn word<T>(value: &Json, key: &str, parse: fn(&str) -> Option<T>, default: T) -> T {
+    value.get(key).map_or(default, |w| parse(w.as_str().unwrap()).expect("a known word"))
+}
+
+/// The typed request a vector's `value` describes, built from the JSON independently of the
+/// MessagePack decoder.
+fn expected_request(value: &Json) -> Request {
+    let op = Op::from_word(value["op"].as_str().unwrap()).expect("a known op");
+    let body = match op {
+        Op::Hello => Body::Hello(HelloRequest {
+            versions: value["versions"].as_array().unwrap().iter().map(uint).collect(),
+            client: value.get("client").map(|c| c.as_str().unwrap().to_string()),
+        }),
+        Op::Ping => Body::Ping,
+        Op::Stats => Body::Stats,
+        Op::Cancel => Body::Cancel,
+        Op::Resize => {
+            let d = ResizeParams::default();
+            let flag = |key: &str, default: bool| value.get(key).map_or(default, |b| b.as_bool().unwrap());
+            Body::Resize(ResizeRequest {
+                image: bin(&value["image"]),
+                params: ResizeParams {
+                    width: value.get("width").map_or(d.width, |v| uint(v) as u32),
+                    height: value.get("height").map_or(d.height, |v| uint(v) as u32),
+                    mode: word(value, "mode", Mode::from_word, d.mode),
+                    anchor: word(value, "anchor", Anchor::from_word, d.anchor),
+                    filter: word(value, "filter", Filter::from_word, d.filter),
+                    format: word(value, "format", OutputFormat::from_word, d.format),
+                    quality: value.get("quality").map_or(d.quality, |v| uint(v) as u8),
+                    auto_orient: flag("auto_orient", d.auto_orient),
+                    keep_icc: flag("keep_icc", d.keep_icc),
+                    keep_metadata: flag("keep_metadata", d.keep_metadata),
+                },
+            })
+        }
+        Op::Checksum => Body::Checksum(ChecksumRequest {
+            data: bin(&value["data"]),
+            algorithms: value["algorithms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| Algorithm::from_word(a.as_str().unwrap()).unwrap())
+                .collect(),
+        }),
+    };
+    let timeout_ms = if op == Op::Cancel { None } else { value.get("timeout_ms").map(|t| uint(t) as u32) };
+    Request { id: uint(&value["id"]), timeout_ms, body }
+}
+
+/// Ops and algorithms in the order the daemon writes them (the JSON object is sorted by key).
+fn in_spec_order<T: Copy>(map: &Json, parse: fn(&str) -> Option<T>, rank: fn(T) -> usize) -> Vec<(T, &Json)> {
+    let mut items: Vec<(T, &Json)> = map.as_object().unwrap().iter().map(|(k, v)| (parse(k).unwrap(), v)).collect();
+    items.sort_by_key(|(k, _)| rank(*k));
+    items
+}
+
+/// The reply a vector's `value` describes, encoded by this crate.
+fn encode_reply(value: &Json) -> Vec<u8> {
+    let id = uint(&value["id"]);
+    if !value["ok"].as_bool().unwrap() {
+        let code = ErrorCode::from_number(uint(&value["code"])).expect("a known code");
+        return response::encode_error(id, &WireError::new(code, value["message"].as_str().unwrap())).to_vec();
+    }
+    let text = |key: &str| value[key].as_str().unwrap().to_string();
+    let body = if value.get("version").is_some() {
+        // The word lists are the daemon's own; the canonical bytes check them.
+        ReplyBody::Hello(HelloReply {
+            version: uint(&value["version"]),
+            server: text("server"),
+            max_frame: uint(&value["max_frame"]),
+            max_pixels: uint(&value["max_pixels"]),
+            max_dimension: uint(&value["max_dimension"]),
+            workers: uint(&value["workers"]),
+            queue_jobs: uint(&value["queue_jobs"]),
+            queue_bytes: uint(&value["queue_bytes"]),
+        })
+    } else if value.get("uptime_ms").is_some() {
+        ReplyBody::Stats(StatsReply {
+            server: text("server"),
+            uptime_ms: uint(&value["uptime_ms"]),
+            connections: uint(&value["connections"]),
+            jobs_running: uint(&value["jobs_running"]),
+            jobs_queued: uint(&value["jobs_queued"]),
+            queued_bytes: uint(&value["queued_bytes"]),
+            requests_total: uint(&value["requests_total"]),
+            errors_total: uint(&value["errors_total"]),
+            busy_total: uint(&value["busy_total"]),
+            requests_by_op: in_spec_order(&value["requests_by_op"], Op::from_word, Op::index)
+                .into_iter()
+                .map(|(op, n)| (op, uint(n)))
+                .collect(),
+            workers: uint(&value["workers"]),
+        })
+    } else if value.get("digests").is_some() {
+        let rank = |a: Algorithm| Algorithm::WORDS.iter().position(|w| *w == a.word()).unwrap();
+        ReplyBody::Checksum(ChecksumReply {
+            digests: in_spec_order(&value["digests"], Algorithm::from_word, rank)
+                .into_iter()
+                .map(|(a, d)| (a, bin(d).to_vec()))
+                .collect(),
+        })
+    } else if value.get("image").is_some() {
+        ReplyBody::Resize(ResizeReply {
+            image: bin(&value["image"]),
+            width: uint(&value["width"]) as u32,
+            height: uint(&value["height"]) as u32,
+            format: OutputFormat::from_word(&text("format")).unwrap(),
+            source_width: uint(&value["source_width"]) as u32,
+            source_height: uint(&value["source_height"]) as u32,
+            source_format: ImageFormat::from_word(&text("source_format")).unwrap(),
+        })
+    } else {
+        ReplyBody::Ping
+    };
+    response::encode_ok(id, body).to_vec()
+}
+
+#[test]
+fn request_vectors_decode_to_their_values() {
+    let vectors = load("messages.json");
+    let mut checked = 0;
+    for msg in vectors["messages"].as_array().unwrap().iter().filter(|m| m["kind"] == "request") {
+        let name = msg["name"].as_str().unwrap();
+        let want = expected_request(&msg["value"]);
+        let frames = std::iter::once(("canonical", msg["canonical"].as_str().unwrap())).chain(
+            msg["accept"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| (a["why"].as_str().unwrap(), a["frame"].as_str().unwrap())),
+        );
+        for (why, frame) in frames {
+            let Inbound::Frame(body) = read_frame(frame) else { panic!("{name} ({why}): not a frame") };
+            let got = request::decode(&body).unwrap_or_else(|e| panic!("{name} ({why}): rejected: {e}"));
+            assert_eq!(got, want, "{name} ({why})");
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "only {checked} request frames in messages.json");
+}
+
+#[test]
+fn reply_vectors_encode_to_their_canonical_bytes() {
+    let vectors = load("messages.json");
+    let mut checked = 0;
+    for msg in vectors["messages"].as_array().unwrap().iter().filter(|m| m["kind"] == "reply") {
+        let name = msg["name"].as_str().unwrap();
+        let got = hex::encode(encode_reply(&msg["value"]));
+        assert_eq!(got, msg["canonical"].as_str().unwrap(), "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} replies in messages.json");
+}
+
+#[test]
+fn vectors_use_the_default_max_frame() {
+    assert_eq!(uint(&load("messages.json")["max_frame"]), u64::from(DEFAULT_MAX_FRAME));
+    assert_eq!(uint(&load("invalid.json")["max_frame"]), u64::from(DEFAULT_MAX_FRAME));
+}
+
+#[test]
+fn invalid_vectors_are_rejected_or_left_to_a_later_stage() {
+    let vectors = load("invalid.json");
+    for v in vectors["invalid"].as_array().unwrap() {
+        let name = v["name"].as_str().unwrap();
+        let code = ErrorCode::from_number(uint(&v["code"])).unwrap();
+        let reply_id = uint(&v["reply_id"]);
+        let closes = v["closes"].as_bool().unwrap();
+        match read_frame(v["frame"].as_str().unwrap()) {
+            Inbound::TooLarge { .. } => {
+                assert_eq!((code, reply_id, closes), (ErrorCode::FrameTooLarge, 0, true), "{name}")
+            }
+            Inbound::Empty => assert_eq!((code, reply_id, closes), (ErrorCode::Malformed, 0, false), "{name}"),
+            Inbound::Frame(body) => {
+                assert!(!closes, "{name}: only an oversize frame closes the connection");
+                match request::decode(&body) {
+                    Err(rejection) => {
+                        assert_eq!((rejection.error.code, rejection.id), (code, reply_id), "{name}: {rejection}")
+                    }
+                    Ok(req) => {
+                        let later = [
+                            ErrorCode::UnsupportedVersion,
+                            ErrorCode::InvalidArgument,
+                            ErrorCode::BadImage,
+                            ErrorCode::ImageTooLarge,
+                            ErrorCode::DeadlineExceeded,
+                        ];
+                        assert!(later.contains(&code), "{name}: decoded, but {code} must come from the decoder");
+                        assert_eq!(req.id, reply_id, "{name}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real `ferryd` binary, started on a socket in a short temporary
+//! directory, spoken to in raw frames. One binary, one module per topic.
+
+mod harness;
+
+mod control;
+mod framing;
+mod invalid_vectors;
+mod jobs;
+mod lifecycle;
+mod pipelining;
+mod queue;

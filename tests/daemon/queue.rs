@@ -1,0 +1,125 @@
+//! The queue bound (`busy`), deadlines and cancellation, with real slow jobs on a one-worker
+//! pool.
+
+use std::time::{Duration, Instant};
+
+use rmpv::Value;
+
+use crate::harness::{bin, code, painted, request, slow_job, slow_png, strs, Daemon};
+
+fn small_checksum(id: u64, extra: Vec<(&str, Value)>) -> Vec<u8> {
+    let mut fields = vec![("data", bin(b"hello")), ("algorithms", strs(&["crc32c"]))];
+    fields.extend(extra);
+    request(id, "checksum", fields)
+}
+
+#[test]
+fn a_full_job_queue_answers_busy_at_once() {
+    let daemon = Daemon::start(&["--workers", "1", "--queue-jobs", "1"]);
+    let mut client = daemon.connect();
+    client.send(&slow_job(1, vec![]));
+    client.send(&small_checksum(2, vec![]));
+    // The refusal comes first, while the slow job is still running.
+    let busy = client.recv().expect_code(code::BUSY);
+    assert_eq!(busy.id(), 2);
+    assert_eq!(client.recv().expect_ok().id(), 1);
+    // The slot is free again as soon as the reply is out.
+    assert_eq!(client.call(&small_checksum(3, vec![])).expect_ok().id(), 3);
+    let stats = client.call(&request(4, "stats", vec![]));
+    assert_eq!(stats.uint("busy_total"), 1);
+}
+
+#[test]
+fn a_full_byte_budget_answers_busy() {
+    // Room for the slow job's input plus 1 KiB: 1025 more bytes do not fit beside it, 512 do,
+    // whatever the job count.
+    let budget = (slow_png().len() + 1024).to_string();
+    let (over, under) = (1025, 512);
+    let daemon =
+        Daemon::start(&["--workers", "1", "--queue-jobs", "8", "--queue-bytes", &budget, "--max-frame", &budget]);
+    let mut client = daemon.connect();
+    client.send(&slow_job(1, vec![]));
+    client.send(&request(2, "checksum", vec![("data", bin(&painted(over))), ("algorithms", strs(&["crc32c"]))]));
+    client.send(&request(3, "checksum", vec![("data", bin(&painted(under))), ("algorithms", strs(&["crc32c"]))]));
+    assert_eq!(client.recv().expect_code(code::BUSY).id(), 2);
+    let mut ids = [client.recv().expect_ok().id(), client.recv().expect_ok().id()];
+    ids.sort_unstable();
+    assert_eq!(ids, [1, 3]);
+}
+
+#[test]
+fn stats_is_answered_while_the_pool_is_saturated() {
+    let daemon = Daemon::start(&["--workers", "1", "--queue-jobs", "4"]);
+    let mut busy_client = daemon.connect();
+    busy_client.send(&slow_job(1, vec![]));
+    busy_client.send(&slow_job(2, vec![]));
+    let stats = daemon.wait_for_stats("one job running and one queued", |s| {
+        s.uint("jobs_running") == 1 && s.uint("jobs_queued") == 1
+    });
+    assert_eq!(stats.uint("queued_bytes"), 2 * slow_png().len() as u64);
+    for _ in 0..2 {
+        busy_client.recv().expect_ok();
+    }
+}
+
+#[test]
+fn timeout_zero_is_expired_without_running() {
+    let daemon = Daemon::start(&[]);
+    let mut client = daemon.connect();
+    let started = Instant::now();
+    let reply = client.call(&slow_job(1, vec![("timeout_ms", 0.into())]));
+    assert_eq!(reply.expect_code(code::DEADLINE_EXCEEDED).id(), 1);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let stats = client.call(&request(2, "stats", vec![]));
+    assert_eq!(stats.uint("jobs_running") + stats.uint("jobs_queued"), 0);
+}
+
+#[test]
+fn a_job_whose_deadline_passes_in_the_queue_never_starts() {
+    let daemon = Daemon::start(&["--workers", "1", "--queue-jobs", "4"]);
+    let mut client = daemon.connect();
+    client.send(&slow_job(1, vec![]));
+    client.send(&small_checksum(2, vec![("timeout_ms", 1.into())]));
+    // Job 2 waits behind job 1 on the only worker, far longer than its 1 ms: when the worker
+    // reaches it, it is answered without being started.
+    assert_eq!(client.recv().expect_ok().id(), 1);
+    let expired = client.recv().expect_code(code::DEADLINE_EXCEEDED);
+    assert_eq!(expired.id(), 2);
+    let message = expired.get("message").and_then(Value::as_str).unwrap();
+    assert!(message.contains("start"), "noticed before starting: {message}");
+}
+
+#[test]
+fn a_running_job_stops_at_its_deadline() {
+    let daemon = Daemon::start(&["--workers", "1"]);
+    let mut client = daemon.connect();
+    let reply = client.call(&slow_job(1, vec![("timeout_ms", 5.into())]));
+    assert_eq!(reply.expect_code(code::DEADLINE_EXCEEDED).id(), 1);
+}
+
+#[test]
+fn cancel_stops_a_running_job_and_it_is_answered_cancelled() {
+    let daemon = Daemon::start(&["--workers", "1"]);
+    let mut client = daemon.connect();
+    client.send(&slow_job(7, vec![]));
+    daemon.wait_for_stats("the job running", |s| s.uint("jobs_running") == 1);
+    client.send(&request(7, "cancel", vec![]));
+    let reply = client.recv().expect_code(code::CANCELLED);
+    assert_eq!(reply.id(), 7);
+    // cancel has no reply of its own: the next reply is the ping's.
+    client.expect_alive(8);
+}
+
+#[test]
+fn cancel_of_a_queued_job_and_of_nothing() {
+    let daemon = Daemon::start(&["--workers", "1", "--queue-jobs", "4"]);
+    let mut client = daemon.connect();
+    client.send(&slow_job(1, vec![]));
+    client.send(&slow_job(2, vec![]));
+    client.send(&request(2, "cancel", vec![]));
+    client.send(&request(99, "cancel", vec![])); // nothing in flight with that id
+    let mut replies: Vec<(u64, Option<u64>)> = (0..2).map(|_| client.recv()).map(|r| (r.id(), r.code())).collect();
+    replies.sort_unstable();
+    assert_eq!(replies, [(1, None), (2, Some(code::CANCELLED))]);
+    client.expect_alive(3);
+}
