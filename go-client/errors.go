@@ -97,6 +97,9 @@ var (
 // IsInvalidInput reports whether err is a refusal of the request itself (bad image, over limits,
 // bad arguments): sending it again, to either path, fails the same way.
 func IsInvalidInput(err error) bool {
+	if errors.Is(err, ErrRequestTooLarge) {
+		return true
+	}
 	var se *ServerError
 	if !errors.As(err, &se) {
 		return false
@@ -106,7 +109,7 @@ func IsInvalidInput(err error) bool {
 		CodeFrameTooLarge, CodeUnsupportedVersion:
 		return true
 	}
-	return errors.Is(err, ErrRequestTooLarge)
+	return false
 }
 
 // SafeToRetry reports whether sending the same request again may succeed: the daemon was busy,

@@ -1,0 +1,287 @@
+package ferry_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/internal/wire"
+)
+
+// Benchmarks of the socket path against the real ferryd (build it with `cargo build --release`
+// for numbers worth reading), next to the floor a raw Unix socket sets on the same machine:
+//
+//	go test -run '^$' -bench . -benchtime 2s ./
+//
+// BenchmarkPingP50 prints the round trips side by side as p50 metrics: a raw echo in this process,
+// a raw echo in another process (the fair floor: ferryd is another process too), raw frames to
+// ferryd, and the Client; plus the Client's ratios to the floors.
+
+// BenchmarkPing measures one round trip through the Client: serially (latency), and from many
+// goroutines at once (pipelined throughput; ns/op is then the inverse of requests per second).
+func BenchmarkPing(b *testing.B) {
+	_, c := startDaemon(b)
+	ctx := context.Background()
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := c.Ping(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(32) // 32 goroutines per CPU: many requests in flight per connection
+		start := time.Now()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := c.Ping(ctx); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+	})
+	b.Run("parallel_with_deadline", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(32)
+		start := time.Now()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				err := c.Ping(ctx)
+				cancel()
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+	})
+}
+
+// BenchmarkChecksum is the socket path's cost per byte. With CRC32C, cheap enough that transport
+// dominates, at 4 KiB (copied into the request buffer) and 1 MiB (written from the caller's
+// slice); and BLAKE3 of 64 MiB, the large-payload case of the performance bar.
+func BenchmarkChecksum(b *testing.B) {
+	_, c := startDaemon(b)
+	ctx := context.Background()
+	for _, size := range []struct {
+		name string
+		n    int
+		alg  ferry.Algorithm
+	}{{"4KiB", 4 << 10, ferry.CRC32C}, {"1MiB", 1 << 20, ferry.CRC32C}, {"64MiB_blake3", 64 << 20, ferry.BLAKE3}} {
+		data := paint(size.n)
+		req := ferry.ChecksumRequest{Data: data, Algorithms: []ferry.Algorithm{size.alg}}
+		b.Run(size.name+"/serial", func(b *testing.B) {
+			b.SetBytes(int64(size.n))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Checksum(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(size.name+"/parallel", func(b *testing.B) {
+			b.SetBytes(int64(size.n))
+			b.ReportAllocs()
+			b.SetParallelism(4)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := c.Checksum(ctx, req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkRawSocketPingPong is the floor: a ping frame and its reply over a Unix socket to a
+// trivial Go echo server, with no client machinery at all; the server runs in this process, or
+// in a child process as ferryd does.
+func BenchmarkRawSocketPingPong(b *testing.B) {
+	for _, where := range []struct {
+		name  string
+		start func(testing.TB) net.Conn
+	}{{"in_process", startEcho}, {"cross_process", startEchoProcess}} {
+		b.Run(where.name, func(b *testing.B) {
+			conn := where.start(b)
+			ping := wire.AppendSimple(nil, wire.Header{ID: 7, Op: wire.OpPing}).Buf
+			reply := make([]byte, len(pingReply))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := rawRoundTrip(conn, ping, reply); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPingP50 alternates three round trips and reports the median of each: the raw echo
+// floor, raw ping frames written to ferryd on a plain connection, and Client.Ping. Alternating
+// keeps the three under the same machine conditions.
+func BenchmarkPingP50(b *testing.B) {
+	echo := startEcho(b)
+	echoProc := startEchoProcess(b)
+	d, c := startDaemon(b)
+	direct, err := net.Dial("unix", d.Path())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer direct.Close()
+	ping := wire.AppendSimple(nil, wire.Header{ID: 7, Op: wire.OpPing}).Buf
+	reply := make([]byte, len(pingReply))
+	ctx := context.Background()
+	var raw, rawProc, daemon, client []time.Duration
+	for b.Loop() {
+		tp := time.Now()
+		if err := rawRoundTrip(echoProc, ping, reply); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if err := rawRoundTrip(echo, ping, reply); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := rawRoundTrip(direct, ping, reply); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if err := c.Ping(ctx); err != nil {
+			b.Fatal(err)
+		}
+		t3 := time.Now()
+		rawProc = append(rawProc, t0.Sub(tp))
+		raw, daemon, client = append(raw, t1.Sub(t0)), append(daemon, t2.Sub(t1)), append(client, t3.Sub(t2))
+	}
+	p50 := func(d []time.Duration) float64 {
+		slices.Sort(d)
+		return float64(d[len(d)/2].Nanoseconds())
+	}
+	r, rp, dd, cl := p50(raw), p50(rawProc), p50(daemon), p50(client)
+	b.ReportMetric(r, "raw-echo-p50-ns")
+	b.ReportMetric(rp, "raw-echo-proc-p50-ns")
+	b.ReportMetric(cl/rp, "client/raw-echo-proc")
+	b.ReportMetric(dd, "raw-ferryd-p50-ns")
+	b.ReportMetric(cl, "client-p50-ns")
+	b.ReportMetric(cl/r, "client/raw-echo")
+	b.ReportMetric(cl/dd, "client/raw-ferryd")
+}
+
+// pingReply is the reply to the ping above, as ferryd sends it: {"id":7,"ok":true}.
+var pingReply = wire.AppendReply(nil, wire.OpPing, &wire.Reply{ID: 7, OK: true})
+
+func rawRoundTrip(conn net.Conn, ping, reply []byte) error {
+	if _, err := conn.Write(ping); err != nil {
+		return err
+	}
+	_, err := io.ReadFull(conn, reply)
+	return err
+}
+
+// startEcho runs an in-process server that answers every frame with pingReply, and returns a
+// connection to it.
+func startEcho(b testing.TB) net.Conn {
+	b.Helper()
+	dir, err := os.MkdirTemp("", "fy")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("unix", filepath.Join(dir, "e.sock"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	go serveEcho(ln)
+	conn, err := net.Dial("unix", filepath.Join(dir, "e.sock"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		conn.Close()
+		ln.Close()
+		os.RemoveAll(dir)
+	})
+	return conn
+}
+
+func serveEcho(ln net.Listener) {
+	nc, err := ln.Accept()
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	br := bufio.NewReader(nc)
+	for {
+		if _, err := wire.ReadFrame(br, 1<<20); err != nil {
+			return
+		}
+		if _, err := nc.Write(pingReply); err != nil {
+			return
+		}
+	}
+}
+
+// echoEnv, when set to a socket path, turns this test binary into the echo server of
+// startEchoProcess instead of running tests.
+const echoEnv = "FERRY_BENCH_ECHO_SOCKET"
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(echoEnv); path != "" {
+		ln, err := net.Listen("unix", path)
+		if err != nil {
+			os.Exit(2)
+		}
+		serveEcho(ln)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// startEchoProcess runs the echo server in a child process (this binary, re-executed) and returns
+// a connection to it.
+func startEchoProcess(b testing.TB) net.Conn {
+	b.Helper()
+	dir, err := os.MkdirTemp("", "fy")
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, "p.sock")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), echoEnv+"="+path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		os.RemoveAll(dir)
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		conn, err := net.Dial("unix", path)
+		if err == nil {
+			b.Cleanup(func() { conn.Close() })
+			return conn
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("echo process did not listen: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

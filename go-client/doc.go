@@ -1,0 +1,56 @@
+// Package ferry moves the CPU-hot work of a Go service (thumbnails, checksums) to ferryd, a Rust
+// daemon on the same machine, over a Unix socket.
+//
+// A Client speaks ferry's wire protocol (protocol/SPEC.md: length-prefixed MessagePack frames). It
+// is safe for concurrent use: requests from any number of goroutines share a small pool of
+// connections, many in flight on each, matched to their replies by id. Create one per daemon and
+// share it.
+//
+//	c, err := ferry.Dial(ctx, "/run/ferry/ferryd.sock")
+//	if err != nil {
+//		return err // errors.Is(err, ferry.ErrUnavailable): the daemon is not running
+//	}
+//	defer c.Close()
+//
+//	thumb, err := c.Resize(ctx, ferry.ResizeRequest{Image: photo, Width: 400, Height: 400})
+//	switch {
+//	case errors.Is(err, ferry.ErrBadImage), errors.Is(err, ferry.ErrImageTooLarge):
+//		// the input is refused: retrying anywhere fails the same way
+//	case ferry.SafeToRetry(err):
+//		// busy, shutting down, unreachable, connection lost: try again later or elsewhere
+//	case err != nil:
+//		return err
+//	}
+//	_ = thumb.Image // JPEG (the default), at most 400x400, aspect ratio kept
+//
+// # Contexts, deadlines and cancellation
+//
+// Every call takes a context first. Its deadline travels with the request (as timeout_ms), so the
+// daemon never starts a job whose caller has given up and stops a running one at its next check.
+// Cancelling the context sends a cancel frame for the request. Either way the call returns at once
+// with the context's error, wrapped: errors.Is(err, context.DeadlineExceeded) and
+// errors.Is(err, context.Canceled) hold. A context that has already ended is not sent at all.
+//
+// # Errors
+//
+// Every error reply of the daemon is a *ServerError carrying the protocol's Code; sentinels such
+// as ErrBadImage, ErrBusy and ErrDeadlineExceeded match it by code with errors.Is. Failures on the
+// client's side are ErrUnavailable (no connection could be made), ErrConnectionLost (the
+// connection broke with the request in flight), ErrRequestTooLarge (refused locally: over the
+// daemon's advertised max_frame), ErrProtocol and ErrClosed. IsInvalidInput and SafeToRetry sort
+// them for callers that retry or fall back to another path.
+//
+// # Connections
+//
+// Dial connects and performs the hello handshake (ServerInfo reports its result: the daemon's
+// limits and capabilities). A broken connection fails its own in-flight calls and is replaced on
+// the next call, so a restarted daemon is picked up without any action from the caller. After a
+// failed connection attempt, calls fail fast with ErrUnavailable for a short, growing backoff
+// (DefaultRedialBackoff up to DefaultMaxRedialBackoff).
+//
+// Payloads over 64 KiB are written to the socket from the caller's slice without a copy: do not
+// modify a request's Image or Data until the call returns.
+//
+// Client implements Processor, the interface Go workers program against, so that a worker can
+// switch between the daemon, an in-process implementation and a router without other changes.
+package ferry

@@ -1,0 +1,123 @@
+package ferry_test
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	ferry "github.com/ferryd/ferry/go-client"
+)
+
+// These examples need a running ferryd, so they are compiled but not run by go test (they have no
+// Output comment). Start one with `ferryd --socket /tmp/ferry.sock`.
+
+func Example() {
+	ctx := context.Background()
+	c, err := ferry.Dial(ctx, "/tmp/ferry.sock")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	photo, err := os.ReadFile("photo.jpg")
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second) // travels to the daemon as timeout_ms
+	defer cancel()
+	thumb, err := c.Resize(ctx, ferry.ResizeRequest{Image: photo, Width: 400, Height: 400})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%dx%d %s -> %dx%d %s, %d bytes\n", thumb.SourceWidth, thumb.SourceHeight,
+		thumb.SourceFormat, thumb.Width, thumb.Height, thumb.Format, len(thumb.Image))
+}
+
+func ExampleDial() {
+	// Three connections, and a tighter bound on each connection attempt.
+	c, err := ferry.Dial(context.Background(), "/tmp/ferry.sock",
+		ferry.WithPoolSize(3), ferry.WithDialTimeout(500*time.Millisecond))
+	if errors.Is(err, ferry.ErrUnavailable) {
+		log.Fatalf("ferryd is not running: %v", err)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	info := c.ServerInfo()
+	fmt.Printf("%s, %d workers, frames up to %d bytes\n", info.Server, info.Workers, info.MaxFrame)
+}
+
+func ExampleClient_Resize() {
+	c, err := ferry.Dial(context.Background(), "/tmp/ferry.sock")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	photo, _ := os.ReadFile("photo.jpg")
+
+	// A 200x200 square crop from the top of the photo, as WebP.
+	res, err := c.Resize(context.Background(), ferry.ResizeRequest{
+		Image:  photo,
+		Width:  200,
+		Height: 200,
+		Mode:   ferry.ModeFill,
+		Anchor: ferry.AnchorTop,
+		Format: ferry.FormatWebP,
+	})
+	switch {
+	case ferry.IsInvalidInput(err):
+		log.Printf("refused: %v", err) // bad image, too large, bad arguments
+	case ferry.SafeToRetry(err):
+		log.Printf("try again later: %v", err) // busy, restarting, unreachable
+	case err != nil:
+		log.Fatal(err)
+	default:
+		_ = os.WriteFile("thumb.webp", res.Image, 0o644)
+	}
+}
+
+func ExampleClient_Checksum() {
+	c, err := ferry.Dial(context.Background(), "/tmp/ferry.sock")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.Checksum(context.Background(), ferry.ChecksumRequest{
+		Data:       []byte("123456789"),
+		Algorithms: []ferry.Algorithm{ferry.CRC32C, ferry.SHA256},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(hex.EncodeToString(res.Digests[ferry.CRC32C])) // e3069283
+}
+
+func ExampleClient_Stats() {
+	c, err := ferry.Dial(context.Background(), "/tmp/ferry.sock")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	st, err := c.Stats(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("up %v, %d running, %d queued, %d busy replies\n", st.Uptime, st.JobsRunning, st.JobsQueued, st.BusyTotal)
+}
+
+// A ServerError carries the daemon's code; sentinels match it by code.
+func ExampleServerError() {
+	err := error(&ferry.ServerError{Code: ferry.CodeBusy, Message: "queue full: 64 jobs"})
+	err = fmt.Errorf("thumbnail %q: %w", "a.jpg", err)
+
+	var se *ferry.ServerError
+	if errors.As(err, &se) {
+		fmt.Println(se.Code, errors.Is(err, ferry.ErrBusy), ferry.SafeToRetry(err))
+	}
+	// Output: busy true true
+}

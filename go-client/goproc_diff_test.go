@@ -1,0 +1,223 @@
+package ferry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"testing"
+	"time"
+
+	"github.com/ferryd/ferry/go-client/internal/testdaemon"
+)
+
+// Differential tests: every sample photo and every generated fixture through the in-process Go
+// path and through the real daemon. The paths must agree exactly on checksums, output and
+// source dimensions, formats and refusal codes, and look alike: after decoding both outputs (and
+// compositing any alpha over white), their PSNR must be at least the threshold of the filter.
+//
+// The thresholds are set below what was measured (see the t.Logf lines) with a margin for
+// encoder differences: libjpeg-turbo vs image/jpeg, lossy libwebp vs lossless nativewebp, and
+// the half-pixel rounding of fill crops. Nearest-neighbour picks can land one source pixel apart
+// where the two implementations round a sample position differently, hence its lower bar.
+var minPSNR = map[Filter]float64{
+	FilterLanczos3:   30,
+	FilterCatmullRom: 30,
+	FilterBilinear:   30,
+	FilterNearest:    22,
+}
+
+// minWebPPSNR caps the bar for WebP output: the daemon writes lossy WebP (libwebp, always 4:2:0
+// chroma), the Go path lossless, so on a 100x50 thumbnail the encoders alone differ by about 26
+// to 33 dB while the same request as PNG agrees at 44 dB and up.
+const minWebPPSNR = 24
+
+// carriesICC reports whether an input embeds an ICC profile. The daemon converts such pixels to
+// sRGB with Little CMS and the Go path does not (see goproc.go), so the differential runs them
+// with KeepICC on both paths: it compares the resize, not the colour management.
+func carriesICC(data []byte) bool {
+	return bytes.Contains(data, []byte("ICC_PROFILE\x00")) || bytes.Contains(data, []byte("iCCP"))
+}
+
+// psnrBar is the PSNR a request's two outputs must reach.
+func psnrBar(f Filter, format Format) float64 {
+	if format == FormatWebP {
+		return min(minPSNR[f], minWebPPSNR)
+	}
+	return minPSNR[f]
+}
+
+// diffCases are the requests each input goes through on both paths.
+var diffCases = []ResizeRequest{
+	{Width: 200, Height: 200}, // the defaults: fit, lanczos3, jpeg 80
+	{Width: 120, Height: 120, Mode: ModeFill, Anchor: AnchorTopLeft, Filter: FilterCatmullRom, Format: FormatPNG},
+	{Width: 90, Height: 60, Mode: ModeFill, Anchor: AnchorBottomRight, Filter: FilterLanczos3, Format: FormatPNG},
+	{Width: 100, Height: 50, Mode: ModeExact, Filter: FilterBilinear, Format: FormatPNG},
+	{Width: 100, Height: 50, Mode: ModeExact, Filter: FilterBilinear, Format: FormatWebP, Quality: 90},
+	{Height: 64, Filter: FilterNearest, Format: FormatPNG},
+	{Width: 300, Height: 300, Filter: FilterLanczos3, Format: FormatJPEG, Quality: 95}, // enlarges the fixtures
+}
+
+// startDiffDaemon starts ferryd and returns a Client to it.
+func startDiffDaemon(t *testing.T, flags ...string) (*testdaemon.Daemon, *Client) {
+	t.Helper()
+	d := testdaemon.Start(t, flags...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, d.Path())
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return d, c
+}
+
+func TestDifferentialResize(t *testing.T) {
+	_, rust := startDiffDaemon(t)
+	goPath := NewGoProcessor()
+	inputs := append(samplePhotos(t), generatedInputs(t)...)
+	worst := map[Filter]float64{}
+	for _, in := range inputs {
+		for i, c := range diffCases {
+			c.Image = in.data
+			c.KeepICC = carriesICC(in.data)
+			name := fmt.Sprintf("%s/case%d", in.name, i)
+			r, rerr := rust.Resize(bg(t), c)
+			g, gerr := goPath.Resize(bg(t), c)
+			if rerr != nil || gerr != nil {
+				t.Errorf("%s: rust %v, go %v", name, rerr, gerr)
+				continue
+			}
+			if r.Width != g.Width || r.Height != g.Height || r.Format != g.Format {
+				t.Errorf("%s: rust %dx%d %s, go %dx%d %s", name, r.Width, r.Height, r.Format, g.Width, g.Height, g.Format)
+				continue
+			}
+			if r.SourceWidth != g.SourceWidth || r.SourceHeight != g.SourceHeight || r.SourceFormat != g.SourceFormat {
+				t.Errorf("%s: source rust %dx%d %s, go %dx%d %s", name, r.SourceWidth, r.SourceHeight, r.SourceFormat,
+					g.SourceWidth, g.SourceHeight, g.SourceFormat)
+			}
+			ri, gi := decodeOutput(t, r.Image), decodeOutput(t, g.Image)
+			if ri.Bounds().Size() != image.Pt(r.Width, r.Height) || gi.Bounds().Size() != image.Pt(g.Width, g.Height) {
+				t.Errorf("%s: decoded sizes rust %v go %v, reported %dx%d", name, ri.Bounds(), gi.Bounds(), r.Width, r.Height)
+				continue
+			}
+			f := c.Filter
+			if f == "" {
+				f = FilterLanczos3
+			}
+			db := imagePSNR(ri, gi)
+			if testing.Verbose() {
+				t.Logf("DBG %s %s %s %.1f", name, f, c.Format, db)
+			}
+			if w, ok := worst[f]; !ok || db < w {
+				worst[f] = db
+			}
+			if bar := psnrBar(f, c.Format); db < bar {
+				t.Errorf("%s (%s, %s): PSNR %.1f dB, want >= %.0f", name, f, c.Format, db, bar)
+			}
+		}
+	}
+	t.Logf("%d inputs x %d requests; lowest PSNR per filter: %v", len(inputs), len(diffCases), fmtPSNR(worst))
+}
+
+func fmtPSNR(m map[Filter]float64) string {
+	var b bytes.Buffer
+	for _, f := range []Filter{FilterLanczos3, FilterCatmullRom, FilterBilinear, FilterNearest} {
+		if v, ok := m[f]; ok {
+			fmt.Fprintf(&b, "%s %.1f dB (min %.0f)  ", f, v, minPSNR[f])
+		}
+	}
+	return b.String()
+}
+
+// refusalCode runs a request and returns the code it was refused with, or a description of
+// what happened instead.
+func refusalCode(err error) string {
+	var se *ServerError
+	switch {
+	case err == nil:
+		return "success"
+	case errors.As(err, &se):
+		return se.Code.String()
+	default:
+		return "non-server error: " + err.Error()
+	}
+}
+
+func TestDifferentialRefusals(t *testing.T) {
+	_, rust := startDiffDaemon(t)
+	goPath := NewGoProcessor()
+	type refusal struct {
+		name string
+		req  ResizeRequest
+		want Code
+	}
+	var cases []refusal
+	for _, b := range bombs() {
+		cases = append(cases, refusal{"bomb " + b.name, ResizeRequest{Image: b.data, Width: 100}, CodeImageTooLarge})
+	}
+	for _, c := range corruptInputs(t) {
+		cases = append(cases, refusal{"corrupt " + c.name, ResizeRequest{Image: c.data, Width: 100}, CodeBadImage})
+	}
+	photo := encodePNG(t, paintedRGBA(64, 48))
+	for name, r := range map[string]ResizeRequest{
+		"fit without box": {},
+		"fill one side":   {Width: 10, Mode: ModeFill},
+		"quality 101":     {Width: 10, Quality: 101},
+		"unknown mode":    {Width: 10, Mode: "stretch"},
+		"unknown anchor":  {Width: 10, Height: 10, Mode: ModeFill, Anchor: "middle"},
+		"unknown filter":  {Width: 10, Filter: "lanczos2"},
+		"gif output":      {Width: 10, Format: FormatGIF},
+		"box over max":    {Width: DefaultMaxDimension + 1},
+		"exact too big":   {Width: 32768, Height: 32768, Mode: ModeExact},
+		"webp too wide":   {Width: 20000, Height: 20, Mode: ModeExact, Format: FormatWebP},
+		"fit over pixels": {Width: 32768, Height: 32768},
+	} {
+		r.Image = photo
+		cases = append(cases, refusal{"argument " + name, r, CodeInvalidArgument})
+	}
+	for _, c := range cases {
+		_, rerr := rust.Resize(bg(t), c.req)
+		_, gerr := goPath.Resize(bg(t), c.req)
+		rc, gc := refusalCode(rerr), refusalCode(gerr)
+		if rc != c.want.String() || gc != c.want.String() {
+			t.Errorf("%s: rust %s (%v), go %s (%v), want %s for both", c.name, rc, rerr, gc, gerr, c.want)
+		}
+	}
+	for name, algs := range map[string][]Algorithm{"none": nil, "unknown": {"md5"}, "repeated": {SHA256, SHA256}} {
+		_, rerr := rust.Checksum(bg(t), ChecksumRequest{Data: []byte("x"), Algorithms: algs})
+		_, gerr := goPath.Checksum(bg(t), ChecksumRequest{Data: []byte("x"), Algorithms: algs})
+		if rc, gc := refusalCode(rerr), refusalCode(gerr); rc != "invalid_argument" || gc != rc {
+			t.Errorf("checksum %s: rust %s, go %s", name, rc, gc)
+		}
+	}
+	t.Logf("%d resize refusals and 3 checksum refusals: same code on both paths", len(cases))
+}
+
+func TestDifferentialChecksums(t *testing.T) {
+	_, rust := startDiffDaemon(t)
+	goPath := NewGoProcessor()
+	all := []Algorithm{CRC32C, XXH3_64, SHA256, BLAKE3}
+	inputs := []fixture{{"empty", nil}}
+	for _, n := range []int{1, 3, 64, 1023, 1024, 1025, 65536, 1 << 20, 3<<20 + 7} {
+		inputs = append(inputs, fixture{fmt.Sprintf("painted %d", n), paintedBytes(n)})
+	}
+	inputs = append(inputs, samplePhotos(t)...)
+	for _, in := range inputs {
+		r, err := rust.Checksum(bg(t), ChecksumRequest{Data: in.data, Algorithms: all})
+		if err != nil {
+			t.Fatalf("%s: rust: %v", in.name, err)
+		}
+		g, err := goPath.Checksum(bg(t), ChecksumRequest{Data: in.data, Algorithms: all})
+		if err != nil {
+			t.Fatalf("%s: go: %v", in.name, err)
+		}
+		for _, a := range all {
+			if len(r.Digests[a]) == 0 || !bytes.Equal(r.Digests[a], g.Digests[a]) {
+				t.Errorf("%s %s: rust %x, go %x", in.name, a, r.Digests[a], g.Digests[a])
+			}
+		}
+	}
+	t.Logf("%d inputs x %d algorithms: byte-identical digests", len(inputs), len(all))
+}

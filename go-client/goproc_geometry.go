@@ -1,0 +1,79 @@
+package ferry
+
+import (
+	"image"
+	"math"
+)
+
+// region is a rectangle of the source in pixel units. A fill crop is W/s x H/s, rarely whole
+// pixels, so it stays fractional until the scaler needs integers.
+type region struct{ x, y, w, h float64 }
+
+// resizePlan is what to resize into what: a region of the upright source, and the output size.
+type resizePlan struct {
+	region        region
+	width, height int
+}
+
+// anchorFractions says where a fill crop sits along each axis: 0 start, 0.5 middle, 1 end.
+var anchorFractions = map[Anchor][2]float64{
+	AnchorCenter: {0.5, 0.5}, AnchorTop: {0.5, 0}, AnchorBottom: {0.5, 1},
+	AnchorLeft: {0, 0.5}, AnchorRight: {1, 0.5}, AnchorTopLeft: {0, 0},
+	AnchorTopRight: {1, 0}, AnchorBottomLeft: {0, 1}, AnchorBottomRight: {1, 1},
+}
+
+// planResize applies SPEC.md 5.3 (Geometry) to an upright source of w x h. Sizes are computed in
+// integers, never from a floating-point scale, so "round half up" and "never exceeds the box"
+// hold exactly, as in the daemon: 640x427 into 400x400 is 400x267.
+func (p *GoProcessor) planResize(w, h int, rp *resizeParams) (resizePlan, error) {
+	whole := region{0, 0, float64(w), float64(h)}
+	bw, bh := int64(rp.width), int64(rp.height)
+	w64, h64 := int64(w), int64(h)
+	switch rp.mode {
+	case ModeFit:
+		// s = min(W/w, H/h) over the non-zero sides: the constraining side is exact, the other
+		// is round(side*s), at least 1.
+		var ow, oh int64
+		if bh == 0 || (bw != 0 && bw*h64 <= bh*w64) {
+			ow, oh = bw, roundRatio(h64*bw, w64)
+		} else {
+			ow, oh = roundRatio(w64*bh, h64), bh
+		}
+		ow, oh = max(ow, 1), max(oh, 1)
+		if ow > math.MaxInt32 || oh > math.MaxInt32 {
+			return resizePlan{}, refuse(CodeInvalidArgument, "output %dx%d is too large", ow, oh)
+		}
+		if err := p.checkOutputSize(int(ow), int(oh)); err != nil {
+			return resizePlan{}, err
+		}
+		return resizePlan{region: whole, width: int(ow), height: int(oh)}, nil
+	case ModeFill:
+		// s = max(W/w, H/h): one side of the crop is the whole source side, the other is
+		// box_side / s, placed by the anchor.
+		var rw, rh float64
+		if bw*h64 >= bh*w64 {
+			rw, rh = float64(w), float64(bh)*float64(w)/float64(bw)
+		} else {
+			rw, rh = float64(bw)*float64(h)/float64(bh), float64(h)
+		}
+		a := anchorFractions[rp.anchor]
+		r := region{(float64(w) - rw) * a[0], (float64(h) - rh) * a[1], rw, rh}
+		return resizePlan{region: r, width: rp.width, height: rp.height}, nil
+	default: // ModeExact
+		return resizePlan{region: whole, width: rp.width, height: rp.height}, nil
+	}
+}
+
+// roundRatio is round(num/den) with halves rounded up.
+func roundRatio(num, den int64) int64 { return (2*num + den) / (2 * den) }
+
+// pixelRect rounds a region to whole pixels inside a w x h source, never empty.
+func (r region) pixelRect(w, h int) image.Rectangle {
+	x0 := clampInt(int(math.Round(r.x)), 0, w-1)
+	y0 := clampInt(int(math.Round(r.y)), 0, h-1)
+	x1 := clampInt(int(math.Round(r.x+r.w)), x0+1, w)
+	y1 := clampInt(int(math.Round(r.y+r.h)), y0+1, h)
+	return image.Rect(x0, y0, x1, y1)
+}
+
+func clampInt(v, lo, hi int) int { return max(lo, min(v, hi)) }

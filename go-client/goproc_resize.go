@@ -1,0 +1,157 @@
+package ferry
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	stddraw "image/draw"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+
+	"golang.org/x/image/webp"
+)
+
+// Resize decodes req.Image, applies its EXIF orientation, resizes it into the requested box and
+// encodes it, in this process (SPEC.md 5.3). Arguments are checked first, then the header
+// against the limits, and only then is anything decoded. Refusals are *ServerError with the
+// daemon's codes; a context that ends yields deadline_exceeded or cancelled (see ctxError).
+// req.Image is only read, and not after Resize returns.
+func (p *GoProcessor) Resize(ctx context.Context, req ResizeRequest) (*ResizeResult, error) {
+	if err := p.checkInputBytes(len(req.Image)); err != nil {
+		return nil, err
+	}
+	rp, err := p.validateResize(&req)
+	if err != nil {
+		return nil, err
+	}
+	srcFormat, err := sniffFormat(req.Image)
+	if err != nil {
+		return nil, err
+	}
+	storedW, storedH, err := headerSize(req.Image, srcFormat)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.checkInputSize(storedW, storedH); err != nil {
+		return nil, err
+	}
+
+	meta := readMeta(req.Image, srcFormat)
+	o := 1
+	if rp.autoOrient {
+		o = meta.orientation()
+	}
+	uprightW, uprightH := uprightSize(o, storedW, storedH)
+	plan, err := p.planResize(uprightW, uprightH, &rp)
+	if err != nil {
+		return nil, err
+	}
+	if side := maxOutputSide(rp.format); plan.width > side || plan.height > side {
+		return nil, refuse(CodeInvalidArgument, "output %dx%d exceeds what %s can store (%d per side)",
+			plan.width, plan.height, rp.format, side)
+	}
+	if err := stageCheck(ctx, "decode"); err != nil {
+		return nil, err
+	}
+
+	return runAbandonable(ctx, func() (res *ResizeResult, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				res, err = nil, refuse(CodeInternal, "go resize panicked: %v", r)
+			}
+		}()
+		src, err := decodeImage(req.Image, srcFormat, storedW, storedH)
+		if err != nil {
+			return nil, err
+		}
+		if err := stageCheck(ctx, "resize"); err != nil {
+			return nil, err
+		}
+		_, gray := src.(*image.Gray)
+		if _, gray16 := src.(*image.Gray16); gray16 {
+			gray = true
+		}
+		stored := regionToStored(o, plan.region, storedW, storedH)
+		outW, outH := plan.width, plan.height
+		if transposes(o) {
+			outW, outH = outH, outW
+		}
+		sr := stored.pixelRect(storedW, storedH).Add(src.Bounds().Min)
+		resized := resample(scalable(src), sr, outW, outH, rp.filter)
+
+		if err := stageCheck(ctx, "orient"); err != nil {
+			return nil, err
+		}
+		upright := orientRGBA(o, resized)
+
+		if err := stageCheck(ctx, "encode"); err != nil {
+			return nil, err
+		}
+		var extras imageMeta
+		if rp.keepICC {
+			extras.icc = meta.icc
+		}
+		if rp.keepMetadata {
+			extras.exif, extras.xmp = meta.exif, meta.xmp
+			if rp.autoOrient && extras.exif != nil {
+				extras.exif = exifUpright(extras.exif)
+			}
+		}
+		out, err := encodeOutput(upright, rp.format, rp.quality, gray, extras)
+		if err != nil {
+			return nil, err
+		}
+		return &ResizeResult{
+			Image:        out,
+			Width:        plan.width,
+			Height:       plan.height,
+			Format:       rp.format,
+			SourceWidth:  uprightW,
+			SourceHeight: uprightH,
+			SourceFormat: srcFormat,
+			Served:       Served{Path: PathGo, Reason: ReasonDirect},
+		}, nil
+	})
+}
+
+// decodeImage decodes the pixels with the format's own decoder (not image.Decode, which would
+// depend on what the program happens to have registered). Corrupt or truncated input, and a
+// decoder that panics on it, is bad_image. A GIF's first frame is drawn onto its logical
+// screen, as the daemon does.
+func decodeImage(b []byte, f Format, w, h int) (img image.Image, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			img, err = nil, refuse(CodeBadImage, "%s decoder failed: %v", f, r)
+		}
+	}()
+	r := bytes.NewReader(b)
+	switch f {
+	case FormatJPEG:
+		img, err = jpeg.Decode(r)
+	case FormatPNG:
+		img, err = png.Decode(r)
+	case FormatWebP:
+		img, err = webp.Decode(r)
+	case FormatGIF:
+		img, err = gif.Decode(r)
+		if err == nil && img.Bounds() != image.Rect(0, 0, w, h) {
+			canvas := image.NewRGBA(image.Rect(0, 0, w, h))
+			stddraw.Draw(canvas, img.Bounds(), img, img.Bounds().Min, stddraw.Src)
+			img = canvas
+		}
+	}
+	if err != nil {
+		return nil, refuse(CodeBadImage, "%s: %v", f, err)
+	}
+	if got := img.Bounds(); got.Dx() != w || got.Dy() != h {
+		return nil, refuse(CodeBadImage, "%s: header says %dx%d, pixels are %dx%d", f, w, h, got.Dx(), got.Dy())
+	}
+	return img, nil
+}
+
+// String names a plan for logs and test failures.
+func (p resizePlan) String() string {
+	return fmt.Sprintf("%dx%d from %.1f,%.1f %.1fx%.1f", p.width, p.height, p.region.x, p.region.y, p.region.w, p.region.h)
+}

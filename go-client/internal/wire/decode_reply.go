@@ -1,0 +1,299 @@
+package wire
+
+import (
+	"math"
+
+	"github.com/tinylib/msgp/msgp"
+)
+
+// ReplyID reads only the id of a reply, so the reader can find the request it answers (and with it
+// the op that says how to decode the rest).
+func ReplyID(body []byte) (uint64, error) {
+	it, err := openMap(body)
+	if err != nil {
+		return 0, err
+	}
+	for it.more() {
+		key, val, err := it.next()
+		if err != nil {
+			return 0, err
+		}
+		if string(key) == "id" && !isNil(val) {
+			id, err := readUint(val, math.MaxUint64)
+			if err != nil {
+				return 0, fieldErr("id", err)
+			}
+			return id, nil
+		}
+	}
+	return 0, fieldErr("id", ErrMissing)
+}
+
+// DecodeReply decodes a reply to a request of the given op into r. Keys that op's reply does not
+// define are skipped, whatever their type. Binary fields alias body unless copyBins is set.
+func DecodeReply(body []byte, op Op, r *Reply, copyBins bool) error {
+	*r = Reply{}
+	it, err := openMap(body)
+	if err != nil {
+		return err
+	}
+	var haveID, haveOK, haveCode bool
+	var have resultFields
+	for it.more() {
+		key, val, err := it.next()
+		if err != nil {
+			return err
+		}
+		if isNil(val) {
+			continue // nil means absent
+		}
+		switch string(key) {
+		case "id":
+			r.ID, err = readUint(val, math.MaxUint64)
+			haveID = true
+		case "ok":
+			r.OK, err = readBool(val)
+			haveOK = true
+		case "code":
+			r.Code, err = readUint(val, math.MaxUint16)
+			haveCode = true
+		case "message":
+			var s []byte
+			s, err = readStr(val)
+			r.Message = string(s)
+		default:
+			switch op {
+			case OpHello:
+				err = decodeHelloField(key, val, r, &have)
+			case OpResize:
+				err = decodeResizeField(key, val, &r.Resize, copyBins, &have)
+			case OpChecksum:
+				err = decodeChecksumField(key, val, &r.Checksum, copyBins, &have)
+			case OpStats:
+				err = decodeStatsField(key, val, r)
+			}
+		}
+		if err != nil {
+			return fieldErr(string(key), err)
+		}
+	}
+	if err := it.end(); err != nil {
+		return err
+	}
+	switch {
+	case !haveID:
+		return fieldErr("id", ErrMissing)
+	case !haveOK:
+		return fieldErr("ok", ErrMissing)
+	case !r.OK && !haveCode:
+		return fieldErr("code", ErrMissing)
+	case !r.OK:
+		return nil
+	}
+	return have.check(op)
+}
+
+// resultFields records which required result fields a success reply carried.
+type resultFields struct {
+	version, maxFrame    bool
+	image, width, height bool
+	digests              bool
+}
+
+func (h *resultFields) check(op Op) error {
+	missing := ""
+	switch op {
+	case OpHello:
+		switch {
+		case !h.version:
+			missing = "version"
+		case !h.maxFrame:
+			missing = "max_frame"
+		}
+	case OpResize:
+		switch {
+		case !h.image:
+			missing = "image"
+		case !h.width:
+			missing = "width"
+		case !h.height:
+			missing = "height"
+		}
+	case OpChecksum:
+		if !h.digests {
+			missing = "digests"
+		}
+	}
+	if missing != "" {
+		return fieldErr(missing, ErrMissing)
+	}
+	return nil
+}
+
+func decodeHelloField(key, val []byte, r *Reply, have *resultFields) (err error) {
+	if r.Hello == nil {
+		r.Hello = new(HelloReply)
+	}
+	h := r.Hello
+	switch string(key) {
+	case "version":
+		h.Version, err = readUint(val, math.MaxUint64)
+		have.version = true
+	case "server":
+		var s []byte
+		s, err = readStr(val)
+		h.Server = string(s)
+	case "max_frame":
+		h.MaxFrame, err = readUint(val, math.MaxUint32)
+		have.maxFrame = true
+	case "max_pixels":
+		h.MaxPixels, err = readUint(val, math.MaxUint64)
+	case "max_dimension":
+		h.MaxDimension, err = readUint(val, math.MaxUint32)
+	case "ops":
+		h.Ops, err = readStrArray(val)
+	case "input_formats":
+		h.InputFormats, err = readStrArray(val)
+	case "output_formats":
+		h.OutputFormats, err = readStrArray(val)
+	case "modes":
+		h.Modes, err = readStrArray(val)
+	case "filters":
+		h.Filters, err = readStrArray(val)
+	case "algorithms":
+		h.Algorithms, err = readStrArray(val)
+	case "workers":
+		h.Workers, err = readUint(val, math.MaxUint64)
+	case "queue_jobs":
+		h.QueueJobs, err = readUint(val, math.MaxUint64)
+	case "queue_bytes":
+		h.QueueBytes, err = readUint(val, math.MaxUint64)
+	}
+	return err
+}
+
+func decodeResizeField(key, val []byte, r *ResizeReply, copyBins bool, have *resultFields) (err error) {
+	var v uint64
+	switch string(key) {
+	case "image":
+		r.Image, err = readBin(val, copyBins)
+		have.image = true
+	case "width":
+		v, err = readUint(val, math.MaxUint32)
+		r.Width = uint32(v)
+		have.width = true
+	case "height":
+		v, err = readUint(val, math.MaxUint32)
+		r.Height = uint32(v)
+		have.height = true
+	case "format":
+		var s []byte
+		s, err = readStr(val)
+		r.Format = word(s)
+	case "source_width":
+		v, err = readUint(val, math.MaxUint32)
+		r.SourceWidth = uint32(v)
+	case "source_height":
+		v, err = readUint(val, math.MaxUint32)
+		r.SourceHeight = uint32(v)
+	case "source_format":
+		var s []byte
+		s, err = readStr(val)
+		r.SourceFormat = word(s)
+	}
+	return err
+}
+
+func decodeChecksumField(key, val []byte, r *ChecksumReply, copyBins bool, have *resultFields) error {
+	if string(key) != "digests" {
+		return nil
+	}
+	n, rest, err := msgp.ReadMapHeaderBytes(val)
+	if err != nil {
+		return err
+	}
+	if int(n) > len(rest) {
+		return msgp.ErrShortBytes
+	}
+	r.Digests = make([]Digest, 0, n)
+	for range n {
+		name, after, err := msgp.ReadStringZC(rest)
+		if err != nil {
+			return err
+		}
+		sum, after, err := msgp.ReadBytesZC(after)
+		if err != nil {
+			return err
+		}
+		if copyBins {
+			sum = append([]byte(nil), sum...)
+		}
+		r.Digests = append(r.Digests, Digest{Algorithm: word(name), Sum: sum})
+		rest = after
+	}
+	have.digests = true
+	return nil
+}
+
+func decodeStatsField(key, val []byte, r *Reply) (err error) {
+	if r.Stats == nil {
+		r.Stats = new(StatsReply)
+	}
+	s := r.Stats
+	var dst *uint64
+	switch string(key) {
+	case "server":
+		var b []byte
+		b, err = readStr(val)
+		s.Server = string(b)
+		return err
+	case "requests_by_op":
+		return decodeOpCounts(val, s)
+	case "uptime_ms":
+		dst = &s.UptimeMs
+	case "connections":
+		dst = &s.Connections
+	case "jobs_running":
+		dst = &s.JobsRunning
+	case "jobs_queued":
+		dst = &s.JobsQueued
+	case "queued_bytes":
+		dst = &s.QueuedBytes
+	case "requests_total":
+		dst = &s.RequestsTotal
+	case "errors_total":
+		dst = &s.ErrorsTotal
+	case "busy_total":
+		dst = &s.BusyTotal
+	case "workers":
+		dst = &s.Workers
+	default:
+		return nil
+	}
+	*dst, err = readUint(val, math.MaxUint64)
+	return err
+}
+
+func decodeOpCounts(val []byte, s *StatsReply) error {
+	n, rest, err := msgp.ReadMapHeaderBytes(val)
+	if err != nil {
+		return err
+	}
+	if int(n) > len(rest) {
+		return msgp.ErrShortBytes
+	}
+	s.RequestsByOp = make([]OpCount, 0, n)
+	for range n {
+		name, after, err := msgp.ReadStringZC(rest)
+		if err != nil {
+			return err
+		}
+		count, after, err := msgp.ReadUint64Bytes(after)
+		if err != nil {
+			return err
+		}
+		s.RequestsByOp = append(s.RequestsByOp, OpCount{Op: word(name), Count: count})
+		rest = after
+	}
+	return nil
+}

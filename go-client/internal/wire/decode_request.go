@@ -1,0 +1,190 @@
+package wire
+
+import (
+	"errors"
+	"math"
+)
+
+// The request keys this package knows, as bit positions for duplicate detection.
+var requestKeys = [...]string{
+	"id", "op", "timeout_ms", "versions", "client", "image", "width", "height", "mode", "anchor",
+	"filter", "format", "quality", "auto_orient", "keep_icc", "keep_metadata", "data", "algorithms",
+}
+
+func requestKeyIndex(key []byte) int {
+	for i, k := range requestKeys {
+		if k == string(key) {
+			return i
+		}
+	}
+	return -1
+}
+
+// ErrZeroID is the reason given for a request whose id is 0, which is reserved.
+var ErrZeroID = errors.New("id 0 is reserved")
+
+// DecodeRequest decodes a request body as the daemon must (SPEC.md section 3): strictly, with
+// duplicate keys, missing required fields and mistyped values refused. Binary fields alias body.
+//
+// On error, the returned Request's ID is set if the id could be read, which is the id an error
+// reply must carry (SPEC.md section 7). Fake servers in the tests use it.
+func DecodeRequest(body []byte) (Request, error) {
+	var r Request
+	var vals [len(requestKeys)][]byte
+	it, err := openMap(body)
+	if err != nil {
+		return r, err
+	}
+	var dup error
+	for it.more() {
+		key, val, err := it.next()
+		if err != nil {
+			return r, err
+		}
+		i := requestKeyIndex(key)
+		if i < 0 {
+			continue
+		}
+		if vals[i] != nil && dup == nil {
+			dup = fieldErr(requestKeys[i], ErrDuplicateKey)
+		}
+		vals[i] = val
+	}
+	if err := it.end(); err != nil {
+		return r, err
+	}
+	get := func(key string) []byte {
+		v := vals[requestKeyIndex([]byte(key))]
+		if v == nil || isNil(v) {
+			return nil
+		}
+		return v
+	}
+
+	// id first: every later error reply needs it.
+	idVal := get("id")
+	if idVal == nil {
+		return r, fieldErr("id", ErrMissing)
+	}
+	if r.ID, err = readUint(idVal, math.MaxUint64); err != nil {
+		return r, fieldErr("id", err)
+	}
+	if r.ID == 0 {
+		return r, fieldErr("id", ErrZeroID)
+	}
+	if dup != nil {
+		return r, dup
+	}
+	opVal := get("op")
+	if opVal == nil {
+		return r, fieldErr("op", ErrMissing)
+	}
+	op, err := readStr(opVal)
+	if err != nil {
+		return r, fieldErr("op", err)
+	}
+	r.Op = Op(word(op))
+	if v := get("timeout_ms"); v != nil {
+		t, err := readUint(v, math.MaxUint32)
+		if err != nil {
+			return r, fieldErr("timeout_ms", err)
+		}
+		r.TimeoutMs, r.HasTimeout = uint32(t), true
+	}
+
+	switch r.Op {
+	case OpHello:
+		err = decodeHelloRequest(get, &r.Hello)
+	case OpResize:
+		err = decodeResizeRequest(get, &r.Resize)
+	case OpChecksum:
+		err = decodeChecksumRequest(get, &r.Checksum)
+	}
+	return r, err
+}
+
+func decodeHelloRequest(get func(string) []byte, h *HelloRequest) error {
+	v := get("versions")
+	if v == nil {
+		return fieldErr("versions", ErrMissing)
+	}
+	var err error
+	if h.Versions, err = readUintArray(v); err != nil {
+		return fieldErr("versions", err)
+	}
+	if v := get("client"); v != nil {
+		s, err := readStr(v)
+		if err != nil {
+			return fieldErr("client", err)
+		}
+		h.Client = string(s)
+	}
+	return nil
+}
+
+func decodeResizeRequest(get func(string) []byte, r *ResizeRequest) error {
+	v := get("image")
+	if v == nil {
+		return fieldErr("image", ErrMissing)
+	}
+	var err error
+	if r.Image, err = readBin(v, false); err != nil {
+		return fieldErr("image", err)
+	}
+	for _, f := range []struct {
+		key string
+		dst *uint32
+	}{{"width", &r.Width}, {"height", &r.Height}, {"quality", &r.Quality}} {
+		if v := get(f.key); v != nil {
+			n, err := readUint(v, math.MaxUint32)
+			if err != nil {
+				return fieldErr(f.key, err)
+			}
+			*f.dst = uint32(n)
+		}
+	}
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"mode", &r.Mode}, {"anchor", &r.Anchor}, {"filter", &r.Filter}, {"format", &r.Format}} {
+		if v := get(f.key); v != nil {
+			s, err := readStr(v)
+			if err != nil {
+				return fieldErr(f.key, err)
+			}
+			*f.dst = word(s)
+		}
+	}
+	for _, f := range []struct {
+		key string
+		dst *OptBool
+	}{{"auto_orient", &r.AutoOrient}, {"keep_icc", &r.KeepICC}, {"keep_metadata", &r.KeepMetadata}} {
+		if v := get(f.key); v != nil {
+			b, err := readBool(v)
+			if err != nil {
+				return fieldErr(f.key, err)
+			}
+			*f.dst = Of(b)
+		}
+	}
+	return nil
+}
+
+func decodeChecksumRequest(get func(string) []byte, c *ChecksumRequest) error {
+	v := get("data")
+	if v == nil {
+		return fieldErr("data", ErrMissing)
+	}
+	var err error
+	if c.Data, err = readBin(v, false); err != nil {
+		return fieldErr("data", err)
+	}
+	v = get("algorithms")
+	if v == nil {
+		return fieldErr("algorithms", ErrMissing)
+	}
+	if c.Algorithms, err = readStrArray(v); err != nil {
+		return fieldErr("algorithms", err)
+	}
+	return nil
+}

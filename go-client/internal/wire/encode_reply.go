@@ -1,0 +1,118 @@
+package wire
+
+import "github.com/tinylib/msgp/msgp"
+
+// AppendReply appends a whole reply frame in canonical form: an error reply when !r.OK, else the
+// success fields of op in table order. The client never sends replies; fake servers in the tests
+// do, and the vectors test checks the encoding.
+func AppendReply(dst []byte, op Op, r *Reply) []byte {
+	start := len(dst)
+	b := startFrame(dst)
+	if !r.OK {
+		b = msgp.AppendMapHeader(b, 4)
+		b = appendKey(b, "id")
+		b = msgp.AppendUint64(b, r.ID)
+		b = appendKey(b, "ok")
+		b = msgp.AppendBool(b, false)
+		b = appendKey(b, "code")
+		b = msgp.AppendUint64(b, r.Code)
+		b = appendKey(b, "message")
+		b = msgp.AppendString(b, r.Message)
+		finishFrame(b, start, 0)
+		return b
+	}
+	fields := 0
+	switch {
+	case op == OpHello && r.Hello != nil:
+		fields = 14
+	case op == OpResize:
+		fields = 7
+	case op == OpChecksum:
+		fields = 1
+	case op == OpStats && r.Stats != nil:
+		fields = 11
+	}
+	b = msgp.AppendMapHeader(b, uint32(2+fields))
+	b = appendKey(b, "id")
+	b = msgp.AppendUint64(b, r.ID)
+	b = appendKey(b, "ok")
+	b = msgp.AppendBool(b, true)
+	switch fields {
+	case 14:
+		b = appendHelloReply(b, r.Hello)
+	case 7:
+		b = appendResizeReply(b, &r.Resize)
+	case 1:
+		b = appendKey(b, "digests")
+		b = msgp.AppendMapHeader(b, uint32(len(r.Checksum.Digests)))
+		for _, d := range r.Checksum.Digests {
+			b = msgp.AppendString(b, d.Algorithm)
+			b = msgp.AppendBytes(b, d.Sum)
+		}
+	case 11:
+		b = appendStatsReply(b, r.Stats)
+	}
+	finishFrame(b, start, 0)
+	return b
+}
+
+func appendUintField(b []byte, key string, v uint64) []byte {
+	return msgp.AppendUint64(appendKey(b, key), v)
+}
+
+func appendStrField(b []byte, key, v string) []byte {
+	return msgp.AppendString(appendKey(b, key), v)
+}
+
+func appendStrArrayField(b []byte, key string, v []string) []byte {
+	b = msgp.AppendArrayHeader(appendKey(b, key), uint32(len(v)))
+	for _, s := range v {
+		b = msgp.AppendString(b, s)
+	}
+	return b
+}
+
+func appendHelloReply(b []byte, h *HelloReply) []byte {
+	b = appendUintField(b, "version", h.Version)
+	b = appendStrField(b, "server", h.Server)
+	b = appendUintField(b, "max_frame", h.MaxFrame)
+	b = appendUintField(b, "max_pixels", h.MaxPixels)
+	b = appendUintField(b, "max_dimension", h.MaxDimension)
+	b = appendStrArrayField(b, "ops", h.Ops)
+	b = appendStrArrayField(b, "input_formats", h.InputFormats)
+	b = appendStrArrayField(b, "output_formats", h.OutputFormats)
+	b = appendStrArrayField(b, "modes", h.Modes)
+	b = appendStrArrayField(b, "filters", h.Filters)
+	b = appendStrArrayField(b, "algorithms", h.Algorithms)
+	b = appendUintField(b, "workers", h.Workers)
+	b = appendUintField(b, "queue_jobs", h.QueueJobs)
+	return appendUintField(b, "queue_bytes", h.QueueBytes)
+}
+
+func appendResizeReply(b []byte, r *ResizeReply) []byte {
+	b = msgp.AppendBytes(appendKey(b, "image"), r.Image)
+	b = appendUintField(b, "width", uint64(r.Width))
+	b = appendUintField(b, "height", uint64(r.Height))
+	b = appendStrField(b, "format", r.Format)
+	b = appendUintField(b, "source_width", uint64(r.SourceWidth))
+	b = appendUintField(b, "source_height", uint64(r.SourceHeight))
+	return appendStrField(b, "source_format", r.SourceFormat)
+}
+
+func appendStatsReply(b []byte, s *StatsReply) []byte {
+	b = appendStrField(b, "server", s.Server)
+	b = appendUintField(b, "uptime_ms", s.UptimeMs)
+	b = appendUintField(b, "connections", s.Connections)
+	b = appendUintField(b, "jobs_running", s.JobsRunning)
+	b = appendUintField(b, "jobs_queued", s.JobsQueued)
+	b = appendUintField(b, "queued_bytes", s.QueuedBytes)
+	b = appendUintField(b, "requests_total", s.RequestsTotal)
+	b = appendUintField(b, "errors_total", s.ErrorsTotal)
+	b = appendUintField(b, "busy_total", s.BusyTotal)
+	b = msgp.AppendMapHeader(appendKey(b, "requests_by_op"), uint32(len(s.RequestsByOp)))
+	for _, c := range s.RequestsByOp {
+		b = msgp.AppendString(b, c.Op)
+		b = msgp.AppendUint64(b, c.Count)
+	}
+	return appendUintField(b, "workers", s.Workers)
+}

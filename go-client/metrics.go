@@ -1,0 +1,159 @@
+package ferry
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the Router's Prometheus metrics. A Router always counts (it makes its own Metrics
+// unless WithMetrics gives one); register them on your registry to export them:
+//
+//	m := ferry.NewMetrics()
+//	prometheus.MustRegister(m)
+//	r, err := ferry.NewRouter(client, ferry.NewGoProcessor(), ferry.WithMetrics(m))
+//
+// Every name starts with ferry_router_. Label values are bounded: op is resize or checksum, path
+// rust or go, reason one of the Reason words, outcome "ok" or an error code word.
+type Metrics struct {
+	requests         *prometheus.CounterVec
+	duration         *prometheus.HistogramVec
+	attemptDuration  *prometheus.HistogramVec
+	fallbacks        *prometheus.CounterVec
+	breakerState     prometheus.Gauge
+	breakerChanges   *prometheus.CounterVec
+	shadowCompared   *prometheus.CounterVec
+	shadowMismatches *prometheus.CounterVec
+	policyMode       *prometheus.GaugeVec
+	rustPercent      prometheus.Gauge
+	policyChanges    *prometheus.CounterVec
+}
+
+// latencyBuckets span a cheap checksum (tens of microseconds) to a large photo (seconds).
+var latencyBuckets = prometheus.ExponentialBuckets(50e-6, 2.5, 14)
+
+// NewMetrics creates the Router metrics, unregistered.
+func NewMetrics() *Metrics {
+	return &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_router_requests_total",
+			Help: "Requests answered by the router, by operation, the path that served (or refused) them, why that path, and outcome.",
+		}, []string{"op", "path", "reason", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ferry_router_request_duration_seconds",
+			Help:    "Time from the router's call to its answer, by operation and the path that served it (a fallback includes the failed daemon attempt).",
+			Buckets: latencyBuckets,
+		}, []string{"op", "path"}),
+		attemptDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ferry_router_attempt_duration_seconds",
+			Help:    "Time of each attempt on one path, successful or not, by operation and path (shadow calls included).",
+			Buckets: latencyBuckets,
+		}, []string{"op", "path"}),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_router_fallbacks_total",
+			Help: "Daemon attempts that failed and were retried on the Go path, by operation and cause.",
+		}, []string{"op", "cause"}),
+		breakerState: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ferry_router_breaker_state",
+			Help: "Circuit breaker in front of the daemon: 0 closed, 1 half-open, 2 open.",
+		}),
+		breakerChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_router_breaker_transitions_total",
+			Help: "Circuit breaker state changes, by the state entered.",
+		}, []string{"to"}),
+		shadowCompared: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_router_shadow_comparisons_total",
+			Help: "Shadow-mode comparisons, by operation and result: match, mismatch, error (the shadow call failed for a reason of its own), skipped (no capacity, or the breaker was open).",
+		}, []string{"op", "result"}),
+		shadowMismatches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_router_shadow_mismatches_total",
+			Help: "Shadow-mode results that differed from the primary's, by operation.",
+		}, []string{"op"}),
+		policyMode: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ferry_router_policy_mode",
+			Help: "1 for the routing mode in force (rust, go, percentage, shadow), 0 for the others.",
+		}, []string{"mode"}),
+		rustPercent: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ferry_router_rust_percent",
+			Help: "Share of requests routed to the daemon in percentage mode (100 for rust and shadow with Rust primary, 0 for go).",
+		}),
+		policyChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_router_policy_changes_total",
+			Help: "Policy changes applied, by source: option, env, file, api.",
+		}, []string{"source"}),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.collectors() {
+		c.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.collectors() {
+		c.Collect(ch)
+	}
+}
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.requests, m.duration, m.attemptDuration, m.fallbacks, m.breakerState,
+		m.breakerChanges, m.shadowCompared, m.shadowMismatches, m.policyMode, m.rustPercent, m.policyChanges}
+}
+
+func (m *Metrics) request(op string, s Served, err error, elapsed time.Duration) {
+	m.requests.WithLabelValues(op, string(s.Path), string(s.Reason), outcomeOf(err)).Inc()
+	m.duration.WithLabelValues(op, string(s.Path)).Observe(elapsed.Seconds())
+}
+
+func (m *Metrics) attempt(op string, p Path, elapsed time.Duration) {
+	m.attemptDuration.WithLabelValues(op, string(p)).Observe(elapsed.Seconds())
+}
+
+func (m *Metrics) breaker(to BreakerState) {
+	m.breakerState.Set(float64(to))
+	m.breakerChanges.WithLabelValues(to.String()).Inc()
+}
+
+func (m *Metrics) policy(p Policy, source string) {
+	for _, mode := range []RouteMode{RouteRust, RouteGo, RoutePercentage, RouteShadow} {
+		v := 0.0
+		if mode == p.Mode {
+			v = 1
+		}
+		m.policyMode.WithLabelValues(string(mode)).Set(v)
+	}
+	m.rustPercent.Set(p.rustShare())
+	m.policyChanges.WithLabelValues(source).Inc()
+}
+
+// outcomeOf names a result for the outcome label: "ok", the daemon's code word for a
+// *ServerError, or the client-side failure.
+func outcomeOf(err error) string {
+	var se *ServerError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &se):
+		return se.Code.String()
+	case errors.Is(err, ErrUnavailable):
+		return "unavailable"
+	case errors.Is(err, ErrConnectionLost):
+		return "connection_lost"
+	case errors.Is(err, ErrClosed):
+		return "closed"
+	case errors.Is(err, ErrRequestTooLarge):
+		return "request_too_large"
+	case errors.Is(err, ErrProtocol):
+		return "protocol_error"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline_exceeded"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	}
+	return "error"
+}

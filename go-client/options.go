@@ -1,0 +1,85 @@
+package ferry
+
+import "time"
+
+// Defaults for the Dial options. A zero or negative value passed to an option means "use the
+// default".
+const (
+	// DefaultPoolSize is the number of connections a Client keeps to the daemon. Each carries any
+	// number of requests at once, so a few are enough: more spread the daemon's per-connection
+	// reading over its cores, fewer batch more requests per system call.
+	DefaultPoolSize = 2
+	// DefaultDialTimeout bounds one connection attempt: connect plus the hello handshake.
+	DefaultDialTimeout = 2 * time.Second
+	// DefaultRedialBackoff is the wait after a failed connection attempt before the next one; it
+	// doubles with each further failure up to DefaultMaxRedialBackoff. Calls made while a slot
+	// waits fail at once with ErrUnavailable instead of queueing behind a daemon that is down.
+	DefaultRedialBackoff = 10 * time.Millisecond
+	// DefaultMaxRedialBackoff caps the redial backoff.
+	DefaultMaxRedialBackoff = time.Second
+	// DefaultClientName is sent in hello for the daemon's logs.
+	DefaultClientName = "ferry-go/0.1.0"
+)
+
+// inlinePayloadMax is the largest payload copied into the request's own buffer. Larger ones are
+// written straight from the caller's slice, which then must not change until the call returns.
+const inlinePayloadMax = 64 << 10
+
+// Option configures a Client; pass options to Dial.
+type Option func(*config)
+
+type config struct {
+	poolSize         int
+	dialTimeout      time.Duration
+	redialBackoff    time.Duration
+	maxRedialBackoff time.Duration
+	clientName       string
+	lazy             bool
+}
+
+func newConfig(opts []Option) config {
+	c := config{}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.poolSize <= 0 {
+		c.poolSize = DefaultPoolSize
+	}
+	if c.dialTimeout <= 0 {
+		c.dialTimeout = DefaultDialTimeout
+	}
+	if c.redialBackoff <= 0 {
+		c.redialBackoff = DefaultRedialBackoff
+	}
+	if c.maxRedialBackoff <= 0 {
+		c.maxRedialBackoff = DefaultMaxRedialBackoff
+	}
+	if c.maxRedialBackoff < c.redialBackoff {
+		c.maxRedialBackoff = c.redialBackoff
+	}
+	if c.clientName == "" {
+		c.clientName = DefaultClientName
+	}
+	return c
+}
+
+// WithPoolSize sets the number of connections (DefaultPoolSize when n <= 0).
+func WithPoolSize(n int) Option { return func(c *config) { c.poolSize = n } }
+
+// WithDialTimeout bounds each connection attempt, connect plus handshake (DefaultDialTimeout when
+// d <= 0). A daemon that accepts but does not answer (stopped, overloaded) costs at most this.
+func WithDialTimeout(d time.Duration) Option { return func(c *config) { c.dialTimeout = d } }
+
+// WithRedialBackoff sets the first and the largest wait between failed connection attempts
+// (DefaultRedialBackoff and DefaultMaxRedialBackoff when <= 0).
+func WithRedialBackoff(first, max time.Duration) Option {
+	return func(c *config) { c.redialBackoff, c.maxRedialBackoff = first, max }
+}
+
+// WithClientName sets the client name sent in hello (DefaultClientName when empty).
+func WithClientName(name string) Option { return func(c *config) { c.clientName = name } }
+
+// WithLazyConnect makes Dial return without connecting: the first call connects. Dial then
+// succeeds even when the daemon is down, and ServerInfo is nil until a connection is made. Useful
+// for a service that must start whether or not ferryd is up yet.
+func WithLazyConnect() Option { return func(c *config) { c.lazy = true } }

@@ -1,0 +1,452 @@
+package ferry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Reasons the Router adds to those of types.go.
+const (
+	// ReasonPercentage: percentage mode drew this path for this request (or its Key).
+	ReasonPercentage Reason = "percentage"
+	// ReasonShadow: shadow mode; this path is the primary, whose result is returned, and the
+	// other path ran in the background for comparison.
+	ReasonShadow Reason = "shadow"
+	// ReasonKillSwitch: the policy in force sends everything to Go (RouteGo); the daemon was not
+	// called.
+	ReasonKillSwitch Reason = "kill_switch"
+)
+
+// Defaults of the Router's daemon budget.
+const (
+	// DefaultRustTimeout caps one daemon attempt, so a daemon that stops answering costs at most
+	// this before the Go path takes over, even for callers without a deadline.
+	DefaultRustTimeout = 5 * time.Second
+	// DefaultRustShare is the share of a caller's remaining time budget a daemon attempt may use;
+	// the rest is kept for the Go fallback, so a caller's deadline holds when the daemon hangs.
+	DefaultRustShare = 0.5
+)
+
+// Router is a Processor that sends each request to the daemon (any Processor, normally a
+// *Client) or to the in-process Go path, by Policy; falls back to Go when the daemon is
+// unavailable, busy, timing out, shutting down or failing internally; and stops calling a
+// failing daemon for a while through a circuit breaker. Requests the daemon refuses as invalid
+// (IsInvalidInput: bad image, over the limits, bad arguments) are not retried on Go: they would
+// fail the same way there.
+//
+// Every result records the path that served it and why (Served), and every request is counted in
+// Metrics. The policy can change at run time: SetPolicy, the FERRY_ROUTE environment variable
+// (read by NewRouter) and a policy file (WithPolicyFile or FERRY_ROUTE_FILE, polled about once a
+// second), the kill switch being the policy "go".
+//
+// A Router is safe for concurrent use. Close it to stop the file watcher and wait for background
+// shadow comparisons; it does not close the Processors it was given.
+type Router struct {
+	rust, goPath Processor
+	cfg          routerConfig
+	policy       atomic.Pointer[Policy]
+	breaker      *breaker
+	metrics      *Metrics
+	log          *slog.Logger
+
+	// shadowSlots bounds the shadow calls running at once (cfg.shadow.MaxInFlight): a request
+	// that finds it full is not shadowed (counted as skipped) rather than queued, so shadow mode
+	// never holds memory or CPU beyond this bound, nor slows the primary path.
+	shadowSlots chan struct{}
+	// shadowMu guards closed against shadowWG.Add, so Close can wait for every shadow call.
+	shadowMu sync.RWMutex
+	closed   bool
+	shadowWG sync.WaitGroup
+
+	// stopWatch stops the policy file watcher, which closes watchDone when it has returned.
+	stopWatch chan struct{}
+	watchDone chan struct{}
+	closeOnce sync.Once
+}
+
+// ShadowConfig tunes shadow mode. Zero fields take their defaults.
+type ShadowConfig struct {
+	// MaxInFlight bounds the shadow calls running at once (default DefaultShadowMaxInFlight).
+	MaxInFlight int
+	// Timeout bounds one shadow call; it is independent of the caller's context, which may end as
+	// soon as the primary has answered (default DefaultShadowTimeout).
+	Timeout time.Duration
+	// MinPSNR is the lowest PSNR, in dB, at which two resized images count as the same picture
+	// (default DefaultShadowMinPSNR).
+	MinPSNR float64
+	// OnReport, if set, is called with every comparison, from the shadow call's goroutine.
+	OnReport func(ShadowReport)
+}
+
+// Defaults of ShadowConfig.
+const (
+	DefaultShadowMaxInFlight = 4
+	DefaultShadowTimeout     = 10 * time.Second
+	// DefaultShadowMinPSNR: the two paths' encoders differ (libjpeg-turbo and image/jpeg, lossy
+	// and lossless WebP), so equal pictures measure 26 to 55 dB in the differential tests; a
+	// wrong crop, orientation or colour falls far below.
+	DefaultShadowMinPSNR = 22.0
+)
+
+// RouterOption configures a Router; pass options to NewRouter.
+type RouterOption func(*routerConfig)
+
+type routerConfig struct {
+	policy       Policy
+	policyFile   string
+	pollInterval time.Duration
+	breaker      BreakerConfig
+	rustTimeout  time.Duration
+	rustShare    float64
+	metrics      *Metrics
+	log          *slog.Logger
+	shadow       ShadowConfig
+	now          func() time.Time
+}
+
+// WithPolicy sets the policy the Router starts with (default: RouteRust). FERRY_ROUTE and the
+// policy file, when present, take precedence, in that order.
+func WithPolicy(p Policy) RouterOption { return func(c *routerConfig) { c.policy = p } }
+
+// WithPolicyFile names a file holding the policy (ParsePolicy's syntax, first non-comment line),
+// read by NewRouter and then polled every interval (DefaultPolicyPollInterval when <= 0). A
+// valid change takes effect at the next poll; an invalid one is logged and ignored; a missing
+// file leaves the policy as it is.
+func WithPolicyFile(path string, interval time.Duration) RouterOption {
+	return func(c *routerConfig) { c.policyFile, c.pollInterval = path, interval }
+}
+
+// WithBreaker tunes the circuit breaker (zero fields take their defaults).
+func WithBreaker(cfg BreakerConfig) RouterOption { return func(c *routerConfig) { c.breaker = cfg } }
+
+// WithRustBudget bounds each daemon attempt to at most timeout (DefaultRustTimeout when <= 0)
+// and to share of the caller's remaining budget (DefaultRustShare when outside (0, 1]).
+func WithRustBudget(timeout time.Duration, share float64) RouterOption {
+	return func(c *routerConfig) { c.rustTimeout, c.rustShare = timeout, share }
+}
+
+// WithMetrics makes the Router count into m (to be registered by the caller), instead of a
+// private Metrics of its own.
+func WithMetrics(m *Metrics) RouterOption { return func(c *routerConfig) { c.metrics = m } }
+
+// WithLogger sets the logger (default slog.Default()). Breaker transitions and policy changes
+// are logged at Info or Warn, shadow mismatches at Warn, each request and fallback at Debug.
+func WithLogger(l *slog.Logger) RouterOption { return func(c *routerConfig) { c.log = l } }
+
+// WithShadow tunes shadow mode.
+func WithShadow(s ShadowConfig) RouterOption { return func(c *routerConfig) { c.shadow = s } }
+
+// withClock replaces time.Now, for tests of the breaker's timing.
+func withClock(now func() time.Time) RouterOption { return func(c *routerConfig) { c.now = now } }
+
+// NewRouter returns a Router between rust (the daemon, normally a *Client; dial it with
+// WithLazyConnect so a service can start while the daemon is down) and goPath (nil means
+// NewGoProcessor()). It fails when FERRY_ROUTE or the policy file holds an invalid policy: a
+// kill switch that silently does nothing is worse than a service that does not start.
+func NewRouter(rust, goPath Processor, opts ...RouterOption) (*Router, error) {
+	if rust == nil {
+		return nil, errors.New("ferry: NewRouter: the Rust processor is nil")
+	}
+	if goPath == nil {
+		goPath = NewGoProcessor()
+	}
+	cfg := routerConfig{policy: Policy{Mode: RouteRust}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.pollInterval <= 0 {
+		cfg.pollInterval = DefaultPolicyPollInterval
+	}
+	if cfg.rustTimeout <= 0 {
+		cfg.rustTimeout = DefaultRustTimeout
+	}
+	if !(cfg.rustShare > 0 && cfg.rustShare <= 1) {
+		cfg.rustShare = DefaultRustShare
+	}
+	if cfg.metrics == nil {
+		cfg.metrics = NewMetrics()
+	}
+	if cfg.log == nil {
+		cfg.log = slog.Default()
+	}
+	if cfg.now == nil {
+		cfg.now = time.Now
+	}
+	if cfg.shadow.MaxInFlight <= 0 {
+		cfg.shadow.MaxInFlight = DefaultShadowMaxInFlight
+	}
+	if cfg.shadow.Timeout <= 0 {
+		cfg.shadow.Timeout = DefaultShadowTimeout
+	}
+	if cfg.shadow.MinPSNR <= 0 {
+		cfg.shadow.MinPSNR = DefaultShadowMinPSNR
+	}
+	if cfg.policyFile == "" {
+		cfg.policyFile = os.Getenv(EnvRouteFile)
+	}
+	r := &Router{
+		rust: rust, goPath: goPath, cfg: cfg,
+		metrics:     cfg.metrics,
+		log:         cfg.log,
+		shadowSlots: make(chan struct{}, cfg.shadow.MaxInFlight),
+	}
+	r.breaker = newBreaker(cfg.breaker, cfg.now, r.breakerChanged)
+	r.metrics.breakerState.Set(float64(BreakerClosed))
+
+	policy, source := cfg.policy, "option"
+	if err := policy.validate(); err != nil {
+		return nil, err
+	}
+	if s := os.Getenv(EnvRoute); s != "" {
+		p, err := ParsePolicy(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvRoute, err)
+		}
+		policy, source = p, "env"
+	}
+	var stamp fileStamp
+	if cfg.policyFile != "" {
+		if st, err := stampPolicyFile(cfg.policyFile); err == nil {
+			p, err := readPolicyFile(cfg.policyFile)
+			if err != nil {
+				return nil, err
+			}
+			policy, source, stamp = p, "file", st
+		}
+	}
+	r.applyPolicy(policy, source)
+	if cfg.policyFile != "" {
+		r.stopWatch, r.watchDone = make(chan struct{}), make(chan struct{})
+		go r.watchPolicyFile(cfg.policyFile, cfg.pollInterval, stamp, r.stopWatch, r.watchDone)
+	}
+	return r, nil
+}
+
+// The Router is one of the interchangeable Processors.
+var _ Processor = (*Router)(nil)
+
+// Policy returns the policy in force.
+func (r *Router) Policy() Policy { return *r.policy.Load() }
+
+// SetPolicy changes the policy at once, for every request that starts afterwards. It stands
+// until the next SetPolicy or change of the policy file.
+func (r *Router) SetPolicy(p Policy) error {
+	if err := p.validate(); err != nil {
+		return err
+	}
+	r.applyPolicy(p, "api")
+	return nil
+}
+
+func (r *Router) applyPolicy(p Policy, source string) {
+	if p.Mode == RouteShadow && p.ShadowPrimary == "" {
+		p.ShadowPrimary = PathRust
+	}
+	old := r.policy.Swap(&p)
+	r.metrics.policy(p, source)
+	if old == nil {
+		r.log.Info("ferry router: policy", "policy", p.String(), "source", source)
+	} else if *old != p {
+		r.log.Warn("ferry router: policy changed", "from", old.String(), "to", p.String(), "source", source)
+	}
+}
+
+// BreakerState returns the state of the circuit breaker in front of the daemon.
+func (r *Router) BreakerState() BreakerState { return r.breaker.State() }
+
+// Metrics returns the metrics the Router counts into.
+func (r *Router) Metrics() *Metrics { return r.metrics }
+
+// Close stops the policy file watcher and waits for shadow comparisons in flight. Requests made
+// after Close still work (they are not shadowed); the Processors are not closed.
+func (r *Router) Close() error {
+	r.closeOnce.Do(func() {
+		if r.stopWatch != nil {
+			close(r.stopWatch)
+			<-r.watchDone
+		}
+		r.shadowMu.Lock()
+		r.closed = true
+		r.shadowMu.Unlock()
+		r.shadowWG.Wait()
+	})
+	return nil
+}
+
+func (r *Router) breakerChanged(from, to BreakerState) {
+	r.metrics.breaker(to)
+	if to == BreakerOpen {
+		r.log.Warn("ferry router: breaker open; daemon requests go to the Go path", "from", from.String(),
+			"retry_in", r.breaker.cfg.OpenFor)
+	} else {
+		r.log.Info("ferry router: breaker "+to.String(), "from", from.String())
+	}
+}
+
+// Resize routes one resize by policy; see Router.
+func (r *Router) Resize(ctx context.Context, req ResizeRequest) (*ResizeResult, error) {
+	return route(r, ctx, &routedOp[*ResizeResult]{
+		op:        "resize",
+		key:       req.Key,
+		run:       func(ctx context.Context, p Processor) (*ResizeResult, error) { return p.Resize(ctx, req) },
+		setServed: func(res *ResizeResult, s Served) { res.Served = s },
+		detach: func() func(context.Context, Processor) (*ResizeResult, error) {
+			own := req
+			own.Image = append([]byte(nil), req.Image...)
+			return func(ctx context.Context, p Processor) (*ResizeResult, error) { return p.Resize(ctx, own) }
+		},
+		snapshot: func(res *ResizeResult) *ResizeResult {
+			own := *res
+			own.Image = append([]byte(nil), res.Image...)
+			return &own
+		},
+		compare: r.compareResize,
+	})
+}
+
+// Checksum routes one checksum by policy; see Router.
+func (r *Router) Checksum(ctx context.Context, req ChecksumRequest) (*ChecksumResult, error) {
+	return route(r, ctx, &routedOp[*ChecksumResult]{
+		op:        "checksum",
+		key:       req.Key,
+		run:       func(ctx context.Context, p Processor) (*ChecksumResult, error) { return p.Checksum(ctx, req) },
+		setServed: func(res *ChecksumResult, s Served) { res.Served = s },
+		detach: func() func(context.Context, Processor) (*ChecksumResult, error) {
+			own := req
+			own.Data = append([]byte(nil), req.Data...)
+			own.Algorithms = append([]Algorithm(nil), req.Algorithms...)
+			return func(ctx context.Context, p Processor) (*ChecksumResult, error) { return p.Checksum(ctx, own) }
+		},
+		snapshot: func(res *ChecksumResult) *ChecksumResult {
+			own := &ChecksumResult{Digests: make(map[Algorithm][]byte, len(res.Digests)), Served: res.Served}
+			for a, d := range res.Digests {
+				own.Digests[a] = append([]byte(nil), d...)
+			}
+			return own
+		},
+		compare: compareChecksums,
+	})
+}
+
+// routedOp is one operation as the router sees it: how to run it on a path, and what shadow
+// mode needs to compare it.
+type routedOp[T any] struct {
+	op        string
+	key       string
+	run       func(context.Context, Processor) (T, error)
+	setServed func(T, Served)
+	// detach returns run over a private copy of the request, and snapshot a private copy of a
+	// result: a shadow comparison outlives the call, and the caller owns its request and result.
+	detach   func() func(context.Context, Processor) (T, error)
+	snapshot func(T) T
+	// compare says whether two successful results agree, and if not, how they differ.
+	compare func(primary, shadow T) (bool, string)
+}
+
+// decision is where policy sends one request.
+type decision struct {
+	path   Path
+	reason Reason
+	shadow bool
+}
+
+func (r *Router) decide(key string) decision {
+	p := r.Policy()
+	switch p.Mode {
+	case RouteGo:
+		return decision{path: PathGo, reason: ReasonKillSwitch}
+	case RoutePercentage:
+		if keyToRust(key, p.RustPercent) {
+			return decision{path: PathRust, reason: ReasonPercentage}
+		}
+		return decision{path: PathGo, reason: ReasonPercentage}
+	case RouteShadow:
+		return decision{path: p.ShadowPrimary, reason: ReasonShadow, shadow: true}
+	}
+	return decision{path: PathRust, reason: ReasonPolicy}
+}
+
+// route runs one request: the path policy chose, a fallback if the daemon fails, the record of
+// what served it, and in shadow mode the comparison with the other path.
+func route[T any](r *Router, ctx context.Context, o *routedOp[T]) (T, error) {
+	start := r.cfg.now()
+	d := r.decide(o.key)
+	var res T
+	var err error
+	served := Served{Path: d.path, Reason: d.reason}
+	if d.path == PathRust {
+		res, served, err = tryRust(r, ctx, o, d.reason)
+	} else {
+		res, err = attempt(r, ctx, o, PathGo, r.goPath)
+	}
+	if err == nil {
+		o.setServed(res, served)
+	}
+	elapsed := r.cfg.now().Sub(start)
+	r.metrics.request(o.op, served, err, elapsed)
+	r.log.Debug("ferry router: request", "op", o.op, "path", served.Path, "reason", served.Reason,
+		"outcome", outcomeOf(err), "elapsed", elapsed)
+	if d.shadow && served.Reason == ReasonShadow && (err == nil || IsInvalidInput(err)) {
+		startShadow(r, ctx, o, served.Path, res, err)
+	}
+	return res, err
+}
+
+// tryRust calls the daemon if the breaker allows, and falls back to Go when the daemon fails
+// for a reason of its own.
+func tryRust[T any](r *Router, ctx context.Context, o *routedOp[T], reason Reason) (T, Served, error) {
+	p, ok := r.breaker.allow()
+	if !ok {
+		res, err := attempt(r, ctx, o, PathGo, r.goPath)
+		return res, Served{Path: PathGo, Reason: ReasonBreakerOpen}, err
+	}
+	actx, cancel := r.rustContext(ctx)
+	res, err := attempt(r, actx, o, PathRust, r.rust)
+	cancel()
+	switch {
+	case err == nil:
+		r.breaker.record(p, false)
+		return res, Served{Path: PathRust, Reason: reason}, nil
+	case IsInvalidInput(err):
+		// The daemon did its job: it read the request and refused it. Go would refuse it too.
+		r.breaker.record(p, false)
+		return res, Served{Path: PathRust, Reason: reason}, err
+	case ctx.Err() != nil:
+		// The caller gave up; that says nothing about the daemon, and there is no time left
+		// for Go.
+		r.breaker.release(p)
+		return res, Served{Path: PathRust, Reason: reason}, err
+	}
+	r.breaker.record(p, true)
+	cause := outcomeOf(err)
+	r.metrics.fallbacks.WithLabelValues(o.op, cause).Inc()
+	r.log.Debug("ferry router: daemon failed; falling back to Go", "op", o.op, "cause", cause, "err", err)
+	res, err = attempt(r, ctx, o, PathGo, r.goPath)
+	return res, Served{Path: PathGo, Reason: ReasonFallback}, err
+}
+
+// rustContext bounds a daemon attempt to DefaultRustTimeout (or its option) and to a share of
+// the caller's remaining budget, keeping the rest for a fallback.
+func (r *Router) rustContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	budget := r.cfg.rustTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		if share := time.Duration(float64(time.Until(dl)) * r.cfg.rustShare); share < budget {
+			budget = share
+		}
+	}
+	return context.WithTimeout(ctx, budget)
+}
+
+// attempt runs o on one path and times it.
+func attempt[T any](r *Router, ctx context.Context, o *routedOp[T], path Path, p Processor) (T, error) {
+	start := r.cfg.now()
+	res, err := o.run(ctx, p)
+	r.metrics.attempt(o.op, path, r.cfg.now().Sub(start))
+	return res, err
+}

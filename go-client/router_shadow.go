@@ -1,0 +1,220 @@
+package ferry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"slices"
+
+	"golang.org/x/image/webp"
+)
+
+// ShadowReport is the outcome of one shadow comparison.
+type ShadowReport struct {
+	// Op is "resize" or "checksum"; Key the request's routing key.
+	Op, Key string
+	// Primary served the caller; Shadow ran in the background.
+	Primary, Shadow Path
+	// Result is "match", "mismatch" or "error" (the shadow call failed for a reason of its own,
+	// such as the daemon being down: nothing to compare).
+	Result string
+	// Detail says what differed, or why the comparison could not be made.
+	Detail string
+	// PrimaryErr and ShadowErr are the refusals, when either path refused the input.
+	PrimaryErr, ShadowErr error
+}
+
+// startShadow runs the other path for a request the primary has answered, in the background,
+// within the shadow bound, and reports the comparison.
+func startShadow[T any](r *Router, ctx context.Context, o *routedOp[T], primary Path, res T, perr error) {
+	other, proc := PathGo, r.goPath
+	if primary == PathGo {
+		other, proc = PathRust, r.rust
+	}
+	select {
+	case r.shadowSlots <- struct{}{}:
+	default:
+		r.metrics.shadowCompared.WithLabelValues(o.op, "skipped").Inc()
+		return
+	}
+	var p permit
+	if other == PathRust {
+		var ok bool
+		if p, ok = r.breaker.allow(); !ok {
+			<-r.shadowSlots
+			r.metrics.shadowCompared.WithLabelValues(o.op, "skipped").Inc()
+			return
+		}
+	}
+	r.shadowMu.RLock()
+	if r.closed {
+		r.shadowMu.RUnlock()
+		<-r.shadowSlots
+		if other == PathRust {
+			r.breaker.release(p)
+		}
+		return
+	}
+	r.shadowWG.Add(1)
+	r.shadowMu.RUnlock()
+
+	run := o.detach()
+	var snap T
+	if perr == nil {
+		snap = o.snapshot(res)
+	}
+	// The caller's context may end as soon as it has its answer: the shadow keeps its values
+	// but not its cancellation, and has a budget of its own.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.shadow.Timeout)
+	go func() {
+		defer r.shadowWG.Done()
+		defer func() { <-r.shadowSlots }()
+		defer cancel()
+		start := r.cfg.now()
+		sres, serr := run(sctx, proc)
+		r.metrics.attempt(o.op, other, r.cfg.now().Sub(start))
+		if other == PathRust {
+			if serr == nil || IsInvalidInput(serr) {
+				r.breaker.record(p, false)
+			} else {
+				r.breaker.record(p, true)
+			}
+		}
+		rep := ShadowReport{Op: o.op, Key: o.key, Primary: primary, Shadow: other, PrimaryErr: perr, ShadowErr: serr}
+		switch {
+		case serr != nil && !IsInvalidInput(serr):
+			rep.Result, rep.Detail = "error", "shadow call failed: "+serr.Error()
+		case perr != nil || serr != nil:
+			if pc, sc := refusalWord(perr), refusalWord(serr); pc == sc {
+				rep.Result, rep.Detail = "match", "both refused: "+pc
+			} else {
+				rep.Result, rep.Detail = "mismatch", fmt.Sprintf("%s %s, %s %s", primary, pc, other, sc)
+			}
+		default:
+			if same, detail := o.compare(snap, sres); same {
+				rep.Result, rep.Detail = "match", detail
+			} else {
+				rep.Result, rep.Detail = "mismatch", detail
+			}
+		}
+		r.metrics.shadowCompared.WithLabelValues(o.op, rep.Result).Inc()
+		switch rep.Result {
+		case "mismatch":
+			r.metrics.shadowMismatches.WithLabelValues(o.op).Inc()
+			r.log.Warn("ferry router: shadow mismatch", "op", o.op, "key", o.key, "primary", primary,
+				"shadow", other, "detail", rep.Detail)
+		case "error":
+			r.log.Debug("ferry router: shadow call failed", "op", o.op, "shadow", other, "err", serr)
+		}
+		if r.cfg.shadow.OnReport != nil {
+			r.cfg.shadow.OnReport(rep)
+		}
+	}()
+}
+
+// refusalWord names a refusal for comparison: the code word, or "ok" for no error.
+func refusalWord(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return outcomeOf(err)
+}
+
+// compareChecksums: the same algorithms, byte-identical digests.
+func compareChecksums(a, b *ChecksumResult) (bool, string) {
+	if len(a.Digests) != len(b.Digests) {
+		return false, fmt.Sprintf("%d digests against %d", len(a.Digests), len(b.Digests))
+	}
+	algs := make([]Algorithm, 0, len(a.Digests))
+	for alg := range a.Digests {
+		algs = append(algs, alg)
+	}
+	slices.Sort(algs)
+	for _, alg := range algs {
+		if !bytes.Equal(a.Digests[alg], b.Digests[alg]) {
+			return false, fmt.Sprintf("%s: %x against %x", alg, a.Digests[alg], b.Digests[alg])
+		}
+	}
+	return true, fmt.Sprintf("%d digests equal", len(algs))
+}
+
+// compareResize: the same output and source dimensions and formats, and pictures that look
+// alike (PSNR at least the shadow's MinPSNR once both are decoded).
+func (r *Router) compareResize(a, b *ResizeResult) (bool, string) {
+	if a.Width != b.Width || a.Height != b.Height || a.Format != b.Format {
+		return false, fmt.Sprintf("output %dx%d %s against %dx%d %s", a.Width, a.Height, a.Format, b.Width, b.Height, b.Format)
+	}
+	if a.SourceWidth != b.SourceWidth || a.SourceHeight != b.SourceHeight || a.SourceFormat != b.SourceFormat {
+		return false, fmt.Sprintf("source %dx%d %s against %dx%d %s", a.SourceWidth, a.SourceHeight, a.SourceFormat,
+			b.SourceWidth, b.SourceHeight, b.SourceFormat)
+	}
+	ai, err := decodeEncoded(a.Image)
+	if err != nil {
+		return false, "primary output does not decode: " + err.Error()
+	}
+	bi, err := decodeEncoded(b.Image)
+	if err != nil {
+		return false, "shadow output does not decode: " + err.Error()
+	}
+	if ai.Bounds().Size() != bi.Bounds().Size() || ai.Bounds().Size() != image.Pt(a.Width, a.Height) {
+		return false, fmt.Sprintf("decoded sizes %v and %v", ai.Bounds().Size(), bi.Bounds().Size())
+	}
+	db := imagePSNR(ai, bi)
+	if db < r.cfg.shadow.MinPSNR {
+		return false, fmt.Sprintf("PSNR %.1f dB below %.1f", db, r.cfg.shadow.MinPSNR)
+	}
+	return true, fmt.Sprintf("%dx%d, PSNR %.1f dB", a.Width, a.Height, db)
+}
+
+// decodeEncoded decodes a JPEG, PNG or WebP output.
+func decodeEncoded(b []byte) (image.Image, error) {
+	f, err := sniffFormat(b)
+	if err != nil {
+		return nil, err
+	}
+	switch f {
+	case FormatJPEG:
+		return jpeg.Decode(bytes.NewReader(b))
+	case FormatPNG:
+		return png.Decode(bytes.NewReader(b))
+	case FormatWebP:
+		return webp.Decode(bytes.NewReader(b))
+	}
+	return nil, errors.New("not an output format: " + string(f))
+}
+
+// imagePSNR compares two pictures of the same size on their RGB samples, each composited over
+// white first (a transparent pixel's hidden colour does not count). Identical pictures give
+// +Inf.
+func imagePSNR(a, b image.Image) float64 {
+	ab, bb := a.Bounds(), b.Bounds()
+	var sum float64
+	n := 0
+	for y := 0; y < ab.Dy(); y++ {
+		for x := 0; x < ab.Dx(); x++ {
+			ca := rgbOverWhite(a.At(ab.Min.X+x, ab.Min.Y+y))
+			cb := rgbOverWhite(b.At(bb.Min.X+x, bb.Min.Y+y))
+			for k := 0; k < 3; k++ {
+				d := ca[k] - cb[k]
+				sum += d * d
+				n++
+			}
+		}
+	}
+	if sum == 0 || n == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(255*255/(sum/float64(n)))
+}
+
+func rgbOverWhite(c color.Color) [3]float64 {
+	r, g, b, a := c.RGBA() // premultiplied, 16-bit
+	w := float64(0xFFFF - a)
+	return [3]float64{(float64(r) + w) / 257, (float64(g) + w) / 257, (float64(b) + w) / 257}
+}
