@@ -27,5 +27,17 @@ done
 echo "ferryd pid $pid listening on $sock"
 
 mkdir -p "$OUT"
-(cd "$(dirname "$0")/../go-client" && go run ./cmd/ferry-thumbs -socket "$sock" -in "$PHOTOS" -out "$OUT")
-echo "thumbnails in $OUT"
+worker="$dir/ferry-thumbs"
+(cd "$(dirname "$0")/../go-client" && go build -o "$worker" ./cmd/ferry-thumbs)
+
+echo; echo "== 1. through the router, policy rust: ferryd makes the thumbnails"
+"$worker" -socket "$sock" -in "$PHOTOS" -out "$OUT"
+
+echo; echo "== 2. the kill switch (-route go, or FERRY_ROUTE=go): the in-process Go path, same photos"
+"$worker" -socket "$sock" -in "$PHOTOS" -out "$OUT/go" -route go
+
+echo; echo "== 3. ferryd stopped (SIGTERM): the router falls back to Go by itself"
+kill -TERM "$pid"; wait "$pid" || true
+"$worker" -socket "$sock" -in "$PHOTOS" -out "$OUT/fallback" -concurrency 1
+echo
+echo "thumbnails in $OUT (Go path: $OUT/go, fallback: $OUT/fallback)"

@@ -1,8 +1,12 @@
-// Command ferry-thumbs makes a thumbnail of every photo in a directory through a ferry.Processor
-// (today the ferryd Client) and prints, per photo: input size, output size, milliseconds, output
-// bytes and which path served it.
+// Command ferry-thumbs makes a thumbnail of every photo in a directory through a ferry.Router
+// (the ferryd daemon, with the in-process Go path as fallback and kill switch) and prints, per
+// photo: input size, output size, milliseconds, output bytes and which path served it and why.
 //
 //	ferry-thumbs -socket /tmp/ferry.sock -in photos/ -out thumbs/ -width 400 -height 400
+//	ferry-thumbs -route go ...            the kill switch: every photo on the Go path
+//	FERRY_ROUTE=percentage:50 ferry-thumbs ...   half of the photos (by name) to the daemon
+//
+// The daemon may be down: the Router then serves every photo on Go and says so.
 package main
 
 import (
@@ -10,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,6 +38,7 @@ type options struct {
 	quality       int
 	concurrency   int
 	timeout       time.Duration
+	route         string
 }
 
 func parseFlags() options {
@@ -47,6 +53,7 @@ func parseFlags() options {
 	flag.IntVar(&o.quality, "quality", ferry.DefaultQuality, "JPEG/WebP quality, 1..100")
 	flag.IntVar(&o.concurrency, "concurrency", 4, "photos in flight at once")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "time budget per photo")
+	flag.StringVar(&o.route, "route", "", "routing policy: rust, go, percentage:N or shadow (empty: $FERRY_ROUTE, else rust)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: ferry-thumbs -in DIR [-out DIR] [flags]\n\n")
 		flag.PrintDefaults()
@@ -70,13 +77,31 @@ func main() {
 }
 
 // newProcessor is the one place that decides which implementation makes the thumbnails; the rest
-// of the command sees only ferry.Processor.
-func newProcessor(ctx context.Context, o options) (ferry.Processor, func() error, error) {
-	c, err := ferry.Dial(ctx, o.socket)
+// of the command sees only ferry.Processor. The client dials lazily so that a daemon that is down
+// means Go fallback, not a worker that refuses to start.
+func newProcessor(o options) (ferry.Processor, func() error, error) {
+	c, err := ferry.Dial(context.Background(), o.socket, ferry.WithLazyConnect())
 	if err != nil {
 		return nil, nil, err
 	}
-	return c, c.Close, nil
+	r, err := ferry.NewRouter(c, nil, ferry.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))
+	if err == nil && o.route != "" {
+		// the flag wins over FERRY_ROUTE, which NewRouter reads
+		var p ferry.Policy
+		if p, err = ferry.ParsePolicy(o.route); err == nil {
+			err = r.SetPolicy(p)
+		}
+		if err != nil {
+			r.Close()
+			err = fmt.Errorf("-route: %w", err)
+		}
+	}
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	fmt.Printf("routing policy: %s\n", r.Policy())
+	return r, func() error { r.Close(); return c.Close() }, nil
 }
 
 // outcome is what happened to one photo.
@@ -98,7 +123,7 @@ func run(ctx context.Context, o options) error {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	proc, closeProc, err := newProcessor(ctx, o)
+	proc, closeProc, err := newProcessor(o)
 	if err != nil {
 		return err
 	}
