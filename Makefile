@@ -4,7 +4,7 @@ FERRYD := $(CURDIR)/target/release/ferryd
 PHOTOS ?= $(CURDIR)/tests/data/photos
 OUT ?= $(CURDIR)/out/thumbs
 
-.PHONY: all build run test test-vectors test-rust test-go bench clean
+.PHONY: all build run test test-vectors test-rust test-go test-systemd bench clean
 
 all: build
 
@@ -18,8 +18,8 @@ run: build
 	FERRYD=$(FERRYD) PHOTOS=$(PHOTOS) OUT=$(OUT) scripts/run-demo.sh
 
 # Every test: the wire vectors against their generator, the Rust suite, the Go suite (which
-# starts the real daemon built here).
-test: test-vectors test-rust test-go
+# starts the real daemon built here), the systemd units with the daemon built here.
+test: test-vectors test-rust test-go test-systemd
 
 test-vectors:
 	python3 protocol/gen/generate.py --check
@@ -30,6 +30,22 @@ test-rust:
 test-go:
 	cargo build --release --locked
 	cd go-client && go vet ./... && FERRYD_BIN=$(FERRYD) go test -count=1 -timeout 20m ./...
+
+# The units in systemd/ (systemd-analyze verify and security), and the daemon under socket
+# activation, in a sandbox and with NOTIFY_SOCKET; systemd need not be running (systemd/README.md).
+test-systemd:
+	cargo build --release --locked
+	systemd/test.sh $(FERRYD)
+
+# The bench harness over a corpus of photos (CORPUS, default ../shared/corpus; benches/README.md
+# says how to fetch it): the Rust kernels' own figures, then the socket path against the Go path
+# in one run; the report lands in out/bench/report.md with its SVG plots.
+CORPUS ?= $(CURDIR)/../shared/corpus
+bench: build
+	python3 -m pip install --quiet --disable-pip-version-check "pyvips[binary]" || echo "no pyvips: the libvips line is skipped"
+	mkdir -p out/bench
+	set -o pipefail; FERRY_CORPUS=$(CORPUS) FERRY_BENCH_JSON=$(CURDIR)/out/bench/kernels.json cargo bench --locked --bench corpus | tee out/bench/corpus.txt
+	cd go-client && go run ./cmd/ferry-bench -ferryd $(FERRYD) -corpus $(CORPUS) -out $(CURDIR)/out/bench -kernels $(CURDIR)/out/bench/kernels.json
 
 clean:
 	cargo clean
