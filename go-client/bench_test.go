@@ -3,6 +3,7 @@ package ferry_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -284,4 +285,78 @@ func startEchoProcess(b testing.TB) net.Conn {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// BenchmarkSocketVsGo runs the same jobs through the Client (ferryd) and in process (the Go
+// path), one path after the other in each sub-benchmark group, with key=value names so benchstat
+// can pivot on path:
+//
+//	go test -run '^$' -bench SocketVsGo -count 6 ./ | tee new.txt && benchstat -col /path new.txt
+func BenchmarkSocketVsGo(b *testing.B) {
+	_, c := startDaemon(b)
+	paths := []struct {
+		name string
+		p    ferry.Processor
+	}{{"socket", c}, {"go", ferry.NewGoProcessor()}}
+	ctx := context.Background()
+	for _, size := range []int{4 << 10, 64 << 10, 1 << 20, 16 << 20} {
+		data := paint(size)
+		for _, alg := range []ferry.Algorithm{ferry.CRC32C, ferry.XXH3_64, ferry.SHA256, ferry.BLAKE3} {
+			req := ferry.ChecksumRequest{Data: data, Algorithms: []ferry.Algorithm{alg}}
+			for _, path := range paths {
+				b.Run(fmt.Sprintf("op=checksum/alg=%s/size=%s/path=%s", alg, sizeName(size), path.name), func(b *testing.B) {
+					b.SetBytes(int64(size))
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := path.p.Checksum(ctx, req); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+	photos, err := filepath.Glob("../tests/data/photos/*.[jp][pn]g")
+	if err != nil || len(photos) == 0 {
+		b.Fatalf("no sample photos: %v", err)
+	}
+	for _, name := range photos {
+		img, err := os.ReadFile(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		req := ferry.ResizeRequest{Image: img, Width: 400, Height: 400, Filter: ferry.FilterLanczos3, Format: ferry.FormatJPEG, Quality: 80}
+		for _, path := range paths {
+			base := fmt.Sprintf("op=resize/photo=%s/path=%s", filepath.Base(name), path.name)
+			b.Run(base+"/mode=serial", func(b *testing.B) {
+				b.SetBytes(int64(len(img)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := path.p.Resize(ctx, req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run(base+"/mode=parallel", func(b *testing.B) {
+				b.SetBytes(int64(len(img)))
+				b.ReportAllocs()
+				b.SetParallelism(4) // 8 in flight on 2 cores: the daemon's queue stays fed
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := path.p.Resize(ctx, req); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+func sizeName(n int) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%dMiB", n>>20)
+	}
+	return fmt.Sprintf("%dKiB", n>>10)
 }

@@ -6,9 +6,16 @@
 //! next to the repository; every `*.jpg`, `*.jpeg` and `*.png` in it). `FERRY_CORPUS_RUNS`
 //! sets the runs per photo (default 7). Inputs are read into memory first: the figure is
 //! bytes in, bytes out.
+//!
+//! Then the same jobs on a bare 2-thread rayon pool (no socket, no queue, no IPC), every photo
+//! `FERRY_CORPUS_ROUNDS` times (default 3) in parallel: images per second, the ceiling against
+//! which the daemon's throughput at concurrency 8 is judged. With `FERRY_BENCH_JSON=path` both
+//! figures are also written there as JSON, for the bench harness (`make bench`) to quote.
 
 use std::path::PathBuf;
 use std::time::Instant;
+
+use rayon::prelude::*;
 
 use ferryd::jobs::resize::resize;
 use ferryd::jobs::{JobControl, Limits, Mode, ResizeParams};
@@ -60,4 +67,29 @@ fn main() {
         );
     }
     println!("{} photos, sum of medians: {total_ms:.1} ms", photos.len());
+
+    let rounds: usize = std::env::var("FERRY_CORPUS_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
+    let inputs: Vec<Vec<u8>> = photos.iter().map(|p| std::fs::read(p).expect("readable photo")).collect();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("rayon pool");
+    let jobs: Vec<&Vec<u8>> = (0..rounds).flat_map(|_| inputs.iter()).collect();
+    let started = Instant::now();
+    pool.install(|| {
+        jobs.par_iter().with_max_len(1).for_each(|input| {
+            resize(input, &params, &limits, &JobControl::unbounded()).expect("thumbnail");
+        })
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    let per_second = jobs.len() as f64 / seconds;
+    println!("bare 2-thread rayon pool: {} thumbnails in {seconds:.2} s = {per_second:.2} images/s", jobs.len());
+
+    if let Some(path) = std::env::var_os("FERRY_BENCH_JSON") {
+        let report = serde_json::json!({
+            "photos": photos.len(),
+            "single_thread_sum_of_medians_ms": total_ms,
+            "pool_threads": 2,
+            "pool_images": jobs.len(),
+            "pool_images_per_second": per_second,
+        });
+        std::fs::write(&path, serde_json::to_vec_pretty(&report).expect("json")).expect("write FERRY_BENCH_JSON");
+    }
 }

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	ferry "github.com/ferryd/ferry/go-client"
+)
+
+var algorithms = []ferry.Algorithm{ferry.CRC32C, ferry.XXH3_64, ferry.SHA256, ferry.BLAKE3}
+
+// checksumCell is one algorithm at one size on both paths, alternated call by call.
+type checksumCell struct {
+	Algorithm ferry.Algorithm `json:"algorithm"`
+	Size      int             `json:"size"`
+	Rust      dist            `json:"rust"`
+	Go        dist            `json:"go"`
+	RustGBps  float64         `json:"rust_gb_per_s"` // size / median
+	GoGBps    float64         `json:"go_gb_per_s"`
+}
+
+// checksumResults hold every cell and, per algorithm, the smallest size from which the socket
+// path is faster at every larger size measured (0: it never is).
+type checksumResults struct {
+	Cells     []checksumCell          `json:"cells"`
+	Crossover map[ferry.Algorithm]int `json:"crossover"`
+}
+
+// paint fills n bytes with i % 251: data that no compressor or cache trick favours, and the same
+// on every run.
+func paint(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i % 251)
+	}
+	return b
+}
+
+func benchChecksums(ctx context.Context, d *daemon, p plan) (checksumResults, error) {
+	out := checksumResults{Crossover: map[ferry.Algorithm]int{}}
+	for _, size := range p.checksumSizes {
+		data := paint(size)
+		for _, alg := range algorithms {
+			req := ferry.ChecksumRequest{Data: data, Algorithms: []ferry.Algorithm{alg}}
+			var rt, gt []time.Duration
+			// one warm-up each, checked against each other
+			r, err := d.client.Checksum(ctx, req)
+			if err != nil {
+				return out, fmt.Errorf("%s %d on ferryd: %w", alg, size, err)
+			}
+			g, err := goPath.Checksum(ctx, req)
+			if err != nil {
+				return out, err
+			}
+			if !bytes.Equal(r.Digests[alg], g.Digests[alg]) {
+				return out, fmt.Errorf("%s of %d bytes: ferryd %x, Go %x", alg, size, r.Digests[alg], g.Digests[alg])
+			}
+			for start := time.Now(); len(rt) < 3 || time.Since(start) < p.checksumBudget; {
+				t := time.Now()
+				if _, err := d.client.Checksum(ctx, req); err != nil {
+					return out, err
+				}
+				rt = append(rt, time.Since(t))
+				t = time.Now()
+				if _, err := goPath.Checksum(ctx, req); err != nil {
+					return out, err
+				}
+				gt = append(gt, time.Since(t))
+			}
+			c := checksumCell{Algorithm: alg, Size: size, Rust: summarise(rt), Go: summarise(gt)}
+			c.RustGBps = float64(size) / (c.Rust.P50 * 1e6)
+			c.GoGBps = float64(size) / (c.Go.P50 * 1e6)
+			out.Cells = append(out.Cells, c)
+		}
+	}
+	for _, alg := range algorithms {
+		cross := 0
+		for _, c := range out.Cells {
+			if c.Algorithm != alg {
+				continue
+			}
+			switch {
+			case c.Rust.P50 < c.Go.P50 && cross == 0:
+				cross = c.Size
+			case c.Rust.P50 >= c.Go.P50:
+				cross = 0
+			}
+		}
+		out.Crossover[alg] = cross
+	}
+	return out, nil
+}

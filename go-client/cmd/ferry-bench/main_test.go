@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferryd/ferry/go-client/internal/testdaemon"
+)
+
+// TestMain lets this test binary be the harness's echo child too (startEcho re-runs itself).
+func TestMain(m *testing.M) {
+	serveEchoIfAsked()
+	os.Exit(m.Run())
+}
+
+// TestShortRun runs the harness's short pass against the real ferryd over the sample photos, so
+// the harness cannot rot, and checks the report holds every section with figures in it. The
+// numbers themselves are not judged here: timing belongs to benchmarks, not tests.
+func TestShortRun(t *testing.T) {
+	d := testdaemon.Start(t)
+	out := t.TempDir()
+	o := options{socket: d.Path(), pid: d.Pid(), corpus: "../../../tests/data/photos", out: out, short: true,
+		log: t.Logf}
+	if err := run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res results
+	if err := json.Unmarshal(raw, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Thumbs.Rows) != 3 {
+		t.Errorf("%d thumbnail rows, want one per sample photo (3)", len(res.Thumbs.Rows))
+	}
+	for _, row := range res.Thumbs.Rows {
+		if row.Rust.P50 <= 0 || row.Go.P50 <= 0 || row.OutWidth > 400 || row.OutHeight > 400 {
+			t.Errorf("%s: %+v", row.Photo.Name, row)
+		}
+	}
+	if want := 3 * len(algorithms); len(res.Checksums.Cells) != want {
+		t.Errorf("%d checksum cells, want %d", len(res.Checksums.Cells), want)
+	}
+	if len(res.Sweep.Rust) != 2 || len(res.Sweep.Go) != 2 || res.Sweep.Rust[1].PerSecond <= 0 {
+		t.Errorf("sweep: %+v", res.Sweep)
+	}
+	if res.Ping.Client.P50 <= 0 || res.Ping.RawFloor.P50 <= 0 || res.Ping.Pipelined.Requests == 0 {
+		t.Errorf("ping: %+v", res.Ping)
+	}
+	if res.Memory.OK+res.Memory.Busy != int64(res.Memory.Burst) || res.Memory.PeakKiB <= 0 {
+		t.Errorf("memory: %+v", res.Memory)
+	}
+	if res.Thumbs.RustSumMS > 0 && res.Memory.IdleKiB <= 0 {
+		t.Errorf("daemon RSS not read: %+v", res.Memory)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, section := range []string{"## The bar", "## Ping", "## Thumbnails, one at a time", "## Thumbnails at concurrency", "## Checksums", "## Memory"} {
+		if !strings.Contains(string(md), section) {
+			t.Errorf("report.md lacks %q", section)
+		}
+	}
+	for _, plot := range []string{"thumbs.svg", "checksums.svg"} {
+		svg, err := os.ReadFile(filepath.Join(out, plot))
+		if err != nil || !strings.Contains(string(svg), "<rect") && !strings.Contains(string(svg), "<polyline") {
+			t.Errorf("%s: %v, %d bytes", plot, err, len(svg))
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// markdown renders the report: the bar first (what a reader wants to know), then each section.
+func markdown(r *results) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("# ferry bench report\n\n")
+	if r.Short {
+		w("**Short run** (the test suite's pass): too few runs for the numbers to mean much.\n\n")
+	}
+	w("%s, %d cores, %s; corpus `%s`; started %s, took %s. Socket path = the Go Client to ferryd; Go path = the in-process pure-Go implementation; both in this one run, alternated call by call where the section says so.\n\n",
+		r.Host.CPU, r.Host.Cores, r.Host.Go, r.Corpus, r.Started.Format("2006-01-02 15:04 MST"), r.Elapsed)
+
+	w("## The bar\n\n| line | target | measured | verdict |\n|---|---|---|---|\n")
+	for _, l := range r.Bar {
+		w("| %s | %s | %s | %s |\n", l.Line, l.Target, l.Measured, l.Verdict)
+	}
+
+	w("\n## Ping\n\nSerial round trips, alternating the three kinds (%d each), in microseconds.\n\n", r.Ping.Client.N)
+	w("| round trip | p50 | p95 | p99 |\n|---|---:|---:|---:|\n")
+	for _, row := range []struct {
+		name string
+		d    dist
+	}{{"raw floor: ping frame to an echo process", r.Ping.RawFloor}, {"raw ping frame to ferryd", r.Ping.RawFerryd}, {"Client.Ping", r.Ping.Client}} {
+		w("| %s | %.1f | %.1f | %.1f |\n", row.name, 1000*row.d.P50, 1000*row.d.P95, 1000*row.d.P99)
+	}
+	w("\nPipelined: %d goroutines sharing one Client: %.0f pings/s.\n", r.Ping.Pipelined.Goroutines, r.Ping.Pipelined.PerSecond)
+
+	w("\n## Thumbnails, one at a time\n\nFit 400x400, JPEG q80, Lanczos3, bytes in memory to bytes in memory, milliseconds; the two paths alternate per call. ![thumbnails](thumbs.svg)\n\n")
+	w("| photo | input | MP | socket p50 | p95 | p99 | Go p50 | p95 | p99 | Go/socket |")
+	if r.Vips != nil {
+		w(" libvips p50 | libvips/socket |")
+	}
+	w("\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	if r.Vips != nil {
+		w("---:|---:|")
+	}
+	w("\n")
+	for _, row := range r.Thumbs.Rows {
+		w("| %s | %dx%d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1fx |", row.Photo.Name, row.Photo.Width, row.Photo.Height,
+			row.Photo.megapixels(), row.Rust.P50, row.Rust.P95, row.Rust.P99, row.Go.P50, row.Go.P95, row.Go.P99, row.Speedup)
+		if r.Vips != nil {
+			v := r.Vips.Rows[row.Photo.Name]
+			w(" %.1f | %.2fx |", v.P50, v.P50/row.Rust.P50)
+		}
+		w("\n")
+	}
+	w("| **sum of p50** | | | **%.0f** | | | **%.0f** | | | **%.1fx** |", r.Thumbs.RustSumMS, r.Thumbs.GoSumMS, r.Thumbs.GoSumMS/r.Thumbs.RustSumMS)
+	if r.Vips != nil {
+		w(" **%.0f** | **%.2fx** |", r.Vips.SumMS, r.Vips.SumMS/r.Thumbs.RustSumMS)
+	}
+	w("\n")
+	if r.Vips != nil {
+		w("\nlibvips %s through pyvips, in process, `VIPS_CONCURRENCY=1`, `thumbnail_buffer` (shrink-on-load) then `.jpg[Q=80]`.\n", r.Vips.Version)
+	}
+
+	w("\n## Thumbnails at concurrency\n\nThe same request over the corpus, from N goroutines; busy answers are retried after 2 ms and counted. CPU is per job, in milliseconds, of each process.\n\n")
+	w("| path | concurrency | jobs | images/s | p50 ms | p99 ms | busy | ferryd CPU/job | Go process CPU/job |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for i := range r.Sweep.Rust {
+		for _, c := range []struct {
+			path string
+			cell sweepCell
+		}{{"socket", r.Sweep.Rust[i]}, {"Go", r.Sweep.Go[i]}} {
+			w("| %s | %d | %d | %.2f | %.1f | %.1f | %d | %.1f | %.1f |\n", c.path, c.cell.Concurrency, c.cell.Jobs, c.cell.PerSecond,
+				c.cell.Latency.P50, c.cell.Latency.P99, c.cell.Busy, c.cell.DaemonCPUJob, c.cell.ClientCPUJob)
+		}
+	}
+	if k := r.Kernels; k != nil {
+		w("\nBare kernels (`cargo bench --bench corpus`, same photos, no socket): %.0f ms sum of single-thread medians; %.2f images/s on a 2-thread rayon pool.\n",
+			k.SingleThreadSumMS, k.PoolImagesPerSecond)
+	}
+
+	w("\n## Checksums\n\nMedian (p99) milliseconds per call and GB/s from the median; the paths alternate per call. ![checksums](checksums.svg)\n\n")
+	w("| algorithm | size | socket p50 | socket p99 | socket GB/s | Go p50 | Go p99 | Go GB/s | faster |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, c := range r.Checksums.Cells {
+		faster := "Go"
+		if c.Rust.P50 < c.Go.P50 {
+			faster = "socket"
+		}
+		w("| %s | %s | %.3f | %.3f | %.2f | %.3f | %.3f | %.2f | %s |\n", c.Algorithm, sizeWord(c.Size), c.Rust.P50, c.Rust.P99, c.RustGBps,
+			c.Go.P50, c.Go.P99, c.GoGBps, faster)
+	}
+	w("\nWhere the socket path starts to win (and keeps winning at every larger size measured):\n\n")
+	for _, alg := range algorithms {
+		if s := r.Checksums.Crossover[alg]; s > 0 {
+			w("- %s: from %s\n", alg, sizeWord(s))
+		} else {
+			w("- %s: never, up to %s\n", alg, sizeWord(r.Checksums.Cells[len(r.Checksums.Cells)-1].Size))
+		}
+	}
+
+	m := r.Memory
+	w("\n## Memory\n\nferryd resident memory around %d concurrent thumbnails of %s (%.1f MP), busy answers not retried: idle %.0f MiB, peak %.0f MiB (%s), %.0f MiB 3 s later; %d answered, %d busy, in %.2f s. Peak RSS of this Go process over the whole run (Go path included): %.0f MiB.\n",
+		m.Burst, m.Photo, m.MP, kib(m.IdleKiB), kib(m.PeakKiB), map[bool]string{true: "VmHWM", false: "highest VmRSS sampled every 5 ms"}[m.PeakExact],
+		kib(m.AfterKiB), m.OK, m.Busy, m.Seconds, kib(r.GoPeakRSS))
+	return b.String()
+}
+
+func sizeWord(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}

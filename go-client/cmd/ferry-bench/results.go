@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// results is everything one run measured; results.json is this, verbatim.
+type results struct {
+	Started   time.Time       `json:"started"`
+	Elapsed   string          `json:"elapsed"`
+	Short     bool            `json:"short"`
+	Corpus    string          `json:"corpus"`
+	Host      host            `json:"host"`
+	Ping      pingResults     `json:"ping"`
+	Thumbs    thumbsSerial    `json:"thumbs"`
+	Sweep     sweep           `json:"sweep"`
+	Checksums checksumResults `json:"checksums"`
+	Memory    memoryResults   `json:"memory"`
+	Vips      *vipsResults    `json:"vips,omitempty"`
+	Kernels   *kernelResults  `json:"kernels,omitempty"`
+	GoPeakRSS int64           `json:"go_peak_rss_kib"`
+	Bar       []barLine       `json:"bar"`
+}
+
+// host is the machine the figures belong to.
+type host struct {
+	CPU   string `json:"cpu"`
+	Cores int    `json:"cores"`
+	Go    string `json:"go"`
+}
+
+func hostFacts() host {
+	h := host{Cores: runtime.NumCPU(), Go: runtime.Version()}
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(raw), "\n") {
+			if name, ok := strings.CutPrefix(line, "model name"); ok {
+				h.CPU = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
+				break
+			}
+		}
+	}
+	return h
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ferry "github.com/ferryd/ferry/go-client"
+)
+
+// thumbRequest is the workload of issue 4: fit into 400x400, JPEG quality 80, Lanczos3 (the
+// Go path implements Lanczos3 as an x/image/draw kernel, so both paths run the same filter).
+func thumbRequest(p photo) ferry.ResizeRequest {
+	return ferry.ResizeRequest{Image: p.data, Width: 400, Height: 400, Mode: ferry.ModeFit,
+		Filter: ferry.FilterLanczos3, Format: ferry.FormatJPEG, Quality: 80}
+}
+
+// thumbRow is one photo done one at a time on both paths.
+type thumbRow struct {
+	Photo     photo   `json:"photo"`
+	Rust      dist    `json:"rust"`
+	Go        dist    `json:"go"`
+	OutBytes  [2]int  `json:"out_bytes"` // rust, go
+	OutWidth  int     `json:"out_width"`
+	OutHeight int     `json:"out_height"`
+	Speedup   float64 `json:"speedup"` // go p50 / rust p50
+}
+
+// thumbsSerial are the one-at-a-time figures.
+type thumbsSerial struct {
+	Rows []thumbRow `json:"rows"`
+	// sums of the per-photo medians, the corpus figure of the bar
+	RustSumMS, GoSumMS float64
+}
+
+// processor is what a bench runs a job on: the Client or the in-process Go path.
+type processor interface {
+	Resize(context.Context, ferry.ResizeRequest) (*ferry.ResizeResult, error)
+	Checksum(context.Context, ferry.ChecksumRequest) (*ferry.ChecksumResult, error)
+}
+
+var goPath processor = ferry.NewGoProcessor()
+
+func benchThumbsSerial(ctx context.Context, d *daemon, photos []photo, p plan) (thumbsSerial, error) {
+	var out thumbsSerial
+	for _, ph := range photos {
+		req := thumbRequest(ph)
+		row := thumbRow{Photo: ph}
+		var rt, gt []time.Duration
+		// one warm-up each, then alternate the paths so both see the same machine
+		r, err := d.client.Resize(ctx, req)
+		if err != nil {
+			return out, fmt.Errorf("%s on ferryd: %w", ph.Name, err)
+		}
+		g, err := goPath.Resize(ctx, req)
+		if err != nil {
+			return out, fmt.Errorf("%s on Go: %w", ph.Name, err)
+		}
+		if r.Width != g.Width || r.Height != g.Height {
+			return out, fmt.Errorf("%s: ferryd made %dx%d, Go %dx%d", ph.Name, r.Width, r.Height, g.Width, g.Height)
+		}
+		row.OutBytes, row.OutWidth, row.OutHeight = [2]int{len(r.Image), len(g.Image)}, r.Width, r.Height
+		for i := 0; i < max(p.rustRuns, p.goRuns); i++ {
+			if i < p.rustRuns {
+				t := time.Now()
+				if _, err := d.client.Resize(ctx, req); err != nil {
+					return out, err
+				}
+				rt = append(rt, time.Since(t))
+			}
+			if i < p.goRuns {
+				t := time.Now()
+				if _, err := goPath.Resize(ctx, req); err != nil {
+					return out, err
+				}
+				gt = append(gt, time.Since(t))
+			}
+		}
+		row.Rust, row.Go = summarise(rt), summarise(gt)
+		row.Speedup = row.Go.P50 / row.Rust.P50
+		out.RustSumMS += row.Rust.P50
+		out.GoSumMS += row.Go.P50
+		out.Rows = append(out.Rows, row)
+	}
+	return out, nil
+}
+
+// sweepCell is one path at one concurrency.
+type sweepCell struct {
+	Concurrency  int     `json:"concurrency"`
+	Jobs         int     `json:"jobs"`
+	Seconds      float64 `json:"seconds"`
+	PerSecond    float64 `json:"images_per_second"`
+	Latency      dist    `json:"latency"`
+	Busy         int64   `json:"busy_retries"` // busy answers, each retried after a short pause
+	DaemonCPUJob float64 `json:"daemon_cpu_ms_per_job"`
+	ClientCPUJob float64 `json:"client_cpu_ms_per_job"` // this Go process
+}
+
+// sweep is the concurrency sweep on both paths.
+type sweep struct {
+	Rust []sweepCell `json:"rust"`
+	Go   []sweepCell `json:"go"`
+}
+
+func benchThumbsSweep(ctx context.Context, d *daemon, photos []photo, p plan) (sweep, error) {
+	var out sweep
+	for _, c := range p.concurrency {
+		n := max(p.sweepMinJobs, 2*c, len(photos))
+		n = (n + len(photos) - 1) / len(photos) * len(photos) // every photo equally often
+		jobs := make([]ferry.ResizeRequest, n)
+		for i := range jobs {
+			jobs[i] = thumbRequest(photos[i%len(photos)])
+		}
+		cell, err := runSweep(ctx, d, d.client, jobs, c)
+		if err != nil {
+			return out, fmt.Errorf("ferryd at concurrency %d: %w", c, err)
+		}
+		out.Rust = append(out.Rust, cell)
+		cell, err = runSweep(ctx, d, goPath, jobs, c)
+		if err != nil {
+			return out, fmt.Errorf("Go at concurrency %d: %w", c, err)
+		}
+		out.Go = append(out.Go, cell)
+	}
+	return out, nil
+}
+
+// runSweep runs jobs through proc from c goroutines and measures throughput, latency and the CPU
+// both processes spent.
+func runSweep(ctx context.Context, d *daemon, proc processor, jobs []ferry.ResizeRequest, c int) (sweepCell, error) {
+	cell := sweepCell{Concurrency: c, Jobs: len(jobs)}
+	lat := make([]time.Duration, len(jobs))
+	var next atomic.Int64
+	var busy atomic.Int64
+	var firstErr error
+	var once sync.Once
+	dcpu, scpu := d.cpu(), selfCPU()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range c {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(jobs) {
+					return
+				}
+				t := time.Now()
+				for {
+					_, err := proc.Resize(ctx, jobs[i])
+					if errors.Is(err, ferry.ErrBusy) {
+						busy.Add(1)
+						time.Sleep(2 * time.Millisecond)
+						continue
+					}
+					if err != nil {
+						once.Do(func() { firstErr = err })
+						return
+					}
+					break
+				}
+				lat[i] = time.Since(t)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cell.Seconds = elapsed.Seconds()
+	cell.PerSecond = float64(len(jobs)) / elapsed.Seconds()
+	cell.Latency = summarise(lat)
+	cell.Busy = busy.Load()
+	if proc != goPath {
+		cell.DaemonCPUJob = ms(d.cpu()-dcpu) / float64(len(jobs))
+	}
+	cell.ClientCPUJob = ms(selfCPU()-scpu) / float64(len(jobs))
+	return cell, firstErr
+}
