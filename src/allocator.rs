@@ -20,7 +20,12 @@
 //! page faults cost more than the copy through the socket (BLAKE3 of 64 MiB end to end: 1.24 GB/s,
 //! against 4.3 GB/s at 16 MiB; `make bench`). `M_MMAP_MAX = 0` keeps every block in the heap,
 //! so a burst's memory is reused while busy, and the idle trim returns it all the same
-//! (`malloc_trim` releases free pages anywhere in the heap, not only at its top).
+//! (`malloc_trim` releases free pages anywhere in the heap, not only at its top). That needs a
+//! fixed, high `M_TRIM_THRESHOLD` too: without mmap, glibc's threshold stays at 128 KiB and every
+//! large free at the top of the heap would shrink it, so the next job faults its pages back in.
+//! Trimming is the idle task's job alone. For thumbnails the settings are neutral: the corpus
+//! bench alternated with `FERRY_BENCH_MALLOC_DEFAULTS=1`, three runs each, summed 468-565 ms
+//! against glibc's defaults' 495-590 ms, within this machine's run-to-run noise.
 
 /// Sets malloc up as described above. Call once at start, before other threads exist. A no-op
 /// where the C library is not glibc.
@@ -30,6 +35,7 @@ pub fn configure() {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
         libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
     }
 }
 

@@ -21,6 +21,11 @@ use ferryd::jobs::resize::resize;
 use ferryd::jobs::{JobControl, Limits, Mode, ResizeParams};
 
 fn main() {
+    // The daemon's malloc settings, so that buffers are reused as they are in ferryd;
+    // FERRY_BENCH_MALLOC_DEFAULTS=1 keeps glibc's, to weigh them against each other.
+    if std::env::var_os("FERRY_BENCH_MALLOC_DEFAULTS").is_none() {
+        ferryd::allocator::configure();
+    }
     let dir = std::env::var_os("FERRY_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
