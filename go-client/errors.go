@@ -114,7 +114,9 @@ func IsInvalidInput(err error) bool {
 
 // SafeToRetry reports whether sending the same request again may succeed: the daemon was busy,
 // shutting down, unreachable or failed internally, or the connection broke. Refusals of the input,
-// cancellations and caller deadlines are not safe to retry.
+// cancellations and caller deadlines are not safe to retry: a deadline_exceeded request sent again
+// with the same budget fails the same way (SPEC.md section 6: only a larger budget may help, and
+// that is the caller's decision, not a retry loop's).
 func SafeToRetry(err error) bool {
 	if err == nil {
 		return false

@@ -1,0 +1,59 @@
+package ferry
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ferryd/ferry/go-client/internal/testdaemon"
+)
+
+// A Router stands in for a Client in code written against Service: Ping and Stats reach the real
+// daemon, and report it down while jobs go on through the Go path.
+func TestRouterPingAndStatsReachTheDaemon(t *testing.T) {
+	d := testdaemon.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, d.Path(), WithRedialBackoff(5*time.Millisecond, 20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r, err := NewRouter(c, nil, WithLogger(quietLog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var svc Service = r
+
+	if err := svc.Ping(ctx); err != nil {
+		t.Fatalf("Ping with the daemon up: %v", err)
+	}
+	sum := ChecksumRequest{Data: []byte("health"), Algorithms: []Algorithm{CRC32C}}
+	if _, err := svc.Checksum(ctx, sum); err != nil {
+		t.Fatal(err)
+	}
+	st, err := svc.Stats(ctx)
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	if st.Workers < 1 || st.RequestsByOp["checksum"] < 1 {
+		t.Errorf("daemon stats after one checksum: workers %d, by op %v", st.Workers, st.RequestsByOp)
+	}
+
+	d.Kill()
+	if err := svc.Ping(ctx); err == nil {
+		t.Error("Ping returned nil with the daemon killed")
+	} else if !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrConnectionLost) {
+		t.Errorf("Ping with the daemon killed: %v, want ErrUnavailable or ErrConnectionLost", err)
+	}
+	res, err := svc.Checksum(ctx, sum)
+	if err != nil || res.Served.Path != PathGo {
+		t.Errorf("checksum with the daemon down: %v, served %+v; want the Go path", err, res)
+	}
+
+	if _, err := (&Router{rust: NewGoProcessor()}).Stats(ctx); err == nil {
+		t.Error("Stats over a rust Processor without counters returned no error")
+	}
+}
