@@ -83,8 +83,18 @@ func run(ctx context.Context, o options) error {
 	if res.Ping, err = benchPing(ctx, d, p); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
+	var vips *vipsWorker
+	if !o.noVips {
+		if vips = startVips(photos); vips == nil {
+			o.log("pyvips not importable: no libvips figures")
+		}
+	}
 	o.log("thumbnails, one at a time ...")
-	if res.Thumbs, err = benchThumbsSerial(ctx, d, photos, p); err != nil {
+	res.Thumbs, res.Vips, err = benchThumbsSerial(ctx, d, photos, p, vips)
+	if vips != nil {
+		vips.close()
+	}
+	if err != nil {
 		return fmt.Errorf("thumbnails: %w", err)
 	}
 	o.log("thumbnails, concurrency sweep ...")
@@ -98,10 +108,6 @@ func run(ctx context.Context, o options) error {
 	o.log("memory burst ...")
 	if res.Memory, err = benchMemory(ctx, d, photos, p); err != nil {
 		return fmt.Errorf("memory: %w", err)
-	}
-	if !o.noVips {
-		o.log("libvips ...")
-		res.Vips = benchVips(photos, p)
 	}
 	if o.kernels != "" {
 		if res.Kernels, err = readKernels(o.kernels); err != nil {

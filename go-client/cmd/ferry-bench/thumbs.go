@@ -27,6 +27,10 @@ type thumbRow struct {
 	OutWidth  int     `json:"out_width"`
 	OutHeight int     `json:"out_height"`
 	Speedup   float64 `json:"speedup"` // go p50 / rust p50
+	// PSNR in dB of the socket path's and the Go path's thumbnails against libvips' of the same
+	// photo (0 when libvips is absent or made a different size).
+	PSNRSocketVips float64 `json:"psnr_socket_vs_vips_db"`
+	PSNRGoVips     float64 `json:"psnr_go_vs_vips_db"`
 }
 
 // thumbsSerial are the one-at-a-time figures.
@@ -44,37 +48,57 @@ type processor interface {
 
 var goPath processor = ferry.NewGoProcessor()
 
-func benchThumbsSerial(ctx context.Context, d *daemon, photos []photo, p plan) (thumbsSerial, error) {
+// benchThumbsSerial times every photo on each path, one call at a time, alternating the paths
+// call by call (libvips too, when vips is not nil) so that all of them see the same machine.
+func benchThumbsSerial(ctx context.Context, d *daemon, photos []photo, p plan, vips *vipsWorker) (thumbsSerial, *vipsResults, error) {
 	var out thumbsSerial
+	var vr *vipsResults
+	if vips != nil {
+		vr = &vipsResults{Version: vips.version, Rows: map[string]dist{}}
+	}
 	for _, ph := range photos {
 		req := thumbRequest(ph)
 		row := thumbRow{Photo: ph}
-		var rt, gt []time.Duration
+		var rt, gt, vt []time.Duration
 		// one warm-up each, then alternate the paths so both see the same machine
 		r, err := d.client.Resize(ctx, req)
 		if err != nil {
-			return out, fmt.Errorf("%s on ferryd: %w", ph.Name, err)
+			return out, nil, fmt.Errorf("%s on ferryd: %w", ph.Name, err)
 		}
 		g, err := goPath.Resize(ctx, req)
 		if err != nil {
-			return out, fmt.Errorf("%s on Go: %w", ph.Name, err)
+			return out, nil, fmt.Errorf("%s on Go: %w", ph.Name, err)
 		}
 		if r.Width != g.Width || r.Height != g.Height {
-			return out, fmt.Errorf("%s: ferryd made %dx%d, Go %dx%d", ph.Name, r.Width, r.Height, g.Width, g.Height)
+			return out, nil, fmt.Errorf("%s: ferryd made %dx%d, Go %dx%d", ph.Name, r.Width, r.Height, g.Width, g.Height)
+		}
+		if vips != nil {
+			ref, err := vips.output(ph.Name) // also its warm-up
+			if err != nil {
+				return out, nil, fmt.Errorf("%s on libvips: %w", ph.Name, err)
+			}
+			row.PSNRSocketVips, row.PSNRGoVips = jpegPSNR(r.Image, ref), jpegPSNR(g.Image, ref)
 		}
 		row.OutBytes, row.OutWidth, row.OutHeight = [2]int{len(r.Image), len(g.Image)}, r.Width, r.Height
 		for i := 0; i < max(p.rustRuns, p.goRuns); i++ {
 			if i < p.rustRuns {
 				t := time.Now()
 				if _, err := d.client.Resize(ctx, req); err != nil {
-					return out, err
+					return out, nil, err
 				}
 				rt = append(rt, time.Since(t))
+				if vips != nil {
+					v, err := vips.thumb(ph.Name)
+					if err != nil {
+						return out, nil, err
+					}
+					vt = append(vt, v)
+				}
 			}
 			if i < p.goRuns {
 				t := time.Now()
 				if _, err := goPath.Resize(ctx, req); err != nil {
-					return out, err
+					return out, nil, err
 				}
 				gt = append(gt, time.Since(t))
 			}
@@ -84,8 +108,13 @@ func benchThumbsSerial(ctx context.Context, d *daemon, photos []photo, p plan) (
 		out.RustSumMS += row.Rust.P50
 		out.GoSumMS += row.Go.P50
 		out.Rows = append(out.Rows, row)
+		if vr != nil {
+			v := summarise(vt)
+			vr.Rows[ph.Name] = v
+			vr.SumMS += v.P50
+		}
 	}
-	return out, nil
+	return out, vr, nil
 }
 
 // sweepCell is one path at one concurrency.

@@ -1,10 +1,14 @@
 package main
 
 import (
-	"encoding/json"
+	"bufio"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -16,25 +20,36 @@ type vipsResults struct {
 	SumMS   float64         `json:"sum_ms"` // sum of per-photo medians
 }
 
-// vipsScript times pyvips.Image.thumbnail_buffer (shrink-on-load, Lanczos3 by default) to 400x400
-// and a JPEG q80 encode, bytes in memory to bytes in memory, like the other two paths.
+// vipsScript serves timing requests on stdin, one photo path per line, and answers each with the
+// milliseconds of one pyvips.Image.thumbnail_buffer (shrink-on-load, Lanczos3 by default) to
+// 400x400 plus a JPEG q80 encode, bytes in memory to bytes in memory like the other two paths.
+// A long-lived process, so that its calls alternate with the other paths' call by call.
 const vipsScript = `
-import json, sys, time, pyvips
-runs = int(sys.argv[1]); out = {}
-for path in sys.argv[2:]:
-    data = open(path, "rb").read()
-    pyvips.Image.thumbnail_buffer(data, 400, height=400).write_to_buffer(".jpg[Q=80]")
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        pyvips.Image.thumbnail_buffer(data, 400, height=400).write_to_buffer(".jpg[Q=80]")
-        times.append((time.perf_counter() - t) * 1000)
-    out[path] = times
-print(json.dumps({"version": pyvips.version(0) and "%d.%d.%d" % (pyvips.version(0), pyvips.version(1), pyvips.version(2)), "times": out}))
+import sys, time, pyvips
+print("%d.%d.%d" % (pyvips.version(0), pyvips.version(1), pyvips.version(2)), flush=True)
+cache = {}
+for line in sys.stdin:
+    path, _, keep = line.strip().partition(" ")
+    data = cache.get(path) or cache.setdefault(path, open(path, "rb").read())
+    t = time.perf_counter()
+    out = pyvips.Image.thumbnail_buffer(data, 400, height=400).write_to_buffer(".jpg[Q=80]")
+    took = (time.perf_counter() - t) * 1000
+    if keep:
+        open(keep, "wb").write(out)
+    print(took, flush=True)
 `
 
-// benchVips returns nil when python3 cannot import pyvips (`pip install "pyvips[binary]"`).
-func benchVips(photos []photo, p plan) *vipsResults {
+// vipsWorker is the python process and the photos it reads.
+type vipsWorker struct {
+	version string
+	dir     string
+	cmd     *exec.Cmd
+	in      io.WriteCloser
+	out     *bufio.Scanner
+}
+
+// startVips returns nil when python3 cannot import pyvips (`pip install "pyvips[binary]"`).
+func startVips(photos []photo) *vipsWorker {
 	if exec.Command("python3", "-c", "import pyvips").Run() != nil {
 		return nil
 	}
@@ -42,39 +57,57 @@ func benchVips(photos []photo, p plan) *vipsResults {
 	if err != nil {
 		return nil
 	}
-	defer os.RemoveAll(dir)
-	args := []string{"-c", vipsScript, itoa(p.rustRuns)}
 	for _, ph := range photos {
-		path := filepath.Join(dir, ph.Name)
-		if os.WriteFile(path, ph.data, 0o644) != nil {
+		if os.WriteFile(filepath.Join(dir, ph.Name), ph.data, 0o644) != nil {
+			os.RemoveAll(dir)
 			return nil
 		}
-		args = append(args, path)
 	}
-	cmd := exec.Command("python3", args...)
-	cmd.Env = append(os.Environ(), "VIPS_CONCURRENCY=1")
-	raw, err := cmd.Output()
-	if err != nil {
+	w := &vipsWorker{dir: dir, cmd: exec.Command("python3", "-c", vipsScript)}
+	w.cmd.Env = append(os.Environ(), "VIPS_CONCURRENCY=1")
+	w.cmd.Stderr = os.Stderr
+	in, err1 := w.cmd.StdinPipe()
+	out, err2 := w.cmd.StdoutPipe()
+	if err1 != nil || err2 != nil || w.cmd.Start() != nil {
+		os.RemoveAll(dir)
 		return nil
 	}
-	var parsed struct {
-		Version string               `json:"version"`
-		Times   map[string][]float64 `json:"times"`
-	}
-	if json.Unmarshal(raw, &parsed) != nil {
+	w.in, w.out = in, bufio.NewScanner(out)
+	if !w.out.Scan() {
+		w.close()
 		return nil
 	}
-	res := &vipsResults{Version: parsed.Version, Rows: map[string]dist{}}
-	for path, times := range parsed.Times {
-		d := make([]time.Duration, len(times))
-		for i, t := range times {
-			d[i] = time.Duration(t * 1e6)
-		}
-		s := summarise(d)
-		res.Rows[filepath.Base(path)] = s
-		res.SumMS += s.P50
-	}
-	return res
+	w.version = w.out.Text()
+	return w
 }
 
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+// thumb times one thumbnail of the named photo.
+func (w *vipsWorker) thumb(name string) (time.Duration, error) {
+	return w.request(filepath.Join(w.dir, name))
+}
+
+// output makes one thumbnail of the named photo and returns its bytes, for the quality check.
+func (w *vipsWorker) output(name string) ([]byte, error) {
+	keep := filepath.Join(w.dir, name+".thumb.jpg")
+	if _, err := w.request(filepath.Join(w.dir, name) + " " + keep); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(keep)
+}
+
+func (w *vipsWorker) request(line string) (time.Duration, error) {
+	if _, err := fmt.Fprintln(w.in, line); err != nil {
+		return 0, err
+	}
+	if !w.out.Scan() {
+		return 0, fmt.Errorf("pyvips worker stopped: %v", w.out.Err())
+	}
+	msec, err := strconv.ParseFloat(strings.TrimSpace(w.out.Text()), 64)
+	return time.Duration(msec * 1e6), err
+}
+
+func (w *vipsWorker) close() {
+	w.in.Close()
+	_ = w.cmd.Wait()
+	os.RemoveAll(w.dir)
+}
