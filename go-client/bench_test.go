@@ -1,20 +1,17 @@
 package ferry_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/internal/echofloor"
 	"github.com/ferryd/ferry/go-client/internal/wire"
 )
 
@@ -184,19 +181,12 @@ func BenchmarkPingP50(b *testing.B) {
 	b.ReportMetric(cl/dd, "client/raw-ferryd")
 }
 
-// pingReply is the reply to the ping above, as ferryd sends it: {"id":7,"ok":true}.
-var pingReply = wire.AppendReply(nil, wire.OpPing, &wire.Reply{ID: 7, OK: true})
+// rawRoundTrip times nothing itself: one ping frame out, one reply in, on a bare connection.
+func rawRoundTrip(conn net.Conn, _, reply []byte) error { return echofloor.RoundTrip(conn, reply) }
 
-func rawRoundTrip(conn net.Conn, ping, reply []byte) error {
-	if _, err := conn.Write(ping); err != nil {
-		return err
-	}
-	_, err := io.ReadFull(conn, reply)
-	return err
-}
+var pingReply = echofloor.PingReply
 
-// startEcho runs an in-process server that answers every frame with pingReply, and returns a
-// connection to it.
+// startEcho runs the echo server in this process and returns a connection to it.
 func startEcho(b testing.TB) net.Conn {
 	b.Helper()
 	dir, err := os.MkdirTemp("", "fy")
@@ -207,7 +197,7 @@ func startEcho(b testing.TB) net.Conn {
 	if err != nil {
 		b.Fatal(err)
 	}
-	go serveEcho(ln)
+	go echofloor.Serve(ln)
 	conn, err := net.Dial("unix", filepath.Join(dir, "e.sock"))
 	if err != nil {
 		b.Fatal(err)
@@ -220,71 +210,22 @@ func startEcho(b testing.TB) net.Conn {
 	return conn
 }
 
-func serveEcho(ln net.Listener) {
-	nc, err := ln.Accept()
-	if err != nil {
-		return
-	}
-	defer nc.Close()
-	br := bufio.NewReader(nc)
-	for {
-		if _, err := wire.ReadFrame(br, 1<<20); err != nil {
-			return
-		}
-		if _, err := nc.Write(pingReply); err != nil {
-			return
-		}
-	}
-}
-
-// echoEnv, when set to a socket path, turns this test binary into the echo server of
-// startEchoProcess instead of running tests.
-const echoEnv = "FERRY_BENCH_ECHO_SOCKET"
-
+// TestMain lets this test binary be startEchoProcess's child too.
 func TestMain(m *testing.M) {
-	if path := os.Getenv(echoEnv); path != "" {
-		ln, err := net.Listen("unix", path)
-		if err != nil {
-			os.Exit(2)
-		}
-		serveEcho(ln)
-		os.Exit(0)
-	}
+	echofloor.ServeIfAsked()
 	os.Exit(m.Run())
 }
 
-// startEchoProcess runs the echo server in a child process (this binary, re-executed) and returns
-// a connection to it.
+// startEchoProcess runs the echo server in a child process, as ferryd is one, and returns a
+// connection to it.
 func startEchoProcess(b testing.TB) net.Conn {
 	b.Helper()
-	dir, err := os.MkdirTemp("", "fy")
+	conn, stop, err := echofloor.StartProcess()
 	if err != nil {
 		b.Fatal(err)
 	}
-	path := filepath.Join(dir, "p.sock")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), echoEnv+"="+path)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		os.RemoveAll(dir)
-	})
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		conn, err := net.Dial("unix", path)
-		if err == nil {
-			b.Cleanup(func() { conn.Close() })
-			return conn
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("echo process did not listen: %v", err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	b.Cleanup(stop)
+	return conn
 }
 
 // BenchmarkSocketVsGo runs the same jobs through the Client (ferryd) and in process (the Go

@@ -21,6 +21,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ferryd/ferry/go-client/internal/echofloor"
 )
 
 // options are the command line.
@@ -51,7 +53,7 @@ func parseFlags() options {
 }
 
 func main() {
-	serveEchoIfAsked()
+	echofloor.ServeIfAsked()
 	o := parseFlags()
 	if o.corpus == "" {
 		fmt.Fprintln(os.Stderr, "ferry-bench: -corpus is required")

@@ -8,12 +8,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferryd/ferry/go-client/internal/echofloor"
 	"github.com/ferryd/ferry/go-client/internal/testdaemon"
 )
 
 // TestMain lets this test binary be the harness's echo child too (startEcho re-runs itself).
 func TestMain(m *testing.M) {
-	serveEchoIfAsked()
+	echofloor.ServeIfAsked()
 	os.Exit(m.Run())
 }
 
