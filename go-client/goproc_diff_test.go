@@ -2,15 +2,11 @@ package ferry
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"image"
 	"math"
 	"testing"
-	"time"
-
-	"github.com/ferryd/ferry/go-client/internal/testdaemon"
 )
 
 // Differential tests: every sample photo and every generated fixture through the in-process Go
@@ -60,22 +56,8 @@ var diffCases = []ResizeRequest{
 	{Width: 300, Height: 300, Filter: FilterLanczos3, Format: FormatJPEG, Quality: 95}, // enlarges the fixtures
 }
 
-// startDiffDaemon starts ferryd and returns a Client to it.
-func startDiffDaemon(t *testing.T, flags ...string) (*testdaemon.Daemon, *Client) {
-	t.Helper()
-	d := testdaemon.Start(t, flags...)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := Dial(ctx, d.Path())
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return d, c
-}
-
 func TestDifferentialResize(t *testing.T) {
-	_, rust := startDiffDaemon(t)
+	_, rust := startClient(t)
 	goPath := NewGoProcessor()
 	inputs := append(samplePhotos(t), generatedInputs(t)...)
 	worst := map[Filter]float64{}
@@ -152,7 +134,7 @@ func refusalCode(err error) string {
 }
 
 func TestDifferentialRefusals(t *testing.T) {
-	_, rust := startDiffDaemon(t)
+	_, rust := startClient(t)
 	goPath := NewGoProcessor()
 	type refusal struct {
 		name string
@@ -202,7 +184,7 @@ func TestDifferentialRefusals(t *testing.T) {
 }
 
 func TestDifferentialChecksums(t *testing.T) {
-	_, rust := startDiffDaemon(t)
+	_, rust := startClient(t)
 	goPath := NewGoProcessor()
 	all := []Algorithm{CRC32C, XXH3_64, SHA256, BLAKE3}
 	inputs := []fixture{{"empty", nil}}

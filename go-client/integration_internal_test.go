@@ -6,26 +6,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferryd/ferry/go-client/internal/testdaemon"
 	"github.com/ferryd/ferry/go-client/internal/wire"
 )
 
 // Daemon error codes that the public API never provokes (it does not send expired budgets or
 // unknown ops), sent through the client's own machinery to check how their replies come back.
 func TestDaemonCodesThroughClient(t *testing.T) {
-	d := testdaemon.Start(t)
+	_, c := startClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, d.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 
 	// timeout_ms 0: expired on arrival, the job never starts.
 	req := wire.Request{Header: wire.Header{Op: wire.OpChecksum, HasTimeout: true},
 		Checksum: wire.ChecksumRequest{Data: []byte("x"), Algorithms: []string{"crc32c"}}}
-	_, err = c.doRaw(ctx, &req)
+	_, err := c.doRaw(ctx, &req)
 	if !errors.Is(err, ErrDeadlineExceeded) {
 		t.Fatalf("timeout_ms 0: %v, want ErrDeadlineExceeded", err)
 	}

@@ -325,14 +325,7 @@ func TestRouterPercentageAgainstTheDaemon(t *testing.T) {
 }
 
 func TestRouterShadowAgainstTheDaemonFindsNoMismatch(t *testing.T) {
-	d := testdaemon.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := Dial(ctx, d.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	_, c := startClient(t)
 	reports := &collectReports{}
 	r, err := NewRouter(c, nil, WithLogger(quietLog), WithPolicy(Policy{Mode: RouteShadow}),
 		WithShadow(ShadowConfig{MaxInFlight: 64, OnReport: reports.add}))

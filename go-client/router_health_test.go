@@ -13,18 +13,9 @@ import (
 // daemon, and report it down while jobs go on through the Go path.
 func TestRouterPingAndStatsReachTheDaemon(t *testing.T) {
 	d := testdaemon.Start(t)
+	r, _ := faultRouter(t, d, BreakerConfig{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, d.Path(), WithRedialBackoff(5*time.Millisecond, 20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	r, err := NewRouter(c, nil, WithLogger(quietLog))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	var svc Service = r
 
 	if err := svc.Ping(ctx); err != nil {
