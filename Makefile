@@ -1,40 +1,51 @@
-# ferry: the two commands are `make run` and `make test` (see README.md).
+# ferry: the two commands are `make run` and `make test` (see README.md). Both start with
+# scripts/setup.sh, which installs what a fresh Debian machine lacks and is silent otherwise.
 SHELL := /bin/bash
 FERRYD := $(CURDIR)/target/release/ferryd
 PHOTOS ?= $(CURDIR)/tests/data/photos
 OUT ?= $(CURDIR)/out/thumbs
+# One cargo profile (release) for the daemon and every test, so the dependency tree is compiled
+# once: `cargo test --release` builds target/release/ferryd, which the Go and systemd tests start.
+CARGO_TEST := cargo test --release --locked
 
-.PHONY: all build run test test-vectors test-rust test-go test-systemd bench clean
+.PHONY: all setup build run test test-vectors test-rust test-go test-systemd bench clean
 
 all: build
 
-build:
+setup:
+	@scripts/setup.sh
+
+build: setup
 	cargo build --release --locked
 	cd go-client && go build ./...
 
-# Builds everything, starts ferryd on a temporary socket, runs the example Go worker over the
-# sample photos, prints what happened per image, stops the daemon.
+# Builds everything, starts ferryd on a socket under out/, runs the example Go worker over the
+# sample photos, prints what happened per image, stops the daemon and removes its files.
 run: build
 	FERRYD=$(FERRYD) PHOTOS=$(PHOTOS) OUT=$(OUT) scripts/run-demo.sh
 
 # Every test: the wire vectors against their generator, the Rust suite, the Go suite (which
 # starts the real daemon built here), the systemd units with the daemon built here.
-test: test-vectors test-rust test-go test-systemd
+test: setup test-vectors test-rust test-go test-systemd
 
 test-vectors:
 	python3 protocol/gen/generate.py --check
 
 test-rust:
-	cargo test --locked
+	$(CARGO_TEST)
 
-test-go:
-	cargo build --release --locked
+# The daemon is the one `cargo test --release` built (no second compile); `--no-run` only
+# builds it when test-go runs alone.
+$(FERRYD) daemon:
+	$(CARGO_TEST) --no-run
+.PHONY: daemon
+
+test-go: daemon
 	cd go-client && go vet ./... && FERRYD_BIN=$(FERRYD) go test -count=1 -timeout 20m ./...
 
 # The units in systemd/ (systemd-analyze verify and security), and the daemon under socket
 # activation, in a sandbox and with NOTIFY_SOCKET; systemd need not be running (systemd/README.md).
-test-systemd:
-	cargo build --release --locked
+test-systemd: daemon
 	systemd/test.sh $(FERRYD)
 
 # The bench harness over a corpus of photos (CORPUS, default ../shared/corpus; benches/README.md
