@@ -15,8 +15,10 @@ all: build
 setup:
 	@scripts/setup.sh
 
-build: setup
-	cargo build --release --locked
+# `cargo test --no-run` rather than `cargo build`: the test binaries' dev-dependencies change a
+# few crates' features, and building the daemon the same way as the tests means make run and
+# make test share every compiled crate (a plain cargo build would recompile image and others).
+build: setup daemon
 	cd go-client && go build ./...
 
 # Builds everything, starts ferryd on a socket under out/, runs the example Go worker over the
@@ -34,9 +36,9 @@ test-vectors:
 test-rust:
 	$(CARGO_TEST)
 
-# The daemon is the one `cargo test --release` built (no second compile); `--no-run` only
-# builds it when test-go runs alone.
-$(FERRYD) daemon:
+# The daemon is the one `cargo test --release` built (no second compile); `--no-run` is a
+# no-op when test-rust ran first and builds it when test-go runs alone.
+daemon:
 	$(CARGO_TEST) --no-run
 .PHONY: daemon
 

@@ -4,17 +4,25 @@
 set -euo pipefail
 : "${FERRYD:?path to the ferryd binary}" "${PHOTOS:?directory of photos}" "${OUT:?output directory}"
 
-dir=$(mktemp -d /tmp/ferry.XXXXXX)
+# Everything this run writes lives under out/: the socket and the worker binary in out/run
+# (removed on exit, whatever happens), the daemon's log in out/ferryd.log, thumbnails in $OUT.
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir="$root/out/run"
+log="$root/out/ferryd.log"
+rm -rf "$dir"; mkdir -p "$dir"
 sock="$dir/ferryd.sock"
-log="$dir/ferryd.log"
+# A Unix socket path holds at most 107 bytes: from a deeply nested clone, use a short temp dir
+# (still removed on exit).
+if [ ${#sock} -gt 100 ]; then dir=$(mktemp -d /tmp/ferry.XXXXXX); sock="$dir/ferryd.sock"; fi
 cleanup() {
   if [ -n "${pid:-}" ] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid"
     wait "$pid" || true
   fi
+  rm -rf "$dir"
   echo "daemon log: $log"
 }
-trap cleanup EXIT
+trap cleanup EXIT INT TERM
 
 "$FERRYD" --socket "$sock" >"$log" 2>&1 &
 pid=$!
@@ -28,7 +36,7 @@ echo "ferryd pid $pid listening on $sock"
 
 mkdir -p "$OUT"
 worker="$dir/ferry-thumbs"
-(cd "$(dirname "$0")/../go-client" && go build -o "$worker" ./cmd/ferry-thumbs)
+(cd "$root/go-client" && go build -o "$worker" ./cmd/ferry-thumbs)
 
 echo; echo "== 1. through the router, policy rust: ferryd makes the thumbnails"
 "$worker" -socket "$sock" -in "$PHOTOS" -out "$OUT"
