@@ -55,7 +55,8 @@ test-systemd: daemon
 # in one run; the report lands in out/bench/report.md with its SVG plots.
 CORPUS ?= $(CURDIR)/../shared/corpus
 bench: build
-	python3 -m pip install --quiet --disable-pip-version-check "pyvips[binary]" || echo "no pyvips: the libvips line is skipped"
+	python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "pyvips[binary]" || echo "no pyvips: the libvips line is skipped"
+	pkg-config --exists vips || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; $$sudo apt-get install -y -qq libvips-dev >/dev/null; } || echo "no libvips-dev: the govips line is skipped"
 	mkdir -p out/bench
 	set -o pipefail; FERRY_CORPUS=$(CORPUS) FERRY_BENCH_JSON=$(CURDIR)/out/bench/kernels.json cargo bench --locked --bench corpus | tee out/bench/corpus.txt
 	cd go-client && go run ./cmd/ferry-bench -ferryd $(FERRYD) -corpus $(CORPUS) -out $(CURDIR)/out/bench -kernels $(CURDIR)/out/bench/kernels.json

@@ -35,6 +35,7 @@ type options struct {
 	kernels string // JSON from `cargo bench --bench corpus` with FERRY_BENCH_JSON
 	short   bool
 	noVips  bool
+	govips  string // benches/govips: libvips through cgo, in a Go process; "" skips it
 	log     func(format string, args ...any)
 }
 
@@ -48,6 +49,7 @@ func parseFlags() options {
 	flag.StringVar(&o.kernels, "kernels", "", "JSON written by `FERRY_BENCH_JSON=... cargo bench --bench corpus` (the bare-pool ceiling)")
 	flag.BoolVar(&o.short, "short", false, "a quick pass with few runs and small sizes (what the test suite runs)")
 	flag.BoolVar(&o.noVips, "no-vips", false, "skip libvips even when pyvips is importable")
+	flag.StringVar(&o.govips, "govips", "../benches/govips", "source of the govips path (needs cgo and libvips-dev); empty skips it; -short skips it")
 	flag.Parse()
 	return o
 }
@@ -85,16 +87,36 @@ func run(ctx context.Context, o options) error {
 	if res.Ping, err = benchPing(ctx, d, p); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
-	var vips *vipsWorker
+	var vips, govips *vipsWorker
 	if !o.noVips {
 		if vips = startVips(photos); vips == nil {
 			o.log("pyvips not importable: no libvips figures")
 		}
 	}
+	govipsBin := ""
+	switch {
+	case o.short || o.govips == "":
+		res.GovipsMissing = "not run (-short, or -govips empty)"
+	default:
+		o.log("building the govips path ...")
+		tmp, err := os.MkdirTemp("", "fgb")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		if govipsBin, err = buildGovips(o.govips, tmp); err != nil {
+			res.GovipsMissing = err.Error()
+			o.log("no govips figures: %v", err)
+		} else if govips = startGovips(govipsBin, photos); govips == nil {
+			res.GovipsMissing = "the govips process did not start"
+		}
+	}
 	o.log("thumbnails, one at a time ...")
-	res.Thumbs, res.Vips, err = benchThumbsSerial(ctx, d, photos, p, vips)
-	if vips != nil {
-		vips.close()
+	res.Thumbs, res.Vips, res.Govips, err = benchThumbsSerial(ctx, d, photos, p, vips, govips)
+	for _, w := range []*vipsWorker{vips, govips} {
+		if w != nil {
+			w.close()
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("thumbnails: %w", err)
@@ -102,6 +124,12 @@ func run(ctx context.Context, o options) error {
 	o.log("thumbnails, concurrency sweep ...")
 	if res.Sweep, err = benchThumbsSweep(ctx, d, photos, p); err != nil {
 		return fmt.Errorf("thumbnail sweep: %w", err)
+	}
+	if govipsBin != "" && govips != nil {
+		o.log("thumbnails, concurrency sweep on govips ...")
+		if res.GovipsSweep, err = runGovipsSweep(govipsBin, photos, govipsLevels, 5*time.Second); err != nil {
+			res.GovipsMissing = err.Error()
+		}
 	}
 	o.log("checksums ...")
 	if res.Checksums, err = benchChecksums(ctx, d, p); err != nil {

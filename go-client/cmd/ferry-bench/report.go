@@ -59,6 +59,8 @@ func markdown(r *results) string {
 		w("\nlibvips %s through pyvips, in its own long-lived process, `VIPS_CONCURRENCY=1`, `thumbnail_buffer` (shrink-on-load) then `.jpg[Q=80]`, timed inside that process (no IPC counted for it), alternating call by call with the other two paths. PSNR compares each path's thumbnail with libvips' of the same photo, decoded, over RGB: the quality check (two good Lanczos3-class thumbnails at q80 differ by encoder and filter details, typically 30-40 dB; a broken resize scores far lower). A photo with an embedded ICC profile (rocket.jpg: Adobe RGB) scores lower for the socket path by design: ferryd converts it to sRGB, while libvips' thumbnail and the Go path pass the pixels through unconverted.\n", r.Vips.Version)
 	}
 
+	writeGovips(w, r)
+
 	w("\n## Thumbnails at concurrency\n\nThe same request over the corpus, from N goroutines; busy answers are retried after 2 ms and counted. CPU is per job, in milliseconds, of each process.\n\n")
 	w("| path | concurrency | jobs | images/s | p50 ms | p99 ms | busy | ferryd CPU/job | Go process CPU/job |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for i := range r.Sweep.Rust {

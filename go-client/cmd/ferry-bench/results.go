@@ -20,9 +20,13 @@ type results struct {
 	Checksums checksumResults `json:"checksums"`
 	Memory    memoryResults   `json:"memory"`
 	Vips      *vipsResults    `json:"vips,omitempty"`
-	Kernels   *kernelResults  `json:"kernels,omitempty"`
-	GoPeakRSS int64           `json:"go_peak_rss_kib"`
-	Bar       []barLine       `json:"bar"`
+	// libvips through cgo in a Go process (govips): one at a time, and its own concurrency sweep.
+	Govips        *vipsResults   `json:"govips,omitempty"`
+	GovipsSweep   *govipsSweep   `json:"govips_sweep,omitempty"`
+	GovipsMissing string         `json:"govips_missing,omitempty"` // why there are no govips figures
+	Kernels       *kernelResults `json:"kernels,omitempty"`
+	GoPeakRSS     int64          `json:"go_peak_rss_kib"`
+	Bar           []barLine      `json:"bar"`
 }
 
 // host is the machine the figures belong to.

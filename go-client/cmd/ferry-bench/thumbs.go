@@ -49,56 +49,70 @@ type processor interface {
 var goPath processor = ferry.NewGoProcessor()
 
 // benchThumbsSerial times every photo on each path, one call at a time, alternating the paths
-// call by call (libvips too, when vips is not nil) so that all of them see the same machine.
-func benchThumbsSerial(ctx context.Context, d *daemon, photos []photo, p plan, vips *vipsWorker) (thumbsSerial, *vipsResults, error) {
-	var out thumbsSerial
-	var vr *vipsResults
+// call by call (libvips through pyvips and through govips too, when not nil) so that all of them
+// see the same machine.
+func benchThumbsSerial(ctx context.Context, d *daemon, photos []photo, p plan, vips, govips *vipsWorker) (out thumbsSerial, vr, gr *vipsResults, err error) {
 	if vips != nil {
 		vr = &vipsResults{Version: vips.version, Rows: map[string]dist{}}
+	}
+	if govips != nil {
+		gr = &vipsResults{Version: govips.version, Rows: map[string]dist{}}
 	}
 	for _, ph := range photos {
 		req := thumbRequest(ph)
 		row := thumbRow{Photo: ph}
-		var rt, gt, vt []time.Duration
+		var rt, gt, vt, gvt []time.Duration
 		// one warm-up each, then alternate the paths so both see the same machine
 		r, err := d.client.Resize(ctx, req)
 		if err != nil {
-			return out, nil, fmt.Errorf("%s on ferryd: %w", ph.Name, err)
+			return out, nil, nil, fmt.Errorf("%s on ferryd: %w", ph.Name, err)
 		}
 		g, err := goPath.Resize(ctx, req)
 		if err != nil {
-			return out, nil, fmt.Errorf("%s on Go: %w", ph.Name, err)
+			return out, nil, nil, fmt.Errorf("%s on Go: %w", ph.Name, err)
 		}
 		if r.Width != g.Width || r.Height != g.Height {
-			return out, nil, fmt.Errorf("%s: ferryd made %dx%d, Go %dx%d", ph.Name, r.Width, r.Height, g.Width, g.Height)
+			return out, nil, nil, fmt.Errorf("%s: ferryd made %dx%d, Go %dx%d", ph.Name, r.Width, r.Height, g.Width, g.Height)
 		}
 		if vips != nil {
 			ref, err := vips.output(ph.Name) // also its warm-up
 			if err != nil {
-				return out, nil, fmt.Errorf("%s on libvips: %w", ph.Name, err)
+				return out, nil, nil, fmt.Errorf("%s on libvips: %w", ph.Name, err)
 			}
 			row.PSNRSocketVips, row.PSNRGoVips = jpegPSNR(r.Image, ref), jpegPSNR(g.Image, ref)
+		}
+		if govips != nil {
+			if _, err := govips.output(ph.Name); err != nil { // its warm-up
+				return out, nil, nil, fmt.Errorf("%s on govips: %w", ph.Name, err)
+			}
 		}
 		row.OutBytes, row.OutWidth, row.OutHeight = [2]int{len(r.Image), len(g.Image)}, r.Width, r.Height
 		for i := 0; i < max(p.rustRuns, p.goRuns); i++ {
 			if i < p.rustRuns {
 				t := time.Now()
 				if _, err := d.client.Resize(ctx, req); err != nil {
-					return out, nil, err
+					return out, nil, nil, err
 				}
 				rt = append(rt, time.Since(t))
 				if vips != nil {
 					v, err := vips.thumb(ph.Name)
 					if err != nil {
-						return out, nil, err
+						return out, nil, nil, err
 					}
 					vt = append(vt, v)
+				}
+				if govips != nil {
+					v, err := govips.thumb(ph.Name)
+					if err != nil {
+						return out, nil, nil, err
+					}
+					gvt = append(gvt, v)
 				}
 			}
 			if i < p.goRuns {
 				t := time.Now()
 				if _, err := goPath.Resize(ctx, req); err != nil {
-					return out, nil, err
+					return out, nil, nil, err
 				}
 				gt = append(gt, time.Since(t))
 			}
@@ -113,8 +127,13 @@ func benchThumbsSerial(ctx context.Context, d *daemon, photos []photo, p plan, v
 			vr.Rows[ph.Name] = v
 			vr.SumMS += v.P50
 		}
+		if gr != nil {
+			v := summarise(gvt)
+			gr.Rows[ph.Name] = v
+			gr.SumMS += v.P50
+		}
 	}
-	return out, vr, nil
+	return out, vr, gr, nil
 }
 
 // sweepCell is one path at one concurrency.

@@ -53,6 +53,15 @@ func startVips(photos []photo) *vipsWorker {
 	if exec.Command("python3", "-c", "import pyvips").Run() != nil {
 		return nil
 	}
+	cmd := exec.Command("python3", "-c", vipsScript)
+	cmd.Env = append(os.Environ(), "VIPS_CONCURRENCY=1")
+	return startWorker(cmd, photos)
+}
+
+// startWorker starts a timing process that speaks vipsScript's line protocol (pyvips, or the
+// govips binary's -serve mode) over copies of the photos in a temporary directory; nil when it
+// does not start or does not print its version line.
+func startWorker(cmd *exec.Cmd, photos []photo) *vipsWorker {
 	dir, err := os.MkdirTemp("", "fv")
 	if err != nil {
 		return nil
@@ -63,8 +72,7 @@ func startVips(photos []photo) *vipsWorker {
 			return nil
 		}
 	}
-	w := &vipsWorker{dir: dir, cmd: exec.Command("python3", "-c", vipsScript)}
-	w.cmd.Env = append(os.Environ(), "VIPS_CONCURRENCY=1")
+	w := &vipsWorker{dir: dir, cmd: cmd}
 	w.cmd.Stderr = os.Stderr
 	in, err1 := w.cmd.StdinPipe()
 	out, err2 := w.cmd.StdoutPipe()
