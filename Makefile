@@ -59,7 +59,7 @@ bench: build
 	pkg-config --exists vips || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; $$sudo apt-get install -y -qq libvips-dev >/dev/null; } || echo "no libvips-dev: the govips line is skipped"
 	mkdir -p out/bench
 	set -o pipefail; FERRY_CORPUS=$(CORPUS) FERRY_BENCH_JSON=$(CURDIR)/out/bench/kernels.json cargo bench --locked --bench corpus | tee out/bench/corpus.txt
-	cd go-client && go run ./cmd/ferry-bench -ferryd $(FERRYD) -corpus $(CORPUS) -out $(CURDIR)/out/bench -kernels $(CURDIR)/out/bench/kernels.json
+	cd go-client && go run ./cmd/ferry-bench -ferryd $(FERRYD) -corpus $(CORPUS) -out $(CURDIR)/out/bench -kernels $(CURDIR)/out/bench/kernels.json -repo $(CURDIR) -rounds 3
 
 clean:
 	cargo clean

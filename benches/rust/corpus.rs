@@ -43,17 +43,31 @@ fn main() {
     photos.sort();
     let params = ResizeParams { width: 400, height: 400, mode: Mode::Fit, quality: 80, ..ResizeParams::default() };
     let limits = Limits::default();
-    println!("corpus {} : fit 400x400, jpeg q80, lanczos3, 1 thread, median of {runs} runs", dir.display());
+    // FERRY_CORPUS_POOL_ONLY=1: the bare pool alone, which the bench harness runs in each of its
+    // rounds right before the socket path's sweep, so the two are measured side by side.
+    let pool_only = std::env::var_os("FERRY_CORPUS_POOL_ONLY").is_some();
+    let mut total_ms = 0.0;
+    if !pool_only {
+        total_ms = single_thread(&photos, &params, &limits, runs, &dir);
+    }
+    bare_pool(&photos, &params, &limits, total_ms);
+}
+
+/// Each photo on this thread, `runs` times; prints the table and returns the sum of medians.
+fn single_thread(photos: &[PathBuf], params: &ResizeParams, limits: &Limits, runs: usize, dir: &std::path::Path) -> f64 {
+    // The directory's own name only: reports carry no machine paths.
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    println!("corpus {name}: fit 400x400, jpeg q80, lanczos3, 1 thread, median of {runs} runs");
     println!("{:<16} {:>11} {:>10} {:>9} {:>9} {:>10}", "photo", "input", "bytes", "output", "out bytes", "median ms");
     let mut total_ms = 0.0;
-    for path in &photos {
+    for path in photos {
         let input = std::fs::read(path).expect("readable photo");
         let mut times = Vec::with_capacity(runs);
         let mut last = None;
-        resize(&input, &params, &limits, &JobControl::unbounded()).expect("warm-up run"); // warm caches
+        resize(&input, params, limits, &JobControl::unbounded()).expect("warm-up run"); // warm caches
         for _ in 0..runs {
             let started = Instant::now();
-            let out = resize(&input, &params, &limits, &JobControl::unbounded()).expect("thumbnail");
+            let out = resize(&input, params, limits, &JobControl::unbounded()).expect("thumbnail");
             times.push(started.elapsed().as_secs_f64() * 1000.0);
             last = Some(out);
         }
@@ -72,7 +86,12 @@ fn main() {
         );
     }
     println!("{} photos, sum of medians: {total_ms:.1} ms", photos.len());
+    total_ms
+}
 
+/// Every photo `FERRY_CORPUS_ROUNDS` times on a bare 2-thread rayon pool; prints images per
+/// second and writes both figures to `FERRY_BENCH_JSON` when set.
+fn bare_pool(photos: &[PathBuf], params: &ResizeParams, limits: &Limits, total_ms: f64) {
     let rounds: usize = std::env::var("FERRY_CORPUS_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
     let inputs: Vec<Vec<u8>> = photos.iter().map(|p| std::fs::read(p).expect("readable photo")).collect();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("rayon pool");
@@ -80,7 +99,7 @@ fn main() {
     let started = Instant::now();
     pool.install(|| {
         jobs.par_iter().with_max_len(1).for_each(|input| {
-            resize(input, &params, &limits, &JobControl::unbounded()).expect("thumbnail");
+            resize(input, params, limits, &JobControl::unbounded()).expect("thumbnail");
         })
     });
     let seconds = started.elapsed().as_secs_f64();

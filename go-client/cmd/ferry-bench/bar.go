@@ -9,6 +9,30 @@ type barLine struct {
 	Measured string `json:"measured"`
 	// Verdict: "pass", "miss", or "not measured" (with the reason in Measured).
 	Verdict string `json:"verdict"`
+	// Value is the figure judged, in Unit; it passes when it is at least Threshold (AtMost:
+	// at most). combineBars takes the median of Value over the rounds.
+	Value     float64 `json:"value"`
+	Threshold float64 `json:"threshold"`
+	AtMost    bool    `json:"at_most,omitempty"`
+	Unit      string  `json:"unit"`
+}
+
+func (l barLine) passes(v float64) bool {
+	if l.AtMost {
+		return v <= l.Threshold
+	}
+	return v >= l.Threshold
+}
+
+func (l barLine) format(v float64) string {
+	switch l.Unit {
+	case "x":
+		return fmt.Sprintf("%.2fx", v)
+	case "%":
+		return fmt.Sprintf("%.0f%%", 100*v)
+	default:
+		return fmt.Sprintf("%.2f %s", v, l.Unit)
+	}
 }
 
 func verdict(ok bool) string {
@@ -18,71 +42,88 @@ func verdict(ok bool) string {
 	return "miss"
 }
 
-// judge holds the run against the bar. Every line is a ratio of figures taken in this run.
+// judge holds the run (one round's figures, plus the memory phase) against the bar. Every line
+// is a ratio or a rate of figures taken in this run; lines of issue 10 that no code path measures
+// yet say so as "not measured".
 func judge(r *results) []barLine {
 	var bar []barLine
-	add := func(line, target, measured string, ok bool) {
-		bar = append(bar, barLine{line, target, measured, verdict(ok)})
+	at := func(line, target, measured string, value, threshold float64, unit string, atMost bool) {
+		l := barLine{Line: line, Target: target, Measured: measured, Value: value, Threshold: threshold, Unit: unit, AtMost: atMost}
+		l.Verdict = verdict(l.passes(value))
+		bar = append(bar, l)
 	}
-	skip := func(line, target, why string) { bar = append(bar, barLine{line, target, why, "not measured"}) }
+	least := func(line, target, measured string, value, threshold float64, unit string) {
+		at(line, target, measured, value, threshold, unit, false)
+	}
+	most := func(line, target, measured string, value, threshold float64, unit string) {
+		at(line, target, measured, value, threshold, unit, true)
+	}
+	skip := func(line, target, why string) {
+		bar = append(bar, barLine{Line: line, Target: target, Measured: why, Verdict: "not measured"})
+	}
 
 	if r.Thumbs.RustSumMS > 0 {
 		x := r.Thumbs.GoSumMS / r.Thumbs.RustSumMS
-		add("thumbnails, socket vs in-process Go (sum of per-photo p50)", ">= 15x",
-			fmt.Sprintf("%.2fx (%.0f ms vs %.0f ms)", x, r.Thumbs.RustSumMS, r.Thumbs.GoSumMS), x >= 15)
+		least("thumbnails, socket vs in-process Go (sum of per-photo p50)", ">= 15x",
+			fmt.Sprintf("%.0f ms vs %.0f ms", r.Thumbs.RustSumMS, r.Thumbs.GoSumMS), x, 15, "x")
 	}
 	if r.Vips != nil && r.Thumbs.RustSumMS > 0 {
 		x := r.Vips.SumMS / r.Thumbs.RustSumMS
-		add("thumbnails, socket vs libvips in process (pyvips, 1 thread)", ">= 2x",
-			fmt.Sprintf("%.2fx (%.0f ms vs %.0f ms)", x, r.Thumbs.RustSumMS, r.Vips.SumMS), x >= 2)
+		least("thumbnails, socket vs libvips in process (pyvips, 1 thread)", ">= 2x",
+			fmt.Sprintf("%.0f ms vs %.0f ms", r.Thumbs.RustSumMS, r.Vips.SumMS), x, 2, "x")
 		worst, name := 1000.0, ""
 		for _, row := range r.Thumbs.Rows {
 			if row.PSNRSocketVips > 0 && row.PSNRSocketVips < worst && !row.Photo.ICC {
 				worst, name = row.PSNRSocketVips, row.Photo.Name
 			}
 		}
-		add("thumbnail PSNR socket vs libvips, every photo without an ICC profile", ">= 38 dB",
-			fmt.Sprintf("lowest %.1f dB (%s)", worst, name), worst >= 38)
+		least("thumbnail PSNR socket vs libvips, every photo without an ICC profile", ">= 38 dB",
+			"lowest: "+name, worst, 38, "dB")
 	} else {
 		skip("thumbnails, socket vs libvips in process (pyvips, 1 thread)", ">= 2x", "pyvips not importable")
 	}
 	if r.Govips != nil && r.Thumbs.RustSumMS > 0 {
 		x := r.Govips.SumMS / r.Thumbs.RustSumMS
-		add("thumbnails, socket vs govips (libvips through cgo, 1 thread)", ">= 2x",
-			fmt.Sprintf("%.2fx (%.0f ms vs %.0f ms)", x, r.Thumbs.RustSumMS, r.Govips.SumMS), x >= 2)
+		least("thumbnails, socket vs govips (libvips through cgo, 1 thread)", ">= 2x",
+			fmt.Sprintf("%.0f ms vs %.0f ms", r.Thumbs.RustSumMS, r.Govips.SumMS), x, 2, "x")
 	} else {
 		skip("thumbnails, socket vs govips (libvips through cgo, 1 thread)", ">= 2x", r.GovipsMissing)
 	}
-	if c8 := cellAt(r.Sweep.Rust, 8); r.Kernels != nil && c8 != nil {
+	if c8 := cellAt(r.Sweep.Rust, 8); r.Kernels != nil && r.Kernels.SameRound && c8 != nil && r.Kernels.PoolImagesPerSecond > 0 {
 		x := c8.PerSecond / r.Kernels.PoolImagesPerSecond
-		add("throughput at concurrency 8 vs bare 2-thread rayon pool", ">= 90%",
-			fmt.Sprintf("%.0f%% (%.2f vs %.2f images/s)", 100*x, c8.PerSecond, r.Kernels.PoolImagesPerSecond), x >= 0.9)
+		least("throughput at concurrency 8 vs bare 2-thread rayon pool (same round)", ">= 90%",
+			fmt.Sprintf("%.2f vs %.2f images/s", c8.PerSecond, r.Kernels.PoolImagesPerSecond), x, 0.9, "%")
 	} else {
-		skip("throughput at concurrency 8 vs bare 2-thread rayon pool", ">= 90%", "no -kernels figures")
+		skip("throughput at concurrency 8 vs bare 2-thread rayon pool (same round)", ">= 90%", "no bare-pool figures (-repo)")
 	}
+	skip("three sizes from one decode vs the largest alone", "<= 1.4x", "several outputs per request are not served yet")
+	skip("BLAKE3 of 64 MiB by file descriptor", ">= 4 GB/s", "file descriptors are not passed yet")
+	skip("router policy auto vs the faster path, every size", "within 5%", "the auto policy does not exist yet")
 	if f := r.Ping.RawFloor.P50; f > 0 {
 		x := r.Ping.Client.P50 / f
-		add("ping p50 vs raw Unix-socket floor", "<= 1.5x",
-			fmt.Sprintf("%.2fx (%.1f us vs %.1f us)", x, 1000*r.Ping.Client.P50, 1000*f), x <= 1.5)
+		most("ping p50 vs raw Unix-socket floor", "<= 1.5x",
+			fmt.Sprintf("%.1f us vs %.1f us", 1000*r.Ping.Client.P50, 1000*f), x, 1.5, "x")
 	}
-	add("pipelined pings from many goroutines", ">= 150,000/s",
-		fmt.Sprintf("%.0f/s (%d goroutines)", r.Ping.Pipelined.PerSecond, r.Ping.Pipelined.Goroutines),
-		r.Ping.Pipelined.PerSecond >= 150_000)
+	least("pipelined pings from many goroutines", ">= 150,000/s",
+		fmt.Sprintf("%d goroutines", r.Ping.Pipelined.Goroutines), r.Ping.Pipelined.PerSecond, 150_000, "/s")
 	m := r.Memory
 	peakLine := fmt.Sprintf("daemon peak RSS, %d concurrent thumbnails of %s (%.1f MP), queue bound 64", m.Burst, m.Photo, m.MP)
 	if m.Burst >= 64 {
-		add(peakLine, "< 300 MiB; beyond the bound busy", fmt.Sprintf("%.0f MiB (%d ok, %d busy)", kib(m.PeakKiB), m.OK, m.Busy),
-			kib(m.PeakKiB) < 300 && m.OK+m.Busy == int64(m.Burst) && (m.Burst <= 64 || m.Busy > 0))
+		peak := kib(m.PeakKiB)
+		if m.OK+m.Busy != int64(m.Burst) || (m.Burst > 64 && m.Busy == 0) {
+			peak = 1e9 // a lost answer, or no busy beyond the bound, fails the line whatever the peak
+		}
+		most(peakLine, "< 300 MiB; beyond the bound busy", fmt.Sprintf("%d ok, %d busy", m.OK, m.Busy), peak, 300, "MiB")
 	} else {
 		skip(peakLine, "< 300 MiB with 64", fmt.Sprintf("short run: %.0f MiB with %d", kib(m.PeakKiB), m.Burst))
 	}
-	add("daemon RSS 3 s after the burst vs idle", "<= idle + 50 MiB",
-		fmt.Sprintf("%.0f MiB after, %.0f MiB idle", kib(m.AfterKiB), kib(m.IdleKiB)), m.AfterKiB-m.IdleKiB <= 50<<10)
+	most("daemon RSS 3 s after the burst minus idle", "<= 50 MiB",
+		fmt.Sprintf("%.0f MiB after, %.0f MiB idle", kib(m.AfterKiB), kib(m.IdleKiB)), kib(m.AfterKiB-m.IdleKiB), 50, "MiB")
 	if c := cellFor(r.Checksums.Cells, "blake3", 64<<20); c != nil {
-		add("BLAKE3 of 64 MiB through the socket, end to end", ">= 2.5 GB/s",
-			fmt.Sprintf("%.2f GB/s (Go in process: %.2f GB/s)", c.RustGBps, c.GoGBps), c.RustGBps >= 2.5)
+		least("BLAKE3 of 64 MiB through the socket, bytes in the frame", ">= 2.5 GB/s",
+			fmt.Sprintf("Go in process: %.2f GB/s", c.GoGBps), c.RustGBps, 2.5, "GB/s")
 	} else {
-		skip("BLAKE3 of 64 MiB through the socket, end to end", ">= 2.5 GB/s", "64 MiB not in this run's sizes")
+		skip("BLAKE3 of 64 MiB through the socket, bytes in the frame", ">= 2.5 GB/s", "64 MiB not in this run's sizes")
 	}
 	return bar
 }

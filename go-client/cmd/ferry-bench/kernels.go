@@ -14,6 +14,8 @@ type kernelResults struct {
 	PoolThreads         int     `json:"pool_threads"`
 	PoolImages          int     `json:"pool_images"`
 	PoolImagesPerSecond float64 `json:"pool_images_per_second"`
+	// SameRound: the pool figure was measured by the harness in the round it is judged with.
+	SameRound bool `json:"same_round,omitempty"`
 }
 
 func readKernels(path string) (*kernelResults, error) {

@@ -35,6 +35,8 @@ type options struct {
 	kernels string // JSON from `cargo bench --bench corpus` with FERRY_BENCH_JSON
 	short   bool
 	noVips  bool
+	rounds  int    // passes of the repeated sections; the bar takes each line's median
+	repo    string // repository root, for the bare pool (cargo bench --bench corpus) in each round
 	govips  string // benches/govips: libvips through cgo, in a Go process; "" skips it
 	log     func(format string, args ...any)
 }
@@ -47,6 +49,8 @@ func parseFlags() options {
 	flag.StringVar(&o.corpus, "corpus", "", "directory of photos (*.jpg, *.jpeg, *.png); see benches/README.md to fetch them")
 	flag.StringVar(&o.out, "out", "out/bench", "directory for report.md, the SVG plots and results.json")
 	flag.StringVar(&o.kernels, "kernels", "", "JSON written by `FERRY_BENCH_JSON=... cargo bench --bench corpus` (the bare-pool ceiling)")
+	flag.IntVar(&o.rounds, "rounds", 3, "passes of ping, thumbnails, bare pool, sweep and checksums; the bar is each line's median (-short: 1)")
+	flag.StringVar(&o.repo, "repo", "", "repository root: run the bare 2-thread pool (cargo bench --bench corpus) in each round, beside the sweep")
 	flag.BoolVar(&o.short, "short", false, "a quick pass with few runs and small sizes (what the test suite runs)")
 	flag.BoolVar(&o.noVips, "no-vips", false, "skip libvips even when pyvips is importable")
 	flag.StringVar(&o.govips, "govips", "../benches/govips", "source of the govips path (needs cgo and libvips-dev); empty skips it; -short skips it")
@@ -71,6 +75,9 @@ func main() {
 
 // run measures every section and writes the report files into o.out.
 func run(ctx context.Context, o options) error {
+	if o.short || o.rounds < 1 {
+		o.rounds = 1
+	}
 	photos, err := loadPhotos(o.corpus)
 	if err != nil {
 		return err
@@ -81,12 +88,8 @@ func run(ctx context.Context, o options) error {
 	}
 	defer d.close()
 	p := planFor(o.short)
-	res := &results{Started: time.Now(), Short: o.short, Corpus: o.corpus, Host: hostFacts()}
+	res := &results{Started: time.Now(), Short: o.short, Corpus: publicCorpus(o.corpus), Host: hostFacts()}
 
-	o.log("ping ...")
-	if res.Ping, err = benchPing(ctx, d, p); err != nil {
-		return fmt.Errorf("ping: %w", err)
-	}
 	var vips, govips *vipsWorker
 	if !o.noVips {
 		if vips = startVips(photos); vips == nil {
@@ -111,29 +114,24 @@ func run(ctx context.Context, o options) error {
 			res.GovipsMissing = "the govips process did not start"
 		}
 	}
-	o.log("thumbnails, one at a time ...")
-	res.Thumbs, res.Vips, res.Govips, err = benchThumbsSerial(ctx, d, photos, p, vips, govips)
+	var rounds []round
+	for i := 0; i < o.rounds; i++ {
+		rd, err := measureRound(ctx, o, d, photos, p, vips, govips, i)
+		if err != nil {
+			return err
+		}
+		rounds = append(rounds, rd)
+	}
 	for _, w := range []*vipsWorker{vips, govips} {
 		if w != nil {
 			w.close()
 		}
-	}
-	if err != nil {
-		return fmt.Errorf("thumbnails: %w", err)
-	}
-	o.log("thumbnails, concurrency sweep ...")
-	if res.Sweep, err = benchThumbsSweep(ctx, d, photos, p); err != nil {
-		return fmt.Errorf("thumbnail sweep: %w", err)
 	}
 	if govipsBin != "" && govips != nil {
 		o.log("thumbnails, concurrency sweep on govips ...")
 		if res.GovipsSweep, err = runGovipsSweep(govipsBin, photos, govipsLevels, 5*time.Second); err != nil {
 			res.GovipsMissing = err.Error()
 		}
-	}
-	o.log("checksums ...")
-	if res.Checksums, err = benchChecksums(ctx, d, p); err != nil {
-		return fmt.Errorf("checksums: %w", err)
 	}
 	o.log("memory burst ...")
 	if res.Memory, err = benchMemory(ctx, d, photos, p); err != nil {
@@ -145,7 +143,13 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	res.GoPeakRSS = selfPeakRSS()
-	res.Bar = judge(res)
+	var bars [][]barLine
+	for _, rd := range rounds {
+		rd.apply(res)
+		bars = append(bars, judge(res))
+	}
+	res.Rounds = rounds
+	res.Bar = combineBars(bars)
 	res.Elapsed = time.Since(res.Started).Round(time.Millisecond).String()
 	return writeReport(o.out, res)
 }
@@ -172,4 +176,34 @@ func writeReport(dir string, res *results) error {
 	}
 	fmt.Printf("report: %s\n", filepath.Join(dir, "report.md"))
 	return nil
+}
+
+// measureRound runs the repeated sections once: ping, thumbnails one at a time (with the libvips
+// anchors), the bare pool and the sweep side by side, checksums.
+func measureRound(ctx context.Context, o options, d *daemon, photos []photo, p plan, vips, govips *vipsWorker, i int) (round, error) {
+	var rd round
+	var err error
+	o.log("round %d of %d: ping ...", i+1, o.rounds)
+	if rd.Ping, err = benchPing(ctx, d, p); err != nil {
+		return rd, fmt.Errorf("ping: %w", err)
+	}
+	o.log("round %d: thumbnails, one at a time ...", i+1)
+	if rd.Thumbs, rd.Vips, rd.Govips, err = benchThumbsSerial(ctx, d, photos, p, vips, govips); err != nil {
+		return rd, fmt.Errorf("thumbnails: %w", err)
+	}
+	if o.repo != "" && !o.short {
+		o.log("round %d: bare pool ...", i+1)
+		if rd.Pool, err = runBarePool(ctx, o.repo, o.corpus); err != nil {
+			return rd, err
+		}
+	}
+	o.log("round %d: thumbnails, concurrency sweep ...", i+1)
+	if rd.Sweep, err = benchThumbsSweep(ctx, d, photos, p); err != nil {
+		return rd, fmt.Errorf("thumbnail sweep: %w", err)
+	}
+	o.log("round %d: checksums ...", i+1)
+	if rd.Checksums, err = benchChecksums(ctx, d, p); err != nil {
+		return rd, fmt.Errorf("checksums: %w", err)
+	}
+	return rd, nil
 }

@@ -73,8 +73,12 @@ func markdown(r *results) string {
 		}
 	}
 	if k := r.Kernels; k != nil {
-		w("\nBare kernels (`cargo bench --bench corpus`, same photos, no socket): %.0f ms sum of single-thread medians; %.2f images/s on a 2-thread rayon pool.\n",
-			k.SingleThreadSumMS, k.PoolImagesPerSecond)
+		where := "from the `cargo bench --bench corpus` run before this harness"
+		if k.SameRound {
+			where = "measured in this round right before the sweep above"
+		}
+		w("\nBare kernels (`cargo bench --bench corpus`, same photos, no socket): %.0f ms sum of single-thread medians; %.2f images/s on a 2-thread rayon pool, %s.\n",
+			k.SingleThreadSumMS, k.PoolImagesPerSecond, where)
 	}
 
 	w("\n## Checksums\n\nMedian (p99) milliseconds per call and GB/s from the median; the paths alternate per call. ![checksums](checksums.svg)\n\n")
@@ -100,6 +104,8 @@ func markdown(r *results) string {
 	w("\n## Memory\n\nferryd resident memory around %d concurrent thumbnails of %s (%.1f MP), busy answers not retried: idle %.0f MiB, peak %.0f MiB (%s), %.0f MiB 3 s later; %d answered, %d busy, in %.2f s. Peak RSS of this Go process over the whole run (Go path included): %.0f MiB.\n",
 		m.Burst, m.Photo, m.MP, kib(m.IdleKiB), kib(m.PeakKiB), map[bool]string{true: "VmHWM", false: "highest VmRSS sampled every 5 ms"}[m.PeakExact],
 		kib(m.AfterKiB), m.OK, m.Busy, m.Seconds, kib(r.GoPeakRSS))
+	w("\nWhy the Go process's peak is so high: its figure covers the Go path's concurrency sweep, where up to %d goroutines each decode a whole photo at full size (the Go path has no DCT scaling: a 15 MP JPEG is 60 MB of RGBA before the resize, plus its YCbCr planes and the resampler's intermediate) at the same time, and the garbage collector lets the heap grow to twice the live set between cycles (GOGC=100). The in-process path's concurrency limit bounds the live set by the number of jobs it lets run at once; the socket path keeps those buffers in ferryd, under its memory budget, and the Go process only holds the encoded bytes.\n",
+		maxLevel(r.Sweep.Go))
 	return b.String()
 }
 
@@ -111,4 +117,13 @@ func sizeWord(n int) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// maxLevel is the highest concurrency of a sweep.
+func maxLevel(cells []sweepCell) int {
+	top := 0
+	for _, c := range cells {
+		top = max(top, c.Concurrency)
+	}
+	return top
 }

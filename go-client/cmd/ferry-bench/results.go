@@ -27,6 +27,8 @@ type results struct {
 	Kernels       *kernelResults `json:"kernels,omitempty"`
 	GoPeakRSS     int64          `json:"go_peak_rss_kib"`
 	Bar           []barLine      `json:"bar"`
+	// Rounds are every pass's figures; the tables show the last, the bar the medians.
+	Rounds []round `json:"rounds"`
 }
 
 // host is the machine the figures belong to.
