@@ -19,7 +19,7 @@ import (
 )
 
 // Tests against fakeServer: the client's own logic, in situations a healthy daemon does not
-// produce on demand. The same behaviours against the real daemon are in integration_test.go.
+// produce on demand. The same behaviours against the real daemon are in the integration tests.
 
 func dialFake(t *testing.T, s *fakeServer, opts ...Option) *Client {
 	t.Helper()

@@ -51,6 +51,12 @@
 // Payloads over 64 KiB are written to the socket from the caller's slice without a copy: do not
 // modify a request's Image or Data until the call returns.
 //
-// Client implements Processor, the interface Go workers program against, so that a worker can
-// switch between the daemon, an in-process implementation and a router without other changes.
+// # Related packages
+//
+// This package is the client alone: it depends on the standard library and the wire encoding
+// only. Package goproc is the in-process, pure-Go implementation of the same jobs, and package
+// router routes between the two (policy, fallback, circuit breaker, shadow comparisons,
+// Prometheus metrics). Client, goproc.Processor and router.Router all implement Processor, the
+// interface Go workers program against, so a worker can switch between them without other
+// changes.
 package ferry

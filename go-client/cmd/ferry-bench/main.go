@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/ferryd/ferry/go-client/internal/echofloor"
@@ -144,4 +145,13 @@ func writeReport(dir string, res *results) error {
 	}
 	fmt.Printf("report: %s\n", filepath.Join(dir, "report.md"))
 	return nil
+}
+
+// spawn runs f on a goroutine counted by wg (sync.WaitGroup.Go, for the module's older go line).
+func spawn(wg *sync.WaitGroup, f func()) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f()
+	}()
 }

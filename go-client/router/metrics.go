@@ -1,9 +1,11 @@
-package ferry
+package router
 
 import (
 	"context"
 	"errors"
 	"time"
+
+	ferry "github.com/ferryd/ferry/go-client"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -11,12 +13,12 @@ import (
 // Metrics are the Router's Prometheus metrics. A Router always counts (it makes its own Metrics
 // unless WithMetrics gives one); register them on your registry to export them:
 //
-//	m := ferry.NewMetrics()
+//	m := NewMetrics()
 //	prometheus.MustRegister(m)
-//	r, err := ferry.NewRouter(client, ferry.NewGoProcessor(), ferry.WithMetrics(m))
+//	r, err := New(client, goproc.New(), WithMetrics(m))
 //
 // Every name starts with ferry_router_. Label values are bounded: op is resize or checksum, path
-// rust or go, reason one of the Reason words, outcome "ok" or an error code word.
+// rust or go, reason one of the ferry.Reason words, outcome "ok" or an error code word.
 type Metrics struct {
 	requests         *prometheus.CounterVec
 	duration         *prometheus.HistogramVec
@@ -105,12 +107,12 @@ func (m *Metrics) collectors() []prometheus.Collector {
 		m.breakerChanges, m.shadowCompared, m.shadowMismatches, m.policyMode, m.rustPercent, m.policyChanges}
 }
 
-func (m *Metrics) request(op string, s Served, err error, elapsed time.Duration) {
+func (m *Metrics) request(op string, s ferry.Served, err error, elapsed time.Duration) {
 	m.requests.WithLabelValues(op, string(s.Path), string(s.Reason), outcomeOf(err)).Inc()
 	m.duration.WithLabelValues(op, string(s.Path)).Observe(elapsed.Seconds())
 }
 
-func (m *Metrics) attempt(op string, p Path, elapsed time.Duration) {
+func (m *Metrics) attempt(op string, p ferry.Path, elapsed time.Duration) {
 	m.attemptDuration.WithLabelValues(op, string(p)).Observe(elapsed.Seconds())
 }
 
@@ -132,23 +134,23 @@ func (m *Metrics) policy(p Policy, source string) {
 }
 
 // outcomeOf names a result for the outcome label: "ok", the daemon's code word for a
-// *ServerError, or the client-side failure.
+// *ferry.ServerError, or the client-side failure.
 func outcomeOf(err error) string {
-	var se *ServerError
+	var se *ferry.ServerError
 	switch {
 	case err == nil:
 		return "ok"
 	case errors.As(err, &se):
 		return se.Code.String()
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ferry.ErrUnavailable):
 		return "unavailable"
-	case errors.Is(err, ErrConnectionLost):
+	case errors.Is(err, ferry.ErrConnectionLost):
 		return "connection_lost"
-	case errors.Is(err, ErrClosed):
+	case errors.Is(err, ferry.ErrClosed):
 		return "closed"
-	case errors.Is(err, ErrRequestTooLarge):
+	case errors.Is(err, ferry.ErrRequestTooLarge):
 		return "request_too_large"
-	case errors.Is(err, ErrProtocol):
+	case errors.Is(err, ferry.ErrProtocol):
 		return "protocol_error"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "deadline_exceeded"

@@ -1,25 +1,26 @@
-package ferry_test
+package router_test
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"log"
 	"os"
 
 	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/goproc"
+	"github.com/ferryd/ferry/go-client/router"
 )
 
-// A worker builds a Router over a lazily dialled Client: it starts even while ferryd is down
+// A worker builds a Router over a lazily dialled ferry.Client: it starts even while ferryd is down
 // (the Go path serves meanwhile), FERRY_ROUTE and FERRY_ROUTE_FILE can switch it at run time,
 // and every result says which path served it and why.
-func ExampleNewRouter() {
+func ExampleNew() {
 	c, err := ferry.Dial(context.Background(), "/run/ferry/ferryd.sock", ferry.WithLazyConnect())
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	r, err := ferry.NewRouter(c, nil, ferry.WithPolicy(ferry.Policy{Mode: ferry.RoutePercentage, RustPercent: 10}))
+	r, err := router.New(c, nil, router.WithPolicy(router.Policy{Mode: router.RoutePercentage, RustPercent: 10}))
 	if err != nil {
 		log.Fatal(err) // FERRY_ROUTE or the policy file holds an invalid policy
 	}
@@ -39,12 +40,12 @@ func ExampleNewRouter() {
 
 // The kill switch from code: every request to the Go path from the next call on.
 func ExampleRouter_SetPolicy() {
-	r, err := ferry.NewRouter(ferry.NewGoProcessor(), nil)
+	r, err := router.New(goproc.New(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer r.Close()
-	if err := r.SetPolicy(ferry.Policy{Mode: ferry.RouteGo}); err != nil {
+	if err := r.SetPolicy(router.Policy{Mode: router.RouteGo}); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(r.Policy())
@@ -54,7 +55,7 @@ func ExampleRouter_SetPolicy() {
 // Policies as FERRY_ROUTE and the policy file spell them.
 func ExampleParsePolicy() {
 	for _, s := range []string{"rust", "off", "percentage:25", "shadow"} {
-		p, err := ferry.ParsePolicy(s)
+		p, err := router.ParsePolicy(s)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -65,22 +66,4 @@ func ExampleParsePolicy() {
 	// off            -> go
 	// percentage:25  -> percentage:25
 	// shadow         -> shadow:rust
-}
-
-// The in-process Go path runs the same jobs as ferryd with the same types; its digests are the
-// daemon's, byte for byte.
-func ExampleGoProcessor_Checksum() {
-	g := ferry.NewGoProcessor()
-	res, err := g.Checksum(context.Background(), ferry.ChecksumRequest{
-		Data:       []byte("hello"),
-		Algorithms: []ferry.Algorithm{ferry.CRC32C, ferry.SHA256},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(hex.EncodeToString(res.Digests[ferry.CRC32C]), res.Served.Path)
-	fmt.Println(hex.EncodeToString(res.Digests[ferry.SHA256]))
-	// Output:
-	// 9a71bb4c go
-	// 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824
 }
