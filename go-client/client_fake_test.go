@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -174,8 +175,9 @@ func TestFakeDeadlineTravelsAndCancels(t *testing.T) {
 	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("returned after %v", el)
 	}
-	waitFor(t, func() bool { return len(s.received()) == 3 }) // hello, resize, cancel
-	got := s.received()
+	// hello, resize, cancel (and the hang watch's pings, which do not matter here)
+	waitFor(t, func() bool { return len(withoutPings(s.received())) == 3 })
+	got := withoutPings(s.received())
 	resize, cnl := got[1], got[2]
 	if resize.Op != wire.OpResize || !resize.HasTimeout || resize.TimeoutMs == 0 || resize.TimeoutMs > 300 {
 		t.Fatalf("resize header = %+v, want a timeout_ms in (0, 300]", resize)
@@ -501,4 +503,116 @@ func TestFakeCloseLeavesNoGoroutines(t *testing.T) {
 	c.Close()
 	// The fake's own per-connection goroutines end once it sees the connections close.
 	waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
+}
+
+// withoutPings drops the pings from headers the fake received: the hang watch sends them on
+// its own while a request is pending.
+func withoutPings(hs []wire.Header) []wire.Header {
+	var out []wire.Header
+	for _, h := range hs {
+		if h.Op != wire.OpPing {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// A daemon that takes requests and answers nothing, pings included, is declared hung after the
+// hang timeout: the call fails with ErrNotResponding (safe to retry) long before its deadline.
+func TestFakeHungDaemonIsDetected(t *testing.T) {
+	s := newFakeServer(t, func(fc *fakeConn, req wire.Request) {}) // answers hello only
+	const hang = 200 * time.Millisecond
+	c := dialFake(t, s, WithPoolSize(1), WithHangTimeout(hang))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := c.Ping(ctx)
+	took := time.Since(start)
+	if !errors.Is(err, ErrNotResponding) || !errors.Is(err, ErrConnectionLost) || !SafeToRetry(err) {
+		t.Fatalf("err = %v, want ErrNotResponding and ErrConnectionLost", err)
+	}
+	if took < hang || took > hang+hang/2 {
+		t.Fatalf("declared hung after %v, want between %v and %v", took, hang, hang+hang/2)
+	}
+	pings := 0
+	for _, h := range s.received() {
+		if h.Op == wire.OpPing {
+			pings++
+		}
+	}
+	if pings != 2 { // the call's own ping, and the watch's
+		t.Fatalf("fake saw %d pings, want 2", pings)
+	}
+}
+
+// A daemon that answers pings but takes its time over a job is alive: the call waits for the
+// job (here: until its deadline), never failing as hung.
+func TestFakeSlowJobIsNotAHang(t *testing.T) {
+	s := newFakeServer(t, nil) // answers pings, never resize
+	c := dialFake(t, s, WithPoolSize(1), WithHangTimeout(100*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	_, err := c.Resize(ctx, ResizeRequest{Image: []byte("x"), Width: 10})
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrNotResponding) {
+		t.Fatalf("err = %v, want only the caller's deadline", err)
+	}
+	if err := c.Ping(testCtx(t)); err != nil {
+		t.Fatalf("connection not usable after a slow job: %v", err)
+	}
+}
+
+// refusingListener accepts connections and answers each, before reading anything, with an error
+// frame of id 0 carrying code, then closes it: how ferryd refuses a peer (peer_not_allowed) or a
+// connection over its limit (busy).
+func refusingListener(t *testing.T, code Code) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "fy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	path := filepath.Join(dir, "r.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = nc.Write(wire.AppendReply(nil, wire.OpPing, &wire.Reply{ID: 0, Code: uint64(code), Message: "refused"}))
+			_ = nc.Close()
+		}
+	}()
+	return path
+}
+
+func TestDialRefusedAtAccept(t *testing.T) {
+	_, err := Dial(testCtx(t), refusingListener(t, CodePeerNotAllowed))
+	if !errors.Is(err, ErrPeerNotAllowed) || !errors.Is(err, ErrUnavailable) || SafeToRetry(err) || IsInvalidInput(err) {
+		t.Fatalf("peer refused: %v (safe to retry %v), want ErrPeerNotAllowed, not retryable", err, SafeToRetry(err))
+	}
+	_, err = Dial(testCtx(t), refusingListener(t, CodeBusy))
+	if !errors.Is(err, ErrBusy) || !errors.Is(err, ErrUnavailable) || !SafeToRetry(err) {
+		t.Fatalf("connection limit: %v, want busy, retryable", err)
+	}
+}
+
+func TestNewCodesAndServedString(t *testing.T) {
+	tooBig := &ServerError{Code: CodeTooLargeForBudget, Message: "needs 3 GiB"}
+	if !errors.Is(tooBig, ErrTooLargeForBudget) || SafeToRetry(tooBig) || IsInvalidInput(tooBig) {
+		t.Errorf("too_large_for_budget: safe to retry %v, invalid input %v", SafeToRetry(tooBig), IsInvalidInput(tooBig))
+	}
+	if CodeTooLargeForBudget.String() != "too_large_for_budget" || CodePeerNotAllowed.String() != "peer_not_allowed" {
+		t.Errorf("names: %s, %s", CodeTooLargeForBudget, CodePeerNotAllowed)
+	}
+	if s := (Served{Path: PathRust, Reason: ReasonDirect}).String(); s != "rust/direct" {
+		t.Errorf("Served.String() = %q", s)
+	}
+	if s := (Served{}).String(); s != "" {
+		t.Errorf("zero Served.String() = %q", s)
+	}
 }

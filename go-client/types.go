@@ -149,6 +149,14 @@ type Served struct {
 	Reason Reason
 }
 
+// String returns "path/reason", e.g. "rust/policy" or "go/fallback"; the zero Served is "".
+func (s Served) String() string {
+	if s.Path == "" && s.Reason == "" {
+		return ""
+	}
+	return string(s.Path) + "/" + string(s.Reason)
+}
+
 // Processor is what Go workers call: the daemon Client, the in-process goproc.Processor and router.Router
 // all implement it, so a worker can switch between them without changing a line.
 type Processor interface {

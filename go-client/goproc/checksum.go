@@ -36,7 +36,7 @@ func (p *Processor) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*f
 	if err := stageCheck(ctx, "checksum"); err != nil {
 		return nil, err
 	}
-	return runAbandonable(ctx, func() (*ferry.ChecksumResult, error) {
+	return runLimited(ctx, p, func() (*ferry.ChecksumResult, error) {
 		for data := req.Data; len(data) > 0; {
 			n := min(len(data), checksumChunk)
 			for _, h := range hashers {

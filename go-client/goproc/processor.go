@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
 )
@@ -13,7 +15,30 @@ import (
 // zero value is not usable, call New.
 type Processor struct {
 	limits Limits
+	// slots bounds the jobs running at once (WithConcurrency): a job takes a slot before its
+	// first decoder or hash runs and gives it back when its goroutine ends, abandoned or not, so
+	// the bound holds for the CPU and memory really in use. A caller that finds every slot taken
+	// waits at most queueWait (and its own context), then gets ErrSaturated.
+	slots     chan struct{}
+	queueWait time.Duration
 }
+
+// Defaults of the Go path's concurrency limit.
+const (
+	// DefaultQueueWait is how long a job waits for a free slot before the call fails with
+	// ErrSaturated. Long enough to ride out a burst of short jobs, short enough that an overloaded
+	// process answers promptly.
+	DefaultQueueWait = time.Second
+)
+
+// DefaultConcurrency is the default number of Go jobs that run at once: runtime.GOMAXPROCS(0)
+// when New is called, one per core the process may use (resize and checksum are CPU-bound).
+func DefaultConcurrency() int { return runtime.GOMAXPROCS(0) }
+
+// ErrSaturated: every Go job slot stayed taken for the queue wait (or until the caller's context
+// ended); the job was not started. It wraps ferry.ErrBusy, so ferry.SafeToRetry holds, and
+// the context's error when that ended the wait. The router turns it into router.ErrOverloaded.
+var ErrSaturated = errors.New("ferry goproc: every Go job slot is taken")
 
 // Limits are the input limits the Go path enforces before decoding, the same as the daemon's
 // (SPEC.md 5.1 hello reply, 5.3 Limits).
@@ -54,15 +79,46 @@ func WithLimits(l Limits) Option {
 	}
 }
 
-// New returns an in-process processor with DefaultLimits unless options say
-// otherwise.
+// WithConcurrency sets how many jobs run at once (DefaultConcurrency() when n <= 0). Calls beyond
+// it wait for a slot (see WithQueueWait).
+func WithConcurrency(n int) Option {
+	return func(p *Processor) {
+		if n > 0 {
+			p.slots = make(chan struct{}, n)
+		}
+	}
+}
+
+// WithQueueWait sets how long a call waits for a free job slot before it fails with
+// ErrSaturated (DefaultQueueWait when d is 0; a negative d means no wait at all). The caller's
+// context bounds the wait too.
+func WithQueueWait(d time.Duration) Option {
+	return func(p *Processor) {
+		if d != 0 {
+			p.queueWait = max(d, 0)
+		}
+	}
+}
+
+// New returns an in-process processor with DefaultLimits, DefaultConcurrency() job slots and
+// DefaultQueueWait unless options say otherwise.
 func New(opts ...Option) *Processor {
-	p := &Processor{limits: DefaultLimits}
+	p := &Processor{limits: DefaultLimits, queueWait: DefaultQueueWait}
 	for _, o := range opts {
 		o(p)
 	}
+	if p.slots == nil {
+		p.slots = make(chan struct{}, DefaultConcurrency())
+	}
 	return p
 }
+
+// Concurrency returns the number of job slots.
+func (p *Processor) Concurrency() int { return cap(p.slots) }
+
+// Running returns the number of jobs holding a slot now: running, or abandoned by their caller
+// and still finishing their current stage. It never exceeds Concurrency.
+func (p *Processor) Running() int { return len(p.slots) }
 
 // Limits returns the limits in force.
 func (p *Processor) Limits() Limits { return p.limits }
@@ -104,11 +160,42 @@ func refuse(code ferry.Code, format string, args ...any) *ferry.ServerError {
 	return &ferry.ServerError{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// runAbandonable runs job on its own goroutine and waits for it or for the end of ctx, whichever
-// comes first: Go's decoders and scalers cannot be interrupted, so this is what keeps a caller's
-// deadline. An abandoned job stops at its next stage check; its result is dropped.
-func runAbandonable[T any](ctx context.Context, job func() (T, error)) (T, error) {
+// acquire takes a job slot, waiting at most the queue wait and until ctx ends.
+func (p *Processor) acquire(ctx context.Context) error {
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if p.queueWait <= 0 {
+		return fmt.Errorf("%w (%d running): %w", ErrSaturated, cap(p.slots), ferry.ErrBusy)
+	}
+	t := time.NewTimer(p.queueWait)
+	defer t.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("%w (%d running) for %v: %w", ErrSaturated, cap(p.slots), p.queueWait, ferry.ErrBusy)
+	case <-ctx.Done():
+		return fmt.Errorf("%w (%d running) until the context ended: %w: %w", ErrSaturated, cap(p.slots),
+			ferry.ErrBusy, ctx.Err())
+	}
+}
+
+func (p *Processor) release() { <-p.slots }
+
+// runLimited runs job in a job slot, on its own goroutine, and waits for it or for the end of
+// ctx, whichever comes first: Go's decoders and scalers cannot be interrupted, so this is what
+// keeps a caller's deadline. An abandoned job keeps its slot until it stops, at its next stage
+// check; its result is dropped.
+func runLimited[T any](ctx context.Context, p *Processor, job func() (T, error)) (T, error) {
+	var zero T
+	if err := p.acquire(ctx); err != nil {
+		return zero, err
+	}
 	if ctx.Done() == nil {
+		defer p.release()
 		return job()
 	}
 	type outcome struct {
@@ -117,6 +204,7 @@ func runAbandonable[T any](ctx context.Context, job func() (T, error)) (T, error
 	}
 	done := make(chan outcome, 1) // buffered: an abandoned job must not block on sending
 	go func() {
+		defer p.release()
 		v, err := job()
 		done <- outcome{v, err}
 	}()
@@ -124,7 +212,6 @@ func runAbandonable[T any](ctx context.Context, job func() (T, error)) (T, error
 	case o := <-done:
 		return o.v, o.err
 	case <-ctx.Done():
-		var zero T
 		return zero, stageCheck(ctx, "the job finished")
 	}
 }

@@ -58,7 +58,7 @@ func (p *Processor) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry
 		return nil, err
 	}
 
-	return runAbandonable(ctx, func() (res *ferry.ResizeResult, err error) {
+	return runLimited(ctx, p, func() (res *ferry.ResizeResult, err error) {
 		defer func() {
 			if r := recover(); r != nil {
 				res, err = nil, refuse(ferry.CodeInternal, "go resize panicked: %v", r)

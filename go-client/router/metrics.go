@@ -55,8 +55,8 @@ func NewMetrics() *Metrics {
 		}, []string{"op", "path"}),
 		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_router_fallbacks_total",
-			Help: "Daemon attempts that failed and were retried on the Go path, by operation and cause.",
-		}, []string{"op", "cause"}),
+			Help: "Requests meant for the daemon that it did not serve, by operation, reason (breaker_open, probe_failed, or the daemon's outcome: busy, unavailable, connection_lost, deadline_exceeded, too_large_for_budget, ...) and action: go (served on Go), converted (served on Go in the fallback format), refused (the daemon's error returned: WithoutFallback).",
+		}, []string{"op", "reason", "action"}),
 		breakerState: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ferry_router_breaker_state",
 			Help: "Circuit breaker in front of the daemon: 0 closed, 1 half-open, 2 open.",
@@ -112,6 +112,10 @@ func (m *Metrics) request(op string, s ferry.Served, err error, elapsed time.Dur
 	m.duration.WithLabelValues(op, string(s.Path)).Observe(elapsed.Seconds())
 }
 
+func (m *Metrics) fallback(op, reason, action string) {
+	m.fallbacks.WithLabelValues(op, reason, action).Inc()
+}
+
 func (m *Metrics) attempt(op string, p ferry.Path, elapsed time.Duration) {
 	m.attemptDuration.WithLabelValues(op, string(p)).Observe(elapsed.Seconds())
 }
@@ -140,6 +144,10 @@ func outcomeOf(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
+	case errors.Is(err, ErrOverloaded):
+		return "overloaded"
+	case errors.Is(err, ferry.ErrNotResponding):
+		return "not_responding"
 	case errors.As(err, &se):
 		return se.Code.String()
 	case errors.Is(err, ferry.ErrUnavailable):

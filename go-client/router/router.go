@@ -35,9 +35,12 @@ const (
 
 // Defaults of the Router's daemon budget.
 const (
-	// DefaultRustTimeout caps one daemon attempt, so a daemon that stops answering costs at most
-	// this before the Go path takes over, even for callers without a deadline.
-	DefaultRustTimeout = 5 * time.Second
+	// DefaultRustTimeout caps one daemon attempt, so a daemon that is alive but slow (a long queue)
+	// costs at most this before the Go path takes over, even for callers without a deadline. It
+	// travels to the daemon as the request's timeout_ms, so a daemon that expects to miss it
+	// answers busy at once instead of queueing the job. A daemon that stops answering altogether
+	// is caught sooner, by the Client's hang timeout (ferry.DefaultHangTimeout).
+	DefaultRustTimeout = 2 * time.Second
 	// DefaultRustShare is the share of a caller's remaining time budget a daemon attempt may use;
 	// the rest is kept for the Go fallback, so a caller's deadline holds when the daemon hangs.
 	DefaultRustShare = 0.5
@@ -106,6 +109,7 @@ type config struct {
 	metrics      *Metrics
 	log          *slog.Logger
 	shadow       ShadowConfig
+	fallback     map[ferry.Format]fallbackRule
 	now          func() time.Time
 }
 
@@ -134,7 +138,7 @@ func WithRustBudget(timeout time.Duration, share float64) Option {
 // private Metrics of its own.
 func WithMetrics(m *Metrics) Option { return func(c *config) { c.metrics = m } }
 
-// WithLogger sets the logger (default slog.Default()). Breaker transitions and policy changes
+// WithLogger makes the Router log to l; without it the Router logs nothing. Breaker transitions and policy changes
 // are logged at Info or Warn, shadow mismatches at Warn, each request and fallback at Debug.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
@@ -172,7 +176,7 @@ func New(rust, goPath ferry.Processor, opts ...Option) (*Router, error) {
 		cfg.metrics = NewMetrics()
 	}
 	if cfg.log == nil {
-		cfg.log = slog.Default()
+		cfg.log = slog.New(discardHandler{})
 	}
 	if cfg.now == nil {
 		cfg.now = time.Now
@@ -306,6 +310,12 @@ func (r *Router) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.Re
 			return &own
 		},
 		compare: r.compareResize,
+		format:  func() ferry.Format { return req.Format },
+		withFormat: func(f ferry.Format) func(context.Context, ferry.Processor) (*ferry.ResizeResult, error) {
+			own := req
+			own.Format = f
+			return func(ctx context.Context, p ferry.Processor) (*ferry.ResizeResult, error) { return p.Resize(ctx, own) }
+		},
 	})
 }
 
@@ -350,6 +360,10 @@ type routedOp[T any] struct {
 	snapshot func(T) T
 	// compare says whether two successful results agree, and if not, how they differ.
 	compare func(primary, shadow T) (bool, string)
+	// format and withFormat, for ops with an output format (resize): the requested format, and
+	// run with the output format replaced (a fallback's WithFallbackFormat).
+	format     func() ferry.Format
+	withFormat func(ferry.Format) func(context.Context, ferry.Processor) (T, error)
 }
 
 // decision is where policy sends one request.
@@ -387,6 +401,9 @@ func route[T any](r *Router, ctx context.Context, o *routedOp[T]) (T, error) {
 		res, served, err = tryRust(r, ctx, o, d.reason)
 	} else {
 		res, err = attempt(r, ctx, o, ferry.PathGo, r.goPath)
+		if errors.Is(err, goproc.ErrSaturated) {
+			err = overloaded("not called ("+string(d.reason)+")", err)
+		}
 	}
 	if err == nil {
 		o.setServed(res, served)
@@ -399,39 +416,6 @@ func route[T any](r *Router, ctx context.Context, o *routedOp[T]) (T, error) {
 		startShadow(r, ctx, o, served.Path, res, err)
 	}
 	return res, err
-}
-
-// tryRust calls the daemon if the breaker allows, and falls back to Go when the daemon fails
-// for a reason of its own.
-func tryRust[T any](r *Router, ctx context.Context, o *routedOp[T], reason ferry.Reason) (T, ferry.Served, error) {
-	p, ok := r.breaker.allow()
-	if !ok {
-		res, err := attempt(r, ctx, o, ferry.PathGo, r.goPath)
-		return res, ferry.Served{Path: ferry.PathGo, Reason: ReasonBreakerOpen}, err
-	}
-	actx, cancel := r.rustContext(ctx)
-	res, err := attempt(r, actx, o, ferry.PathRust, r.rust)
-	cancel()
-	switch {
-	case err == nil:
-		r.breaker.record(p, false)
-		return res, ferry.Served{Path: ferry.PathRust, Reason: reason}, nil
-	case ferry.IsInvalidInput(err):
-		// The daemon did its job: it read the request and refused it. Go would refuse it too.
-		r.breaker.record(p, false)
-		return res, ferry.Served{Path: ferry.PathRust, Reason: reason}, err
-	case ctx.Err() != nil:
-		// The caller gave up; that says nothing about the daemon, and there is no time left
-		// for Go.
-		r.breaker.release(p)
-		return res, ferry.Served{Path: ferry.PathRust, Reason: reason}, err
-	}
-	r.breaker.record(p, true)
-	cause := outcomeOf(err)
-	r.metrics.fallbacks.WithLabelValues(o.op, cause).Inc()
-	r.log.Debug("ferry router: daemon failed; falling back to Go", "op", o.op, "cause", cause, "err", err)
-	res, err = attempt(r, ctx, o, ferry.PathGo, r.goPath)
-	return res, ferry.Served{Path: ferry.PathGo, Reason: ReasonFallback}, err
 }
 
 // rustContext bounds a daemon attempt to DefaultRustTimeout (or its option) and to a share of

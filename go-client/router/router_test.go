@@ -175,13 +175,15 @@ func TestRouterModes(t *testing.T) {
 
 func TestRouterFallsBackWhenTheDaemonFails(t *testing.T) {
 	failures := map[string]error{
-		"unavailable":     fmt.Errorf("%w: dial: connection refused", ferry.ErrUnavailable),
-		"connection lost": fmt.Errorf("%w: EOF", ferry.ErrConnectionLost),
-		"busy":            &ferry.ServerError{Code: ferry.CodeBusy, Message: "queue full"},
-		"shutting down":   &ferry.ServerError{Code: ferry.CodeShuttingDown},
-		"internal":        &ferry.ServerError{Code: ferry.CodeInternal, Message: "panic"},
-		"unknown code":    &ferry.ServerError{Code: 99},
-		"closed client":   ferry.ErrClosed,
+		"unavailable":          fmt.Errorf("%w: dial: connection refused", ferry.ErrUnavailable),
+		"connection lost":      fmt.Errorf("%w: EOF", ferry.ErrConnectionLost),
+		"busy":                 &ferry.ServerError{Code: ferry.CodeBusy, Message: "queue full"},
+		"shutting down":        &ferry.ServerError{Code: ferry.CodeShuttingDown},
+		"internal":             &ferry.ServerError{Code: ferry.CodeInternal, Message: "panic"},
+		"unknown code":         &ferry.ServerError{Code: 99},
+		"closed client":        ferry.ErrClosed,
+		"not responding":       fmt.Errorf("%w: %w: silent", ferry.ErrConnectionLost, ferry.ErrNotResponding),
+		"too large for budget": &ferry.ServerError{Code: ferry.CodeTooLargeForBudget, Message: "needs 3 GiB"},
 	}
 	for name, failure := range failures {
 		t.Run(name, func(t *testing.T) {
@@ -199,7 +201,7 @@ func TestRouterFallsBackWhenTheDaemonFails(t *testing.T) {
 			if g.calls.Load() != 1 || rust.calls.Load() != 1 {
 				t.Errorf("calls: rust %d, go %d; want one each", rust.calls.Load(), g.calls.Load())
 			}
-			if got := testutil.ToFloat64(r.Metrics().fallbacks.WithLabelValues("checksum", outcomeOf(failure))); got != 1 {
+			if got := testutil.ToFloat64(r.Metrics().fallbacks.WithLabelValues("checksum", outcomeOf(failure), "go")); got != 1 {
 				t.Errorf("fallbacks{%s} = %v", outcomeOf(failure), got)
 			}
 		})
