@@ -12,7 +12,7 @@
 //	case err != nil:
 //		return err
 //	}
-//	_ = res.Served // {go direct}
+//	_ = res.Served.String() // "go/direct"
 //
 // # Behaviour
 //
@@ -22,7 +22,10 @@
 // golang.org/x/image/webp), not image.Decode. Checksum feeds the data to every algorithm in one
 // pass; its digests equal the daemon's byte for byte.
 //
-// The context is checked between stages (before decode, resize, orientation and encode; between
+// At most Concurrency jobs run at once (WithConcurrency; GOMAXPROCS by default). A call that
+// finds every slot taken waits for one at most the queue wait (WithQueueWait, DefaultQueueWait)
+// and until its context ends, then fails with ErrSaturated (busy, safe to retry) without doing
+// any work. The context is checked between stages (before decode, resize, orientation and encode; between
 // 1 MiB chunks of a checksum). Go's decoders and scalers cannot be interrupted, so a call whose
 // context ends returns at once with deadline_exceeded or cancelled, a *ferry.ServerError that
 // also wraps the context's error (errors.Is(err, context.DeadlineExceeded) holds), and the
