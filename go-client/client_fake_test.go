@@ -61,6 +61,35 @@ func TestFakeHelloAndPing(t *testing.T) {
 	if st.Uptime != 1500*time.Millisecond || st.RequestsByOp["ping"] != 7 || st.Workers != 2 {
 		t.Fatalf("Stats = %+v", st)
 	}
+	// A daemon from before the memory budget reports none of its keys.
+	if info.MemoryBudget != 0 || info.MaxConnections != 0 || info.MaxQueueWait != 0 || st.MemoryBudget != 0 {
+		t.Fatalf("budget keys from a daemon that sent none: %+v %+v", info, st)
+	}
+}
+
+// The keys protocol v1 added for the memory budget, in hello and stats replies.
+func TestFakeBudgetKeys(t *testing.T) {
+	s := newFakeServer(t, func(fc *fakeConn, req wire.Request) {
+		if req.Op == wire.OpStats {
+			fc.reply(req.Op, &wire.Reply{ID: req.ID, OK: true, Stats: &wire.StatsReply{
+				Server: "fake 1", Workers: 2, MemoryBudget: 1 << 30, MemoryUsed: 5 << 20, ConnectionsRefused: 3}})
+		}
+	})
+	s.mu.Lock()
+	s.hello.MemoryBudget, s.hello.MaxConnections, s.hello.MaxQueueWaitMs = 2<<30, 1024, 2000
+	s.mu.Unlock()
+	c := dialFake(t, s)
+	info := c.ServerInfo()
+	if info.MemoryBudget != 2<<30 || info.MaxConnections != 1024 || info.MaxQueueWait != 2*time.Second {
+		t.Fatalf("ServerInfo = %+v", info)
+	}
+	st, err := c.Stats(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.MemoryBudget != 1<<30 || st.MemoryUsed != 5<<20 || st.ConnectionsRefused != 3 {
+		t.Fatalf("Stats = %+v", st)
+	}
 }
 
 // Replies come back in an order unrelated to the requests; every caller must get its own.

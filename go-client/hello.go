@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"time"
 
@@ -41,24 +42,37 @@ type ServerInfo struct {
 	QueueJobs int
 	// QueueBytes bounds the payload bytes the daemon holds before it answers busy.
 	QueueBytes int64
+	// MemoryBudget bounds everything the daemon holds (frames being read, queued jobs with
+	// their estimated working memory, replies not yet written), in bytes; a job that could never
+	// fit it is refused with ErrTooLargeForBudget. Zero: the daemon does not say (older version).
+	MemoryBudget int64
+	// MaxConnections is the number of connections the daemon serves at once; beyond it a new
+	// connection is refused with busy. Zero: the daemon does not say.
+	MaxConnections int
+	// MaxQueueWait is the longest expected queue wait the daemon accepts a job with; beyond it,
+	// or beyond the request's own deadline, it answers busy. Zero: the daemon does not say.
+	MaxQueueWait time.Duration
 }
 
 func serverInfoFrom(h *wire.HelloReply) *ServerInfo {
 	return &ServerInfo{
-		Version:       int(h.Version),
-		Server:        h.Server,
-		MaxFrame:      int64(h.MaxFrame),
-		MaxPixels:     int64(h.MaxPixels),
-		MaxDimension:  int(h.MaxDimension),
-		Ops:           h.Ops,
-		InputFormats:  words[Format](h.InputFormats),
-		OutputFormats: words[Format](h.OutputFormats),
-		Modes:         words[Mode](h.Modes),
-		Filters:       words[Filter](h.Filters),
-		Algorithms:    words[Algorithm](h.Algorithms),
-		Workers:       int(h.Workers),
-		QueueJobs:     int(h.QueueJobs),
-		QueueBytes:    int64(h.QueueBytes),
+		Version:        int(h.Version),
+		Server:         h.Server,
+		MaxFrame:       int64(h.MaxFrame),
+		MaxPixels:      int64(h.MaxPixels),
+		MaxDimension:   int(h.MaxDimension),
+		Ops:            h.Ops,
+		InputFormats:   words[Format](h.InputFormats),
+		OutputFormats:  words[Format](h.OutputFormats),
+		Modes:          words[Mode](h.Modes),
+		Filters:        words[Filter](h.Filters),
+		Algorithms:     words[Algorithm](h.Algorithms),
+		Workers:        int(h.Workers),
+		QueueJobs:      int(h.QueueJobs),
+		QueueBytes:     int64(h.QueueBytes),
+		MemoryBudget:   int64(min(h.MemoryBudget, math.MaxInt64)),
+		MaxConnections: int(min(h.MaxConnections, math.MaxInt32)),
+		MaxQueueWait:   time.Duration(min(h.MaxQueueWaitMs, math.MaxInt64/uint64(time.Millisecond))) * time.Millisecond,
 	}
 }
 

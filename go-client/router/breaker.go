@@ -53,7 +53,7 @@ const (
 	DefaultBreakerProbes = 2
 	// DefaultBreakerProbeTimeout bounds the ping that each probe sends before its request: a live
 	// daemon answers it in well under a millisecond, a stopped one costs the probing caller this.
-	DefaultBreakerProbeTimeout = 50 * time.Millisecond
+	DefaultBreakerProbeTimeout = 25 * time.Millisecond
 )
 
 // BreakerConfig tunes the circuit breaker. Every zero field takes its Default value.
