@@ -13,9 +13,9 @@ import (
 // Metrics are the Router's Prometheus metrics. A Router always counts (it makes its own Metrics
 // unless WithMetrics gives one); register them on your registry to export them:
 //
-//	m := NewMetrics()
+//	m := router.NewMetrics()
 //	prometheus.MustRegister(m)
-//	r, err := New(client, goproc.New(), WithMetrics(m))
+//	r, err := router.New(client, goproc.New(), router.WithMetrics(m))
 //
 // Every name starts with ferry_router_. Label values are bounded: op is resize or checksum, path
 // rust or go, reason one of the ferry.Reason words, outcome "ok" or an error code word.

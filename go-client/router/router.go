@@ -154,7 +154,7 @@ func withClock(now func() time.Time) Option { return func(c *config) { c.now = n
 // kill switch that silently does nothing is worse than a service that does not start.
 func New(rust, goPath ferry.Processor, opts ...Option) (*Router, error) {
 	if rust == nil {
-		return nil, errors.New("ferry: New: the Rust processor is nil")
+		return nil, errors.New("ferry router: New: the daemon Processor (rust) is nil")
 	}
 	if goPath == nil {
 		goPath = goproc.New()
