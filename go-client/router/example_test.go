@@ -2,9 +2,11 @@ package router_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
+	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
 	"github.com/ferryd/ferry/go-client/goproc"
@@ -66,4 +68,38 @@ func ExampleParsePolicy() {
 	// off            -> go
 	// percentage:25  -> percentage:25
 	// shadow         -> shadow:rust
+}
+
+// A service that hands WebP thumbnails to browsers keeps them small when the daemon cannot serve
+// (the Go path would write lossless WebP, about 11x larger) by taking JPEG from the fallback,
+// and sheds load when both paths are full.
+func ExampleWithFallbackFormat() {
+	c, err := ferry.Dial(context.Background(), "/run/ferry/ferryd.sock", ferry.WithLazyConnect())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	r, err := router.New(c, goproc.New(goproc.WithQueueWait(200*time.Millisecond)),
+		router.WithFallbackFormat(ferry.FormatWebP, ferry.FormatJPEG))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+
+	photo, err := os.ReadFile("upload.jpg")
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := r.Resize(context.Background(), ferry.ResizeRequest{Image: photo, Width: 400, Format: ferry.FormatWebP})
+	switch {
+	case errors.Is(err, router.ErrOverloaded):
+		fmt.Println("503 Service Unavailable, Retry-After: 1")
+		return
+	case ferry.IsInvalidInput(err):
+		fmt.Println("422 Unprocessable Entity:", err)
+		return
+	case err != nil:
+		log.Fatal(err)
+	}
+	fmt.Println(res.Format, res.Served) // webp rust/policy, or jpeg go/fallback while ferryd is down
 }
