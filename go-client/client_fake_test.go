@@ -1,11 +1,13 @@
 package ferry
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -643,5 +645,119 @@ func TestNewCodesAndServedString(t *testing.T) {
 	}
 	if s := (Served{}).String(); s != "" {
 		t.Errorf("zero Served.String() = %q", s)
+	}
+}
+
+// A daemon that reads a large request slowly (alive, but the request takes longer to send than
+// the hang timeout) is not mistaken for a hung one: bytes taken by the socket count as life.
+func TestFakeSlowReaderIsNotAHang(t *testing.T) {
+	dir, err := os.MkdirTemp("", "fy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	path := filepath.Join(dir, "s.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		br := bufio.NewReader(nc)
+		hello, err := wire.ReadFrame(br, wire.DefaultMaxFrame)
+		if err != nil {
+			return
+		}
+		req, _ := wire.DecodeRequest(hello)
+		_, _ = nc.Write(wire.AppendReply(nil, wire.OpHello, &wire.Reply{ID: req.ID, OK: true, Hello: &wire.HelloReply{
+			Version: 1, Server: "slow", MaxFrame: wire.DefaultMaxFrame}}))
+		n, err := wire.ReadLength(br, wire.DefaultMaxFrame)
+		if err != nil {
+			return
+		}
+		body := make([]byte, n)
+		for got := 0; got < len(body); { // 128 KiB every 10 ms: about 0.5 s for 6 MiB
+			k, err := io.ReadFull(br, body[got:min(len(body), got+128<<10)])
+			if err != nil {
+				return
+			}
+			got += k
+			time.Sleep(10 * time.Millisecond)
+		}
+		req, err = wire.DecodeRequest(body)
+		if err != nil {
+			return
+		}
+		_, _ = nc.Write(wire.AppendReply(nil, wire.OpChecksum, &wire.Reply{ID: req.ID, OK: true,
+			Checksum: wire.ChecksumReply{Digests: []wire.Digest{{Algorithm: "crc32c", Sum: []byte{1, 2, 3, 4}}}}}))
+		_, _ = io.Copy(io.Discard, br) // the hang watch's pings, unanswered
+	}()
+	c, err := Dial(testCtx(t), path, WithPoolSize(1), WithHangTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	res, err := c.Checksum(testCtx(t), ChecksumRequest{Data: make([]byte, 6<<20), Algorithms: []Algorithm{CRC32C}})
+	if err != nil {
+		t.Fatalf("after %v: %v", time.Since(start), err)
+	}
+	if len(res.Digests[CRC32C]) != 4 {
+		t.Fatalf("digests %v", res.Digests)
+	}
+	t.Logf("6 MiB read slowly in %v with a 200ms hang timeout: served", time.Since(start).Round(time.Millisecond))
+}
+
+// A daemon that stops reading in the middle of a large request (as a stopped one does once its
+// socket buffer is full) is declared hung too: the part the kernel buffered proves nothing.
+func TestFakeStalledLargeWriteIsAHang(t *testing.T) {
+	dir, err := os.MkdirTemp("", "fy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	path := filepath.Join(dir, "h.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		br := bufio.NewReader(nc)
+		hello, err := wire.ReadFrame(br, wire.DefaultMaxFrame)
+		if err != nil {
+			return
+		}
+		req, _ := wire.DecodeRequest(hello)
+		_, _ = nc.Write(wire.AppendReply(nil, wire.OpHello, &wire.Reply{ID: req.ID, OK: true, Hello: &wire.HelloReply{
+			Version: 1, Server: "stalled", MaxFrame: wire.DefaultMaxFrame}}))
+		<-stop // reads nothing more
+	}()
+	const hang = 200 * time.Millisecond
+	c, err := Dial(testCtx(t), path, WithPoolSize(1), WithHangTimeout(hang))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_, err = c.Checksum(testCtx(t), ChecksumRequest{Data: make([]byte, 16<<20), Algorithms: []Algorithm{CRC32C}})
+	took := time.Since(start)
+	if !errors.Is(err, ErrNotResponding) {
+		t.Fatalf("after %v: %v, want ErrNotResponding", took, err)
+	}
+	if took > hang+hang/2 {
+		t.Fatalf("declared hung after %v", took)
 	}
 }

@@ -26,9 +26,10 @@ const ioBufferSize = 64 << 10
 // can no longer be trusted (a read or write error, an unreadable reply, a frame abandoned half
 // written) is failed as a whole and never reused: every call still pending on it gets the error.
 type conn struct {
-	nc       net.Conn
-	br       *bufio.Reader
-	stamp    *stampReader
+	nc net.Conn
+	br *bufio.Reader
+	// moved records when bytes last moved either way (see checkHung).
+	moved    *activity
 	maxFrame int
 	info     *ServerInfo
 	nextID   atomic.Uint64
@@ -67,11 +68,11 @@ type conn struct {
 	wg sync.WaitGroup
 }
 
-func newConn(nc net.Conn, br *bufio.Reader, stamp *stampReader, info *ServerInfo, hangAfter time.Duration) *conn {
+func newConn(nc net.Conn, br *bufio.Reader, moved *activity, info *ServerInfo, hangAfter time.Duration) *conn {
 	c := &conn{
 		nc:        nc,
 		br:        br,
-		stamp:     stamp,
+		moved:     moved,
 		hangAfter: hangAfter,
 		maxFrame:  int(info.MaxFrame),
 		info:      info,
@@ -79,7 +80,7 @@ func newConn(nc net.Conn, br *bufio.Reader, stamp *stampReader, info *ServerInfo
 		dead:      make(chan struct{}),
 		wake:      make(chan struct{}, 1),
 	}
-	c.bw = bufio.NewWriterSize(nc, ioBufferSize)
+	c.bw = bufio.NewWriterSize(stampWriter{nc, moved}, ioBufferSize)
 	c.wg.Add(2)
 	go c.readLoop()
 	go c.writeLoop()

@@ -98,14 +98,14 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	stamp := &stampReader{r: nc}
-	br := bufio.NewReaderSize(stamp, ioBufferSize)
+	moved := new(activity)
+	br := bufio.NewReaderSize(stampReader{nc, moved}, ioBufferSize)
 	info, err := handshake(ctx, nc, br, c.cfg.clientName)
 	if err != nil {
 		_ = nc.Close()
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnavailable, c.path, err)
 	}
-	cn := newConn(nc, br, stamp, info, c.cfg.hangTimeout)
+	cn := newConn(nc, br, moved, info, c.cfg.hangTimeout)
 	cn.nextID.Store(handshakeID)
 	return cn, nil
 }
