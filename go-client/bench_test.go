@@ -11,6 +11,7 @@ import (
 	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/goproc"
 	"github.com/ferryd/ferry/go-client/internal/echofloor"
 	"github.com/ferryd/ferry/go-client/internal/wire"
 )
@@ -31,7 +32,8 @@ func BenchmarkPing(b *testing.B) {
 	ctx := context.Background()
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
-		for b.Loop() {
+		b.ResetTimer()
+		for range b.N {
 			if err := c.Ping(ctx); err != nil {
 				b.Fatal(err)
 			}
@@ -86,7 +88,8 @@ func BenchmarkChecksum(b *testing.B) {
 		b.Run(size.name+"/serial", func(b *testing.B) {
 			b.SetBytes(int64(size.n))
 			b.ReportAllocs()
-			for b.Loop() {
+			b.ResetTimer()
+			for range b.N {
 				if _, err := c.Checksum(ctx, req); err != nil {
 					b.Fatal(err)
 				}
@@ -121,7 +124,8 @@ func BenchmarkRawSocketPingPong(b *testing.B) {
 			ping := wire.AppendSimple(nil, wire.Header{ID: 7, Op: wire.OpPing}).Buf
 			reply := make([]byte, len(pingReply))
 			b.ReportAllocs()
-			for b.Loop() {
+			b.ResetTimer()
+			for range b.N {
 				if err := rawRoundTrip(conn, ping, reply); err != nil {
 					b.Fatal(err)
 				}
@@ -146,7 +150,8 @@ func BenchmarkPingP50(b *testing.B) {
 	reply := make([]byte, len(pingReply))
 	ctx := context.Background()
 	var raw, rawProc, daemon, client []time.Duration
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		tp := time.Now()
 		if err := rawRoundTrip(echoProc, ping, reply); err != nil {
 			b.Fatal(err)
@@ -238,7 +243,7 @@ func BenchmarkSocketVsGo(b *testing.B) {
 	paths := []struct {
 		name string
 		p    ferry.Processor
-	}{{"socket", c}, {"go", ferry.NewGoProcessor()}}
+	}{{"socket", c}, {"go", goproc.New()}}
 	ctx := context.Background()
 	for _, size := range []int{4 << 10, 64 << 10, 1 << 20, 16 << 20} {
 		data := paint(size)
@@ -248,7 +253,8 @@ func BenchmarkSocketVsGo(b *testing.B) {
 				b.Run(fmt.Sprintf("op=checksum/alg=%s/size=%s/path=%s", alg, sizeName(size), path.name), func(b *testing.B) {
 					b.SetBytes(int64(size))
 					b.ReportAllocs()
-					for b.Loop() {
+					b.ResetTimer()
+					for range b.N {
 						if _, err := path.p.Checksum(ctx, req); err != nil {
 							b.Fatal(err)
 						}
@@ -272,7 +278,8 @@ func BenchmarkSocketVsGo(b *testing.B) {
 			b.Run(base+"/mode=serial", func(b *testing.B) {
 				b.SetBytes(int64(len(img)))
 				b.ReportAllocs()
-				for b.Loop() {
+				b.ResetTimer()
+				for range b.N {
 					if _, err := path.p.Resize(ctx, req); err != nil {
 						b.Fatal(err)
 					}

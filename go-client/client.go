@@ -117,7 +117,7 @@ func (c *Client) pick(ctx context.Context) (*conn, error) {
 
 // do sends one request and waits for its reply. The returned call holds a success reply; every
 // failure is returned as an error: *ServerError for an error reply, ctx's error wrapped when ctx
-// ended first, the sentinels of errors.go otherwise.
+// ended first, the client-side sentinels (ErrClosed, ErrConnectionLost, ...) otherwise.
 func (c *Client) do(ctx context.Context, req *wire.Request) (*call, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, opError(req.Op, err)

@@ -1,12 +1,15 @@
 package ferry
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,7 +22,7 @@ import (
 )
 
 // Tests against fakeServer: the client's own logic, in situations a healthy daemon does not
-// produce on demand. The same behaviours against the real daemon are in integration_test.go.
+// produce on demand. The same behaviours against the real daemon are in the integration tests.
 
 func dialFake(t *testing.T, s *fakeServer, opts ...Option) *Client {
 	t.Helper()
@@ -58,6 +61,35 @@ func TestFakeHelloAndPing(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.Uptime != 1500*time.Millisecond || st.RequestsByOp["ping"] != 7 || st.Workers != 2 {
+		t.Fatalf("Stats = %+v", st)
+	}
+	// A daemon from before the memory budget reports none of its keys.
+	if info.MemoryBudget != 0 || info.MaxConnections != 0 || info.MaxQueueWait != 0 || st.MemoryBudget != 0 {
+		t.Fatalf("budget keys from a daemon that sent none: %+v %+v", info, st)
+	}
+}
+
+// The keys protocol v1 added for the memory budget, in hello and stats replies.
+func TestFakeBudgetKeys(t *testing.T) {
+	s := newFakeServer(t, func(fc *fakeConn, req wire.Request) {
+		if req.Op == wire.OpStats {
+			fc.reply(req.Op, &wire.Reply{ID: req.ID, OK: true, Stats: &wire.StatsReply{
+				Server: "fake 1", Workers: 2, MemoryBudget: 1 << 30, MemoryUsed: 5 << 20, ConnectionsRefused: 3}})
+		}
+	})
+	s.mu.Lock()
+	s.hello.MemoryBudget, s.hello.MaxConnections, s.hello.MaxQueueWaitMs = 2<<30, 1024, 2000
+	s.mu.Unlock()
+	c := dialFake(t, s)
+	info := c.ServerInfo()
+	if info.MemoryBudget != 2<<30 || info.MaxConnections != 1024 || info.MaxQueueWait != 2*time.Second {
+		t.Fatalf("ServerInfo = %+v", info)
+	}
+	st, err := c.Stats(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.MemoryBudget != 1<<30 || st.MemoryUsed != 5<<20 || st.ConnectionsRefused != 3 {
 		t.Fatalf("Stats = %+v", st)
 	}
 }
@@ -174,8 +206,9 @@ func TestFakeDeadlineTravelsAndCancels(t *testing.T) {
 	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("returned after %v", el)
 	}
-	waitFor(t, func() bool { return len(s.received()) == 3 }) // hello, resize, cancel
-	got := s.received()
+	// hello, resize, cancel (and the hang watch's pings, which do not matter here)
+	waitFor(t, func() bool { return len(withoutPings(s.received())) == 3 })
+	got := withoutPings(s.received())
 	resize, cnl := got[1], got[2]
 	if resize.Op != wire.OpResize || !resize.HasTimeout || resize.TimeoutMs == 0 || resize.TimeoutMs > 300 {
 		t.Fatalf("resize header = %+v, want a timeout_ms in (0, 300]", resize)
@@ -501,4 +534,230 @@ func TestFakeCloseLeavesNoGoroutines(t *testing.T) {
 	c.Close()
 	// The fake's own per-connection goroutines end once it sees the connections close.
 	waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
+}
+
+// withoutPings drops the pings from headers the fake received: the hang watch sends them on
+// its own while a request is pending.
+func withoutPings(hs []wire.Header) []wire.Header {
+	var out []wire.Header
+	for _, h := range hs {
+		if h.Op != wire.OpPing {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// A daemon that takes requests and answers nothing, pings included, is declared hung after the
+// hang timeout: the call fails with ErrNotResponding (safe to retry) long before its deadline.
+func TestFakeHungDaemonIsDetected(t *testing.T) {
+	s := newFakeServer(t, func(fc *fakeConn, req wire.Request) {}) // answers hello only
+	const hang = 200 * time.Millisecond
+	c := dialFake(t, s, WithPoolSize(1), WithHangTimeout(hang))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := c.Ping(ctx)
+	took := time.Since(start)
+	if !errors.Is(err, ErrNotResponding) || !errors.Is(err, ErrConnectionLost) || !SafeToRetry(err) {
+		t.Fatalf("err = %v, want ErrNotResponding and ErrConnectionLost", err)
+	}
+	if took < hang || took > hang+hang/2 {
+		t.Fatalf("declared hung after %v, want between %v and %v", took, hang, hang+hang/2)
+	}
+	pings := 0
+	for _, h := range s.received() {
+		if h.Op == wire.OpPing {
+			pings++
+		}
+	}
+	if pings != 2 { // the call's own ping, and the watch's
+		t.Fatalf("fake saw %d pings, want 2", pings)
+	}
+}
+
+// A daemon that answers pings but takes its time over a job is alive: the call waits for the
+// job (here: until its deadline), never failing as hung.
+func TestFakeSlowJobIsNotAHang(t *testing.T) {
+	s := newFakeServer(t, nil) // answers pings, never resize
+	c := dialFake(t, s, WithPoolSize(1), WithHangTimeout(100*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	_, err := c.Resize(ctx, ResizeRequest{Image: []byte("x"), Width: 10})
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrNotResponding) {
+		t.Fatalf("err = %v, want only the caller's deadline", err)
+	}
+	if err := c.Ping(testCtx(t)); err != nil {
+		t.Fatalf("connection not usable after a slow job: %v", err)
+	}
+}
+
+// refusingListener accepts connections and answers each, before reading anything, with an error
+// frame of id 0 carrying code, then closes it: how ferryd refuses a peer (peer_not_allowed) or a
+// connection over its limit (busy).
+func refusingListener(t *testing.T, code Code) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "fy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	path := filepath.Join(dir, "r.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = nc.Write(wire.AppendReply(nil, wire.OpPing, &wire.Reply{ID: 0, Code: uint64(code), Message: "refused"}))
+			_ = nc.Close()
+		}
+	}()
+	return path
+}
+
+func TestDialRefusedAtAccept(t *testing.T) {
+	_, err := Dial(testCtx(t), refusingListener(t, CodePeerNotAllowed))
+	if !errors.Is(err, ErrPeerNotAllowed) || !errors.Is(err, ErrUnavailable) || SafeToRetry(err) || IsInvalidInput(err) {
+		t.Fatalf("peer refused: %v (safe to retry %v), want ErrPeerNotAllowed, not retryable", err, SafeToRetry(err))
+	}
+	_, err = Dial(testCtx(t), refusingListener(t, CodeBusy))
+	if !errors.Is(err, ErrBusy) || !errors.Is(err, ErrUnavailable) || !SafeToRetry(err) {
+		t.Fatalf("connection limit: %v, want busy, retryable", err)
+	}
+}
+
+func TestNewCodesAndServedString(t *testing.T) {
+	tooBig := &ServerError{Code: CodeTooLargeForBudget, Message: "needs 3 GiB"}
+	if !errors.Is(tooBig, ErrTooLargeForBudget) || SafeToRetry(tooBig) || IsInvalidInput(tooBig) {
+		t.Errorf("too_large_for_budget: safe to retry %v, invalid input %v", SafeToRetry(tooBig), IsInvalidInput(tooBig))
+	}
+	if CodeTooLargeForBudget.String() != "too_large_for_budget" || CodePeerNotAllowed.String() != "peer_not_allowed" {
+		t.Errorf("names: %s, %s", CodeTooLargeForBudget, CodePeerNotAllowed)
+	}
+	if s := (Served{Path: PathRust, Reason: ReasonDirect}).String(); s != "rust/direct" {
+		t.Errorf("Served.String() = %q", s)
+	}
+	if s := (Served{}).String(); s != "" {
+		t.Errorf("zero Served.String() = %q", s)
+	}
+}
+
+// A daemon that reads a large request slowly (alive, but the request takes longer to send than
+// the hang timeout) is not mistaken for a hung one: bytes taken by the socket count as life.
+func TestFakeSlowReaderIsNotAHang(t *testing.T) {
+	dir, err := os.MkdirTemp("", "fy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	path := filepath.Join(dir, "s.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		br := bufio.NewReader(nc)
+		hello, err := wire.ReadFrame(br, wire.DefaultMaxFrame)
+		if err != nil {
+			return
+		}
+		req, _ := wire.DecodeRequest(hello)
+		_, _ = nc.Write(wire.AppendReply(nil, wire.OpHello, &wire.Reply{ID: req.ID, OK: true, Hello: &wire.HelloReply{
+			Version: 1, Server: "slow", MaxFrame: wire.DefaultMaxFrame}}))
+		n, err := wire.ReadLength(br, wire.DefaultMaxFrame)
+		if err != nil {
+			return
+		}
+		body := make([]byte, n)
+		for got := 0; got < len(body); { // 128 KiB every 10 ms: about 0.5 s for 6 MiB
+			k, err := io.ReadFull(br, body[got:min(len(body), got+128<<10)])
+			if err != nil {
+				return
+			}
+			got += k
+			time.Sleep(10 * time.Millisecond)
+		}
+		req, err = wire.DecodeRequest(body)
+		if err != nil {
+			return
+		}
+		_, _ = nc.Write(wire.AppendReply(nil, wire.OpChecksum, &wire.Reply{ID: req.ID, OK: true,
+			Checksum: wire.ChecksumReply{Digests: []wire.Digest{{Algorithm: "crc32c", Sum: []byte{1, 2, 3, 4}}}}}))
+		_, _ = io.Copy(io.Discard, br) // the hang watch's pings, unanswered
+	}()
+	c, err := Dial(testCtx(t), path, WithPoolSize(1), WithHangTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	res, err := c.Checksum(testCtx(t), ChecksumRequest{Data: make([]byte, 6<<20), Algorithms: []Algorithm{CRC32C}})
+	if err != nil {
+		t.Fatalf("after %v: %v", time.Since(start), err)
+	}
+	if len(res.Digests[CRC32C]) != 4 {
+		t.Fatalf("digests %v", res.Digests)
+	}
+	t.Logf("6 MiB read slowly in %v with a 200ms hang timeout: served", time.Since(start).Round(time.Millisecond))
+}
+
+// A daemon that stops reading in the middle of a large request (as a stopped one does once its
+// socket buffer is full) is declared hung too: the part the kernel buffered proves nothing.
+func TestFakeStalledLargeWriteIsAHang(t *testing.T) {
+	dir, err := os.MkdirTemp("", "fy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	path := filepath.Join(dir, "h.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		br := bufio.NewReader(nc)
+		hello, err := wire.ReadFrame(br, wire.DefaultMaxFrame)
+		if err != nil {
+			return
+		}
+		req, _ := wire.DecodeRequest(hello)
+		_, _ = nc.Write(wire.AppendReply(nil, wire.OpHello, &wire.Reply{ID: req.ID, OK: true, Hello: &wire.HelloReply{
+			Version: 1, Server: "stalled", MaxFrame: wire.DefaultMaxFrame}}))
+		<-stop // reads nothing more
+	}()
+	const hang = 200 * time.Millisecond
+	c, err := Dial(testCtx(t), path, WithPoolSize(1), WithHangTimeout(hang))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_, err = c.Checksum(testCtx(t), ChecksumRequest{Data: make([]byte, 16<<20), Algorithms: []Algorithm{CRC32C}})
+	took := time.Since(start)
+	if !errors.Is(err, ErrNotResponding) {
+		t.Fatalf("after %v: %v, want ErrNotResponding", took, err)
+	}
+	if took > hang+hang/2 {
+		t.Fatalf("declared hung after %v", took)
+	}
 }

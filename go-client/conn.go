@@ -26,8 +26,10 @@ const ioBufferSize = 64 << 10
 // can no longer be trusted (a read or write error, an unreadable reply, a frame abandoned half
 // written) is failed as a whole and never reused: every call still pending on it gets the error.
 type conn struct {
-	nc       net.Conn
-	br       *bufio.Reader
+	nc net.Conn
+	br *bufio.Reader
+	// moved records when bytes last moved either way (see checkHung).
+	moved    *activity
 	maxFrame int
 	info     *ServerInfo
 	nextID   atomic.Uint64
@@ -40,6 +42,14 @@ type conn struct {
 	err     error
 	// dead is closed when the connection fails; the writer stops on it.
 	dead chan struct{}
+
+	// hangAfter is the hang timeout (see checkHung); watch, watching, pinged and armedAt (Unix
+	// nanoseconds) are the watch's state, guarded by mu.
+	hangAfter time.Duration
+	watch     *time.Timer
+	watching  bool
+	pinged    bool
+	armedAt   int64
 
 	// qmu guards queue and qclosed.
 	qmu sync.Mutex
@@ -58,17 +68,19 @@ type conn struct {
 	wg sync.WaitGroup
 }
 
-func newConn(nc net.Conn, br *bufio.Reader, info *ServerInfo) *conn {
+func newConn(nc net.Conn, br *bufio.Reader, moved *activity, info *ServerInfo, hangAfter time.Duration) *conn {
 	c := &conn{
-		nc:       nc,
-		br:       br,
-		maxFrame: int(info.MaxFrame),
-		info:     info,
-		pending:  make(map[uint64]*call),
-		dead:     make(chan struct{}),
-		wake:     make(chan struct{}, 1),
+		nc:        nc,
+		br:        br,
+		moved:     moved,
+		hangAfter: hangAfter,
+		maxFrame:  int(info.MaxFrame),
+		info:      info,
+		pending:   make(map[uint64]*call),
+		dead:      make(chan struct{}),
+		wake:      make(chan struct{}, 1),
 	}
-	c.bw = bufio.NewWriterSize(nc, ioBufferSize)
+	c.bw = bufio.NewWriterSize(stampWriter{nc, moved}, ioBufferSize)
 	c.wg.Add(2)
 	go c.readLoop()
 	go c.writeLoop()
@@ -94,6 +106,7 @@ func (c *conn) register(cl *call) error {
 		return c.err
 	}
 	c.pending[cl.id] = cl
+	c.armWatchLocked()
 	return nil
 }
 
@@ -159,6 +172,9 @@ func (c *conn) fail(err error) {
 	c.qmu.Unlock()
 	close(c.dead)
 	_ = c.nc.Close()
+	if c.watch != nil {
+		c.watch.Stop()
+	}
 
 	for _, cl := range pending {
 		cl.err = err

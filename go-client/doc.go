@@ -34,23 +34,41 @@
 // # Errors
 //
 // Every error reply of the daemon is a *ServerError carrying the protocol's Code; sentinels such
-// as ErrBadImage, ErrBusy and ErrDeadlineExceeded match it by code with errors.Is. Failures on the
-// client's side are ErrUnavailable (no connection could be made), ErrConnectionLost (the
-// connection broke with the request in flight), ErrRequestTooLarge (refused locally: over the
-// daemon's advertised max_frame), ErrProtocol and ErrClosed. IsInvalidInput and SafeToRetry sort
-// them for callers that retry or fall back to another path.
+// as ErrBadImage, ErrBusy, ErrDeadlineExceeded and ErrTooLargeForBudget match it by code with
+// errors.Is. Failures on the client's side are ErrUnavailable (no connection could be made; a
+// daemon that refuses this process wraps ErrPeerNotAllowed in it), ErrConnectionLost (the
+// connection broke with the request in flight), ErrNotResponding (the daemon stopped answering,
+// always with ErrConnectionLost), ErrRequestTooLarge (refused locally: over the daemon's
+// advertised max_frame), ErrProtocol and ErrClosed. IsInvalidInput and SafeToRetry sort them for
+// callers that retry or fall back to another path.
 //
 // # Connections
 //
 // Dial connects and performs the hello handshake (ServerInfo reports its result: the daemon's
-// limits and capabilities). A broken connection fails its own in-flight calls and is replaced on
-// the next call, so a restarted daemon is picked up without any action from the caller. After a
-// failed connection attempt, calls fail fast with ErrUnavailable for a short, growing backoff
-// (DefaultRedialBackoff up to DefaultMaxRedialBackoff).
+// limits and capabilities), bounded by WithDialTimeout (DefaultDialTimeout, 1 s). A broken
+// connection fails its own in-flight calls and is replaced on the next call, so a restarted
+// daemon is picked up without any action from the caller. After a failed connection attempt,
+// calls fail fast with ErrUnavailable for a short, growing backoff (DefaultRedialBackoff up to
+// DefaultMaxRedialBackoff).
+//
+// A daemon that is stopped or wedged keeps its socket open and answers nothing. Each connection
+// watches for that: while requests are pending and nothing has arrived for half the hang timeout
+// it pings the daemon (answered even when every worker is busy, so a long job never looks like
+// a hang), and when nothing at all has arrived for the whole hang timeout (WithHangTimeout,
+// DefaultHangTimeout, 250 ms) it fails its calls with ErrNotResponding. A stopped daemon thus
+// costs a call in flight about 250 ms, not its whole deadline.
+//
+// The Client logs nothing.
 //
 // Payloads over 64 KiB are written to the socket from the caller's slice without a copy: do not
 // modify a request's Image or Data until the call returns.
 //
-// Client implements Processor, the interface Go workers program against, so that a worker can
-// switch between the daemon, an in-process implementation and a router without other changes.
+// # Related packages
+//
+// This package is the client alone: besides the standard library it depends only on its wire
+// encoding (an internal package over github.com/tinylib/msgp), a few dozen packages in all. Package goproc is the in-process, pure-Go implementation of the same jobs, and package
+// router routes between the two (policy, fallback, circuit breaker, shadow comparisons,
+// Prometheus metrics). Client, goproc.Processor and router.Router all implement Processor, the
+// interface Go workers program against, so a worker can switch between them without other
+// changes.
 package ferry

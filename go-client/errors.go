@@ -22,6 +22,12 @@ const (
 	CodeBusy               Code = 10
 	CodeShuttingDown       Code = 11
 	CodeInternal           Code = 12
+	// CodeTooLargeForBudget: one job's estimated memory alone exceeds the daemon's whole memory
+	// budget, so this daemon can never run it (another path may).
+	CodeTooLargeForBudget Code = 13
+	// CodePeerNotAllowed: the daemon's uid/gid allowlist refuses this process; sent right after
+	// connecting, then the daemon closes the connection.
+	CodePeerNotAllowed Code = 14
 )
 
 var codeNames = map[Code]string{
@@ -37,6 +43,8 @@ var codeNames = map[Code]string{
 	CodeBusy:               "busy",
 	CodeShuttingDown:       "shutting_down",
 	CodeInternal:           "internal",
+	CodeTooLargeForBudget:  "too_large_for_budget",
+	CodePeerNotAllowed:     "peer_not_allowed",
 }
 
 // String returns the code's name in the spec, e.g. "bad_image".
@@ -76,6 +84,13 @@ var (
 	ErrBusy             error = &ServerError{Code: CodeBusy}
 	ErrShuttingDown     error = &ServerError{Code: CodeShuttingDown}
 	ErrDeadlineExceeded error = &ServerError{Code: CodeDeadlineExceeded}
+	// ErrTooLargeForBudget: the job could never fit this daemon's memory budget. Not safe to
+	// retry on the same daemon, and not a fault of the input either: the in-process Go path,
+	// which has no such budget, may serve it (the router falls back on it).
+	ErrTooLargeForBudget error = &ServerError{Code: CodeTooLargeForBudget}
+	// ErrPeerNotAllowed: the daemon refuses this process's uid/gid. Dial and calls fail with it
+	// wrapped in ErrUnavailable; retrying does not help until the daemon's allowlist changes.
+	ErrPeerNotAllowed error = &ServerError{Code: CodePeerNotAllowed}
 )
 
 // Client-side failures: nothing came back from a job.
@@ -92,10 +107,15 @@ var (
 	ErrRequestTooLarge = errors.New("ferry: request exceeds max frame size")
 	// ErrProtocol: the daemon sent something this client cannot read.
 	ErrProtocol = errors.New("ferry: protocol error")
+	// ErrNotResponding: the daemon received requests but sent nothing back, not even the answer
+	// to a ping, for the hang timeout (WithHangTimeout): it is stopped or wedged. Always wrapped
+	// together with ErrConnectionLost, so SafeToRetry holds.
+	ErrNotResponding = errors.New("ferry: daemon not responding")
 )
 
 // IsInvalidInput reports whether err is a refusal of the request itself (bad image, over limits,
-// bad arguments): sending it again, to either path, fails the same way.
+// bad arguments): sending it again, to either path, fails the same way. too_large_for_budget is
+// not one: the daemon's memory budget refuses it, the Go path may still serve it.
 func IsInvalidInput(err error) bool {
 	if errors.Is(err, ErrRequestTooLarge) {
 		return true
@@ -113,24 +133,30 @@ func IsInvalidInput(err error) bool {
 }
 
 // SafeToRetry reports whether sending the same request again may succeed: the daemon was busy,
-// shutting down, unreachable or failed internally, or the connection broke. Refusals of the input,
-// cancellations and caller deadlines are not safe to retry: a deadline_exceeded request sent again
-// with the same budget fails the same way (SPEC.md section 6: only a larger budget may help, and
-// that is the caller's decision, not a retry loop's).
+// shutting down, unreachable, not responding or failed internally, or the connection broke.
+// Refusals of the input, cancellations and caller deadlines are not safe to retry: a
+// deadline_exceeded request sent again with the same budget fails the same way (SPEC.md section
+// 6: only a larger budget may help, and that is the caller's decision, not a retry loop's).
+// Neither are too_large_for_budget (this daemon can never run the job; the Go path may) and
+// peer_not_allowed (the daemon refuses this process), even when they come wrapped in
+// ErrUnavailable from a refused connection.
 func SafeToRetry(err error) bool {
 	if err == nil {
+		return false
+	}
+	var se *ServerError
+	hasCode := errors.As(err, &se)
+	if hasCode && (se.Code == CodeTooLargeForBudget || se.Code == CodePeerNotAllowed) {
 		return false
 	}
 	if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrConnectionLost) {
 		return true
 	}
-	var se *ServerError
-	if errors.As(err, &se) {
+	if hasCode {
 		switch se.Code {
 		case CodeBusy, CodeShuttingDown, CodeInternal:
 			return true
 		}
-		return false
 	}
 	return false
 }

@@ -23,7 +23,8 @@ func BenchmarkFakeChecksum(b *testing.B) {
 		b.Run(size.name, func(b *testing.B) {
 			b.SetBytes(int64(size.n))
 			b.ReportAllocs()
-			for b.Loop() {
+			b.ResetTimer()
+			for range b.N {
 				if _, err := c.Checksum(context.Background(), req); err != nil {
 					b.Fatal(err)
 				}

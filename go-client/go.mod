@@ -1,14 +1,14 @@
 module github.com/ferryd/ferry/go-client
 
-go 1.26.8
+go 1.22.2
 
 require (
 	github.com/HugoSmits86/nativewebp v0.9.3
-	github.com/prometheus/client_golang v1.25.0
-	github.com/tinylib/msgp v1.6.5
+	github.com/prometheus/client_golang v1.22.0
+	github.com/tinylib/msgp v1.5.0
 	github.com/zeebo/blake3 v0.2.4
 	github.com/zeebo/xxh3 v1.1.0
-	golang.org/x/image v0.47.0
+	golang.org/x/image v0.24.0
 )
 
 require (
@@ -18,9 +18,9 @@ require (
 	github.com/kylelemons/godebug v1.1.0 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/philhofer/fwd v1.2.0 // indirect
-	github.com/prometheus/client_model v0.6.3 // indirect
-	github.com/prometheus/common v0.72.0 // indirect
-	github.com/prometheus/procfs v0.22.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
+	github.com/prometheus/client_model v0.6.2 // indirect
+	github.com/prometheus/common v0.63.0 // indirect
+	github.com/prometheus/procfs v0.16.0 // indirect
+	golang.org/x/sys v0.30.0 // indirect
+	google.golang.org/protobuf v1.36.7 // indirect
 )

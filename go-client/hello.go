@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"time"
 
@@ -41,24 +42,37 @@ type ServerInfo struct {
 	QueueJobs int
 	// QueueBytes bounds the payload bytes the daemon holds before it answers busy.
 	QueueBytes int64
+	// MemoryBudget bounds everything the daemon holds (frames being read, queued jobs with
+	// their estimated working memory, replies not yet written), in bytes; a job that could never
+	// fit it is refused with ErrTooLargeForBudget. Zero: the daemon does not say (older version).
+	MemoryBudget int64
+	// MaxConnections is the number of connections the daemon serves at once; beyond it a new
+	// connection is refused with busy. Zero: the daemon does not say.
+	MaxConnections int
+	// MaxQueueWait is the longest expected queue wait the daemon accepts a job with; beyond it,
+	// or beyond the request's own deadline, it answers busy. Zero: the daemon does not say.
+	MaxQueueWait time.Duration
 }
 
 func serverInfoFrom(h *wire.HelloReply) *ServerInfo {
 	return &ServerInfo{
-		Version:       int(h.Version),
-		Server:        h.Server,
-		MaxFrame:      int64(h.MaxFrame),
-		MaxPixels:     int64(h.MaxPixels),
-		MaxDimension:  int(h.MaxDimension),
-		Ops:           h.Ops,
-		InputFormats:  words[Format](h.InputFormats),
-		OutputFormats: words[Format](h.OutputFormats),
-		Modes:         words[Mode](h.Modes),
-		Filters:       words[Filter](h.Filters),
-		Algorithms:    words[Algorithm](h.Algorithms),
-		Workers:       int(h.Workers),
-		QueueJobs:     int(h.QueueJobs),
-		QueueBytes:    int64(h.QueueBytes),
+		Version:        int(h.Version),
+		Server:         h.Server,
+		MaxFrame:       int64(h.MaxFrame),
+		MaxPixels:      int64(h.MaxPixels),
+		MaxDimension:   int(h.MaxDimension),
+		Ops:            h.Ops,
+		InputFormats:   words[Format](h.InputFormats),
+		OutputFormats:  words[Format](h.OutputFormats),
+		Modes:          words[Mode](h.Modes),
+		Filters:        words[Filter](h.Filters),
+		Algorithms:     words[Algorithm](h.Algorithms),
+		Workers:        int(h.Workers),
+		QueueJobs:      int(h.QueueJobs),
+		QueueBytes:     int64(h.QueueBytes),
+		MemoryBudget:   int64(min(h.MemoryBudget, math.MaxInt64)),
+		MaxConnections: int(min(h.MaxConnections, math.MaxInt32)),
+		MaxQueueWait:   time.Duration(min(h.MaxQueueWaitMs, math.MaxInt64/uint64(time.Millisecond))) * time.Millisecond,
 	}
 }
 
@@ -84,19 +98,21 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	info, br, err := handshake(ctx, nc, c.cfg.clientName)
+	moved := new(activity)
+	br := bufio.NewReaderSize(stampReader{nc, moved}, ioBufferSize)
+	info, err := handshake(ctx, nc, br, c.cfg.clientName)
 	if err != nil {
 		_ = nc.Close()
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnavailable, c.path, err)
 	}
-	cn := newConn(nc, br, info)
+	cn := newConn(nc, br, moved, info, c.cfg.hangTimeout)
 	cn.nextID.Store(handshakeID)
 	return cn, nil
 }
 
 // handshake sends hello and reads its reply synchronously, before the connection is shared, so no
 // request can go out before the limits are known.
-func handshake(ctx context.Context, nc net.Conn, name string) (*ServerInfo, *bufio.Reader, error) {
+func handshake(ctx context.Context, nc net.Conn, br *bufio.Reader, name string) (*ServerInfo, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
 	}
@@ -106,38 +122,44 @@ func handshake(ctx context.Context, nc net.Conn, name string) (*ServerInfo, *buf
 
 	f := wire.AppendHello(nil, wire.Header{ID: handshakeID, Op: wire.OpHello},
 		&wire.HelloRequest{Versions: []uint64{wire.ProtocolVersion}, Client: name})
-	if _, err := nc.Write(f.Buf); err != nil {
-		return nil, nil, fmt.Errorf("hello: %w", err)
-	}
-	br := bufio.NewReaderSize(nc, ioBufferSize)
+	// A daemon that refuses the connection (peer_not_allowed, or busy at its connection limit)
+	// sends an error frame with id 0 as soon as it accepts, and closes: the write may then fail
+	// with a broken pipe, but the reason is waiting to be read, so it is read first.
+	_, werr := nc.Write(f.Buf)
 	body, err := wire.ReadFrame(br, wire.DefaultMaxFrame)
 	if err != nil {
+		if werr != nil {
+			return nil, fmt.Errorf("hello: %w", werr)
+		}
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%w)", err, ctx.Err())
 		}
-		return nil, nil, fmt.Errorf("hello reply: %w", err)
+		return nil, fmt.Errorf("hello reply: %w", err)
 	}
 	var r wire.Reply
 	if err := wire.DecodeReply(body, wire.OpHello, &r, false); err != nil {
-		return nil, nil, fmt.Errorf("%w: hello reply: %v", ErrProtocol, err)
+		return nil, fmt.Errorf("%w: hello reply: %v", ErrProtocol, err)
+	}
+	if werr != nil && r.OK {
+		return nil, fmt.Errorf("hello: %w", werr)
 	}
 	if !r.OK {
-		return nil, nil, fmt.Errorf("hello refused: %w", serverError(&r))
+		return nil, fmt.Errorf("hello refused: %w", serverError(&r))
 	}
 	if r.ID != handshakeID {
-		return nil, nil, fmt.Errorf("%w: hello answered with id %d", ErrProtocol, r.ID)
+		return nil, fmt.Errorf("%w: hello answered with id %d", ErrProtocol, r.ID)
 	}
 	if r.Hello.Version != wire.ProtocolVersion {
-		return nil, nil, fmt.Errorf("%w: daemon chose protocol version %d", ErrProtocol, r.Hello.Version)
+		return nil, fmt.Errorf("%w: daemon chose protocol version %d", ErrProtocol, r.Hello.Version)
 	}
 	if r.Hello.MaxFrame == 0 {
-		return nil, nil, fmt.Errorf("%w: hello reply has max_frame 0", ErrProtocol)
+		return nil, fmt.Errorf("%w: hello reply has max_frame 0", ErrProtocol)
 	}
 	if err := nc.SetDeadline(time.Time{}); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if !stop() { // ctx ended while we finished; the deadline may already be set in the past
-		return nil, nil, fmt.Errorf("hello: %w", ctx.Err())
+		return nil, fmt.Errorf("hello: %w", ctx.Err())
 	}
-	return serverInfoFrom(r.Hello), br, nil
+	return serverInfoFrom(r.Hello), nil
 }

@@ -3,14 +3,22 @@ package ferry
 import "time"
 
 // Defaults for the Dial options. A zero or negative value passed to an option means "use the
-// default".
+// default", except where an option says otherwise.
 const (
 	// DefaultPoolSize is the number of connections a Client keeps to the daemon. Each carries any
 	// number of requests at once, so a few are enough: more spread the daemon's per-connection
 	// reading over its cores, fewer batch more requests per system call.
 	DefaultPoolSize = 2
-	// DefaultDialTimeout bounds one connection attempt: connect plus the hello handshake.
-	DefaultDialTimeout = 2 * time.Second
+	// DefaultDialTimeout bounds one connection attempt: connect plus the hello handshake. A local
+	// daemon answers hello in well under a millisecond; one that accepts but does not answer
+	// (stopped, wedged) costs a dial at most this.
+	DefaultDialTimeout = time.Second
+	// DefaultHangTimeout is how long a connection with requests pending may receive nothing at
+	// all, although it pinged the daemon halfway through, before it is declared hung: its calls
+	// then fail at once with ErrNotResponding (and ErrConnectionLost). A live daemon answers the
+	// ping within milliseconds even while every worker is busy, so a long job is never mistaken
+	// for a hang; a stopped daemon costs a call in flight at most about this long.
+	DefaultHangTimeout = 250 * time.Millisecond
 	// DefaultRedialBackoff is the wait after a failed connection attempt before the next one; it
 	// doubles with each further failure up to DefaultMaxRedialBackoff. Calls made while a slot
 	// waits fail at once with ErrUnavailable instead of queueing behind a daemon that is down.
@@ -31,6 +39,7 @@ type Option func(*config)
 type config struct {
 	poolSize         int
 	dialTimeout      time.Duration
+	hangTimeout      time.Duration
 	redialBackoff    time.Duration
 	maxRedialBackoff time.Duration
 	clientName       string
@@ -47,6 +56,9 @@ func newConfig(opts []Option) config {
 	}
 	if c.dialTimeout <= 0 {
 		c.dialTimeout = DefaultDialTimeout
+	}
+	if c.hangTimeout == 0 {
+		c.hangTimeout = DefaultHangTimeout
 	}
 	if c.redialBackoff <= 0 {
 		c.redialBackoff = DefaultRedialBackoff
@@ -69,6 +81,11 @@ func WithPoolSize(n int) Option { return func(c *config) { c.poolSize = n } }
 // WithDialTimeout bounds each connection attempt, connect plus handshake (DefaultDialTimeout when
 // d <= 0). A daemon that accepts but does not answer (stopped, overloaded) costs at most this.
 func WithDialTimeout(d time.Duration) Option { return func(c *config) { c.dialTimeout = d } }
+
+// WithHangTimeout sets how long a connection with requests pending may stay silent, despite a
+// ping, before its calls fail with ErrNotResponding (DefaultHangTimeout when d is 0). A negative
+// d turns hang detection off: calls then wait for their own context only.
+func WithHangTimeout(d time.Duration) Option { return func(c *config) { c.hangTimeout = d } }
 
 // WithRedialBackoff sets the first and the largest wait between failed connection attempts
 // (DefaultRedialBackoff and DefaultMaxRedialBackoff when <= 0).

@@ -2,6 +2,7 @@ package ferry
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/ferryd/ferry/go-client/internal/wire"
@@ -26,6 +27,11 @@ type Stats struct {
 	RequestsByOp map[string]uint64
 	// Workers is the size of the daemon's CPU pool.
 	Workers int
+	// MemoryBudget is the daemon's memory budget and MemoryUsed what it holds against it now, in
+	// bytes; ConnectionsRefused counts connections refused (over the connection limit, or a peer
+	// not allowed) since start. All zero from a daemon that does not report them.
+	MemoryBudget, MemoryUsed int64
+	ConnectionsRefused       uint64
 }
 
 // Stats asks the daemon for its counters. The daemon answers without queueing, so a health check
@@ -45,16 +51,19 @@ func (c *Client) Stats(ctx context.Context) (*Stats, error) {
 		byOp[c.Op] = c.Count
 	}
 	return &Stats{
-		Server:        s.Server,
-		Uptime:        time.Duration(s.UptimeMs) * time.Millisecond,
-		Connections:   int(s.Connections),
-		JobsRunning:   int(s.JobsRunning),
-		JobsQueued:    int(s.JobsQueued),
-		QueuedBytes:   int64(s.QueuedBytes),
-		RequestsTotal: s.RequestsTotal,
-		ErrorsTotal:   s.ErrorsTotal,
-		BusyTotal:     s.BusyTotal,
-		RequestsByOp:  byOp,
-		Workers:       int(s.Workers),
+		Server:             s.Server,
+		Uptime:             time.Duration(s.UptimeMs) * time.Millisecond,
+		Connections:        int(s.Connections),
+		JobsRunning:        int(s.JobsRunning),
+		JobsQueued:         int(s.JobsQueued),
+		QueuedBytes:        int64(s.QueuedBytes),
+		RequestsTotal:      s.RequestsTotal,
+		ErrorsTotal:        s.ErrorsTotal,
+		BusyTotal:          s.BusyTotal,
+		RequestsByOp:       byOp,
+		Workers:            int(s.Workers),
+		MemoryBudget:       int64(min(s.MemoryBudget, math.MaxInt64)),
+		MemoryUsed:         int64(min(s.MemoryUsed, math.MaxInt64)),
+		ConnectionsRefused: s.ConnectionsRefused,
 	}, nil
 }

@@ -94,7 +94,7 @@ type ResizeRequest struct {
 	KeepICC bool
 	// KeepMetadata copies EXIF and XMP to the output where the format allows.
 	KeepMetadata bool
-	// Key is a routing key for the Router: requests with the same key take the same path in
+	// Key is a routing key for the router (package router): requests with the same key take the same path in
 	// percentage mode, so retries land where the first attempt did. Never sent to the daemon.
 	Key string
 }
@@ -116,7 +116,7 @@ type ChecksumRequest struct {
 	Data []byte
 	// Algorithms is non-empty, each at most once.
 	Algorithms []Algorithm
-	// Key is a routing key for the Router; see ResizeRequest.Key.
+	// Key is a routing key for the router; see ResizeRequest.Key.
 	Key string
 }
 
@@ -136,19 +136,12 @@ const (
 	PathGo Path = "go"
 )
 
-// Reason says why a request took the path it took.
+// Reason says why a request took the path it took. The client and the in-process Go path answer
+// ReasonDirect; the router's reasons are constants of package router.
 type Reason string
 
-const (
-	// ReasonDirect: the caller used a Client or the in-process path directly, no router involved.
-	ReasonDirect Reason = "direct"
-	// ReasonPolicy: the router's mode sends this request to this path.
-	ReasonPolicy Reason = "policy"
-	// ReasonFallback: the daemon failed this request and the Go path served it instead.
-	ReasonFallback Reason = "fallback"
-	// ReasonBreakerOpen: the circuit breaker is open, so the daemon was not tried.
-	ReasonBreakerOpen Reason = "breaker_open"
-)
+// ReasonDirect: the caller used a Client or the in-process path directly, no router involved.
+const ReasonDirect Reason = "direct"
 
 // Served is the record of which path produced a result, and why.
 type Served struct {
@@ -156,9 +149,29 @@ type Served struct {
 	Reason Reason
 }
 
-// Processor is what Go workers call: the daemon Client, the in-process GoProcessor and the Router
+// String returns "path/reason", e.g. "rust/policy" or "go/fallback"; the zero Served is "".
+func (s Served) String() string {
+	if s.Path == "" && s.Reason == "" {
+		return ""
+	}
+	return string(s.Path) + "/" + string(s.Reason)
+}
+
+// Processor is what Go workers call: the daemon Client, the in-process goproc.Processor and router.Router
 // all implement it, so a worker can switch between them without changing a line.
 type Processor interface {
 	Resize(ctx context.Context, req ResizeRequest) (*ResizeResult, error)
 	Checksum(ctx context.Context, req ChecksumRequest) (*ChecksumResult, error)
 }
+
+// Service is the whole method set a Go worker uses: the jobs plus health and counters. *Client
+// and the router (package router) both implement it, so a worker written against Service takes
+// either, and moving a service onto the router is a one-line change where it is built.
+type Service interface {
+	Processor
+	Ping(ctx context.Context) error
+	Stats(ctx context.Context) (*Stats, error)
+	Close() error
+}
+
+var _ Service = (*Client)(nil)

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/ferryd/ferry/go-client/internal/echofloor"
@@ -206,4 +207,13 @@ func measureRound(ctx context.Context, o options, d *daemon, photos []photo, p p
 		return rd, fmt.Errorf("checksums: %w", err)
 	}
 	return rd, nil
+}
+
+// spawn runs f on a goroutine counted by wg (sync.WaitGroup.Go, for the module's older go line).
+func spawn(wg *sync.WaitGroup, f func()) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f()
+	}()
 }

@@ -36,7 +36,7 @@ func benchMemory(ctx context.Context, d *daemon, photos []photo, p plan) (memory
 	var sampled atomic.Int64
 	stop := make(chan struct{})
 	sampler := sync.WaitGroup{}
-	sampler.Go(func() {
+	spawn(&sampler, func() {
 		for {
 			if kib := d.rssKiB("VmRSS"); kib > sampled.Load() {
 				sampled.Store(kib)
@@ -55,7 +55,7 @@ func benchMemory(ctx context.Context, d *daemon, photos []photo, p plan) (memory
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range p.burst {
-		wg.Go(func() {
+		spawn(&wg, func() {
 			_, err := d.client.Resize(ctx, req)
 			switch {
 			case err == nil:

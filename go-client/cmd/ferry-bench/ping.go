@@ -66,7 +66,7 @@ func benchPing(ctx context.Context, d *daemon, p plan) (pingResults, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range p.pipeliners {
-		wg.Go(func() {
+		spawn(&wg, func() {
 			for pctx.Err() == nil {
 				if err := d.client.Ping(ctx); err != nil {
 					once.Do(func() { firstErr = err })

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/goproc"
 )
 
 // thumbRequest is the workload of issue 4: fit into 400x400, JPEG quality 80, Lanczos3 (the
@@ -46,7 +47,7 @@ type processor interface {
 	Checksum(context.Context, ferry.ChecksumRequest) (*ferry.ChecksumResult, error)
 }
 
-var goPath processor = ferry.NewGoProcessor()
+var goPath processor = goproc.New()
 
 // benchThumbsSerial times every photo on each path, one call at a time, alternating the paths
 // call by call (libvips through pyvips and through govips too, when not nil) so that all of them
@@ -190,7 +191,7 @@ func runSweep(ctx context.Context, d *daemon, proc processor, jobs []ferry.Resiz
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range c {
-		wg.Go(func() {
+		spawn(&wg, func() {
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(jobs) {

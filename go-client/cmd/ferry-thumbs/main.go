@@ -1,4 +1,4 @@
-// Command ferry-thumbs makes a thumbnail of every photo in a directory through a ferry.Router
+// Command ferry-thumbs makes a thumbnail of every photo in a directory through a router.Router
 // (the ferryd daemon, with the in-process Go path as fallback and kill switch) and prints, per
 // photo: input size, output size, milliseconds, output bytes and which path served it and why.
 //
@@ -26,6 +26,7 @@ import (
 	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/router"
 )
 
 // options are the command line.
@@ -84,11 +85,11 @@ func newProcessor(o options) (ferry.Processor, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := ferry.NewRouter(c, nil, ferry.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))
+	r, err := router.New(c, nil, router.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))
 	if err == nil && o.route != "" {
-		// the flag wins over FERRY_ROUTE, which NewRouter reads
-		var p ferry.Policy
-		if p, err = ferry.ParsePolicy(o.route); err == nil {
+		// the flag wins over FERRY_ROUTE, which router.New reads
+		var p router.Policy
+		if p, err = router.ParsePolicy(o.route); err == nil {
 			err = r.SetPolicy(p)
 		}
 		if err != nil {

@@ -168,6 +168,12 @@ func decodeHelloField(key, val []byte, r *Reply, have *resultFields) (err error)
 		h.QueueJobs, err = readUint(val, math.MaxUint64)
 	case "queue_bytes":
 		h.QueueBytes, err = readUint(val, math.MaxUint64)
+	case "memory_budget":
+		h.MemoryBudget, err = readUint(val, math.MaxUint64)
+	case "max_connections":
+		h.MaxConnections, err = readUint(val, math.MaxUint64)
+	case "max_queue_wait_ms":
+		h.MaxQueueWaitMs, err = readUint(val, math.MaxUint64)
 	}
 	return err
 }
@@ -267,6 +273,12 @@ func decodeStatsField(key, val []byte, r *Reply) (err error) {
 		dst = &s.BusyTotal
 	case "workers":
 		dst = &s.Workers
+	case "memory_budget":
+		dst = &s.MemoryBudget
+	case "memory_used":
+		dst = &s.MemoryUsed
+	case "connections_refused":
+		dst = &s.ConnectionsRefused
 	default:
 		return nil
 	}

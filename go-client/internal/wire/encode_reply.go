@@ -25,31 +25,38 @@ func AppendReply(dst []byte, op Op, r *Reply) []byte {
 	switch {
 	case op == OpHello && r.Hello != nil:
 		fields = 14
+		if r.Hello.hasBudgetKeys() {
+			fields += 3
+		}
 	case op == OpResize:
 		fields = 7
 	case op == OpChecksum:
 		fields = 1
 	case op == OpStats && r.Stats != nil:
 		fields = 11
+		if r.Stats.hasBudgetKeys() {
+			fields += 3
+		}
 	}
 	b = msgp.AppendMapHeader(b, uint32(2+fields))
 	b = appendKey(b, "id")
 	b = msgp.AppendUint64(b, r.ID)
 	b = appendKey(b, "ok")
 	b = msgp.AppendBool(b, true)
-	switch fields {
-	case 14:
+	switch {
+	case fields == 0:
+	case op == OpHello:
 		b = appendHelloReply(b, r.Hello)
-	case 7:
+	case op == OpResize:
 		b = appendResizeReply(b, &r.Resize)
-	case 1:
+	case op == OpChecksum:
 		b = appendKey(b, "digests")
 		b = msgp.AppendMapHeader(b, uint32(len(r.Checksum.Digests)))
 		for _, d := range r.Checksum.Digests {
 			b = msgp.AppendString(b, d.Algorithm)
 			b = msgp.AppendBytes(b, d.Sum)
 		}
-	case 11:
+	case op == OpStats:
 		b = appendStatsReply(b, r.Stats)
 	}
 	finishFrame(b, start, 0)
@@ -86,7 +93,24 @@ func appendHelloReply(b []byte, h *HelloReply) []byte {
 	b = appendStrArrayField(b, "algorithms", h.Algorithms)
 	b = appendUintField(b, "workers", h.Workers)
 	b = appendUintField(b, "queue_jobs", h.QueueJobs)
-	return appendUintField(b, "queue_bytes", h.QueueBytes)
+	b = appendUintField(b, "queue_bytes", h.QueueBytes)
+	if h.hasBudgetKeys() {
+		b = appendUintField(b, "memory_budget", h.MemoryBudget)
+		b = appendUintField(b, "max_connections", h.MaxConnections)
+		b = appendUintField(b, "max_queue_wait_ms", h.MaxQueueWaitMs)
+	}
+	return b
+}
+
+// hasBudgetKeys says whether the reply carries the keys protocol v1 added after queue_bytes; a
+// daemon from before them sends none, and the encoder then writes none either.
+func (h *HelloReply) hasBudgetKeys() bool {
+	return h.MemoryBudget != 0 || h.MaxConnections != 0 || h.MaxQueueWaitMs != 0
+}
+
+// hasBudgetKeys says whether the reply carries the keys protocol v1 added after workers.
+func (s *StatsReply) hasBudgetKeys() bool {
+	return s.MemoryBudget != 0 || s.MemoryUsed != 0 || s.ConnectionsRefused != 0
 }
 
 func appendResizeReply(b []byte, r *ResizeReply) []byte {
@@ -114,5 +138,11 @@ func appendStatsReply(b []byte, s *StatsReply) []byte {
 		b = msgp.AppendString(b, c.Op)
 		b = msgp.AppendUint64(b, c.Count)
 	}
-	return appendUintField(b, "workers", s.Workers)
+	b = appendUintField(b, "workers", s.Workers)
+	if s.hasBudgetKeys() {
+		b = appendUintField(b, "memory_budget", s.MemoryBudget)
+		b = appendUintField(b, "memory_used", s.MemoryUsed)
+		b = appendUintField(b, "connections_refused", s.ConnectionsRefused)
+	}
+	return b
 }

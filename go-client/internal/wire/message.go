@@ -115,6 +115,10 @@ type HelloReply struct {
 	Workers       uint64   // workers: size of the CPU pool
 	QueueJobs     uint64   // queue_jobs: jobs held before busy
 	QueueBytes    uint64   // queue_bytes: payload bytes held before busy
+	// The keys below were added to protocol v1 later; an older daemon sends none (zero here).
+	MemoryBudget   uint64 // memory_budget: bytes the daemon lets everything it holds use
+	MaxConnections uint64 // max_connections: connections served at once
+	MaxQueueWaitMs uint64 // max_queue_wait_ms: longest expected queue wait before busy
 }
 
 // ResizeReply is the result of resize (SPEC.md section 5.3).
@@ -158,4 +162,8 @@ type StatsReply struct {
 	BusyTotal     uint64    // busy_total: busy replies since start
 	RequestsByOp  []OpCount // requests_by_op: answered per op, in the daemon's order
 	Workers       uint64    // workers: size of the CPU pool
+	// The keys below were added to protocol v1 later; an older daemon sends none (zero here).
+	MemoryBudget       uint64 // memory_budget: bytes the daemon lets everything it holds use
+	MemoryUsed         uint64 // memory_used: bytes held now against the budget
+	ConnectionsRefused uint64 // connections_refused: connection-limit and peer refusals since start
 }

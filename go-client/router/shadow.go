@@ -1,18 +1,14 @@
-package ferry
+package router
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
-	"math"
 	"slices"
 
-	"golang.org/x/image/webp"
+	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/internal/imgdiff"
 )
 
 // ShadowReport is the outcome of one shadow comparison.
@@ -20,7 +16,7 @@ type ShadowReport struct {
 	// Op is "resize" or "checksum"; Key the request's routing key.
 	Op, Key string
 	// Primary served the caller; Shadow ran in the background.
-	Primary, Shadow Path
+	Primary, Shadow ferry.Path
 	// Result is "match", "mismatch" or "error" (the shadow call failed for a reason of its own,
 	// such as the daemon being down: nothing to compare).
 	Result string
@@ -32,10 +28,10 @@ type ShadowReport struct {
 
 // startShadow runs the other path for a request the primary has answered, in the background,
 // within the shadow bound, and reports the comparison.
-func startShadow[T any](r *Router, ctx context.Context, o *routedOp[T], primary Path, res T, perr error) {
-	other, proc := PathGo, r.goPath
-	if primary == PathGo {
-		other, proc = PathRust, r.rust
+func startShadow[T any](r *Router, ctx context.Context, o *routedOp[T], primary ferry.Path, res T, perr error) {
+	other, proc := ferry.PathGo, r.goPath
+	if primary == ferry.PathGo {
+		other, proc = ferry.PathRust, r.rust
 	}
 	select {
 	case r.shadowSlots <- struct{}{}:
@@ -44,7 +40,7 @@ func startShadow[T any](r *Router, ctx context.Context, o *routedOp[T], primary 
 		return
 	}
 	var p permit
-	if other == PathRust {
+	if other == ferry.PathRust {
 		var ok bool
 		if p, ok = r.breaker.allow(); !ok {
 			<-r.shadowSlots
@@ -56,7 +52,7 @@ func startShadow[T any](r *Router, ctx context.Context, o *routedOp[T], primary 
 	if r.closed {
 		r.shadowMu.RUnlock()
 		<-r.shadowSlots
-		if other == PathRust {
+		if other == ferry.PathRust {
 			r.breaker.release(p)
 		}
 		return
@@ -79,8 +75,8 @@ func startShadow[T any](r *Router, ctx context.Context, o *routedOp[T], primary 
 		start := r.cfg.now()
 		sres, serr := run(sctx, proc)
 		r.metrics.attempt(o.op, other, r.cfg.now().Sub(start))
-		if other == PathRust {
-			if serr == nil || IsInvalidInput(serr) {
+		if other == ferry.PathRust {
+			if serr == nil || ferry.IsInvalidInput(serr) {
 				r.breaker.record(p, false)
 			} else {
 				r.breaker.record(p, true)
@@ -88,7 +84,7 @@ func startShadow[T any](r *Router, ctx context.Context, o *routedOp[T], primary 
 		}
 		rep := ShadowReport{Op: o.op, Key: o.key, Primary: primary, Shadow: other, PrimaryErr: perr, ShadowErr: serr}
 		switch {
-		case serr != nil && !IsInvalidInput(serr):
+		case serr != nil && !ferry.IsInvalidInput(serr):
 			rep.Result, rep.Detail = "error", "shadow call failed: "+serr.Error()
 		case perr != nil || serr != nil:
 			if pc, sc := refusalWord(perr), refusalWord(serr); pc == sc {
@@ -127,11 +123,11 @@ func refusalWord(err error) string {
 }
 
 // compareChecksums: the same algorithms, byte-identical digests.
-func compareChecksums(a, b *ChecksumResult) (bool, string) {
+func compareChecksums(a, b *ferry.ChecksumResult) (bool, string) {
 	if len(a.Digests) != len(b.Digests) {
 		return false, fmt.Sprintf("%d digests against %d", len(a.Digests), len(b.Digests))
 	}
-	algs := make([]Algorithm, 0, len(a.Digests))
+	algs := make([]ferry.Algorithm, 0, len(a.Digests))
 	for alg := range a.Digests {
 		algs = append(algs, alg)
 	}
@@ -146,7 +142,7 @@ func compareChecksums(a, b *ChecksumResult) (bool, string) {
 
 // compareResize: the same output and source dimensions and formats, and pictures that look
 // alike (PSNR at least the shadow's MinPSNR once both are decoded).
-func (r *Router) compareResize(a, b *ResizeResult) (bool, string) {
+func (r *Router) compareResize(a, b *ferry.ResizeResult) (bool, string) {
 	if a.Width != b.Width || a.Height != b.Height || a.Format != b.Format {
 		return false, fmt.Sprintf("output %dx%d %s against %dx%d %s", a.Width, a.Height, a.Format, b.Width, b.Height, b.Format)
 	}
@@ -154,67 +150,20 @@ func (r *Router) compareResize(a, b *ResizeResult) (bool, string) {
 		return false, fmt.Sprintf("source %dx%d %s against %dx%d %s", a.SourceWidth, a.SourceHeight, a.SourceFormat,
 			b.SourceWidth, b.SourceHeight, b.SourceFormat)
 	}
-	ai, err := decodeEncoded(a.Image)
+	ai, err := imgdiff.Decode(a.Image)
 	if err != nil {
 		return false, "primary output does not decode: " + err.Error()
 	}
-	bi, err := decodeEncoded(b.Image)
+	bi, err := imgdiff.Decode(b.Image)
 	if err != nil {
 		return false, "shadow output does not decode: " + err.Error()
 	}
 	if ai.Bounds().Size() != bi.Bounds().Size() || ai.Bounds().Size() != image.Pt(a.Width, a.Height) {
 		return false, fmt.Sprintf("decoded sizes %v and %v", ai.Bounds().Size(), bi.Bounds().Size())
 	}
-	db := imagePSNR(ai, bi)
+	db := imgdiff.PSNR(ai, bi)
 	if db < r.cfg.shadow.MinPSNR {
 		return false, fmt.Sprintf("PSNR %.1f dB below %.1f", db, r.cfg.shadow.MinPSNR)
 	}
 	return true, fmt.Sprintf("%dx%d, PSNR %.1f dB", a.Width, a.Height, db)
-}
-
-// decodeEncoded decodes a JPEG, PNG or WebP output.
-func decodeEncoded(b []byte) (image.Image, error) {
-	f, err := sniffFormat(b)
-	if err != nil {
-		return nil, err
-	}
-	switch f {
-	case FormatJPEG:
-		return jpeg.Decode(bytes.NewReader(b))
-	case FormatPNG:
-		return png.Decode(bytes.NewReader(b))
-	case FormatWebP:
-		return webp.Decode(bytes.NewReader(b))
-	}
-	return nil, errors.New("not an output format: " + string(f))
-}
-
-// imagePSNR compares two pictures of the same size on their RGB samples, each composited over
-// white first (a transparent pixel's hidden colour does not count). Identical pictures give
-// +Inf.
-func imagePSNR(a, b image.Image) float64 {
-	ab, bb := a.Bounds(), b.Bounds()
-	var sum float64
-	n := 0
-	for y := 0; y < ab.Dy(); y++ {
-		for x := 0; x < ab.Dx(); x++ {
-			ca := rgbOverWhite(a.At(ab.Min.X+x, ab.Min.Y+y))
-			cb := rgbOverWhite(b.At(bb.Min.X+x, bb.Min.Y+y))
-			for k := 0; k < 3; k++ {
-				d := ca[k] - cb[k]
-				sum += d * d
-				n++
-			}
-		}
-	}
-	if sum == 0 || n == 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(255*255/(sum/float64(n)))
-}
-
-func rgbOverWhite(c color.Color) [3]float64 {
-	r, g, b, a := c.RGBA() // premultiplied, 16-bit
-	w := float64(0xFFFF - a)
-	return [3]float64{(float64(r) + w) / 257, (float64(g) + w) / 257, (float64(b) + w) / 257}
 }

@@ -1,9 +1,11 @@
-package ferry
+package router
 
 import (
 	"context"
 	"errors"
 	"time"
+
+	ferry "github.com/ferryd/ferry/go-client"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -11,12 +13,12 @@ import (
 // Metrics are the Router's Prometheus metrics. A Router always counts (it makes its own Metrics
 // unless WithMetrics gives one); register them on your registry to export them:
 //
-//	m := ferry.NewMetrics()
+//	m := router.NewMetrics()
 //	prometheus.MustRegister(m)
-//	r, err := ferry.NewRouter(client, ferry.NewGoProcessor(), ferry.WithMetrics(m))
+//	r, err := router.New(client, goproc.New(), router.WithMetrics(m))
 //
 // Every name starts with ferry_router_. Label values are bounded: op is resize or checksum, path
-// rust or go, reason one of the Reason words, outcome "ok" or an error code word.
+// rust or go, reason one of the ferry.Reason words, outcome "ok" or an error code word.
 type Metrics struct {
 	requests         *prometheus.CounterVec
 	duration         *prometheus.HistogramVec
@@ -53,8 +55,8 @@ func NewMetrics() *Metrics {
 		}, []string{"op", "path"}),
 		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_router_fallbacks_total",
-			Help: "Daemon attempts that failed and were retried on the Go path, by operation and cause.",
-		}, []string{"op", "cause"}),
+			Help: "Requests meant for the daemon that it did not serve, by operation, reason (breaker_open, probe_failed, or the daemon's outcome: busy, unavailable, connection_lost, deadline_exceeded, too_large_for_budget, ...) and action: go (served on Go), converted (served on Go in the fallback format), refused (the daemon's error returned: WithoutFallback).",
+		}, []string{"op", "reason", "action"}),
 		breakerState: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ferry_router_breaker_state",
 			Help: "Circuit breaker in front of the daemon: 0 closed, 1 half-open, 2 open.",
@@ -105,12 +107,16 @@ func (m *Metrics) collectors() []prometheus.Collector {
 		m.breakerChanges, m.shadowCompared, m.shadowMismatches, m.policyMode, m.rustPercent, m.policyChanges}
 }
 
-func (m *Metrics) request(op string, s Served, err error, elapsed time.Duration) {
+func (m *Metrics) request(op string, s ferry.Served, err error, elapsed time.Duration) {
 	m.requests.WithLabelValues(op, string(s.Path), string(s.Reason), outcomeOf(err)).Inc()
 	m.duration.WithLabelValues(op, string(s.Path)).Observe(elapsed.Seconds())
 }
 
-func (m *Metrics) attempt(op string, p Path, elapsed time.Duration) {
+func (m *Metrics) fallback(op, reason, action string) {
+	m.fallbacks.WithLabelValues(op, reason, action).Inc()
+}
+
+func (m *Metrics) attempt(op string, p ferry.Path, elapsed time.Duration) {
 	m.attemptDuration.WithLabelValues(op, string(p)).Observe(elapsed.Seconds())
 }
 
@@ -132,23 +138,27 @@ func (m *Metrics) policy(p Policy, source string) {
 }
 
 // outcomeOf names a result for the outcome label: "ok", the daemon's code word for a
-// *ServerError, or the client-side failure.
+// *ferry.ServerError, or the client-side failure.
 func outcomeOf(err error) string {
-	var se *ServerError
+	var se *ferry.ServerError
 	switch {
 	case err == nil:
 		return "ok"
+	case errors.Is(err, ErrOverloaded):
+		return "overloaded"
+	case errors.Is(err, ferry.ErrNotResponding):
+		return "not_responding"
 	case errors.As(err, &se):
 		return se.Code.String()
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ferry.ErrUnavailable):
 		return "unavailable"
-	case errors.Is(err, ErrConnectionLost):
+	case errors.Is(err, ferry.ErrConnectionLost):
 		return "connection_lost"
-	case errors.Is(err, ErrClosed):
+	case errors.Is(err, ferry.ErrClosed):
 		return "closed"
-	case errors.Is(err, ErrRequestTooLarge):
+	case errors.Is(err, ferry.ErrRequestTooLarge):
 		return "request_too_large"
-	case errors.Is(err, ErrProtocol):
+	case errors.Is(err, ferry.ErrProtocol):
 		return "protocol_error"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "deadline_exceeded"

@@ -1,4 +1,4 @@
-package ferry
+package router
 
 import (
 	"sync"
@@ -51,6 +51,9 @@ const (
 	// DefaultBreakerProbes is how many probes may be in flight at once in half-open, and how
 	// many must succeed in a row to close.
 	DefaultBreakerProbes = 2
+	// DefaultBreakerProbeTimeout bounds the ping that each probe sends before its request: a live
+	// daemon answers it in well under a millisecond, a stopped one costs the probing caller this.
+	DefaultBreakerProbeTimeout = 25 * time.Millisecond
 )
 
 // BreakerConfig tunes the circuit breaker. Every zero field takes its Default value.
@@ -67,6 +70,9 @@ type BreakerConfig struct {
 	// Probes is the number of probes allowed in flight in half-open, and the number of
 	// consecutive successful probes that close the breaker. One failed probe reopens it.
 	Probes int
+	// ProbeTimeout bounds the ping a probe sends first, when the daemon Processor can be pinged
+	// (a *ferry.Client can): an unanswered ping fails the probe without sending the request.
+	ProbeTimeout time.Duration
 }
 
 func (c BreakerConfig) withDefaults() BreakerConfig {
@@ -87,6 +93,9 @@ func (c BreakerConfig) withDefaults() BreakerConfig {
 	}
 	if c.Probes <= 0 {
 		c.Probes = DefaultBreakerProbes
+	}
+	if c.ProbeTimeout <= 0 {
+		c.ProbeTimeout = DefaultBreakerProbeTimeout
 	}
 	return c
 }

@@ -1,8 +1,10 @@
-package ferry
+package goproc
 
 import (
 	"image"
 	"math"
+
+	ferry "github.com/ferryd/ferry/go-client"
 )
 
 // region is a rectangle of the source in pixel units. A fill crop is W/s x H/s, rarely whole
@@ -16,21 +18,21 @@ type resizePlan struct {
 }
 
 // anchorFractions says where a fill crop sits along each axis: 0 start, 0.5 middle, 1 end.
-var anchorFractions = map[Anchor][2]float64{
-	AnchorCenter: {0.5, 0.5}, AnchorTop: {0.5, 0}, AnchorBottom: {0.5, 1},
-	AnchorLeft: {0, 0.5}, AnchorRight: {1, 0.5}, AnchorTopLeft: {0, 0},
-	AnchorTopRight: {1, 0}, AnchorBottomLeft: {0, 1}, AnchorBottomRight: {1, 1},
+var anchorFractions = map[ferry.Anchor][2]float64{
+	ferry.AnchorCenter: {0.5, 0.5}, ferry.AnchorTop: {0.5, 0}, ferry.AnchorBottom: {0.5, 1},
+	ferry.AnchorLeft: {0, 0.5}, ferry.AnchorRight: {1, 0.5}, ferry.AnchorTopLeft: {0, 0},
+	ferry.AnchorTopRight: {1, 0}, ferry.AnchorBottomLeft: {0, 1}, ferry.AnchorBottomRight: {1, 1},
 }
 
 // planResize applies SPEC.md 5.3 (Geometry) to an upright source of w x h. Sizes are computed in
 // integers, never from a floating-point scale, so "round half up" and "never exceeds the box"
 // hold exactly, as in the daemon: 640x427 into 400x400 is 400x267.
-func (p *GoProcessor) planResize(w, h int, rp *resizeParams) (resizePlan, error) {
+func (p *Processor) planResize(w, h int, rp *resizeParams) (resizePlan, error) {
 	whole := region{0, 0, float64(w), float64(h)}
 	bw, bh := int64(rp.width), int64(rp.height)
 	w64, h64 := int64(w), int64(h)
 	switch rp.mode {
-	case ModeFit:
+	case ferry.ModeFit:
 		// s = min(W/w, H/h) over the non-zero sides: the constraining side is exact, the other
 		// is round(side*s), at least 1.
 		var ow, oh int64
@@ -41,13 +43,13 @@ func (p *GoProcessor) planResize(w, h int, rp *resizeParams) (resizePlan, error)
 		}
 		ow, oh = max(ow, 1), max(oh, 1)
 		if ow > math.MaxInt32 || oh > math.MaxInt32 {
-			return resizePlan{}, refuse(CodeInvalidArgument, "output %dx%d is too large", ow, oh)
+			return resizePlan{}, refuse(ferry.CodeInvalidArgument, "output %dx%d is too large", ow, oh)
 		}
 		if err := p.checkOutputSize(int(ow), int(oh)); err != nil {
 			return resizePlan{}, err
 		}
 		return resizePlan{region: whole, width: int(ow), height: int(oh)}, nil
-	case ModeFill:
+	case ferry.ModeFill:
 		// s = max(W/w, H/h): one side of the crop is the whole source side, the other is
 		// box_side / s, placed by the anchor.
 		var rw, rh float64
@@ -59,7 +61,7 @@ func (p *GoProcessor) planResize(w, h int, rp *resizeParams) (resizePlan, error)
 		a := anchorFractions[rp.anchor]
 		r := region{(float64(w) - rw) * a[0], (float64(h) - rh) * a[1], rw, rh}
 		return resizePlan{region: r, width: rp.width, height: rp.height}, nil
-	default: // ModeExact
+	default: // ferry.ModeExact
 		return resizePlan{region: whole, width: rp.width, height: rp.height}, nil
 	}
 }

@@ -1,4 +1,4 @@
-package ferry
+package goproc
 
 import "image"
 

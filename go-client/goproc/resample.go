@@ -1,9 +1,11 @@
-package ferry
+package goproc
 
 import (
 	"image"
 	stddraw "image/draw"
 	"math"
+
+	ferry "github.com/ferryd/ferry/go-client"
 
 	"golang.org/x/image/draw"
 )
@@ -30,11 +32,11 @@ func sinc(t float64) float64 {
 // filterKernels maps the spec's filter words to x/image/draw. BiLinear and CatmullRom are
 // kernels (triangle of support 1, Catmull-Rom cubic of support 2), as in the daemon; not
 // ApproxBiLinear, which samples 4 pixels and aliases when shrinking.
-var filterKernels = map[Filter]draw.Scaler{
-	FilterNearest:    draw.NearestNeighbor,
-	FilterBilinear:   draw.BiLinear,
-	FilterCatmullRom: draw.CatmullRom,
-	FilterLanczos3:   lanczos3,
+var filterKernels = map[ferry.Filter]draw.Scaler{
+	ferry.FilterNearest:    draw.NearestNeighbor,
+	ferry.FilterBilinear:   draw.BiLinear,
+	ferry.FilterCatmullRom: draw.CatmullRom,
+	ferry.FilterLanczos3:   lanczos3,
 }
 
 // scalable returns src as a type x/image/draw scales on a fast path into *image.RGBA (Gray,
@@ -54,7 +56,7 @@ func scalable(src image.Image) image.Image {
 // resample scales the sr rectangle of src to w x h premultiplied RGBA. x/image/draw
 // premultiplies non-premultiplied sources (NRGBA) per pixel before filtering, so transparent
 // pixels contribute no colour: no halos at transparent edges.
-func resample(src image.Image, sr image.Rectangle, w, h int, f Filter) *image.RGBA {
+func resample(src image.Image, sr image.Rectangle, w, h int, f ferry.Filter) *image.RGBA {
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	filterKernels[f].Scale(dst, dst.Rect, src, sr, draw.Src, nil)
 	return dst

@@ -1,4 +1,4 @@
-package ferry
+package router
 
 import (
 	"context"
@@ -14,16 +14,20 @@ import (
 	"testing"
 	"time"
 
+	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/goproc"
+	"github.com/ferryd/ferry/go-client/internal/testimages"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// Router tests with a fake daemon side: a Processor whose answers the test scripts. The same
-// router against the real daemon is in router_faults_test.go.
+// Router tests with a fake daemon side: a ferry.Processor whose answers the test scripts. The same
+// router against the real daemon is in the fault tests.
 
 // fakeRust serves requests with the Go path's correct answers unless told to fail or lie.
 type fakeRust struct {
-	real  *GoProcessor
+	real  *goproc.Processor
 	calls atomic.Int64
 	mu    sync.Mutex
 	// fail, when set, decides each call's error (nil: answer correctly).
@@ -34,7 +38,7 @@ type fakeRust struct {
 	wrongSize bool
 }
 
-func newFakeRust() *fakeRust { return &fakeRust{real: NewGoProcessor()} }
+func newFakeRust() *fakeRust { return &fakeRust{real: goproc.New()} }
 
 func (f *fakeRust) setFail(fn func(ctx context.Context) error) {
 	f.mu.Lock()
@@ -53,13 +57,13 @@ func (f *fakeRust) check(ctx context.Context) error {
 	return nil
 }
 
-func (f *fakeRust) Resize(ctx context.Context, req ResizeRequest) (*ResizeResult, error) {
+func (f *fakeRust) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.ResizeResult, error) {
 	if err := f.check(ctx); err != nil {
 		return nil, err
 	}
 	res, err := f.real.Resize(ctx, req)
 	if err == nil {
-		res.Served = Served{PathRust, ReasonDirect}
+		res.Served = ferry.Served{Path: ferry.PathRust, Reason: ferry.ReasonDirect}
 		if f.wrongSize {
 			res.Width++
 		}
@@ -67,14 +71,14 @@ func (f *fakeRust) Resize(ctx context.Context, req ResizeRequest) (*ResizeResult
 	return res, err
 }
 
-func (f *fakeRust) Checksum(ctx context.Context, req ChecksumRequest) (*ChecksumResult, error) {
+func (f *fakeRust) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*ferry.ChecksumResult, error) {
 	if err := f.check(ctx); err != nil {
 		return nil, err
 	}
 	res, err := f.real.Checksum(ctx, req)
 	if err == nil {
-		res.Served = Served{PathRust, ReasonDirect}
-		if d, ok := res.Digests[SHA256]; ok && f.wrongDigest {
+		res.Served = ferry.Served{Path: ferry.PathRust, Reason: ferry.ReasonDirect}
+		if d, ok := res.Digests[ferry.SHA256]; ok && f.wrongDigest {
 			d[0] ^= 0xFF
 		}
 	}
@@ -83,27 +87,27 @@ func (f *fakeRust) Checksum(ctx context.Context, req ChecksumRequest) (*Checksum
 
 // countingGo counts the Go path's calls.
 type countingGo struct {
-	*GoProcessor
+	*goproc.Processor
 	calls atomic.Int64
 }
 
-func (c *countingGo) Resize(ctx context.Context, req ResizeRequest) (*ResizeResult, error) {
+func (c *countingGo) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.ResizeResult, error) {
 	c.calls.Add(1)
-	return c.GoProcessor.Resize(ctx, req)
+	return c.Processor.Resize(ctx, req)
 }
 
-func (c *countingGo) Checksum(ctx context.Context, req ChecksumRequest) (*ChecksumResult, error) {
+func (c *countingGo) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*ferry.ChecksumResult, error) {
 	c.calls.Add(1)
-	return c.GoProcessor.Checksum(ctx, req)
+	return c.Processor.Checksum(ctx, req)
 }
 
 // quietLog discards router logs in tests (they would flood -v output).
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func newTestRouter(t *testing.T, rust Processor, opts ...RouterOption) (*Router, *countingGo) {
+func newTestRouter(t *testing.T, rust ferry.Processor, opts ...Option) (*Router, *countingGo) {
 	t.Helper()
-	g := &countingGo{GoProcessor: NewGoProcessor()}
-	r, err := NewRouter(rust, g, append([]RouterOption{WithLogger(quietLog)}, opts...)...)
+	g := &countingGo{Processor: goproc.New()}
+	r, err := New(rust, g, append([]Option{WithLogger(quietLog)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,9 +115,9 @@ func newTestRouter(t *testing.T, rust Processor, opts ...RouterOption) (*Router,
 	return r, g
 }
 
-var sumReq = ChecksumRequest{Data: []byte("ferry"), Algorithms: []Algorithm{SHA256, CRC32C}}
+var sumReq = ferry.ChecksumRequest{Data: []byte("ferry"), Algorithms: []ferry.Algorithm{ferry.SHA256, ferry.CRC32C}}
 
-func mustChecksum(t *testing.T, r *Router, req ChecksumRequest) *ChecksumResult {
+func mustChecksum(t *testing.T, r *Router, req ferry.ChecksumRequest) *ferry.ChecksumResult {
 	t.Helper()
 	res, err := r.Checksum(bg(t), req)
 	if err != nil {
@@ -125,14 +129,14 @@ func mustChecksum(t *testing.T, r *Router, req ChecksumRequest) *ChecksumResult 
 func TestRouterModes(t *testing.T) {
 	rust := newFakeRust()
 	r, g := newTestRouter(t, rust)
-	if got := mustChecksum(t, r, sumReq).Served; got != (Served{PathRust, ReasonPolicy}) {
+	if got := mustChecksum(t, r, sumReq).Served; got != (ferry.Served{Path: ferry.PathRust, Reason: ReasonPolicy}) {
 		t.Errorf("default policy served %+v", got)
 	}
 	if err := r.SetPolicy(Policy{Mode: RouteGo}); err != nil {
 		t.Fatal(err)
 	}
 	before := rust.calls.Load()
-	if got := mustChecksum(t, r, sumReq).Served; got != (Served{PathGo, ReasonKillSwitch}) {
+	if got := mustChecksum(t, r, sumReq).Served; got != (ferry.Served{Path: ferry.PathGo, Reason: ReasonKillSwitch}) {
 		t.Errorf("kill switch served %+v", got)
 	}
 	if rust.calls.Load() != before {
@@ -141,13 +145,13 @@ func TestRouterModes(t *testing.T) {
 	if err := r.SetPolicy(Policy{Mode: RoutePercentage, RustPercent: 0}); err != nil {
 		t.Fatal(err)
 	}
-	if got := mustChecksum(t, r, sumReq).Served; got != (Served{PathGo, ReasonPercentage}) {
+	if got := mustChecksum(t, r, sumReq).Served; got != (ferry.Served{Path: ferry.PathGo, Reason: ReasonPercentage}) {
 		t.Errorf("0%% served %+v", got)
 	}
 	if err := r.SetPolicy(Policy{Mode: RoutePercentage, RustPercent: 100}); err != nil {
 		t.Fatal(err)
 	}
-	if got := mustChecksum(t, r, sumReq).Served; got != (Served{PathRust, ReasonPercentage}) {
+	if got := mustChecksum(t, r, sumReq).Served; got != (ferry.Served{Path: ferry.PathRust, Reason: ReasonPercentage}) {
 		t.Errorf("100%% served %+v", got)
 	}
 	if err := r.SetPolicy(Policy{Mode: RoutePercentage, RustPercent: 101}); err == nil {
@@ -159,10 +163,10 @@ func TestRouterModes(t *testing.T) {
 	// every request is counted once, by path and reason
 	m := r.Metrics()
 	for _, c := range []struct {
-		path   Path
-		reason Reason
+		path   ferry.Path
+		reason ferry.Reason
 		want   float64
-	}{{PathRust, ReasonPolicy, 1}, {PathGo, ReasonKillSwitch, 1}, {PathGo, ReasonPercentage, 1}, {PathRust, ReasonPercentage, 1}} {
+	}{{ferry.PathRust, ReasonPolicy, 1}, {ferry.PathGo, ReasonKillSwitch, 1}, {ferry.PathGo, ReasonPercentage, 1}, {ferry.PathRust, ReasonPercentage, 1}} {
 		if got := testutil.ToFloat64(m.requests.WithLabelValues("checksum", string(c.path), string(c.reason), "ok")); got != c.want {
 			t.Errorf("requests{%s,%s} = %v, want %v", c.path, c.reason, got, c.want)
 		}
@@ -171,13 +175,15 @@ func TestRouterModes(t *testing.T) {
 
 func TestRouterFallsBackWhenTheDaemonFails(t *testing.T) {
 	failures := map[string]error{
-		"unavailable":     fmt.Errorf("%w: dial: connection refused", ErrUnavailable),
-		"connection lost": fmt.Errorf("%w: EOF", ErrConnectionLost),
-		"busy":            &ServerError{Code: CodeBusy, Message: "queue full"},
-		"shutting down":   &ServerError{Code: CodeShuttingDown},
-		"internal":        &ServerError{Code: CodeInternal, Message: "panic"},
-		"unknown code":    &ServerError{Code: 99},
-		"closed client":   ErrClosed,
+		"unavailable":          fmt.Errorf("%w: dial: connection refused", ferry.ErrUnavailable),
+		"connection lost":      fmt.Errorf("%w: EOF", ferry.ErrConnectionLost),
+		"busy":                 &ferry.ServerError{Code: ferry.CodeBusy, Message: "queue full"},
+		"shutting down":        &ferry.ServerError{Code: ferry.CodeShuttingDown},
+		"internal":             &ferry.ServerError{Code: ferry.CodeInternal, Message: "panic"},
+		"unknown code":         &ferry.ServerError{Code: 99},
+		"closed client":        ferry.ErrClosed,
+		"not responding":       fmt.Errorf("%w: %w: silent", ferry.ErrConnectionLost, ferry.ErrNotResponding),
+		"too large for budget": &ferry.ServerError{Code: ferry.CodeTooLargeForBudget, Message: "needs 3 GiB"},
 	}
 	for name, failure := range failures {
 		t.Run(name, func(t *testing.T) {
@@ -185,17 +191,17 @@ func TestRouterFallsBackWhenTheDaemonFails(t *testing.T) {
 			rust.setFail(func(context.Context) error { return failure })
 			r, g := newTestRouter(t, rust)
 			res := mustChecksum(t, r, sumReq)
-			if res.Served != (Served{PathGo, ReasonFallback}) {
+			if res.Served != (ferry.Served{Path: ferry.PathGo, Reason: ReasonFallback}) {
 				t.Errorf("served %+v", res.Served)
 			}
-			want, _ := NewGoProcessor().Checksum(bg(t), sumReq)
-			if string(res.Digests[SHA256]) != string(want.Digests[SHA256]) {
+			want, _ := goproc.New().Checksum(bg(t), sumReq)
+			if string(res.Digests[ferry.SHA256]) != string(want.Digests[ferry.SHA256]) {
 				t.Error("fallback answer is wrong")
 			}
 			if g.calls.Load() != 1 || rust.calls.Load() != 1 {
 				t.Errorf("calls: rust %d, go %d; want one each", rust.calls.Load(), g.calls.Load())
 			}
-			if got := testutil.ToFloat64(r.Metrics().fallbacks.WithLabelValues("checksum", outcomeOf(failure))); got != 1 {
+			if got := testutil.ToFloat64(r.Metrics().fallbacks.WithLabelValues("checksum", outcomeOf(failure), "go")); got != 1 {
 				t.Errorf("fallbacks{%s} = %v", outcomeOf(failure), got)
 			}
 		})
@@ -203,12 +209,12 @@ func TestRouterFallsBackWhenTheDaemonFails(t *testing.T) {
 }
 
 func TestRouterDoesNotRetryInvalidInputOnGo(t *testing.T) {
-	for _, code := range []Code{CodeBadImage, CodeImageTooLarge, CodeInvalidArgument} {
+	for _, code := range []ferry.Code{ferry.CodeBadImage, ferry.CodeImageTooLarge, ferry.CodeInvalidArgument} {
 		rust := newFakeRust()
-		rust.setFail(func(context.Context) error { return &ServerError{Code: code} })
+		rust.setFail(func(context.Context) error { return &ferry.ServerError{Code: code} })
 		r, g := newTestRouter(t, rust)
-		_, err := r.Resize(bg(t), ResizeRequest{Image: []byte("x"), Width: 10})
-		var se *ServerError
+		_, err := r.Resize(bg(t), ferry.ResizeRequest{Image: []byte("x"), Width: 10})
+		var se *ferry.ServerError
 		if !errors.As(err, &se) || se.Code != code {
 			t.Errorf("%s: got %v", code, err)
 		}
@@ -222,11 +228,11 @@ func TestRouterDoesNotRetryInvalidInputOnGo(t *testing.T) {
 			t.Errorf("%s: counted %v", code, got)
 		}
 	}
-	// ErrRequestTooLarge (refused locally by the client) is invalid input too.
+	// ferry.ErrRequestTooLarge (refused locally by the client) is invalid input too.
 	rust := newFakeRust()
-	rust.setFail(func(context.Context) error { return fmt.Errorf("%w: 200 MB", ErrRequestTooLarge) })
+	rust.setFail(func(context.Context) error { return fmt.Errorf("%w: 200 MB", ferry.ErrRequestTooLarge) })
 	r, g := newTestRouter(t, rust)
-	if _, err := r.Checksum(bg(t), sumReq); !errors.Is(err, ErrRequestTooLarge) || g.calls.Load() != 0 {
+	if _, err := r.Checksum(bg(t), sumReq); !errors.Is(err, ferry.ErrRequestTooLarge) || g.calls.Load() != 0 {
 		t.Errorf("request too large: %v, go calls %d", err, g.calls.Load())
 	}
 }
@@ -247,7 +253,7 @@ func TestRouterKeepsTheCallersDeadlineWhenTheDaemonHangs(t *testing.T) {
 		res, err := r.Checksum(ctx, sumReq)
 		elapsed := time.Since(start)
 		cancel()
-		if err != nil || res.Served != (Served{PathGo, ReasonFallback}) {
+		if err != nil || res.Served != (ferry.Served{Path: ferry.PathGo, Reason: ReasonFallback}) {
 			t.Fatalf("got %v, %+v", err, res)
 		}
 		// half the budget for the daemon, then Go answers at once
@@ -297,12 +303,12 @@ func (c *fakeClock) advance(d time.Duration) {
 func TestBreakerOpensOnConsecutiveFailuresAndClosesAfterProbes(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
 	rust := newFakeRust()
-	down := func(context.Context) error { return ErrUnavailable }
+	down := func(context.Context) error { return ferry.ErrUnavailable }
 	rust.setFail(down)
 	r, _ := newTestRouter(t, rust, withClock(clock.now),
 		WithBreaker(BreakerConfig{ConsecutiveFailures: 3, OpenFor: 5 * time.Second, Probes: 2}))
 	for i := 0; i < 3; i++ {
-		if s := mustChecksum(t, r, sumReq).Served; s != (Served{PathGo, ReasonFallback}) {
+		if s := mustChecksum(t, r, sumReq).Served; s != (ferry.Served{Path: ferry.PathGo, Reason: ReasonFallback}) {
 			t.Fatalf("failure %d served %+v", i, s)
 		}
 	}
@@ -311,7 +317,7 @@ func TestBreakerOpensOnConsecutiveFailuresAndClosesAfterProbes(t *testing.T) {
 	}
 	calls := rust.calls.Load()
 	for i := 0; i < 10; i++ {
-		if s := mustChecksum(t, r, sumReq).Served; s != (Served{PathGo, ReasonBreakerOpen}) {
+		if s := mustChecksum(t, r, sumReq).Served; s != (ferry.Served{Path: ferry.PathGo, Reason: ReasonBreakerOpen}) {
 			t.Fatalf("open breaker served %+v", s)
 		}
 	}
@@ -323,7 +329,7 @@ func TestBreakerOpensOnConsecutiveFailuresAndClosesAfterProbes(t *testing.T) {
 	if r.BreakerState() != BreakerHalfOpen {
 		t.Fatalf("after cool-down: %v", r.BreakerState())
 	}
-	if s := mustChecksum(t, r, sumReq).Served; s != (Served{PathGo, ReasonFallback}) {
+	if s := mustChecksum(t, r, sumReq).Served; s != (ferry.Served{Path: ferry.PathGo, Reason: ReasonFallback}) {
 		t.Fatalf("failed probe served %+v", s)
 	}
 	if r.BreakerState() != BreakerOpen {
@@ -333,7 +339,7 @@ func TestBreakerOpensOnConsecutiveFailuresAndClosesAfterProbes(t *testing.T) {
 	rust.setFail(nil)
 	clock.advance(5 * time.Second)
 	for i := 0; i < 2; i++ {
-		if s := mustChecksum(t, r, sumReq).Served; s != (Served{PathRust, ReasonPolicy}) {
+		if s := mustChecksum(t, r, sumReq).Served; s != (ferry.Served{Path: ferry.PathRust, Reason: ReasonPolicy}) {
 			t.Fatalf("probe %d served %+v", i, s)
 		}
 	}
@@ -430,14 +436,14 @@ func TestPercentageSplitAndStickyKeys(t *testing.T) {
 	// bound of 2.5 points is about 3.5 standard deviations of a fair 4000-draw sample.
 	const tolerance = 2.5
 	keyed := 0
-	first := map[string]Path{}
+	first := map[string]ferry.Path{}
 	for i := 0; i < n; i++ {
 		key := fmt.Sprintf("photo-%d.jpg", i)
-		res := mustChecksum(t, r, ChecksumRequest{Data: []byte{1}, Algorithms: []Algorithm{CRC32C}, Key: key})
+		res := mustChecksum(t, r, ferry.ChecksumRequest{Data: []byte{1}, Algorithms: []ferry.Algorithm{ferry.CRC32C}, Key: key})
 		if res.Served.Reason != ReasonPercentage {
 			t.Fatalf("reason %s", res.Served.Reason)
 		}
-		if res.Served.Path == PathRust {
+		if res.Served.Path == ferry.PathRust {
 			keyed++
 		}
 		first[key] = res.Served.Path
@@ -450,7 +456,7 @@ func TestPercentageSplitAndStickyKeys(t *testing.T) {
 	// the same key always lands on the same path
 	for i := 0; i < 200; i++ {
 		key := fmt.Sprintf("photo-%d.jpg", i)
-		if p := mustChecksum(t, r, ChecksumRequest{Data: []byte{1}, Algorithms: []Algorithm{CRC32C}, Key: key}).Served.Path; p != first[key] {
+		if p := mustChecksum(t, r, ferry.ChecksumRequest{Data: []byte{1}, Algorithms: []ferry.Algorithm{ferry.CRC32C}, Key: key}).Served.Path; p != first[key] {
 			t.Fatalf("key %s moved from %s to %s", key, first[key], p)
 		}
 	}
@@ -460,8 +466,8 @@ func TestPercentageSplitAndStickyKeys(t *testing.T) {
 	}
 	for i := 0; i < 500; i++ {
 		key := fmt.Sprintf("photo-%d.jpg", i)
-		p := mustChecksum(t, r, ChecksumRequest{Data: []byte{1}, Algorithms: []Algorithm{CRC32C}, Key: key}).Served.Path
-		if first[key] == PathRust && p != PathRust {
+		p := mustChecksum(t, r, ferry.ChecksumRequest{Data: []byte{1}, Algorithms: []ferry.Algorithm{ferry.CRC32C}, Key: key}).Served.Path
+		if first[key] == ferry.PathRust && p != ferry.PathRust {
 			t.Fatalf("key %s left rust when the share went up", key)
 		}
 	}
@@ -471,7 +477,7 @@ func TestPercentageSplitAndStickyKeys(t *testing.T) {
 	}
 	random := 0
 	for i := 0; i < n; i++ {
-		if mustChecksum(t, r, ChecksumRequest{Data: []byte{1}, Algorithms: []Algorithm{CRC32C}}).Served.Path == PathRust {
+		if mustChecksum(t, r, ferry.ChecksumRequest{Data: []byte{1}, Algorithms: []ferry.Algorithm{ferry.CRC32C}}).Served.Path == ferry.PathRust {
 			random++
 		}
 	}
@@ -517,11 +523,11 @@ func TestShadowReportsAPlantedMismatch(t *testing.T) {
 	reports := &collectReports{}
 	r, g := newTestRouter(t, rust, WithPolicy(Policy{Mode: RouteShadow}), WithShadow(ShadowConfig{OnReport: reports.add}))
 	res := mustChecksum(t, r, sumReq)
-	if res.Served != (Served{PathRust, ReasonShadow}) {
+	if res.Served != (ferry.Served{Path: ferry.PathRust, Reason: ReasonShadow}) {
 		t.Errorf("served %+v", res.Served)
 	}
 	// a request without SHA-256 agrees
-	mustChecksum(t, r, ChecksumRequest{Data: []byte("ferry"), Algorithms: []Algorithm{BLAKE3}})
+	mustChecksum(t, r, ferry.ChecksumRequest{Data: []byte("ferry"), Algorithms: []ferry.Algorithm{ferry.BLAKE3}})
 	r.Close() // waits for the shadow calls
 	got := reports.all()
 	if len(got) != 2 || g.calls.Load() != 2 {
@@ -532,7 +538,7 @@ func TestShadowReportsAPlantedMismatch(t *testing.T) {
 		switch rep.Result {
 		case "mismatch":
 			mismatch++
-			if !strings.Contains(rep.Detail, "sha256") || rep.Primary != PathRust || rep.Shadow != PathGo {
+			if !strings.Contains(rep.Detail, "sha256") || rep.Primary != ferry.PathRust || rep.Shadow != ferry.PathGo {
 				t.Errorf("mismatch report %+v", rep)
 			}
 		case "match":
@@ -552,23 +558,23 @@ func TestShadowReportsAPlantedMismatch(t *testing.T) {
 func TestShadowComparesResizesAndRefusals(t *testing.T) {
 	rust := newFakeRust()
 	reports := &collectReports{}
-	r, _ := newTestRouter(t, rust, WithPolicy(Policy{Mode: RouteShadow, ShadowPrimary: PathGo}),
+	r, _ := newTestRouter(t, rust, WithPolicy(Policy{Mode: RouteShadow, ShadowPrimary: ferry.PathGo}),
 		WithShadow(ShadowConfig{OnReport: reports.add}))
-	img := encodePNG(t, paintedRGBA(80, 60))
-	res, err := r.Resize(bg(t), ResizeRequest{Image: img, Width: 40})
-	if err != nil || res.Served != (Served{PathGo, ReasonShadow}) {
+	img := testimages.EncodePNG(t, testimages.Painted(80, 60))
+	res, err := r.Resize(bg(t), ferry.ResizeRequest{Image: img, Width: 40})
+	if err != nil || res.Served != (ferry.Served{Path: ferry.PathGo, Reason: ReasonShadow}) {
 		t.Fatalf("%v %+v", err, res)
 	}
 	res.Image[len(res.Image)/2] ^= 0xFF // the caller owns its result; the comparison has its own copy
-	_, err = r.Resize(bg(t), ResizeRequest{Image: []byte("junk"), Width: 40})
-	if !errors.Is(err, ErrBadImage) {
+	_, err = r.Resize(bg(t), ferry.ResizeRequest{Image: []byte("junk"), Width: 40})
+	if !errors.Is(err, ferry.ErrBadImage) {
 		t.Fatal(err)
 	}
 	reports.wait(t, 2) // before the fake starts lying
 	rust.mu.Lock()
 	rust.wrongSize = true
 	rust.mu.Unlock()
-	if _, err := r.Resize(bg(t), ResizeRequest{Image: img, Width: 40}); err != nil {
+	if _, err := r.Resize(bg(t), ferry.ResizeRequest{Image: img, Width: 40}); err != nil {
 		t.Fatal(err)
 	}
 	r.Close()
@@ -592,7 +598,7 @@ func TestShadowIsBoundedAndSkipsAnOpenBreaker(t *testing.T) {
 	rust := newFakeRust()
 	block := make(chan struct{})
 	rust.setFail(func(ctx context.Context) error { <-block; return nil })
-	r, _ := newTestRouter(t, rust, WithPolicy(Policy{Mode: RouteShadow, ShadowPrimary: PathGo}),
+	r, _ := newTestRouter(t, rust, WithPolicy(Policy{Mode: RouteShadow, ShadowPrimary: ferry.PathGo}),
 		WithShadow(ShadowConfig{MaxInFlight: 2}))
 	for range 5 {
 		mustChecksum(t, r, sumReq) // the Go primary answers; two shadows block, three are skipped
@@ -613,8 +619,8 @@ func TestPolicyParsing(t *testing.T) {
 		"percentage:25":  {Mode: RoutePercentage, RustPercent: 25},
 		"percent: 2.5 %": {Mode: RoutePercentage, RustPercent: 2.5},
 		"75%":            {Mode: RoutePercentage, RustPercent: 75},
-		"shadow":         {Mode: RouteShadow, ShadowPrimary: PathRust},
-		"shadow:go":      {Mode: RouteShadow, ShadowPrimary: PathGo},
+		"shadow":         {Mode: RouteShadow, ShadowPrimary: ferry.PathRust},
+		"shadow:go":      {Mode: RouteShadow, ShadowPrimary: ferry.PathGo},
 	} {
 		got, err := ParsePolicy(in)
 		if err != nil || got != want {
@@ -639,7 +645,7 @@ func TestKillSwitchFromEnvironmentAndFile(t *testing.T) {
 		t.Fatalf("FERRY_ROUTE=go: policy %v", r.Policy())
 	}
 	t.Setenv(EnvRoute, "sideways")
-	if _, err := NewRouter(rust, nil, WithLogger(quietLog)); err == nil {
+	if _, err := New(rust, nil, WithLogger(quietLog)); err == nil {
 		t.Fatal("an invalid FERRY_ROUTE was accepted")
 	}
 	t.Setenv(EnvRoute, "")
@@ -675,7 +681,7 @@ func TestKillSwitchFromEnvironmentAndFile(t *testing.T) {
 	write("go\n")
 	took := waitPolicy(RouteGo)
 	t.Logf("kill switch by file took effect in %v (poll every 20ms)", took)
-	if s := mustChecksum(t, r2, sumReq).Served; s != (Served{PathGo, ReasonKillSwitch}) {
+	if s := mustChecksum(t, r2, sumReq).Served; s != (ferry.Served{Path: ferry.PathGo, Reason: ReasonKillSwitch}) {
 		t.Errorf("after the file switched to go: %+v", s)
 	}
 	write("nonsense\n") // ignored, logged
@@ -707,7 +713,7 @@ func TestKillSwitchFromEnvironmentAndFile(t *testing.T) {
 	}
 	// an invalid file at start is an error
 	write("sideways")
-	if _, err := NewRouter(rust, nil, WithLogger(quietLog), WithPolicyFile(file, 0)); err == nil {
+	if _, err := New(rust, nil, WithLogger(quietLog), WithPolicyFile(file, 0)); err == nil {
 		t.Error("an invalid policy file was accepted at start")
 	}
 }
@@ -718,7 +724,7 @@ func TestMetricsRegisterOnACallersRegistry(t *testing.T) {
 	reg.MustRegister(m)
 	r, _ := newTestRouter(t, newFakeRust(), WithMetrics(m))
 	mustChecksum(t, r, sumReq)
-	if _, err := r.Resize(bg(t), ResizeRequest{Image: encodePNG(t, paintedRGBA(20, 20)), Width: 10}); err != nil {
+	if _, err := r.Resize(bg(t), ferry.ResizeRequest{Image: testimages.EncodePNG(t, testimages.Painted(20, 20)), Width: 10}); err != nil {
 		t.Fatal(err)
 	}
 	families, err := reg.Gather()
@@ -739,4 +745,11 @@ func TestMetricsRegisterOnACallersRegistry(t *testing.T) {
 	if n := testutil.CollectAndCount(m, "ferry_router_requests_total"); n != 2 {
 		t.Errorf("requests_total has %d series, want 2", n)
 	}
+}
+
+// bg is a context for one test call: long enough for any job, ended with the test.
+func bg(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -1,4 +1,4 @@
-package ferry
+package goproc
 
 import (
 	"bytes"
@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/internal/testimages"
+
 	"golang.org/x/image/webp"
 )
 
@@ -24,26 +27,17 @@ func bg(t testing.TB) context.Context {
 	return ctx
 }
 
-// paintedBytes is the vectors' input: byte i = i mod 251.
-func paintedBytes(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i % 251)
-	}
-	return b
-}
-
 type checksumVector struct {
-	Algorithm Algorithm `json:"algorithm"`
-	Length    int       `json:"length"`
-	Digest    string    `json:"digest"`
+	Algorithm ferry.Algorithm `json:"algorithm"`
+	Length    int             `json:"length"`
+	Digest    string          `json:"digest"`
 }
 
 // loadChecksumVectors reads protocol/vectors/checksums.json (digests made by independent
 // implementations), the same file the daemon's tests read.
 func loadChecksumVectors(t testing.TB) []checksumVector {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "protocol", "vectors", "checksums.json"))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "protocol", "vectors", "checksums.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,18 +54,18 @@ func loadChecksumVectors(t testing.TB) []checksumVector {
 }
 
 func TestGoChecksumMatchesVectors(t *testing.T) {
-	p := NewGoProcessor()
-	algs := map[Algorithm]bool{}
+	p := New()
+	algs := map[ferry.Algorithm]bool{}
 	for _, v := range loadChecksumVectors(t) {
 		algs[v.Algorithm] = true
-		res, err := p.Checksum(bg(t), ChecksumRequest{Data: paintedBytes(v.Length), Algorithms: []Algorithm{v.Algorithm}})
+		res, err := p.Checksum(bg(t), ferry.ChecksumRequest{Data: testimages.PaintedBytes(v.Length), Algorithms: []ferry.Algorithm{v.Algorithm}})
 		if err != nil {
 			t.Fatalf("%s/%d: %v", v.Algorithm, v.Length, err)
 		}
 		if got := hex.EncodeToString(res.Digests[v.Algorithm]); got != v.Digest {
 			t.Errorf("%s over %d bytes: %s, want %s", v.Algorithm, v.Length, got, v.Digest)
 		}
-		if res.Served != (Served{PathGo, ReasonDirect}) {
+		if res.Served != (ferry.Served{Path: ferry.PathGo, Reason: ferry.ReasonDirect}) {
 			t.Errorf("served %+v", res.Served)
 		}
 	}
@@ -81,15 +75,15 @@ func TestGoChecksumMatchesVectors(t *testing.T) {
 }
 
 func TestGoChecksumAllAtOnceEqualsOneByOne(t *testing.T) {
-	p := NewGoProcessor()
-	all := []Algorithm{BLAKE3, CRC32C, SHA256, XXH3_64}
-	data := paintedBytes(3*checksumChunk + 12345) // several chunks, a ragged end
-	res, err := p.Checksum(bg(t), ChecksumRequest{Data: data, Algorithms: all})
+	p := New()
+	all := []ferry.Algorithm{ferry.BLAKE3, ferry.CRC32C, ferry.SHA256, ferry.XXH3_64}
+	data := testimages.PaintedBytes(3*checksumChunk + 12345) // several chunks, a ragged end
+	res, err := p.Checksum(bg(t), ferry.ChecksumRequest{Data: data, Algorithms: all})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range all {
-		one, err := p.Checksum(bg(t), ChecksumRequest{Data: data, Algorithms: []Algorithm{a}})
+		one, err := p.Checksum(bg(t), ferry.ChecksumRequest{Data: data, Algorithms: []ferry.Algorithm{a}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,56 +91,60 @@ func TestGoChecksumAllAtOnceEqualsOneByOne(t *testing.T) {
 			t.Errorf("%s differs when computed with the others", a)
 		}
 	}
-	if len(res.Digests[CRC32C]) != 4 || len(res.Digests[XXH3_64]) != 8 || len(res.Digests[SHA256]) != 32 || len(res.Digests[BLAKE3]) != 32 {
+	if len(res.Digests[ferry.CRC32C]) != 4 || len(res.Digests[ferry.XXH3_64]) != 8 || len(res.Digests[ferry.SHA256]) != 32 || len(res.Digests[ferry.BLAKE3]) != 32 {
 		t.Errorf("digest lengths wrong: %v", res.Digests)
 	}
 }
 
 func TestGoChecksumRefusals(t *testing.T) {
-	p := NewGoProcessor(WithGoLimits(GoLimits{MaxInputBytes: 100}))
-	for name, algs := range map[string][]Algorithm{
+	p := New(WithLimits(Limits{MaxInputBytes: 100}))
+	for name, algs := range map[string][]ferry.Algorithm{
 		"empty":    nil,
 		"unknown":  {"md5"},
 		"xxh64":    {"xxh64"},
-		"repeated": {SHA256, CRC32C, SHA256},
+		"repeated": {ferry.SHA256, ferry.CRC32C, ferry.SHA256},
 	} {
-		_, err := p.Checksum(bg(t), ChecksumRequest{Data: []byte("x"), Algorithms: algs})
-		if !errors.Is(err, ErrInvalidArgument) || !IsInvalidInput(err) {
+		_, err := p.Checksum(bg(t), ferry.ChecksumRequest{Data: []byte("x"), Algorithms: algs})
+		if !errors.Is(err, ferry.ErrInvalidArgument) || !ferry.IsInvalidInput(err) {
 			t.Errorf("%s: %v, want invalid_argument", name, err)
 		}
 	}
-	_, err := p.Checksum(bg(t), ChecksumRequest{Data: make([]byte, 101), Algorithms: []Algorithm{CRC32C}})
-	if !errors.Is(err, ErrRequestTooLarge) {
+	_, err := p.Checksum(bg(t), ferry.ChecksumRequest{Data: make([]byte, 101), Algorithms: []ferry.Algorithm{ferry.CRC32C}})
+	if !errors.Is(err, ferry.ErrRequestTooLarge) {
 		t.Errorf("over MaxInputBytes: %v", err)
 	}
 }
 
 func TestGoContextEnded(t *testing.T) {
-	p := NewGoProcessor()
+	p := New()
 	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
-	_, err := p.Checksum(expired, ChecksumRequest{Data: []byte("x"), Algorithms: []Algorithm{CRC32C}})
-	var se *ServerError
-	if !errors.Is(err, ErrDeadlineExceeded) || !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &se) {
+	_, err := p.Checksum(expired, ferry.ChecksumRequest{Data: []byte("x"), Algorithms: []ferry.Algorithm{ferry.CRC32C}})
+	var se *ferry.ServerError
+	if !errors.Is(err, ferry.ErrDeadlineExceeded) || !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &se) {
 		t.Errorf("expired checksum: %v", err)
 	}
-	_, err = p.Resize(expired, ResizeRequest{Image: encodePNG(t, paintedRGBA(10, 10)), Width: 5})
-	if !errors.Is(err, ErrDeadlineExceeded) || !errors.Is(err, context.DeadlineExceeded) {
+	_, err = p.Resize(expired, ferry.ResizeRequest{Image: testimages.EncodePNG(t, testimages.Painted(10, 10)), Width: 5})
+	if !errors.Is(err, ferry.ErrDeadlineExceeded) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("expired resize: %v", err)
 	}
 	cancelled, cancel2 := context.WithCancel(context.Background())
 	cancel2()
-	_, err = p.Resize(cancelled, ResizeRequest{Image: encodePNG(t, paintedRGBA(10, 10)), Width: 5})
-	if !errors.As(err, &se) || se.Code != CodeCancelled || !errors.Is(err, context.Canceled) {
+	_, err = p.Resize(cancelled, ferry.ResizeRequest{Image: testimages.EncodePNG(t, testimages.Painted(10, 10)), Width: 5})
+	if !errors.As(err, &se) || se.Code != ferry.CodeCancelled || !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled resize: %v", err)
 	}
 	// A deadline that passes while a big checksum runs is noticed between chunks and returned
 	// promptly.
+	big := make([]byte, 128<<20) // allocated (and faulted in) before the clock starts
+	for i := 0; i < len(big); i += 4096 {
+		big[i] = 1
+	}
 	short, cancel3 := context.WithTimeout(context.Background(), 2*time.Millisecond)
 	defer cancel3()
 	start := time.Now()
-	_, err = p.Checksum(short, ChecksumRequest{Data: make([]byte, 128<<20), Algorithms: []Algorithm{SHA256, BLAKE3}})
-	if !errors.Is(err, ErrDeadlineExceeded) {
+	_, err = p.Checksum(short, ferry.ChecksumRequest{Data: big, Algorithms: []ferry.Algorithm{ferry.SHA256, ferry.BLAKE3}})
+	if !errors.Is(err, ferry.ErrDeadlineExceeded) {
 		t.Errorf("128 MiB in 2 ms: %v", err)
 	}
 	if el := time.Since(start); el > 500*time.Millisecond {
@@ -155,9 +153,9 @@ func TestGoContextEnded(t *testing.T) {
 }
 
 func TestGoGeometry(t *testing.T) {
-	p := NewGoProcessor()
+	p := New()
 	fit := func(w, h, bw, bh int) (int, int) {
-		pl, err := p.planResize(w, h, &resizeParams{width: bw, height: bh, mode: ModeFit})
+		pl, err := p.planResize(w, h, &resizeParams{width: bw, height: bh, mode: ferry.ModeFit})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,8 +176,8 @@ func TestGoGeometry(t *testing.T) {
 			t.Errorf("fit %dx%d in %dx%d: %dx%d, want %dx%d", c.w, c.h, c.bw, c.bh, ow, oh, c.ow, c.oh)
 		}
 	}
-	fill := func(w, h, bw, bh int, a Anchor) region {
-		pl, err := p.planResize(w, h, &resizeParams{width: bw, height: bh, mode: ModeFill, anchor: a})
+	fill := func(w, h, bw, bh int, a ferry.Anchor) region {
+		pl, err := p.planResize(w, h, &resizeParams{width: bw, height: bh, mode: ferry.ModeFill, anchor: a})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,24 +186,24 @@ func TestGoGeometry(t *testing.T) {
 		}
 		return pl.region
 	}
-	if r := fill(600, 400, 200, 200, AnchorCenter); r != (region{100, 0, 400, 400}) {
+	if r := fill(600, 400, 200, 200, ferry.AnchorCenter); r != (region{100, 0, 400, 400}) {
 		t.Errorf("fill center: %+v", r)
 	}
-	if r := fill(600, 400, 200, 200, AnchorRight); r.x != 200 {
+	if r := fill(600, 400, 200, 200, ferry.AnchorRight); r.x != 200 {
 		t.Errorf("fill right: %+v", r)
 	}
-	if r := fill(600, 400, 300, 100, AnchorBottom); r != (region{0, 200, 600, 200}) {
+	if r := fill(600, 400, 300, 100, ferry.AnchorBottom); r != (region{0, 200, 600, 200}) {
 		t.Errorf("fill bottom: %+v", r)
 	}
-	if r := fill(640, 427, 100, 100, AnchorCenter); r != (region{106.5, 0, 427, 427}) {
+	if r := fill(640, 427, 100, 100, ferry.AnchorCenter); r != (region{106.5, 0, 427, 427}) {
 		t.Errorf("fill fractional: %+v", r)
 	}
 	if r := (region{106.5, 0, 427, 427}).pixelRect(640, 427); r != image.Rect(107, 0, 534, 427) {
 		t.Errorf("pixelRect: %v", r)
 	}
 	// fit that would enlarge past max_pixels is invalid_argument, as in the daemon
-	small := NewGoProcessor(WithGoLimits(GoLimits{MaxPixels: 1_000_000}))
-	if _, err := small.planResize(1, 1, &resizeParams{width: 30000, height: 30000, mode: ModeFit}); !errors.Is(err, ErrInvalidArgument) {
+	small := New(WithLimits(Limits{MaxPixels: 1_000_000}))
+	if _, err := small.planResize(1, 1, &resizeParams{width: 30000, height: 30000, mode: ferry.ModeFit}); !errors.Is(err, ferry.ErrInvalidArgument) {
 		t.Errorf("enlarging fit: %v", err)
 	}
 }
@@ -219,11 +217,11 @@ func decodeOutput(t testing.TB, b []byte) image.Image {
 	}
 	var img image.Image
 	switch f {
-	case FormatJPEG:
+	case ferry.FormatJPEG:
 		img, err = jpeg.Decode(bytes.NewReader(b))
-	case FormatPNG:
+	case ferry.FormatPNG:
 		img, err = png.Decode(bytes.NewReader(b))
-	case FormatWebP:
+	case ferry.FormatWebP:
 		img, err = webp.Decode(bytes.NewReader(b))
 	default:
 		t.Fatalf("unexpected output format %s", f)
@@ -235,14 +233,14 @@ func decodeOutput(t testing.TB, b []byte) image.Image {
 }
 
 func TestGoOrientationAllEight(t *testing.T) {
-	p := NewGoProcessor()
-	upright := paintedRGBA(48, 30)
+	p := New()
+	upright := testimages.Painted(48, 30)
 	for o := 1; o <= 8; o++ {
-		stored := encodePNG(t, storedFor(o, upright))
-		in := withPNGExtras(stored, imageMeta{exif: tiffOrientation(uint16(o), o%2 == 1)})
+		stored := testimages.EncodePNG(t, testimages.StoredFor(o, upright))
+		in := withPNGExtras(stored, imageMeta{exif: testimages.TIFFOrientation(uint16(o), o%2 == 1)})
 		// same size, nearest: the output must be the upright picture exactly
-		res, err := p.Resize(bg(t), ResizeRequest{Image: in, Width: 48, Height: 30, Mode: ModeExact,
-			Filter: FilterNearest, Format: FormatPNG})
+		res, err := p.Resize(bg(t), ferry.ResizeRequest{Image: in, Width: 48, Height: 30, Mode: ferry.ModeExact,
+			Filter: ferry.FilterNearest, Format: ferry.FormatPNG})
 		if err != nil {
 			t.Fatalf("orientation %d: %v", o, err)
 		}
@@ -260,7 +258,7 @@ func TestGoOrientationAllEight(t *testing.T) {
 			}
 		}
 		// NoAutoOrient keeps the stored layout
-		res, err = p.Resize(bg(t), ResizeRequest{Image: in, Width: 100, Height: 100, NoAutoOrient: true, Format: FormatPNG})
+		res, err = p.Resize(bg(t), ferry.ResizeRequest{Image: in, Width: 100, Height: 100, NoAutoOrient: true, Format: ferry.FormatPNG})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,90 +270,90 @@ func TestGoOrientationAllEight(t *testing.T) {
 }
 
 func TestGoRefusesBombsFromTheHeader(t *testing.T) {
-	p := NewGoProcessor()
-	for _, b := range bombs() {
+	p := New()
+	for _, b := range testimages.Bombs() {
 		start := time.Now()
-		_, err := p.Resize(bg(t), ResizeRequest{Image: b.data, Width: 100})
-		if !errors.Is(err, ErrImageTooLarge) || !IsInvalidInput(err) {
-			t.Errorf("%s: %v, want image_too_large", b.name, err)
+		_, err := p.Resize(bg(t), ferry.ResizeRequest{Image: b.Data, Width: 100})
+		if !errors.Is(err, ferry.ErrImageTooLarge) || !ferry.IsInvalidInput(err) {
+			t.Errorf("%s: %v, want image_too_large", b.Name, err)
 		}
 		if el := time.Since(start); el > 50*time.Millisecond {
-			t.Errorf("%s: refused after %v, should be from the header alone", b.name, el)
+			t.Errorf("%s: refused after %v, should be from the header alone", b.Name, el)
 		}
 	}
 	// Limits are configurable: a 160x100 picture is a bomb under a 10,000-pixel limit.
-	small := NewGoProcessor(WithGoLimits(GoLimits{MaxPixels: 10_000}))
-	if _, err := small.Resize(bg(t), ResizeRequest{Image: encodePNG(t, paintedRGBA(160, 100)), Width: 10}); !errors.Is(err, ErrImageTooLarge) {
+	small := New(WithLimits(Limits{MaxPixels: 10_000}))
+	if _, err := small.Resize(bg(t), ferry.ResizeRequest{Image: testimages.EncodePNG(t, testimages.Painted(160, 100)), Width: 10}); !errors.Is(err, ferry.ErrImageTooLarge) {
 		t.Errorf("custom max_pixels: %v", err)
 	}
-	narrow := NewGoProcessor(WithGoLimits(GoLimits{MaxDimension: 150, MaxInputBytes: 1000}))
-	if _, err := narrow.Resize(bg(t), ResizeRequest{Image: encodePNG(t, paintedRGBA(160, 10)), Width: 10}); !errors.Is(err, ErrImageTooLarge) {
+	narrow := New(WithLimits(Limits{MaxDimension: 150, MaxInputBytes: 1000}))
+	if _, err := narrow.Resize(bg(t), ferry.ResizeRequest{Image: testimages.EncodePNG(t, testimages.Painted(160, 10)), Width: 10}); !errors.Is(err, ferry.ErrImageTooLarge) {
 		t.Errorf("custom max_dimension: %v", err)
 	}
-	if _, err := narrow.Resize(bg(t), ResizeRequest{Image: make([]byte, 1001), Width: 10}); !errors.Is(err, ErrRequestTooLarge) || !IsInvalidInput(err) {
+	if _, err := narrow.Resize(bg(t), ferry.ResizeRequest{Image: make([]byte, 1001), Width: 10}); !errors.Is(err, ferry.ErrRequestTooLarge) || !ferry.IsInvalidInput(err) {
 		t.Errorf("custom max input bytes: %v", err)
 	}
 }
 
 func TestGoRefusesCorruptInput(t *testing.T) {
-	p := NewGoProcessor()
-	for _, c := range corruptInputs(t) {
-		_, err := p.Resize(bg(t), ResizeRequest{Image: c.data, Width: 32})
-		if !errors.Is(err, ErrBadImage) {
-			t.Errorf("%s: %v, want bad_image", c.name, err)
+	p := New()
+	for _, c := range testimages.Corrupt(t) {
+		_, err := p.Resize(bg(t), ferry.ResizeRequest{Image: c.Data, Width: 32})
+		if !errors.Is(err, ferry.ErrBadImage) {
+			t.Errorf("%s: %v, want bad_image", c.Name, err)
 		}
 	}
 }
 
 func TestGoRefusesBadArguments(t *testing.T) {
-	p := NewGoProcessor()
-	img := encodePNG(t, paintedRGBA(20, 20))
-	for name, req := range map[string]ResizeRequest{
+	p := New()
+	img := testimages.EncodePNG(t, testimages.Painted(20, 20))
+	for name, req := range map[string]ferry.ResizeRequest{
 		"no box":          {},
-		"fill one side":   {Width: 10, Mode: ModeFill},
-		"exact one side":  {Height: 10, Mode: ModeExact},
+		"fill one side":   {Width: 10, Mode: ferry.ModeFill},
+		"exact one side":  {Height: 10, Mode: ferry.ModeExact},
 		"negative":        {Width: -1},
-		"over max side":   {Width: DefaultMaxDimension + 1},
-		"exact too big":   {Width: 32768, Height: 32768, Mode: ModeExact},
+		"over max side":   {Width: ferry.DefaultMaxDimension + 1},
+		"exact too big":   {Width: 32768, Height: 32768, Mode: ferry.ModeExact},
 		"quality 101":     {Width: 10, Quality: 101},
 		"quality -1":      {Width: 10, Quality: -1},
 		"mode":            {Width: 10, Mode: "stretch"},
-		"anchor":          {Width: 10, Height: 10, Mode: ModeFill, Anchor: "middle"},
+		"anchor":          {Width: 10, Height: 10, Mode: ferry.ModeFill, Anchor: "middle"},
 		"filter":          {Width: 10, Filter: "lanczos2"},
-		"format":          {Width: 10, Format: FormatGIF},
-		"webp too wide":   {Width: 20000, Height: 20, Mode: ModeExact, Format: FormatWebP},
+		"format":          {Width: 10, Format: ferry.FormatGIF},
+		"webp too wide":   {Width: 20000, Height: 20, Mode: ferry.ModeExact, Format: ferry.FormatWebP},
 		"fit over pixels": {Width: 32768, Height: 32768},
 	} {
 		req.Image = img
-		if _, err := p.Resize(bg(t), req); !errors.Is(err, ErrInvalidArgument) {
+		if _, err := p.Resize(bg(t), req); !errors.Is(err, ferry.ErrInvalidArgument) {
 			t.Errorf("%s: %v, want invalid_argument", name, err)
 		}
 	}
 	// Arguments are checked before the image: a bad box on a corrupt image is invalid_argument.
-	if _, err := p.Resize(bg(t), ResizeRequest{Image: []byte("junk")}); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := p.Resize(bg(t), ferry.ResizeRequest{Image: []byte("junk")}); !errors.Is(err, ferry.ErrInvalidArgument) {
 		t.Errorf("bad box and bad image: %v", err)
 	}
 }
 
 func TestGoOutputsEveryFormatAndMode(t *testing.T) {
-	p := NewGoProcessor()
-	for _, in := range generatedInputs(t) {
-		for _, f := range []Format{FormatJPEG, FormatPNG, FormatWebP} {
+	p := New()
+	for _, in := range testimages.Generated(t) {
+		for _, f := range []ferry.Format{ferry.FormatJPEG, ferry.FormatPNG, ferry.FormatWebP} {
 			for _, c := range []struct {
-				mode   Mode
+				mode   ferry.Mode
 				w, h   int
 				ow, oh int
-			}{{ModeFit, 64, 64, 64, 40}, {ModeFill, 50, 50, 50, 50}, {ModeExact, 30, 70, 30, 70}} {
-				res, err := p.Resize(bg(t), ResizeRequest{Image: in.data, Width: c.w, Height: c.h, Mode: c.mode, Format: f})
+			}{{ferry.ModeFit, 64, 64, 64, 40}, {ferry.ModeFill, 50, 50, 50, 50}, {ferry.ModeExact, 30, 70, 30, 70}} {
+				res, err := p.Resize(bg(t), ferry.ResizeRequest{Image: in.Data, Width: c.w, Height: c.h, Mode: c.mode, Format: f})
 				if err != nil {
-					t.Fatalf("%s %s %s: %v", in.name, c.mode, f, err)
+					t.Fatalf("%s %s %s: %v", in.Name, c.mode, f, err)
 				}
 				if res.Width != c.ow || res.Height != c.oh || res.Format != f {
-					t.Errorf("%s %s %s: %dx%d %s", in.name, c.mode, f, res.Width, res.Height, res.Format)
+					t.Errorf("%s %s %s: %dx%d %s", in.Name, c.mode, f, res.Width, res.Height, res.Format)
 				}
 				img := decodeOutput(t, res.Image)
 				if b := img.Bounds(); b.Dx() != c.ow || b.Dy() != c.oh {
-					t.Errorf("%s %s %s: decodes to %v", in.name, c.mode, f, b)
+					t.Errorf("%s %s %s: decodes to %v", in.Name, c.mode, f, b)
 				}
 			}
 		}
@@ -363,13 +361,13 @@ func TestGoOutputsEveryFormatAndMode(t *testing.T) {
 }
 
 func TestGoGrayStaysGray(t *testing.T) {
-	p := NewGoProcessor()
+	p := New()
 	g := image.NewGray(image.Rect(0, 0, 40, 40))
 	for i := range g.Pix {
 		g.Pix[i] = uint8(i)
 	}
-	for _, f := range []Format{FormatJPEG, FormatPNG} {
-		res, err := p.Resize(bg(t), ResizeRequest{Image: encodePNG(t, g), Width: 20, Format: f})
+	for _, f := range []ferry.Format{ferry.FormatJPEG, ferry.FormatPNG} {
+		res, err := p.Resize(bg(t), ferry.ResizeRequest{Image: testimages.EncodePNG(t, g), Width: 20, Format: f})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -380,15 +378,15 @@ func TestGoGrayStaysGray(t *testing.T) {
 }
 
 func TestGoAlphaHasNoHalo(t *testing.T) {
-	p := NewGoProcessor()
+	p := New()
 	var alpha []byte
-	for _, in := range generatedInputs(t) {
-		if in.name == "alpha.png" {
-			alpha = in.data
+	for _, in := range testimages.Generated(t) {
+		if in.Name == "alpha.png" {
+			alpha = in.Data
 		}
 	}
-	for _, f := range []Filter{FilterBilinear, FilterCatmullRom, FilterLanczos3} {
-		res, err := p.Resize(bg(t), ResizeRequest{Image: alpha, Width: 40, Format: FormatPNG, Filter: f})
+	for _, f := range []ferry.Filter{ferry.FilterBilinear, ferry.FilterCatmullRom, ferry.FilterLanczos3} {
+		res, err := p.Resize(bg(t), ferry.ResizeRequest{Image: alpha, Width: 40, Format: ferry.FormatPNG, Filter: f})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -413,7 +411,7 @@ func TestGoAlphaHasNoHalo(t *testing.T) {
 		}
 	}
 	// JPEG has no alpha: the transparent area is composited over white.
-	res, err := p.Resize(bg(t), ResizeRequest{Image: alpha, Width: 40})
+	res, err := p.Resize(bg(t), ferry.ResizeRequest{Image: alpha, Width: 40})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,16 +422,16 @@ func TestGoAlphaHasNoHalo(t *testing.T) {
 }
 
 func TestGoKeepsMetadataOnlyWhenAsked(t *testing.T) {
-	p := NewGoProcessor()
+	p := New()
 	icc := bytes.Repeat([]byte("profile!"), 10000) // 80 KB: two JPEG segments
 	xmp := []byte("<x:xmpmeta>hello</x:xmpmeta>")
-	in := withJPEGExtras(encodeJPEG(t, paintedRGBA(50, 30), 90), imageMeta{exif: tiffOrientation(6, true), icc: icc, xmp: xmp})
+	in := withJPEGExtras(testimages.EncodeJPEG(t, testimages.Painted(50, 30), 90), imageMeta{exif: testimages.TIFFOrientation(6, true), icc: icc, xmp: xmp})
 	got := jpegMeta(in)
 	if !bytes.Equal(got.icc, icc) || !bytes.Equal(got.xmp, xmp) || got.orientation() != 6 {
 		t.Fatalf("fixture metadata did not round-trip: %d bytes icc, orientation %d", len(got.icc), got.orientation())
 	}
-	for _, f := range []Format{FormatJPEG, FormatPNG} {
-		res, err := p.Resize(bg(t), ResizeRequest{Image: in, Width: 20, Format: f, KeepICC: true, KeepMetadata: true})
+	for _, f := range []ferry.Format{ferry.FormatJPEG, ferry.FormatPNG} {
+		res, err := p.Resize(bg(t), ferry.ResizeRequest{Image: in, Width: 20, Format: f, KeepICC: true, KeepMetadata: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -445,7 +443,7 @@ func TestGoKeepsMetadataOnlyWhenAsked(t *testing.T) {
 			t.Errorf("%s: kept orientation %d, want 1 (pixels already upright)", f, out.orientation())
 		}
 		decodeOutput(t, res.Image) // still a valid file
-		res, err = p.Resize(bg(t), ResizeRequest{Image: in, Width: 20, Format: f})
+		res, err = p.Resize(bg(t), ferry.ResizeRequest{Image: in, Width: 20, Format: f})
 		if err != nil {
 			t.Fatal(err)
 		}

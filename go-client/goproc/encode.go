@@ -1,4 +1,4 @@
-package ferry
+package goproc
 
 import (
 	"bytes"
@@ -9,26 +9,28 @@ import (
 	"image/jpeg"
 	"image/png"
 
+	ferry "github.com/ferryd/ferry/go-client"
+
 	"github.com/HugoSmits86/nativewebp"
 )
 
 // encodeOutput encodes the finished, upright, premultiplied picture. gray says the source was
 // grayscale (JPEG and PNG then stay grayscale, as the daemon's do). extras are written where
 // the format allows: JPEG and PNG here; WebP output carries none.
-func encodeOutput(img *image.RGBA, f Format, quality int, gray bool, extras imageMeta) ([]byte, error) {
+func encodeOutput(img *image.RGBA, f ferry.Format, quality int, gray bool, extras imageMeta) ([]byte, error) {
 	var buf bytes.Buffer
 	switch f {
-	case FormatJPEG:
+	case ferry.FormatJPEG:
 		img = overWhite(img)
 		var src image.Image = img
 		if gray {
 			src = toGray(img)
 		}
 		if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: quality}); err != nil {
-			return nil, refuse(CodeInternal, "jpeg encode: %v", err)
+			return nil, refuse(ferry.CodeInternal, "jpeg encode: %v", err)
 		}
 		return withJPEGExtras(buf.Bytes(), extras), nil
-	case FormatPNG:
+	case ferry.FormatPNG:
 		var src image.Image
 		switch {
 		case gray && isOpaque(img):
@@ -41,12 +43,12 @@ func encodeOutput(img *image.RGBA, f Format, quality int, gray bool, extras imag
 		// Fast deflate, like the daemon's: thumbnails are re-encoded often and read rarely.
 		enc := png.Encoder{CompressionLevel: png.BestSpeed}
 		if err := enc.Encode(&buf, src); err != nil {
-			return nil, refuse(CodeInternal, "png encode: %v", err)
+			return nil, refuse(ferry.CodeInternal, "png encode: %v", err)
 		}
 		return withPNGExtras(buf.Bytes(), extras), nil
-	default: // FormatWebP
+	default: // ferry.FormatWebP
 		if err := nativewebp.Encode(&buf, unpremultiply(img), nil); err != nil {
-			return nil, refuse(CodeInternal, "webp encode: %v", err)
+			return nil, refuse(ferry.CodeInternal, "webp encode: %v", err)
 		}
 		return buf.Bytes(), nil
 	}

@@ -1,4 +1,4 @@
-package ferry
+package goproc
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash"
 	"hash/crc32"
+
+	ferry "github.com/ferryd/ferry/go-client"
 
 	"github.com/zeebo/blake3"
 	"github.com/zeebo/xxh3"
@@ -21,10 +23,10 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Checksum computes every digest in req.Algorithms over req.Data, feeding each chunk of the
 // data to every algorithm in turn (one pass over memory). Digest bytes are those of SPEC.md
-// 5.4: CRC32C and XXH3-64 big-endian, SHA-256 and BLAKE3 as their 32 digest bytes.
-func (p *GoProcessor) Checksum(ctx context.Context, req ChecksumRequest) (*ChecksumResult, error) {
+// 5.4: ferry.CRC32C and XXH3-64 big-endian, SHA-256 and ferry.BLAKE3 as their 32 digest bytes.
+func (p *Processor) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*ferry.ChecksumResult, error) {
 	if len(req.Data) > p.limits.MaxInputBytes {
-		return nil, fmt.Errorf("%w: checksum data of %d bytes, limit %d", ErrRequestTooLarge,
+		return nil, fmt.Errorf("%w: checksum data of %d bytes, limit %d", ferry.ErrRequestTooLarge,
 			len(req.Data), p.limits.MaxInputBytes)
 	}
 	hashers, err := newHashers(req.Algorithms)
@@ -34,7 +36,7 @@ func (p *GoProcessor) Checksum(ctx context.Context, req ChecksumRequest) (*Check
 	if err := stageCheck(ctx, "checksum"); err != nil {
 		return nil, err
 	}
-	return runAbandonable(ctx, func() (*ChecksumResult, error) {
+	return runLimited(ctx, p, func() (*ferry.ChecksumResult, error) {
 		for data := req.Data; len(data) > 0; {
 			n := min(len(data), checksumChunk)
 			for _, h := range hashers {
@@ -47,39 +49,39 @@ func (p *GoProcessor) Checksum(ctx context.Context, req ChecksumRequest) (*Check
 				}
 			}
 		}
-		digests := make(map[Algorithm][]byte, len(hashers))
+		digests := make(map[ferry.Algorithm][]byte, len(hashers))
 		for i, h := range hashers {
 			digests[req.Algorithms[i]] = h.Sum(nil)
 		}
-		return &ChecksumResult{Digests: digests, Served: Served{Path: PathGo, Reason: ReasonDirect}}, nil
+		return &ferry.ChecksumResult{Digests: digests, Served: ferry.Served{Path: ferry.PathGo, Reason: ferry.ReasonDirect}}, nil
 	})
 }
 
 // newHashers returns one hash per algorithm, in order, refusing what the daemon refuses: an
 // empty list, an unknown name, a name given twice (invalid_argument).
-func newHashers(algs []Algorithm) ([]hash.Hash, error) {
+func newHashers(algs []ferry.Algorithm) ([]hash.Hash, error) {
 	if len(algs) == 0 {
-		return nil, refuse(CodeInvalidArgument, "algorithms must not be empty")
+		return nil, refuse(ferry.CodeInvalidArgument, "algorithms must not be empty")
 	}
 	hashers := make([]hash.Hash, 0, len(algs))
-	seen := make(map[Algorithm]bool, len(algs))
+	seen := make(map[ferry.Algorithm]bool, len(algs))
 	for _, a := range algs {
 		if seen[a] {
-			return nil, refuse(CodeInvalidArgument, "algorithm %q requested twice", a)
+			return nil, refuse(ferry.CodeInvalidArgument, "algorithm %q requested twice", a)
 		}
 		seen[a] = true
 		switch a {
-		case CRC32C:
+		case ferry.CRC32C:
 			// hash/crc32's Sum appends the value big-endian, as the spec wants.
 			hashers = append(hashers, crc32.New(castagnoli))
-		case XXH3_64:
+		case ferry.XXH3_64:
 			hashers = append(hashers, &xxh3BigEndian{h: xxh3.New()})
-		case SHA256:
+		case ferry.SHA256:
 			hashers = append(hashers, sha256.New())
-		case BLAKE3:
+		case ferry.BLAKE3:
 			hashers = append(hashers, blake3.New())
 		default:
-			return nil, refuse(CodeInvalidArgument, "unknown algorithm %q", a)
+			return nil, refuse(ferry.CodeInvalidArgument, "unknown algorithm %q", a)
 		}
 	}
 	return hashers, nil

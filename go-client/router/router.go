@@ -1,4 +1,4 @@
-package ferry
+package router
 
 import (
 	"context"
@@ -9,47 +9,49 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/goproc"
 )
 
-// Reasons the Router adds to those of types.go.
+// The reasons a Router records in ferry.Served, besides ferry.ReasonDirect (which it never
+// records).
 const (
+	// ReasonPolicy: the policy (RouteRust) sends this request to the daemon.
+	ReasonPolicy ferry.Reason = "policy"
+	// ReasonFallback: the daemon failed this request and the Go path served it instead.
+	ReasonFallback ferry.Reason = "fallback"
+	// ReasonBreakerOpen: the circuit breaker is open, so the daemon was not tried.
+	ReasonBreakerOpen ferry.Reason = "breaker_open"
 	// ReasonPercentage: percentage mode drew this path for this request (or its Key).
-	ReasonPercentage Reason = "percentage"
+	ReasonPercentage ferry.Reason = "percentage"
 	// ReasonShadow: shadow mode; this path is the primary, whose result is returned, and the
 	// other path ran in the background for comparison.
-	ReasonShadow Reason = "shadow"
+	ReasonShadow ferry.Reason = "shadow"
 	// ReasonKillSwitch: the policy in force sends everything to Go (RouteGo); the daemon was not
 	// called.
-	ReasonKillSwitch Reason = "kill_switch"
+	ReasonKillSwitch ferry.Reason = "kill_switch"
 )
 
 // Defaults of the Router's daemon budget.
 const (
-	// DefaultRustTimeout caps one daemon attempt, so a daemon that stops answering costs at most
-	// this before the Go path takes over, even for callers without a deadline.
-	DefaultRustTimeout = 5 * time.Second
+	// DefaultRustTimeout caps one daemon attempt, so a daemon that is alive but slow (a long queue)
+	// costs at most this before the Go path takes over, even for callers without a deadline. It
+	// travels to the daemon as the request's timeout_ms, so a daemon that expects to miss it
+	// answers busy at once instead of queueing the job. A daemon that stops answering altogether
+	// is caught sooner, by the Client's hang timeout (ferry.DefaultHangTimeout).
+	DefaultRustTimeout = 2 * time.Second
 	// DefaultRustShare is the share of a caller's remaining time budget a daemon attempt may use;
 	// the rest is kept for the Go fallback, so a caller's deadline holds when the daemon hangs.
 	DefaultRustShare = 0.5
 )
 
-// Router is a Processor that sends each request to the daemon (any Processor, normally a
-// *Client) or to the in-process Go path, by Policy; falls back to Go when the daemon is
-// unavailable, busy, timing out, shutting down or failing internally; and stops calling a
-// failing daemon for a while through a circuit breaker. Requests the daemon refuses as invalid
-// (IsInvalidInput: bad image, over the limits, bad arguments) are not retried on Go: they would
-// fail the same way there.
-//
-// Every result records the path that served it and why (Served), and every request is counted in
-// Metrics. The policy can change at run time: SetPolicy, the FERRY_ROUTE environment variable
-// (read by NewRouter) and a policy file (WithPolicyFile or FERRY_ROUTE_FILE, polled about once a
-// second), the kill switch being the policy "go".
-//
-// A Router is safe for concurrent use. Close it to stop the file watcher and wait for background
-// shadow comparisons; it does not close the Processors it was given.
+// Router routes each request to the daemon or to the Go path; see the package documentation. A
+// Router is safe for concurrent use. Close it to stop the policy file watcher and wait for
+// background shadow comparisons; it does not close the Processors it was given.
 type Router struct {
-	rust, goPath Processor
-	cfg          routerConfig
+	rust, goPath ferry.Processor
+	cfg          config
 	policy       atomic.Pointer[Policy]
 	breaker      *breaker
 	metrics      *Metrics
@@ -94,10 +96,10 @@ const (
 	DefaultShadowMinPSNR = 22.0
 )
 
-// RouterOption configures a Router; pass options to NewRouter.
-type RouterOption func(*routerConfig)
+// Option configures a Router; pass options to New.
+type Option func(*config)
 
-type routerConfig struct {
+type config struct {
 	policy       Policy
 	policyFile   string
 	pollInterval time.Duration
@@ -107,56 +109,57 @@ type routerConfig struct {
 	metrics      *Metrics
 	log          *slog.Logger
 	shadow       ShadowConfig
+	fallback     map[ferry.Format]fallbackRule
 	now          func() time.Time
 }
 
 // WithPolicy sets the policy the Router starts with (default: RouteRust). FERRY_ROUTE and the
 // policy file, when present, take precedence, in that order.
-func WithPolicy(p Policy) RouterOption { return func(c *routerConfig) { c.policy = p } }
+func WithPolicy(p Policy) Option { return func(c *config) { c.policy = p } }
 
 // WithPolicyFile names a file holding the policy (ParsePolicy's syntax, first non-comment line),
-// read by NewRouter and then polled every interval (DefaultPolicyPollInterval when <= 0). A
+// read by New and then polled every interval (DefaultPolicyPollInterval when <= 0). A
 // valid change takes effect at the next poll; an invalid one is logged and ignored; a missing
 // file leaves the policy as it is.
-func WithPolicyFile(path string, interval time.Duration) RouterOption {
-	return func(c *routerConfig) { c.policyFile, c.pollInterval = path, interval }
+func WithPolicyFile(path string, interval time.Duration) Option {
+	return func(c *config) { c.policyFile, c.pollInterval = path, interval }
 }
 
 // WithBreaker tunes the circuit breaker (zero fields take their defaults).
-func WithBreaker(cfg BreakerConfig) RouterOption { return func(c *routerConfig) { c.breaker = cfg } }
+func WithBreaker(cfg BreakerConfig) Option { return func(c *config) { c.breaker = cfg } }
 
 // WithRustBudget bounds each daemon attempt to at most timeout (DefaultRustTimeout when <= 0)
 // and to share of the caller's remaining budget (DefaultRustShare when outside (0, 1]).
-func WithRustBudget(timeout time.Duration, share float64) RouterOption {
-	return func(c *routerConfig) { c.rustTimeout, c.rustShare = timeout, share }
+func WithRustBudget(timeout time.Duration, share float64) Option {
+	return func(c *config) { c.rustTimeout, c.rustShare = timeout, share }
 }
 
 // WithMetrics makes the Router count into m (to be registered by the caller), instead of a
 // private Metrics of its own.
-func WithMetrics(m *Metrics) RouterOption { return func(c *routerConfig) { c.metrics = m } }
+func WithMetrics(m *Metrics) Option { return func(c *config) { c.metrics = m } }
 
-// WithLogger sets the logger (default slog.Default()). Breaker transitions and policy changes
+// WithLogger makes the Router log to l; without it the Router logs nothing. Breaker transitions and policy changes
 // are logged at Info or Warn, shadow mismatches at Warn, each request and fallback at Debug.
-func WithLogger(l *slog.Logger) RouterOption { return func(c *routerConfig) { c.log = l } }
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
 // WithShadow tunes shadow mode.
-func WithShadow(s ShadowConfig) RouterOption { return func(c *routerConfig) { c.shadow = s } }
+func WithShadow(s ShadowConfig) Option { return func(c *config) { c.shadow = s } }
 
 // withClock replaces time.Now, for tests of the breaker's timing.
-func withClock(now func() time.Time) RouterOption { return func(c *routerConfig) { c.now = now } }
+func withClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
-// NewRouter returns a Router between rust (the daemon, normally a *Client; dial it with
-// WithLazyConnect so a service can start while the daemon is down) and goPath (nil means
-// NewGoProcessor()). It fails when FERRY_ROUTE or the policy file holds an invalid policy: a
+// New returns a Router between rust (the daemon, normally a *ferry.Client; dial it with
+// ferry.WithLazyConnect so a service can start while the daemon is down) and goPath (nil means
+// goproc.New()). It fails when FERRY_ROUTE or the policy file holds an invalid policy: a
 // kill switch that silently does nothing is worse than a service that does not start.
-func NewRouter(rust, goPath Processor, opts ...RouterOption) (*Router, error) {
+func New(rust, goPath ferry.Processor, opts ...Option) (*Router, error) {
 	if rust == nil {
-		return nil, errors.New("ferry: NewRouter: the Rust processor is nil")
+		return nil, errors.New("ferry router: New: the daemon Processor (rust) is nil")
 	}
 	if goPath == nil {
-		goPath = NewGoProcessor()
+		goPath = goproc.New()
 	}
-	cfg := routerConfig{policy: Policy{Mode: RouteRust}}
+	cfg := config{policy: Policy{Mode: RouteRust}}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -173,7 +176,7 @@ func NewRouter(rust, goPath Processor, opts ...RouterOption) (*Router, error) {
 		cfg.metrics = NewMetrics()
 	}
 	if cfg.log == nil {
-		cfg.log = slog.Default()
+		cfg.log = slog.New(discardHandler{})
 	}
 	if cfg.now == nil {
 		cfg.now = time.Now
@@ -229,7 +232,7 @@ func NewRouter(rust, goPath Processor, opts ...RouterOption) (*Router, error) {
 }
 
 // The Router is one of the interchangeable Processors.
-var _ Processor = (*Router)(nil)
+var _ ferry.Processor = (*Router)(nil)
 
 // Policy returns the policy in force.
 func (r *Router) Policy() Policy { return *r.policy.Load() }
@@ -246,7 +249,7 @@ func (r *Router) SetPolicy(p Policy) error {
 
 func (r *Router) applyPolicy(p Policy, source string) {
 	if p.Mode == RouteShadow && p.ShadowPrimary == "" {
-		p.ShadowPrimary = PathRust
+		p.ShadowPrimary = ferry.PathRust
 	}
 	old := r.policy.Swap(&p)
 	r.metrics.policy(p, source)
@@ -290,41 +293,51 @@ func (r *Router) breakerChanged(from, to BreakerState) {
 }
 
 // Resize routes one resize by policy; see Router.
-func (r *Router) Resize(ctx context.Context, req ResizeRequest) (*ResizeResult, error) {
-	return route(r, ctx, &routedOp[*ResizeResult]{
+func (r *Router) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.ResizeResult, error) {
+	return route(r, ctx, &routedOp[*ferry.ResizeResult]{
 		op:        "resize",
 		key:       req.Key,
-		run:       func(ctx context.Context, p Processor) (*ResizeResult, error) { return p.Resize(ctx, req) },
-		setServed: func(res *ResizeResult, s Served) { res.Served = s },
-		detach: func() func(context.Context, Processor) (*ResizeResult, error) {
+		run:       func(ctx context.Context, p ferry.Processor) (*ferry.ResizeResult, error) { return p.Resize(ctx, req) },
+		setServed: func(res *ferry.ResizeResult, s ferry.Served) { res.Served = s },
+		detach: func() func(context.Context, ferry.Processor) (*ferry.ResizeResult, error) {
 			own := req
 			own.Image = append([]byte(nil), req.Image...)
-			return func(ctx context.Context, p Processor) (*ResizeResult, error) { return p.Resize(ctx, own) }
+			return func(ctx context.Context, p ferry.Processor) (*ferry.ResizeResult, error) { return p.Resize(ctx, own) }
 		},
-		snapshot: func(res *ResizeResult) *ResizeResult {
+		snapshot: func(res *ferry.ResizeResult) *ferry.ResizeResult {
 			own := *res
 			own.Image = append([]byte(nil), res.Image...)
 			return &own
 		},
 		compare: r.compareResize,
+		format:  func() ferry.Format { return req.Format },
+		withFormat: func(f ferry.Format) func(context.Context, ferry.Processor) (*ferry.ResizeResult, error) {
+			own := req
+			own.Format = f
+			return func(ctx context.Context, p ferry.Processor) (*ferry.ResizeResult, error) { return p.Resize(ctx, own) }
+		},
 	})
 }
 
 // Checksum routes one checksum by policy; see Router.
-func (r *Router) Checksum(ctx context.Context, req ChecksumRequest) (*ChecksumResult, error) {
-	return route(r, ctx, &routedOp[*ChecksumResult]{
-		op:        "checksum",
-		key:       req.Key,
-		run:       func(ctx context.Context, p Processor) (*ChecksumResult, error) { return p.Checksum(ctx, req) },
-		setServed: func(res *ChecksumResult, s Served) { res.Served = s },
-		detach: func() func(context.Context, Processor) (*ChecksumResult, error) {
+func (r *Router) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*ferry.ChecksumResult, error) {
+	return route(r, ctx, &routedOp[*ferry.ChecksumResult]{
+		op:  "checksum",
+		key: req.Key,
+		run: func(ctx context.Context, p ferry.Processor) (*ferry.ChecksumResult, error) {
+			return p.Checksum(ctx, req)
+		},
+		setServed: func(res *ferry.ChecksumResult, s ferry.Served) { res.Served = s },
+		detach: func() func(context.Context, ferry.Processor) (*ferry.ChecksumResult, error) {
 			own := req
 			own.Data = append([]byte(nil), req.Data...)
-			own.Algorithms = append([]Algorithm(nil), req.Algorithms...)
-			return func(ctx context.Context, p Processor) (*ChecksumResult, error) { return p.Checksum(ctx, own) }
+			own.Algorithms = append([]ferry.Algorithm(nil), req.Algorithms...)
+			return func(ctx context.Context, p ferry.Processor) (*ferry.ChecksumResult, error) {
+				return p.Checksum(ctx, own)
+			}
 		},
-		snapshot: func(res *ChecksumResult) *ChecksumResult {
-			own := &ChecksumResult{Digests: make(map[Algorithm][]byte, len(res.Digests)), Served: res.Served}
+		snapshot: func(res *ferry.ChecksumResult) *ferry.ChecksumResult {
+			own := &ferry.ChecksumResult{Digests: make(map[ferry.Algorithm][]byte, len(res.Digests)), Served: res.Served}
 			for a, d := range res.Digests {
 				own.Digests[a] = append([]byte(nil), d...)
 			}
@@ -339,20 +352,24 @@ func (r *Router) Checksum(ctx context.Context, req ChecksumRequest) (*ChecksumRe
 type routedOp[T any] struct {
 	op        string
 	key       string
-	run       func(context.Context, Processor) (T, error)
-	setServed func(T, Served)
+	run       func(context.Context, ferry.Processor) (T, error)
+	setServed func(T, ferry.Served)
 	// detach returns run over a private copy of the request, and snapshot a private copy of a
 	// result: a shadow comparison outlives the call, and the caller owns its request and result.
-	detach   func() func(context.Context, Processor) (T, error)
+	detach   func() func(context.Context, ferry.Processor) (T, error)
 	snapshot func(T) T
 	// compare says whether two successful results agree, and if not, how they differ.
 	compare func(primary, shadow T) (bool, string)
+	// format and withFormat, for ops with an output format (resize): the requested format, and
+	// run with the output format replaced (a fallback's WithFallbackFormat).
+	format     func() ferry.Format
+	withFormat func(ferry.Format) func(context.Context, ferry.Processor) (T, error)
 }
 
 // decision is where policy sends one request.
 type decision struct {
-	path   Path
-	reason Reason
+	path   ferry.Path
+	reason ferry.Reason
 	shadow bool
 }
 
@@ -360,16 +377,16 @@ func (r *Router) decide(key string) decision {
 	p := r.Policy()
 	switch p.Mode {
 	case RouteGo:
-		return decision{path: PathGo, reason: ReasonKillSwitch}
+		return decision{path: ferry.PathGo, reason: ReasonKillSwitch}
 	case RoutePercentage:
 		if keyToRust(key, p.RustPercent) {
-			return decision{path: PathRust, reason: ReasonPercentage}
+			return decision{path: ferry.PathRust, reason: ReasonPercentage}
 		}
-		return decision{path: PathGo, reason: ReasonPercentage}
+		return decision{path: ferry.PathGo, reason: ReasonPercentage}
 	case RouteShadow:
 		return decision{path: p.ShadowPrimary, reason: ReasonShadow, shadow: true}
 	}
-	return decision{path: PathRust, reason: ReasonPolicy}
+	return decision{path: ferry.PathRust, reason: ReasonPolicy}
 }
 
 // route runs one request: the path policy chose, a fallback if the daemon fails, the record of
@@ -379,11 +396,14 @@ func route[T any](r *Router, ctx context.Context, o *routedOp[T]) (T, error) {
 	d := r.decide(o.key)
 	var res T
 	var err error
-	served := Served{Path: d.path, Reason: d.reason}
-	if d.path == PathRust {
+	served := ferry.Served{Path: d.path, Reason: d.reason}
+	if d.path == ferry.PathRust {
 		res, served, err = tryRust(r, ctx, o, d.reason)
 	} else {
-		res, err = attempt(r, ctx, o, PathGo, r.goPath)
+		res, err = attempt(r, ctx, o, ferry.PathGo, r.goPath)
+		if errors.Is(err, goproc.ErrSaturated) {
+			err = overloaded("not called ("+string(d.reason)+")", err)
+		}
 	}
 	if err == nil {
 		o.setServed(res, served)
@@ -392,43 +412,10 @@ func route[T any](r *Router, ctx context.Context, o *routedOp[T]) (T, error) {
 	r.metrics.request(o.op, served, err, elapsed)
 	r.log.Debug("ferry router: request", "op", o.op, "path", served.Path, "reason", served.Reason,
 		"outcome", outcomeOf(err), "elapsed", elapsed)
-	if d.shadow && served.Reason == ReasonShadow && (err == nil || IsInvalidInput(err)) {
+	if d.shadow && served.Reason == ReasonShadow && (err == nil || ferry.IsInvalidInput(err)) {
 		startShadow(r, ctx, o, served.Path, res, err)
 	}
 	return res, err
-}
-
-// tryRust calls the daemon if the breaker allows, and falls back to Go when the daemon fails
-// for a reason of its own.
-func tryRust[T any](r *Router, ctx context.Context, o *routedOp[T], reason Reason) (T, Served, error) {
-	p, ok := r.breaker.allow()
-	if !ok {
-		res, err := attempt(r, ctx, o, PathGo, r.goPath)
-		return res, Served{Path: PathGo, Reason: ReasonBreakerOpen}, err
-	}
-	actx, cancel := r.rustContext(ctx)
-	res, err := attempt(r, actx, o, PathRust, r.rust)
-	cancel()
-	switch {
-	case err == nil:
-		r.breaker.record(p, false)
-		return res, Served{Path: PathRust, Reason: reason}, nil
-	case IsInvalidInput(err):
-		// The daemon did its job: it read the request and refused it. Go would refuse it too.
-		r.breaker.record(p, false)
-		return res, Served{Path: PathRust, Reason: reason}, err
-	case ctx.Err() != nil:
-		// The caller gave up; that says nothing about the daemon, and there is no time left
-		// for Go.
-		r.breaker.release(p)
-		return res, Served{Path: PathRust, Reason: reason}, err
-	}
-	r.breaker.record(p, true)
-	cause := outcomeOf(err)
-	r.metrics.fallbacks.WithLabelValues(o.op, cause).Inc()
-	r.log.Debug("ferry router: daemon failed; falling back to Go", "op", o.op, "cause", cause, "err", err)
-	res, err = attempt(r, ctx, o, PathGo, r.goPath)
-	return res, Served{Path: PathGo, Reason: ReasonFallback}, err
 }
 
 // rustContext bounds a daemon attempt to DefaultRustTimeout (or its option) and to a share of
@@ -444,7 +431,7 @@ func (r *Router) rustContext(ctx context.Context) (context.Context, context.Canc
 }
 
 // attempt runs o on one path and times it.
-func attempt[T any](r *Router, ctx context.Context, o *routedOp[T], path Path, p Processor) (T, error) {
+func attempt[T any](r *Router, ctx context.Context, o *routedOp[T], path ferry.Path, p ferry.Processor) (T, error) {
 	start := r.cfg.now()
 	res, err := o.run(ctx, p)
 	r.metrics.attempt(o.op, path, r.cfg.now().Sub(start))

@@ -1,4 +1,4 @@
-package ferry
+package goproc
 
 import (
 	"bytes"
@@ -7,6 +7,11 @@ import (
 	"image"
 	"math"
 	"testing"
+
+	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/internal/imgdiff"
+	"github.com/ferryd/ferry/go-client/internal/testclient"
+	"github.com/ferryd/ferry/go-client/internal/testimages"
 )
 
 // Differential tests: every sample photo and every generated fixture through the in-process Go
@@ -18,11 +23,11 @@ import (
 // encoder differences: libjpeg-turbo vs image/jpeg, lossy libwebp vs lossless nativewebp, and
 // the half-pixel rounding of fill crops. Nearest-neighbour picks can land one source pixel apart
 // where the two implementations round a sample position differently, hence its lower bar.
-var minPSNR = map[Filter]float64{
-	FilterLanczos3:   30,
-	FilterCatmullRom: 30,
-	FilterBilinear:   30,
-	FilterNearest:    22,
+var minPSNR = map[ferry.Filter]float64{
+	ferry.FilterLanczos3:   30,
+	ferry.FilterCatmullRom: 30,
+	ferry.FilterBilinear:   30,
+	ferry.FilterNearest:    22,
 }
 
 // minWebPPSNR caps the bar for WebP output: the daemon writes lossy WebP (libwebp, always 4:2:0
@@ -31,42 +36,42 @@ var minPSNR = map[Filter]float64{
 const minWebPPSNR = 24
 
 // carriesICC reports whether an input embeds an ICC profile. The daemon converts such pixels to
-// sRGB with Little CMS and the Go path does not (see goproc.go), so the differential runs them
+// sRGB with Little CMS and the Go path does not (see the package documentation), so the differential runs them
 // with KeepICC on both paths: it compares the resize, not the colour management.
 func carriesICC(data []byte) bool {
 	return bytes.Contains(data, []byte("ICC_PROFILE\x00")) || bytes.Contains(data, []byte("iCCP"))
 }
 
 // psnrBar is the PSNR a request's two outputs must reach.
-func psnrBar(f Filter, format Format) float64 {
-	if format == FormatWebP {
+func psnrBar(f ferry.Filter, format ferry.Format) float64 {
+	if format == ferry.FormatWebP {
 		return min(minPSNR[f], minWebPPSNR)
 	}
 	return minPSNR[f]
 }
 
 // diffCases are the requests each input goes through on both paths.
-var diffCases = []ResizeRequest{
+var diffCases = []ferry.ResizeRequest{
 	{Width: 200, Height: 200}, // the defaults: fit, lanczos3, jpeg 80
-	{Width: 120, Height: 120, Mode: ModeFill, Anchor: AnchorTopLeft, Filter: FilterCatmullRom, Format: FormatPNG},
-	{Width: 90, Height: 60, Mode: ModeFill, Anchor: AnchorBottomRight, Filter: FilterLanczos3, Format: FormatPNG},
-	{Width: 100, Height: 50, Mode: ModeExact, Filter: FilterBilinear, Format: FormatPNG},
-	{Width: 100, Height: 50, Mode: ModeExact, Filter: FilterBilinear, Format: FormatWebP, Quality: 90},
-	{Height: 64, Filter: FilterNearest, Format: FormatPNG},
-	{Width: 300, Height: 300, Filter: FilterLanczos3, Format: FormatJPEG, Quality: 95}, // enlarges the fixtures
+	{Width: 120, Height: 120, Mode: ferry.ModeFill, Anchor: ferry.AnchorTopLeft, Filter: ferry.FilterCatmullRom, Format: ferry.FormatPNG},
+	{Width: 90, Height: 60, Mode: ferry.ModeFill, Anchor: ferry.AnchorBottomRight, Filter: ferry.FilterLanczos3, Format: ferry.FormatPNG},
+	{Width: 100, Height: 50, Mode: ferry.ModeExact, Filter: ferry.FilterBilinear, Format: ferry.FormatPNG},
+	{Width: 100, Height: 50, Mode: ferry.ModeExact, Filter: ferry.FilterBilinear, Format: ferry.FormatWebP, Quality: 90},
+	{Height: 64, Filter: ferry.FilterNearest, Format: ferry.FormatPNG},
+	{Width: 300, Height: 300, Filter: ferry.FilterLanczos3, Format: ferry.FormatJPEG, Quality: 95}, // enlarges the fixtures
 }
 
 func TestDifferentialResize(t *testing.T) {
-	_, rust := startClient(t)
-	goPath := NewGoProcessor()
-	inputs := append(samplePhotos(t), generatedInputs(t)...)
-	worst := map[Filter]float64{}
+	_, rust := testclient.Start(t)
+	goPath := New()
+	inputs := append(testimages.Photos(t), testimages.Generated(t)...)
+	worst := map[ferry.Filter]float64{}
 	worstWebP := math.Inf(1)
 	for _, in := range inputs {
 		for i, c := range diffCases {
-			c.Image = in.data
-			c.KeepICC = carriesICC(in.data)
-			name := fmt.Sprintf("%s/case%d", in.name, i)
+			c.Image = in.Data
+			c.KeepICC = carriesICC(in.Data)
+			name := fmt.Sprintf("%s/case%d", in.Name, i)
 			r, rerr := rust.Resize(bg(t), c)
 			g, gerr := goPath.Resize(bg(t), c)
 			if rerr != nil || gerr != nil {
@@ -88,13 +93,13 @@ func TestDifferentialResize(t *testing.T) {
 			}
 			f := c.Filter
 			if f == "" {
-				f = FilterLanczos3
+				f = ferry.FilterLanczos3
 			}
-			db := imagePSNR(ri, gi)
+			db := imgdiff.PSNR(ri, gi)
 			if testing.Verbose() {
 				t.Logf("DBG %s %s %s %.1f", name, f, c.Format, db)
 			}
-			if c.Format == FormatWebP {
+			if c.Format == ferry.FormatWebP {
 				// judged against its own bar (minWebPPSNR); kept apart so the log shows the filters
 				worstWebP = min(worstWebP, db)
 			} else if w, ok := worst[f]; !ok || db < w {
@@ -109,9 +114,9 @@ func TestDifferentialResize(t *testing.T) {
 		len(inputs), len(diffCases), fmtPSNR(worst), worstWebP, minWebPPSNR)
 }
 
-func fmtPSNR(m map[Filter]float64) string {
+func fmtPSNR(m map[ferry.Filter]float64) string {
 	var b bytes.Buffer
-	for _, f := range []Filter{FilterLanczos3, FilterCatmullRom, FilterBilinear, FilterNearest} {
+	for _, f := range []ferry.Filter{ferry.FilterLanczos3, ferry.FilterCatmullRom, ferry.FilterBilinear, ferry.FilterNearest} {
 		if v, ok := m[f]; ok {
 			fmt.Fprintf(&b, "%s %.1f dB (min %.0f)  ", f, v, minPSNR[f])
 		}
@@ -122,7 +127,7 @@ func fmtPSNR(m map[Filter]float64) string {
 // refusalCode runs a request and returns the code it was refused with, or a description of
 // what happened instead.
 func refusalCode(err error) string {
-	var se *ServerError
+	var se *ferry.ServerError
 	switch {
 	case err == nil:
 		return "success"
@@ -134,36 +139,36 @@ func refusalCode(err error) string {
 }
 
 func TestDifferentialRefusals(t *testing.T) {
-	_, rust := startClient(t)
-	goPath := NewGoProcessor()
+	_, rust := testclient.Start(t)
+	goPath := New()
 	type refusal struct {
 		name string
-		req  ResizeRequest
-		want Code
+		req  ferry.ResizeRequest
+		want ferry.Code
 	}
 	var cases []refusal
-	for _, b := range bombs() {
-		cases = append(cases, refusal{"bomb " + b.name, ResizeRequest{Image: b.data, Width: 100}, CodeImageTooLarge})
+	for _, b := range testimages.Bombs() {
+		cases = append(cases, refusal{"bomb " + b.Name, ferry.ResizeRequest{Image: b.Data, Width: 100}, ferry.CodeImageTooLarge})
 	}
-	for _, c := range corruptInputs(t) {
-		cases = append(cases, refusal{"corrupt " + c.name, ResizeRequest{Image: c.data, Width: 100}, CodeBadImage})
+	for _, c := range testimages.Corrupt(t) {
+		cases = append(cases, refusal{"corrupt " + c.Name, ferry.ResizeRequest{Image: c.Data, Width: 100}, ferry.CodeBadImage})
 	}
-	photo := encodePNG(t, paintedRGBA(64, 48))
-	for name, r := range map[string]ResizeRequest{
+	photo := testimages.EncodePNG(t, testimages.Painted(64, 48))
+	for name, r := range map[string]ferry.ResizeRequest{
 		"fit without box": {},
-		"fill one side":   {Width: 10, Mode: ModeFill},
+		"fill one side":   {Width: 10, Mode: ferry.ModeFill},
 		"quality 101":     {Width: 10, Quality: 101},
 		"unknown mode":    {Width: 10, Mode: "stretch"},
-		"unknown anchor":  {Width: 10, Height: 10, Mode: ModeFill, Anchor: "middle"},
+		"unknown anchor":  {Width: 10, Height: 10, Mode: ferry.ModeFill, Anchor: "middle"},
 		"unknown filter":  {Width: 10, Filter: "lanczos2"},
-		"gif output":      {Width: 10, Format: FormatGIF},
-		"box over max":    {Width: DefaultMaxDimension + 1},
-		"exact too big":   {Width: 32768, Height: 32768, Mode: ModeExact},
-		"webp too wide":   {Width: 20000, Height: 20, Mode: ModeExact, Format: FormatWebP},
+		"gif output":      {Width: 10, Format: ferry.FormatGIF},
+		"box over max":    {Width: ferry.DefaultMaxDimension + 1},
+		"exact too big":   {Width: 32768, Height: 32768, Mode: ferry.ModeExact},
+		"webp too wide":   {Width: 20000, Height: 20, Mode: ferry.ModeExact, Format: ferry.FormatWebP},
 		"fit over pixels": {Width: 32768, Height: 32768},
 	} {
 		r.Image = photo
-		cases = append(cases, refusal{"argument " + name, r, CodeInvalidArgument})
+		cases = append(cases, refusal{"argument " + name, r, ferry.CodeInvalidArgument})
 	}
 	for _, c := range cases {
 		_, rerr := rust.Resize(bg(t), c.req)
@@ -173,9 +178,9 @@ func TestDifferentialRefusals(t *testing.T) {
 			t.Errorf("%s: rust %s (%v), go %s (%v), want %s for both", c.name, rc, rerr, gc, gerr, c.want)
 		}
 	}
-	for name, algs := range map[string][]Algorithm{"none": nil, "unknown": {"md5"}, "repeated": {SHA256, SHA256}} {
-		_, rerr := rust.Checksum(bg(t), ChecksumRequest{Data: []byte("x"), Algorithms: algs})
-		_, gerr := goPath.Checksum(bg(t), ChecksumRequest{Data: []byte("x"), Algorithms: algs})
+	for name, algs := range map[string][]ferry.Algorithm{"none": nil, "unknown": {"md5"}, "repeated": {ferry.SHA256, ferry.SHA256}} {
+		_, rerr := rust.Checksum(bg(t), ferry.ChecksumRequest{Data: []byte("x"), Algorithms: algs})
+		_, gerr := goPath.Checksum(bg(t), ferry.ChecksumRequest{Data: []byte("x"), Algorithms: algs})
 		if rc, gc := refusalCode(rerr), refusalCode(gerr); rc != "invalid_argument" || gc != rc {
 			t.Errorf("checksum %s: rust %s, go %s", name, rc, gc)
 		}
@@ -184,26 +189,26 @@ func TestDifferentialRefusals(t *testing.T) {
 }
 
 func TestDifferentialChecksums(t *testing.T) {
-	_, rust := startClient(t)
-	goPath := NewGoProcessor()
-	all := []Algorithm{CRC32C, XXH3_64, SHA256, BLAKE3}
-	inputs := []fixture{{"empty", nil}}
+	_, rust := testclient.Start(t)
+	goPath := New()
+	all := []ferry.Algorithm{ferry.CRC32C, ferry.XXH3_64, ferry.SHA256, ferry.BLAKE3}
+	inputs := []testimages.Fixture{{Name: "empty"}}
 	for _, n := range []int{1, 3, 64, 1023, 1024, 1025, 65536, 1 << 20, 3<<20 + 7} {
-		inputs = append(inputs, fixture{fmt.Sprintf("painted %d", n), paintedBytes(n)})
+		inputs = append(inputs, testimages.Fixture{Name: fmt.Sprintf("painted %d", n), Data: testimages.PaintedBytes(n)})
 	}
-	inputs = append(inputs, samplePhotos(t)...)
+	inputs = append(inputs, testimages.Photos(t)...)
 	for _, in := range inputs {
-		r, err := rust.Checksum(bg(t), ChecksumRequest{Data: in.data, Algorithms: all})
+		r, err := rust.Checksum(bg(t), ferry.ChecksumRequest{Data: in.Data, Algorithms: all})
 		if err != nil {
-			t.Fatalf("%s: rust: %v", in.name, err)
+			t.Fatalf("%s: rust: %v", in.Name, err)
 		}
-		g, err := goPath.Checksum(bg(t), ChecksumRequest{Data: in.data, Algorithms: all})
+		g, err := goPath.Checksum(bg(t), ferry.ChecksumRequest{Data: in.Data, Algorithms: all})
 		if err != nil {
-			t.Fatalf("%s: go: %v", in.name, err)
+			t.Fatalf("%s: go: %v", in.Name, err)
 		}
 		for _, a := range all {
 			if len(r.Digests[a]) == 0 || !bytes.Equal(r.Digests[a], g.Digests[a]) {
-				t.Errorf("%s %s: rust %x, go %x", in.name, a, r.Digests[a], g.Digests[a])
+				t.Errorf("%s %s: rust %x, go %x", in.Name, a, r.Digests[a], g.Digests[a])
 			}
 		}
 	}

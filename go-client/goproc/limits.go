@@ -1,4 +1,4 @@
-package ferry
+package goproc
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"image"
 	"image/gif"
 	"image/png"
+
+	ferry "github.com/ferryd/ferry/go-client"
 
 	"golang.org/x/image/webp"
 )
@@ -18,13 +20,13 @@ const (
 	maxSidePNG  = 1<<31 - 1
 )
 
-// resizeParams is a ResizeRequest with every default applied and every word checked.
+// resizeParams is a ferry.ResizeRequest with every default applied and every word checked.
 type resizeParams struct {
 	width, height int
-	mode          Mode
-	anchor        Anchor
-	filter        Filter
-	format        Format
+	mode          ferry.Mode
+	anchor        ferry.Anchor
+	filter        ferry.Filter
+	format        ferry.Format
 	quality       int
 	autoOrient    bool
 	keepICC       bool
@@ -34,7 +36,7 @@ type resizeParams struct {
 // validateResize applies the protocol defaults and refuses, as invalid_argument, what the daemon
 // refuses before it looks at the image: unknown words, a negative or oversized box side, a box
 // that does not suit the mode, a fill or exact box over max_pixels, a quality outside 1..100.
-func (p *GoProcessor) validateResize(req *ResizeRequest) (resizeParams, error) {
+func (p *Processor) validateResize(req *ferry.ResizeRequest) (resizeParams, error) {
 	rp := resizeParams{
 		width: req.Width, height: req.Height,
 		mode: req.Mode, anchor: req.Anchor, filter: req.Filter, format: req.Format,
@@ -42,78 +44,78 @@ func (p *GoProcessor) validateResize(req *ResizeRequest) (resizeParams, error) {
 		autoOrient: !req.NoAutoOrient, keepICC: req.KeepICC, keepMetadata: req.KeepMetadata,
 	}
 	if rp.mode == "" {
-		rp.mode = ModeFit
+		rp.mode = ferry.ModeFit
 	}
 	if rp.anchor == "" {
-		rp.anchor = AnchorCenter
+		rp.anchor = ferry.AnchorCenter
 	}
 	if rp.filter == "" {
-		rp.filter = FilterLanczos3
+		rp.filter = ferry.FilterLanczos3
 	}
 	if rp.format == "" {
-		rp.format = FormatJPEG
+		rp.format = ferry.FormatJPEG
 	}
 	if rp.quality == 0 {
-		rp.quality = DefaultQuality
+		rp.quality = ferry.DefaultQuality
 	}
 	switch rp.mode {
-	case ModeFit, ModeFill, ModeExact:
+	case ferry.ModeFit, ferry.ModeFill, ferry.ModeExact:
 	default:
-		return rp, refuse(CodeInvalidArgument, "unknown mode %q", rp.mode)
+		return rp, refuse(ferry.CodeInvalidArgument, "unknown mode %q", rp.mode)
 	}
 	if _, ok := anchorFractions[rp.anchor]; !ok {
-		return rp, refuse(CodeInvalidArgument, "unknown anchor %q", rp.anchor)
+		return rp, refuse(ferry.CodeInvalidArgument, "unknown anchor %q", rp.anchor)
 	}
 	if _, ok := filterKernels[rp.filter]; !ok {
-		return rp, refuse(CodeInvalidArgument, "unknown filter %q", rp.filter)
+		return rp, refuse(ferry.CodeInvalidArgument, "unknown filter %q", rp.filter)
 	}
 	switch rp.format {
-	case FormatJPEG, FormatPNG, FormatWebP:
+	case ferry.FormatJPEG, ferry.FormatPNG, ferry.FormatWebP:
 	default:
-		return rp, refuse(CodeInvalidArgument, "unknown output format %q", rp.format)
+		return rp, refuse(ferry.CodeInvalidArgument, "unknown output format %q", rp.format)
 	}
 	w, h, maxDim := rp.width, rp.height, p.limits.MaxDimension
 	if w < 0 || h < 0 {
-		return rp, refuse(CodeInvalidArgument, "box %dx%d: sides must not be negative", w, h)
+		return rp, refuse(ferry.CodeInvalidArgument, "box %dx%d: sides must not be negative", w, h)
 	}
 	if w > maxDim || h > maxDim {
-		return rp, refuse(CodeInvalidArgument, "box %dx%d: each side must be at most max_dimension %d", w, h, maxDim)
+		return rp, refuse(ferry.CodeInvalidArgument, "box %dx%d: each side must be at most max_dimension %d", w, h, maxDim)
 	}
 	switch {
-	case rp.mode == ModeFit && w == 0 && h == 0:
-		return rp, refuse(CodeInvalidArgument, "fit needs a non-zero width or height")
-	case rp.mode != ModeFit && (w == 0 || h == 0):
-		return rp, refuse(CodeInvalidArgument, "%s needs both width and height, got %dx%d", rp.mode, w, h)
+	case rp.mode == ferry.ModeFit && w == 0 && h == 0:
+		return rp, refuse(ferry.CodeInvalidArgument, "fit needs a non-zero width or height")
+	case rp.mode != ferry.ModeFit && (w == 0 || h == 0):
+		return rp, refuse(ferry.CodeInvalidArgument, "%s needs both width and height, got %dx%d", rp.mode, w, h)
 	}
-	if rp.mode != ModeFit {
+	if rp.mode != ferry.ModeFit {
 		if err := p.checkOutputSize(w, h); err != nil {
 			return rp, err
 		}
 	}
 	if rp.quality < 1 || rp.quality > 100 {
-		return rp, refuse(CodeInvalidArgument, "quality %d is outside 1..=100", rp.quality)
+		return rp, refuse(ferry.CodeInvalidArgument, "quality %d is outside 1..=100", rp.quality)
 	}
 	return rp, nil
 }
 
 // checkOutputSize refuses an output the daemon would refuse as an input: enlarging is allowed,
 // but not into a bomb.
-func (p *GoProcessor) checkOutputSize(w, h int) error {
+func (p *Processor) checkOutputSize(w, h int) error {
 	if w > p.limits.MaxDimension || h > p.limits.MaxDimension {
-		return refuse(CodeInvalidArgument, "output %dx%d has a side over max_dimension %d", w, h, p.limits.MaxDimension)
+		return refuse(ferry.CodeInvalidArgument, "output %dx%d has a side over max_dimension %d", w, h, p.limits.MaxDimension)
 	}
 	if int64(w)*int64(h) > p.limits.MaxPixels {
-		return refuse(CodeInvalidArgument, "output %dx%d exceeds max_pixels %d", w, h, p.limits.MaxPixels)
+		return refuse(ferry.CodeInvalidArgument, "output %dx%d exceeds max_pixels %d", w, h, p.limits.MaxPixels)
 	}
 	return nil
 }
 
 // maxOutputSide is the largest side format can store.
-func maxOutputSide(f Format) int {
+func maxOutputSide(f ferry.Format) int {
 	switch f {
-	case FormatJPEG:
+	case ferry.FormatJPEG:
 		return maxSideJPEG
-	case FormatWebP:
+	case ferry.FormatWebP:
 		return maxSideWebP
 	}
 	return maxSidePNG
@@ -121,29 +123,29 @@ func maxOutputSide(f Format) int {
 
 // sniffFormat tells the input's format from its first bytes, with the same magic numbers as the
 // daemon; anything else is bad_image.
-func sniffFormat(b []byte) (Format, error) {
+func sniffFormat(b []byte) (ferry.Format, error) {
 	switch {
 	case bytes.HasPrefix(b, []byte{0xFF, 0xD8, 0xFF}):
-		return FormatJPEG, nil
+		return ferry.FormatJPEG, nil
 	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
-		return FormatPNG, nil
+		return ferry.FormatPNG, nil
 	case bytes.HasPrefix(b, []byte("GIF87a")), bytes.HasPrefix(b, []byte("GIF89a")):
-		return FormatGIF, nil
+		return ferry.FormatGIF, nil
 	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
-		return FormatWebP, nil
+		return ferry.FormatWebP, nil
 	}
-	return "", refuse(CodeBadImage, "not a JPEG, PNG, WebP or GIF image")
+	return "", refuse(ferry.CodeBadImage, "not a JPEG, PNG, WebP or GIF image")
 }
 
 // headerSize reads the stored size (before EXIF orientation) from the image header alone, with
 // the format's DecodeConfig (JPEG: its marker segments): nothing proportional to the pixel count is allocated. For GIF it
 // is the logical screen, which the first frame is drawn onto.
-func headerSize(b []byte, f Format) (int, int, error) {
+func headerSize(b []byte, f ferry.Format) (int, int, error) {
 	var cfg image.Config
 	var err error
 	r := bytes.NewReader(b)
 	switch f {
-	case FormatJPEG:
+	case ferry.FormatJPEG:
 		// Walked by hand, as the daemon does: image/jpeg's DecodeConfig stops at the frame
 		// header of a JFIF file but reads on to the scan otherwise, so the two paths would
 		// disagree on headers that are cut short.
@@ -155,38 +157,38 @@ func headerSize(b []byte, f Format) (int, int, error) {
 		if err != nil {
 			return 0, 0, err
 		}
-	case FormatPNG:
+	case ferry.FormatPNG:
 		cfg, err = png.DecodeConfig(r)
-	case FormatGIF:
+	case ferry.FormatGIF:
 		cfg, err = gif.DecodeConfig(r)
-	case FormatWebP:
+	case ferry.FormatWebP:
 		cfg, err = webp.DecodeConfig(r)
 	}
 	if err != nil {
-		return 0, 0, refuse(CodeBadImage, "%s header: %v", f, err)
+		return 0, 0, refuse(ferry.CodeBadImage, "%s header: %v", f, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return 0, 0, refuse(CodeBadImage, "%s: header declares %dx%d", f, cfg.Width, cfg.Height)
+		return 0, 0, refuse(ferry.CodeBadImage, "%s: header declares %dx%d", f, cfg.Width, cfg.Height)
 	}
 	return cfg.Width, cfg.Height, nil
 }
 
 // checkInputSize is the decompression-bomb guard: image_too_large when the header declares a
 // side over max_dimension or an area over max_pixels. It runs before any decoder.
-func (p *GoProcessor) checkInputSize(w, h int) error {
+func (p *Processor) checkInputSize(w, h int) error {
 	if w > p.limits.MaxDimension || h > p.limits.MaxDimension {
-		return refuse(CodeImageTooLarge, "image %dx%d exceeds max_dimension %d", w, h, p.limits.MaxDimension)
+		return refuse(ferry.CodeImageTooLarge, "image %dx%d exceeds max_dimension %d", w, h, p.limits.MaxDimension)
 	}
 	if int64(w)*int64(h) > p.limits.MaxPixels {
-		return refuse(CodeImageTooLarge, "image %dx%d exceeds max_pixels %d", w, h, p.limits.MaxPixels)
+		return refuse(ferry.CodeImageTooLarge, "image %dx%d exceeds max_pixels %d", w, h, p.limits.MaxPixels)
 	}
 	return nil
 }
 
 // checkInputBytes refuses an input the daemon could not have received.
-func (p *GoProcessor) checkInputBytes(n int) error {
+func (p *Processor) checkInputBytes(n int) error {
 	if n > p.limits.MaxInputBytes {
-		return fmt.Errorf("%w: resize image of %d bytes, limit %d", ErrRequestTooLarge, n, p.limits.MaxInputBytes)
+		return fmt.Errorf("%w: resize image of %d bytes, limit %d", ferry.ErrRequestTooLarge, n, p.limits.MaxInputBytes)
 	}
 	return nil
 }

@@ -1,10 +1,12 @@
-package ferry
+package goproc
 
 import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
 	"io"
+
+	ferry "github.com/ferryd/ferry/go-client"
 )
 
 // imageMeta is what an input says about itself besides its pixels, found the same places the
@@ -27,13 +29,13 @@ var (
 )
 
 // readMeta finds the metadata of an input whose format has been sniffed.
-func readMeta(b []byte, f Format) imageMeta {
+func readMeta(b []byte, f ferry.Format) imageMeta {
 	switch f {
-	case FormatJPEG:
+	case ferry.FormatJPEG:
 		return jpegMeta(b)
-	case FormatPNG:
+	case ferry.FormatPNG:
 		return pngMeta(b)
-	case FormatWebP:
+	case ferry.FormatWebP:
 		return webpMeta(b)
 	}
 	return imageMeta{}
@@ -48,7 +50,7 @@ type jpegSegment struct {
 // jpegHeader walks the marker segments from SOI up to and including the first start of scan,
 // as the daemon does: a header that is cut short, or ends before any scan, is bad_image.
 func jpegHeader(b []byte) ([]jpegSegment, error) {
-	bad := func(what string) error { return refuse(CodeBadImage, "jpeg: %s", what) }
+	bad := func(what string) error { return refuse(ferry.CodeBadImage, "jpeg: %s", what) }
 	if len(b) < 4 || b[0] != 0xFF || b[1] != 0xD8 {
 		return nil, bad("missing the SOI marker")
 	}
@@ -99,13 +101,13 @@ func jpegFrameSize(segs []jpegSegment) (int, int, error) {
 			continue
 		}
 		if len(s.payload) < 6 {
-			return 0, 0, refuse(CodeBadImage, "jpeg: start-of-frame segment too short")
+			return 0, 0, refuse(ferry.CodeBadImage, "jpeg: start-of-frame segment too short")
 		}
 		h := int(binary.BigEndian.Uint16(s.payload[1:]))
 		w := int(binary.BigEndian.Uint16(s.payload[3:]))
 		return w, h, nil
 	}
-	return 0, 0, refuse(CodeBadImage, "jpeg: no start-of-frame segment before the first scan")
+	return 0, 0, refuse(ferry.CodeBadImage, "jpeg: no start-of-frame segment before the first scan")
 }
 
 // jpegMeta reads EXIF, XMP and ICC from the APP segments of a JPEG header.

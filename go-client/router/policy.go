@@ -1,4 +1,4 @@
-package ferry
+package router
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	ferry "github.com/ferryd/ferry/go-client"
 
 	"github.com/zeebo/xxh3"
 )
@@ -36,8 +38,8 @@ type Policy struct {
 	// RustPercent is the share of requests sent to the daemon in RoutePercentage, 0 to 100.
 	RustPercent float64
 	// ShadowPrimary is the path whose result RouteShadow returns; the other is the shadow.
-	// Empty means PathRust.
-	ShadowPrimary Path
+	// Empty means ferry.PathRust.
+	ShadowPrimary ferry.Path
 }
 
 // Route policy sources, for logs and the policy_changes metric.
@@ -69,9 +71,9 @@ func ParsePolicy(s string) (Policy, error) {
 	case "go", "all-go", "all_go", "off":
 		return Policy{Mode: RouteGo}, nil
 	case "shadow", "shadow:rust":
-		return Policy{Mode: RouteShadow, ShadowPrimary: PathRust}, nil
+		return Policy{Mode: RouteShadow, ShadowPrimary: ferry.PathRust}, nil
 	case "shadow:go":
-		return Policy{Mode: RouteShadow, ShadowPrimary: PathGo}, nil
+		return Policy{Mode: RouteShadow, ShadowPrimary: ferry.PathGo}, nil
 	}
 	num, ok := strings.CutSuffix(t, "%")
 	for _, prefix := range []string{"percentage:", "percent:"} {
@@ -96,7 +98,7 @@ func (p Policy) String() string {
 	case RoutePercentage:
 		return "percentage:" + strconv.FormatFloat(p.RustPercent, 'f', -1, 64)
 	case RouteShadow:
-		if p.ShadowPrimary == PathGo {
+		if p.ShadowPrimary == ferry.PathGo {
 			return "shadow:go"
 		}
 		return "shadow:rust"
@@ -112,7 +114,7 @@ func (p Policy) validate() error {
 			return fmt.Errorf("ferry: route percentage %v is outside 0..100", p.RustPercent)
 		}
 	case RouteShadow:
-		if p.ShadowPrimary != "" && p.ShadowPrimary != PathRust && p.ShadowPrimary != PathGo {
+		if p.ShadowPrimary != "" && p.ShadowPrimary != ferry.PathRust && p.ShadowPrimary != ferry.PathGo {
 			return fmt.Errorf("ferry: shadow primary %q is neither rust nor go", p.ShadowPrimary)
 		}
 	default:
@@ -129,7 +131,7 @@ func (p Policy) rustShare() float64 {
 	case RoutePercentage:
 		return p.RustPercent
 	case RouteShadow:
-		if p.ShadowPrimary == PathGo {
+		if p.ShadowPrimary == ferry.PathGo {
 			return 0
 		}
 		return 100

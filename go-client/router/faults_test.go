@@ -1,4 +1,4 @@
-package ferry
+package router
 
 import (
 	"bytes"
@@ -9,6 +9,12 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/goproc"
+	"github.com/ferryd/ferry/go-client/internal/imgdiff"
+	"github.com/ferryd/ferry/go-client/internal/testclient"
+	"github.com/ferryd/ferry/go-client/internal/testimages"
 
 	"github.com/ferryd/ferry/go-client/internal/testdaemon"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -25,8 +31,8 @@ const (
 
 // routedJob is one request of the load and how to check its answer.
 type routedJob struct {
-	resize   *ResizeRequest
-	checksum *ChecksumRequest
+	resize   *ferry.ResizeRequest
+	checksum *ferry.ChecksumRequest
 	// wantDigest is the SHA-256 the checksum must return; wantW x wantH the resize's size.
 	wantDigest   []byte
 	wantW, wantH int
@@ -37,38 +43,38 @@ type routedJob struct {
 // TestDifferential* holds equal to the daemon's).
 func faultJobs(t *testing.T, n int) []routedJob {
 	t.Helper()
-	img := encodePNG(t, paintedRGBA(96, 64))
-	ref := NewGoProcessor()
+	img := testimages.EncodePNG(t, testimages.Painted(96, 64))
+	ref := goproc.New()
 	jobs := make([]routedJob, n)
 	for i := range jobs {
 		if i%2 == 0 {
 			w := 16 + i%40 // distinct box widths: fit 96x64 into w x w
-			jobs[i] = routedJob{resize: &ResizeRequest{Image: img, Width: w, Height: w, Format: FormatPNG, Key: fmt.Sprint(i)},
+			jobs[i] = routedJob{resize: &ferry.ResizeRequest{Image: img, Width: w, Height: w, Format: ferry.FormatPNG, Key: fmt.Sprint(i)},
 				wantW: w, wantH: int(roundRatio(64*int64(w), 96))}
 			continue
 		}
-		data := append(paintedBytes(4096), []byte(fmt.Sprintf("request %d", i))...)
-		req := ChecksumRequest{Data: data, Algorithms: []Algorithm{SHA256, XXH3_64}, Key: fmt.Sprint(i)}
+		data := append(testimages.PaintedBytes(4096), []byte(fmt.Sprintf("request %d", i))...)
+		req := ferry.ChecksumRequest{Data: data, Algorithms: []ferry.Algorithm{ferry.SHA256, ferry.XXH3_64}, Key: fmt.Sprint(i)}
 		want, err := ref.Checksum(bg(t), req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		jobs[i] = routedJob{checksum: &req, wantDigest: want.Digests[SHA256]}
+		jobs[i] = routedJob{checksum: &req, wantDigest: want.Digests[ferry.SHA256]}
 	}
 	return jobs
 }
 
 // run sends the job through p and checks the answer; it returns what served it.
-func (j *routedJob) run(ctx context.Context, p Processor) (Served, error) {
+func (j *routedJob) run(ctx context.Context, p ferry.Processor) (ferry.Served, error) {
 	if j.resize != nil {
 		res, err := p.Resize(ctx, *j.resize)
 		if err != nil {
-			return Served{}, err
+			return ferry.Served{}, err
 		}
 		if res.Width != j.wantW || res.Height != j.wantH {
 			return res.Served, fmt.Errorf("resize to %dx%d, want %dx%d", res.Width, res.Height, j.wantW, j.wantH)
 		}
-		img, err := decodeEncoded(res.Image)
+		img, err := imgdiff.Decode(res.Image)
 		if err != nil || img.Bounds().Dx() != j.wantW {
 			return res.Served, fmt.Errorf("resize output does not decode to %d wide: %v", j.wantW, err)
 		}
@@ -76,10 +82,10 @@ func (j *routedJob) run(ctx context.Context, p Processor) (Served, error) {
 	}
 	res, err := p.Checksum(ctx, *j.checksum)
 	if err != nil {
-		return Served{}, err
+		return ferry.Served{}, err
 	}
-	if !bytes.Equal(res.Digests[SHA256], j.wantDigest) {
-		return res.Served, fmt.Errorf("wrong digest %x", res.Digests[SHA256])
+	if !bytes.Equal(res.Digests[ferry.SHA256], j.wantDigest) {
+		return res.Served, fmt.Errorf("wrong digest %x", res.Digests[ferry.SHA256])
 	}
 	return res.Served, nil
 }
@@ -88,17 +94,17 @@ func (j *routedJob) run(ctx context.Context, p Processor) (Served, error) {
 type loadTally struct {
 	mu        sync.Mutex
 	answers   []int // per request: how many answers it got
-	served    map[Served]int
+	served    map[ferry.Served]int
 	failures  []string
 	maxWait   time.Duration
 	completed atomic.Int64
 }
 
 func newTally(n int) *loadTally {
-	return &loadTally{answers: make([]int, n), served: map[Served]int{}}
+	return &loadTally{answers: make([]int, n), served: map[ferry.Served]int{}}
 }
 
-func (l *loadTally) record(i int, s Served, err error, wait time.Duration) {
+func (l *loadTally) record(i int, s ferry.Served, err error, wait time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.answers[i]++
@@ -126,7 +132,7 @@ func (l *loadTally) check(t *testing.T, what string) {
 			duplicated++
 		}
 	}
-	byPath := map[Path]int{}
+	byPath := map[ferry.Path]int{}
 	var lines []string
 	for s, n := range l.served {
 		byPath[s.Path] += n
@@ -134,7 +140,7 @@ func (l *loadTally) check(t *testing.T, what string) {
 	}
 	sort.Strings(lines)
 	t.Logf("%s: sent %d, answered correctly %d (rust %d, go %d; %v), failed %d, lost %d, duplicated %d, slowest %v",
-		what, len(l.answers), byPath[PathRust]+byPath[PathGo], byPath[PathRust], byPath[PathGo], lines,
+		what, len(l.answers), byPath[ferry.PathRust]+byPath[ferry.PathGo], byPath[ferry.PathRust], byPath[ferry.PathGo], lines,
 		len(l.failures), lost, duplicated, l.maxWait.Round(time.Millisecond))
 	if lost != 0 || duplicated != 0 || len(l.failures) != 0 {
 		for _, f := range l.failures[:min(len(l.failures), 10)] {
@@ -146,7 +152,7 @@ func (l *loadTally) check(t *testing.T, what string) {
 
 // runLoad sends jobs from faultWorkers goroutines, each call with the given timeout (0: none),
 // calling during once when the given number of requests have completed.
-func runLoad(t *testing.T, p Processor, jobs []routedJob, timeout time.Duration, at int64, during func()) *loadTally {
+func runLoad(t *testing.T, p ferry.Processor, jobs []routedJob, timeout time.Duration, at int64, during func()) *loadTally {
 	tally := newTally(len(jobs))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -180,16 +186,16 @@ func runLoad(t *testing.T, p Processor, jobs []routedJob, timeout time.Duration,
 
 // faultRouter dials the daemon with a short redial backoff (so recovery is quick to observe)
 // and builds a Router with a fast breaker.
-func faultRouter(t *testing.T, d *testdaemon.Daemon, breaker BreakerConfig) (*Router, *Client) {
+func faultRouter(t *testing.T, d *testdaemon.Daemon, breaker BreakerConfig) (*Router, *ferry.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, d.Path(), WithRedialBackoff(5*time.Millisecond, 50*time.Millisecond))
+	c, err := ferry.Dial(ctx, d.Path(), ferry.WithRedialBackoff(5*time.Millisecond, 50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	r, err := NewRouter(c, NewGoProcessor(), WithLogger(quietLog), WithBreaker(breaker))
+	r, err := New(c, goproc.New(), WithLogger(quietLog), WithBreaker(breaker))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,11 +209,11 @@ func waitClosedOnRust(t *testing.T, r *Router) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for time.Since(start) < 15*time.Second {
-		res, err := r.Checksum(bg(t), ChecksumRequest{Data: []byte("probe"), Algorithms: []Algorithm{CRC32C}})
+		res, err := r.Checksum(bg(t), ferry.ChecksumRequest{Data: []byte("probe"), Algorithms: []ferry.Algorithm{ferry.CRC32C}})
 		if err != nil {
 			t.Fatalf("probe request failed: %v", err)
 		}
-		if r.BreakerState() == BreakerClosed && res.Served.Path == PathRust {
+		if r.BreakerState() == BreakerClosed && res.Served.Path == ferry.PathRust {
 			return time.Since(start)
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -236,10 +242,10 @@ func TestRouterFaultSIGKILLDuringLoad(t *testing.T) {
 	if opened < 1 {
 		t.Fatal("the breaker never opened while the daemon was dead")
 	}
-	if tally.served[Served{PathRust, ReasonPolicy}] == 0 {
+	if tally.served[ferry.Served{Path: ferry.PathRust, Reason: ReasonPolicy}] == 0 {
 		t.Error("no request was served by the daemon before the kill")
 	}
-	if tally.served[Served{PathGo, ReasonFallback}]+tally.served[Served{PathGo, ReasonBreakerOpen}] == 0 {
+	if tally.served[ferry.Served{Path: ferry.PathGo, Reason: ReasonFallback}]+tally.served[ferry.Served{Path: ferry.PathGo, Reason: ReasonBreakerOpen}] == 0 {
 		t.Error("no request fell back to Go")
 	}
 
@@ -250,8 +256,8 @@ func TestRouterFaultSIGKILLDuringLoad(t *testing.T) {
 	// and the daemon serves the whole load again
 	after := runLoad(t, r, jobs[:100], 0, 0, nil)
 	after.check(t, "after restart")
-	if after.served[Served{PathRust, ReasonPolicy}] != 100 {
-		t.Errorf("after restart only %d of 100 served by rust", after.served[Served{PathRust, ReasonPolicy}])
+	if after.served[ferry.Served{Path: ferry.PathRust, Reason: ReasonPolicy}] != 100 {
+		t.Errorf("after restart only %d of 100 served by rust", after.served[ferry.Served{Path: ferry.PathRust, Reason: ReasonPolicy}])
 	}
 }
 
@@ -275,7 +281,7 @@ func TestRouterFaultSIGSTOPHoldsDeadlines(t *testing.T) {
 	if stopped.maxWait > deadline+slack {
 		t.Errorf("slowest call took %v with a %v deadline", stopped.maxWait, deadline)
 	}
-	if n := stopped.served[Served{PathRust, ReasonPolicy}]; n != 0 {
+	if n := stopped.served[ferry.Served{Path: ferry.PathRust, Reason: ReasonPolicy}]; n != 0 {
 		t.Errorf("%d requests claim the frozen daemon served them", n)
 	}
 	if testutil.ToFloat64(r.Metrics().breakerChanges.WithLabelValues("open")) < 1 {
@@ -287,8 +293,8 @@ func TestRouterFaultSIGSTOPHoldsDeadlines(t *testing.T) {
 	t.Logf("SIGCONT: breaker closed and the daemon served again within %v", took.Round(time.Millisecond))
 	after := runLoad(t, r, jobs[:100], deadline, 0, nil)
 	after.check(t, "after SIGCONT")
-	if after.served[Served{PathRust, ReasonPolicy}] != 100 {
-		t.Errorf("after SIGCONT only %d of 100 served by rust", after.served[Served{PathRust, ReasonPolicy}])
+	if after.served[ferry.Served{Path: ferry.PathRust, Reason: ReasonPolicy}] != 100 {
+		t.Errorf("after SIGCONT only %d of 100 served by rust", after.served[ferry.Served{Path: ferry.PathRust, Reason: ReasonPolicy}])
 	}
 }
 
@@ -305,7 +311,7 @@ func TestRouterPercentageAgainstTheDaemon(t *testing.T) {
 	const tolerance = 2.5
 	toRust := 0
 	for i := 0; i < n; i++ {
-		req := ChecksumRequest{Data: []byte(fmt.Sprint(i)), Algorithms: []Algorithm{CRC32C}, Key: fmt.Sprintf("user-%d", i)}
+		req := ferry.ChecksumRequest{Data: []byte(fmt.Sprint(i)), Algorithms: []ferry.Algorithm{ferry.CRC32C}, Key: fmt.Sprintf("user-%d", i)}
 		res, err := r.Checksum(bg(t), req)
 		if err != nil {
 			t.Fatal(err)
@@ -313,7 +319,7 @@ func TestRouterPercentageAgainstTheDaemon(t *testing.T) {
 		if res.Served.Reason != ReasonPercentage {
 			t.Fatalf("served %+v", res.Served)
 		}
-		if res.Served.Path == PathRust {
+		if res.Served.Path == ferry.PathRust {
 			toRust++
 		}
 	}
@@ -325,28 +331,28 @@ func TestRouterPercentageAgainstTheDaemon(t *testing.T) {
 }
 
 func TestRouterShadowAgainstTheDaemonFindsNoMismatch(t *testing.T) {
-	_, c := startClient(t)
+	_, c := testclient.Start(t)
 	reports := &collectReports{}
-	r, err := NewRouter(c, nil, WithLogger(quietLog), WithPolicy(Policy{Mode: RouteShadow}),
+	r, err := New(c, nil, WithLogger(quietLog), WithPolicy(Policy{Mode: RouteShadow}),
 		WithShadow(ShadowConfig{MaxInFlight: 64, OnReport: reports.add}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sent := 0
-	inputs := append(samplePhotos(t), generatedInputs(t)...)
-	inputs = append(inputs, corruptInputs(t)...)
-	inputs = append(inputs, bombs()...)
+	inputs := append(testimages.Photos(t), testimages.Generated(t)...)
+	inputs = append(inputs, testimages.Corrupt(t)...)
+	inputs = append(inputs, testimages.Bombs()...)
 	for _, in := range inputs {
-		for _, c := range diffCases {
-			c.Image = in.data
+		for _, c := range shadowCases {
+			c.Image = in.Data
 			_, err := r.Resize(bg(t), c)
-			if err != nil && !IsInvalidInput(err) {
-				t.Fatalf("%s: %v", in.name, err)
+			if err != nil && !ferry.IsInvalidInput(err) {
+				t.Fatalf("%s: %v", in.Name, err)
 			}
 			sent++
 			reports.wait(t, sent) // one at a time, so none is skipped for capacity
 		}
-		if _, err := r.Checksum(bg(t), ChecksumRequest{Data: in.data, Algorithms: []Algorithm{CRC32C, XXH3_64, SHA256, BLAKE3}}); err != nil {
+		if _, err := r.Checksum(bg(t), ferry.ChecksumRequest{Data: in.Data, Algorithms: []ferry.Algorithm{ferry.CRC32C, ferry.XXH3_64, ferry.SHA256, ferry.BLAKE3}}); err != nil {
 			t.Fatal(err)
 		}
 		sent++
@@ -364,4 +370,16 @@ func TestRouterShadowAgainstTheDaemonFindsNoMismatch(t *testing.T) {
 	if results["match"] != sent {
 		t.Errorf("%d matches of %d", results["match"], sent)
 	}
+}
+
+// roundRatio is num/den rounded half up, as the daemon rounds a fitted side.
+func roundRatio(num, den int64) int64 { return (2*num + den) / (2 * den) }
+
+// shadowCases are the resizes each input goes through in the shadow test: every mode, filter
+// and output format once.
+var shadowCases = []ferry.ResizeRequest{
+	{Width: 200, Height: 200},
+	{Width: 120, Height: 120, Mode: ferry.ModeFill, Anchor: ferry.AnchorTopLeft, Filter: ferry.FilterCatmullRom, Format: ferry.FormatPNG},
+	{Width: 100, Height: 50, Mode: ferry.ModeExact, Filter: ferry.FilterBilinear, Format: ferry.FormatWebP, Quality: 90},
+	{Height: 64, Filter: ferry.FilterNearest, Format: ferry.FormatPNG},
 }

@@ -1,4 +1,4 @@
-package ferry
+package goproc
 
 import (
 	"bytes"
@@ -10,15 +10,17 @@ import (
 	"image/jpeg"
 	"image/png"
 
+	ferry "github.com/ferryd/ferry/go-client"
+
 	"golang.org/x/image/webp"
 )
 
 // Resize decodes req.Image, applies its EXIF orientation, resizes it into the requested box and
 // encodes it, in this process (SPEC.md 5.3). Arguments are checked first, then the header
-// against the limits, and only then is anything decoded. Refusals are *ServerError with the
-// daemon's codes; a context that ends yields deadline_exceeded or cancelled (see ctxError).
+// against the limits, and only then is anything decoded. Refusals are *ferry.ServerError with the
+// daemon's codes; a context that ends yields deadline_exceeded or cancelled, wrapping the context's error.
 // req.Image is only read, and not after Resize returns.
-func (p *GoProcessor) Resize(ctx context.Context, req ResizeRequest) (*ResizeResult, error) {
+func (p *Processor) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.ResizeResult, error) {
 	if err := p.checkInputBytes(len(req.Image)); err != nil {
 		return nil, err
 	}
@@ -49,17 +51,17 @@ func (p *GoProcessor) Resize(ctx context.Context, req ResizeRequest) (*ResizeRes
 		return nil, err
 	}
 	if side := maxOutputSide(rp.format); plan.width > side || plan.height > side {
-		return nil, refuse(CodeInvalidArgument, "output %dx%d exceeds what %s can store (%d per side)",
+		return nil, refuse(ferry.CodeInvalidArgument, "output %dx%d exceeds what %s can store (%d per side)",
 			plan.width, plan.height, rp.format, side)
 	}
 	if err := stageCheck(ctx, "decode"); err != nil {
 		return nil, err
 	}
 
-	return runAbandonable(ctx, func() (res *ResizeResult, err error) {
+	return runLimited(ctx, p, func() (res *ferry.ResizeResult, err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				res, err = nil, refuse(CodeInternal, "go resize panicked: %v", r)
+				res, err = nil, refuse(ferry.CodeInternal, "go resize panicked: %v", r)
 			}
 		}()
 		src, err := decodeImage(req.Image, srcFormat, storedW, storedH)
@@ -103,7 +105,7 @@ func (p *GoProcessor) Resize(ctx context.Context, req ResizeRequest) (*ResizeRes
 		if err != nil {
 			return nil, err
 		}
-		return &ResizeResult{
+		return &ferry.ResizeResult{
 			Image:        out,
 			Width:        plan.width,
 			Height:       plan.height,
@@ -111,7 +113,7 @@ func (p *GoProcessor) Resize(ctx context.Context, req ResizeRequest) (*ResizeRes
 			SourceWidth:  uprightW,
 			SourceHeight: uprightH,
 			SourceFormat: srcFormat,
-			Served:       Served{Path: PathGo, Reason: ReasonDirect},
+			Served:       ferry.Served{Path: ferry.PathGo, Reason: ferry.ReasonDirect},
 		}, nil
 	})
 }
@@ -120,21 +122,21 @@ func (p *GoProcessor) Resize(ctx context.Context, req ResizeRequest) (*ResizeRes
 // depend on what the program happens to have registered). Corrupt or truncated input, and a
 // decoder that panics on it, is bad_image. A GIF's first frame is drawn onto its logical
 // screen, as the daemon does.
-func decodeImage(b []byte, f Format, w, h int) (img image.Image, err error) {
+func decodeImage(b []byte, f ferry.Format, w, h int) (img image.Image, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			img, err = nil, refuse(CodeBadImage, "%s decoder failed: %v", f, r)
+			img, err = nil, refuse(ferry.CodeBadImage, "%s decoder failed: %v", f, r)
 		}
 	}()
 	r := bytes.NewReader(b)
 	switch f {
-	case FormatJPEG:
+	case ferry.FormatJPEG:
 		img, err = jpeg.Decode(r)
-	case FormatPNG:
+	case ferry.FormatPNG:
 		img, err = png.Decode(r)
-	case FormatWebP:
+	case ferry.FormatWebP:
 		img, err = webp.Decode(r)
-	case FormatGIF:
+	case ferry.FormatGIF:
 		img, err = gif.Decode(r)
 		if err == nil && img.Bounds() != image.Rect(0, 0, w, h) {
 			canvas := image.NewRGBA(image.Rect(0, 0, w, h))
@@ -143,10 +145,10 @@ func decodeImage(b []byte, f Format, w, h int) (img image.Image, err error) {
 		}
 	}
 	if err != nil {
-		return nil, refuse(CodeBadImage, "%s: %v", f, err)
+		return nil, refuse(ferry.CodeBadImage, "%s: %v", f, err)
 	}
 	if got := img.Bounds(); got.Dx() != w || got.Dy() != h {
-		return nil, refuse(CodeBadImage, "%s: header says %dx%d, pixels are %dx%d", f, w, h, got.Dx(), got.Dy())
+		return nil, refuse(ferry.CodeBadImage, "%s: header says %dx%d, pixels are %dx%d", f, w, h, got.Dx(), got.Dy())
 	}
 	return img, nil
 }

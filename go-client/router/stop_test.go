@@ -1,0 +1,150 @@
+package router
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/goproc"
+	"github.com/ferryd/ferry/go-client/internal/testclient"
+	"github.com/ferryd/ferry/go-client/internal/testdaemon"
+)
+
+// goEntry is a context key: the Go path records there when a call reached it.
+type goEntry struct{}
+
+// stampedGo is the Go path, recording when each call arrives, so a test can tell what the daemon
+// cost a call before the Go path started on it.
+type stampedGo struct{ *goproc.Processor }
+
+func stamp(ctx context.Context) {
+	if p, ok := ctx.Value(goEntry{}).(*time.Time); ok {
+		*p = time.Now()
+	}
+}
+
+func (g stampedGo) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.ResizeResult, error) {
+	stamp(ctx)
+	return g.Processor.Resize(ctx, req)
+}
+
+func (g stampedGo) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*ferry.ChecksumResult, error) {
+	stamp(ctx)
+	return g.Processor.Checksum(ctx, req)
+}
+
+// stoppedCall is one call made while the daemon was stopped.
+type stoppedCall struct {
+	start, goAt time.Time
+	served      ferry.Served
+	err         error
+}
+
+// With every default (Client: hang timeout, dial timeout; Router: breaker, probe timeout), a
+// SIGSTOPped daemon costs the calls in flight at most about the hang timeout, and once the
+// breaker has opened, every call (half-open probes included) at most the probe timeout before
+// the Go path starts on it. Callers have a generous deadline, so nothing here is deadline-driven.
+func TestRouterFaultSIGSTOPCostsLittleOnceTheBreakerOpens(t *testing.T) {
+	d := testdaemon.Start(t)
+	c := testclient.Dial(t, d.Path())
+	r, err := New(c, stampedGo{goproc.New()}, WithLogger(quietLog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	jobs := faultJobs(t, 64)
+	warm := runLoad(t, r, jobs, 5*time.Second, 0, nil)
+	warm.check(t, "before SIGSTOP")
+
+	// Watch for the breaker's first opening.
+	var openedAt time.Time
+	var mu sync.Mutex
+	watchDone := make(chan struct{})
+	stopWatch := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		for {
+			if r.BreakerState() != BreakerClosed {
+				mu.Lock()
+				openedAt = time.Now()
+				mu.Unlock()
+				return
+			}
+			select {
+			case <-stopWatch:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}()
+
+	d.Stop()
+	stoppedAt := time.Now()
+	const workers, span = 8, 3 * time.Second // three half-open cycles at DefaultBreakerOpenFor
+	var calls []stoppedCall
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; time.Since(stoppedAt) < span; i += workers {
+				var goAt time.Time
+				ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), goEntry{}, &goAt), 5*time.Second)
+				start := time.Now()
+				s, err := jobs[i%len(jobs)].run(ctx, r)
+				cancel()
+				mu.Lock()
+				calls = append(calls, stoppedCall{start: start, goAt: goAt, served: s, err: err})
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(stopWatch)
+	<-watchDone
+	if openedAt.IsZero() {
+		t.Fatal("the breaker never opened while the daemon was stopped")
+	}
+
+	var first, after time.Duration // the daemon's cost: call start to the Go path's start
+	afterCalls, probes := 0, 0
+	for _, cl := range calls {
+		if cl.err != nil {
+			t.Fatalf("call failed: %v", cl.err)
+		}
+		if cl.served.Path != ferry.PathGo || cl.goAt.IsZero() {
+			t.Fatalf("call served by %s while the daemon was stopped", cl.served)
+		}
+		cost := cl.goAt.Sub(cl.start)
+		if cl.start.Before(openedAt) {
+			first = max(first, cost)
+			continue
+		}
+		afterCalls++
+		after = max(after, cost)
+		if cl.served.Reason == ReasonFallback {
+			probes++ // after the opening, only a failed probe falls back; the rest is breaker_open
+		}
+	}
+	t.Logf("SIGSTOP: breaker opened %v after the stop; calls before it cost the daemon at most %v; "+
+		"%d calls after it (%d failed probes) at most %v",
+		openedAt.Sub(stoppedAt).Round(time.Millisecond), first.Round(time.Millisecond), afterCalls, probes,
+		after.Round(time.Millisecond))
+	if first > ferry.DefaultHangTimeout+ferry.DefaultDialTimeout {
+		t.Errorf("a call before the breaker opened cost %v", first)
+	}
+	if probes == 0 {
+		t.Error("no half-open probe was made in three cool-downs")
+	}
+	// The bound: the probe timeout, plus scheduling slack on a loaded 2-core machine.
+	const bound = 100 * time.Millisecond
+	if after > bound {
+		t.Errorf("after the breaker opened a call cost %v before the Go path started, want at most %v", after, bound)
+	}
+
+	d.Cont()
+	took := waitClosedOnRust(t, r)
+	t.Logf("SIGCONT: the daemon served again within %v", took.Round(time.Millisecond))
+}
