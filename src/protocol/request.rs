@@ -16,7 +16,7 @@ use bytes::Bytes;
 
 use super::error_code::{ErrorCode, WireError};
 use super::msgpack::{scan_map, MapView, TypeMismatch, Value};
-use crate::jobs::{Algorithm, Anchor, Filter, Mode, OutputFormat, ResizeParams};
+use crate::vocabulary::{Algorithm, Anchor, Filter, Mode, OutputFormat};
 
 /// The operations of SPEC.md section 4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -113,13 +113,34 @@ pub struct HelloRequest {
     pub client: Option<String>,
 }
 
-/// `resize` fields (SPEC.md 5.3): the input, sliced out of the frame, and the parsed words.
-#[derive(Clone, Debug, PartialEq)]
+/// `resize` fields (SPEC.md 5.3) as the wire carries them: the input, sliced out of the frame,
+/// and each optional field as sent (`None` when absent or `nil`). Words are parsed and `quality`
+/// is range-checked here; the box and the defaults are the job's business (the server's
+/// dispatch builds the job's parameters from this).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResizeRequest {
     /// The encoded input image (a slice of the request frame).
     pub image: Bytes,
-    /// Box, mode, filter, format and flags; numbers are range-checked by the job.
-    pub params: ResizeParams,
+    /// Box width.
+    pub width: Option<u32>,
+    /// Box height.
+    pub height: Option<u32>,
+    /// `fit`, `fill` or `exact`.
+    pub mode: Option<Mode>,
+    /// Crop anchor for `fill`.
+    pub anchor: Option<Anchor>,
+    /// Resampling filter.
+    pub filter: Option<Filter>,
+    /// Output format.
+    pub format: Option<OutputFormat>,
+    /// Encoder quality, `1..=100`.
+    pub quality: Option<u8>,
+    /// Apply EXIF orientation.
+    pub auto_orient: Option<bool>,
+    /// Embed the input's ICC profile instead of converting to sRGB.
+    pub keep_icc: Option<bool>,
+    /// Copy EXIF and XMP.
+    pub keep_metadata: Option<bool>,
 }
 
 /// `checksum` fields (SPEC.md 5.4).
@@ -211,25 +232,24 @@ fn hello(fields: &Fields<'_, '_>) -> Result<HelloRequest, Rejection> {
 
 fn resize(fields: &Fields<'_, '_>) -> Result<ResizeRequest, Rejection> {
     let image = fields.bin("image")?;
-    let defaults = ResizeParams::default();
     let quality = match fields.optional("quality", |v| v.uint(), "a uint")? {
-        None => defaults.quality,
-        Some(q @ 1..=100) => q as u8,
+        None => None,
+        Some(q @ 1..=100) => Some(q as u8),
         Some(q) => return Err(fields.invalid(format!("quality must be 1..=100, got {q}"))),
     };
-    let params = ResizeParams {
-        width: fields.optional("width", |v| v.uint32(), "a uint32")?.unwrap_or(defaults.width),
-        height: fields.optional("height", |v| v.uint32(), "a uint32")?.unwrap_or(defaults.height),
-        mode: fields.word("mode", Mode::from_word, Mode::WORDS)?.unwrap_or(defaults.mode),
-        anchor: fields.word("anchor", Anchor::from_word, Anchor::WORDS)?.unwrap_or(defaults.anchor),
-        filter: fields.word("filter", Filter::from_word, Filter::WORDS)?.unwrap_or(defaults.filter),
-        format: fields.word("format", OutputFormat::from_word, OutputFormat::WORDS)?.unwrap_or(defaults.format),
+    Ok(ResizeRequest {
+        image,
+        width: fields.optional("width", |v| v.uint32(), "a uint32")?,
+        height: fields.optional("height", |v| v.uint32(), "a uint32")?,
+        mode: fields.word("mode", Mode::from_word, Mode::WORDS)?,
+        anchor: fields.word("anchor", Anchor::from_word, Anchor::WORDS)?,
+        filter: fields.word("filter", Filter::from_word, Filter::WORDS)?,
+        format: fields.word("format", OutputFormat::from_word, OutputFormat::WORDS)?,
         quality,
-        auto_orient: fields.optional("auto_orient", |v| v.bool(), "a bool")?.unwrap_or(defaults.auto_orient),
-        keep_icc: fields.optional("keep_icc", |v| v.bool(), "a bool")?.unwrap_or(defaults.keep_icc),
-        keep_metadata: fields.optional("keep_metadata", |v| v.bool(), "a bool")?.unwrap_or(defaults.keep_metadata),
-    };
-    Ok(ResizeRequest { image, params })
+        auto_orient: fields.optional("auto_orient", |v| v.bool(), "a bool")?,
+        keep_icc: fields.optional("keep_icc", |v| v.bool(), "a bool")?,
+        keep_metadata: fields.optional("keep_metadata", |v| v.bool(), "a bool")?,
+    })
 }
 
 fn checksum(fields: &Fields<'_, '_>) -> Result<ChecksumRequest, Rejection> {
@@ -299,7 +319,9 @@ impl<'a> Fields<'_, 'a> {
     /// An optional word from a fixed list: not a `str` is `malformed`, not in the list is
     /// `invalid_argument`.
     fn word<T>(&self, key: &str, parse: fn(&str) -> Option<T>, words: &[&str]) -> Result<Option<T>, Rejection> {
-        let Some(word) = self.optional(key, |v| v.str(), "a str")? else { return Ok(None) };
+        let Some(word) = self.optional(key, |v| v.str(), "a str")? else {
+            return Ok(None);
+        };
         match parse(word) {
             Some(value) => Ok(Some(value)),
             None => Err(self.invalid(format!("unknown {key} {word:?}; expected one of {}", words.join(", ")))),

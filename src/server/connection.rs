@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::dispatch::{self, Job};
 use super::{writer, State};
-use crate::cpu_pool::JobPanicked;
+use crate::cpu_pool::{Admission, JobPanicked};
 use crate::jobs::JobControl;
 use crate::protocol::codec::{FrameDecoder, Inbound, PREFIX_LEN};
 use crate::protocol::error_code::{ErrorCode, WireError};
@@ -217,15 +217,24 @@ impl Session {
         let ctl = JobControl::new(timeout_ms.map(|ms| arrived + Duration::from_millis(ms.into())));
         let payload = job.payload_len();
         let work = job.into_work(ctl.clone(), self.state.limits, self.state.draining.clone());
-        match self.state.pool.try_spawn(payload, work) {
+        match self.state.pool.try_spawn(Admission::bytes(payload), work) {
             Err(busy) => {
                 let error = WireError::new(ErrorCode::Busy, busy.to_string());
                 self.reply_error(id, Some(op), bytes_in, arrived, error).await;
             }
-            Ok(handle) => {
+            Ok((handle, _ticket)) => {
                 self.in_flight.insert(id, ctl);
-                self.pending
-                    .push(Box::pin(async move { Finished { id, op, bytes_in, arrived, result: handle.await } }));
+                self.pending.push(Box::pin(async move {
+                    Finished {
+                        id,
+                        op,
+                        bytes_in,
+                        arrived,
+                        result: handle
+                            .await
+                            .unwrap_or_else(|| Ok(Err(WireError::new(ErrorCode::Cancelled, "withdrawn")))),
+                    }
+                }));
             }
         }
     }

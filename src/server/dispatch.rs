@@ -1,13 +1,19 @@
 //! What each operation does once its request is decoded: `hello` and `stats` are answered from
 //! the connection's task; `resize` and `checksum` become a [`Job`] closure for the CPU pool.
+//!
+//! This is the one place where wire and jobs meet: a decoded [`ResizeRequest`] becomes the
+//! job's [`ResizeParams`] (defaults filled in), a [`ResizeOutput`] becomes a [`ResizeReply`],
+//! and every [`JobError`] becomes a [`WireError`] with its code (SPEC.md section 6).
 
+use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use super::State;
-use crate::jobs::{self, JobControl, Limits};
+use crate::jobs::resize::ResizeOutput;
+use crate::jobs::{self, JobControl, JobError, Limits, ResizeParams};
 use crate::protocol::error_code::{ErrorCode, WireError};
 use crate::protocol::request::{ChecksumRequest, HelloRequest, ResizeRequest};
-use crate::protocol::response::{ChecksumReply, HelloReply, ReplyBody, StatsReply};
+use crate::protocol::response::{ChecksumReply, HelloReply, ReplyBody, ResizeReply, StatsReply};
 use crate::protocol::{PROTOCOL_VERSION, SERVER_NAME};
 
 /// The `hello` reply, or `unsupported_version` when the client speaks no version of ours.
@@ -28,6 +34,7 @@ pub fn hello(state: &State, request: &HelloRequest) -> Result<ReplyBody, WireErr
         workers: state.pool.workers() as u64,
         queue_jobs: bound.max_jobs,
         queue_bytes: bound.max_bytes,
+        limits: None,
     }))
 }
 
@@ -47,6 +54,7 @@ pub fn stats(state: &State) -> ReplyBody {
         busy_total: counters.busy_total,
         requests_by_op: counters.by_op,
         workers: state.pool.workers() as u64,
+        memory: None,
     })
 }
 
@@ -85,13 +93,102 @@ impl Job {
             }
             ctl.check("start").map_err(|e| WireError::from(&e))?;
             match self {
-                Job::Resize(r) => jobs::resize::resize(&r.image, &r.params, &limits, &ctl)
-                    .map(|out| ReplyBody::Resize(out.into()))
+                Job::Resize(r) => jobs::resize::resize(&r.image, &resize_params(&r), &limits, &ctl)
+                    .map(|out| ReplyBody::Resize(resize_reply(out)))
                     .map_err(|e| WireError::from(&e)),
                 Job::Checksum(c) => jobs::checksum::checksum(&c.data, &c.algorithms, &ctl)
                     .map(|digests| ReplyBody::Checksum(ChecksumReply { digests }))
                     .map_err(|e| WireError::from(&e)),
             }
         }
+    }
+}
+
+/// The job's parameters for a wire request: each field as sent, or the job's default (which is
+/// the default SPEC.md 5.3 states).
+pub fn resize_params(request: &ResizeRequest) -> ResizeParams {
+    let d = ResizeParams::default();
+    ResizeParams {
+        width: request.width.unwrap_or(d.width),
+        height: request.height.unwrap_or(d.height),
+        mode: request.mode.unwrap_or(d.mode),
+        anchor: request.anchor.unwrap_or(d.anchor),
+        filter: request.filter.unwrap_or(d.filter),
+        format: request.format.unwrap_or(d.format),
+        quality: request.quality.unwrap_or(d.quality),
+        auto_orient: request.auto_orient.unwrap_or(d.auto_orient),
+        keep_icc: request.keep_icc.unwrap_or(d.keep_icc),
+        keep_metadata: request.keep_metadata.unwrap_or(d.keep_metadata),
+    }
+}
+
+/// The reply fields for a finished thumbnail.
+pub fn resize_reply(out: ResizeOutput) -> ResizeReply {
+    ResizeReply {
+        // Vec -> Bytes takes ownership of the allocation: no copy.
+        image: Bytes::from(out.bytes),
+        width: out.width,
+        height: out.height,
+        format: out.format,
+        source_width: out.source_width,
+        source_height: out.source_height,
+        source_format: out.source_format,
+    }
+}
+
+impl From<&JobError> for WireError {
+    fn from(error: &JobError) -> Self {
+        let code = match error {
+            JobError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            JobError::BadImage(_) => ErrorCode::BadImage,
+            JobError::ImageTooLarge { .. } => ErrorCode::ImageTooLarge,
+            JobError::DeadlineExceeded { .. } => ErrorCode::DeadlineExceeded,
+            JobError::Cancelled { .. } => ErrorCode::Cancelled,
+            JobError::Internal(_) => ErrorCode::Internal,
+        };
+        WireError::new(code, error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocabulary::{Filter, Mode, OutputFormat};
+
+    #[test]
+    fn every_job_error_maps_to_its_code() {
+        let cases = [
+            (JobError::InvalidArgument("q".into()), ErrorCode::InvalidArgument),
+            (JobError::BadImage("b".into()), ErrorCode::BadImage),
+            (JobError::ImageTooLarge { width: 2, height: 3, limit: "max_pixels 1".into() }, ErrorCode::ImageTooLarge),
+            (JobError::DeadlineExceeded { stage: "decode" }, ErrorCode::DeadlineExceeded),
+            (JobError::Cancelled { stage: "resize" }, ErrorCode::Cancelled),
+            (JobError::Internal("boom".into()), ErrorCode::Internal),
+        ];
+        for (error, code) in cases {
+            let wire = WireError::from(&error);
+            assert_eq!(wire.code, code);
+            assert_eq!(wire.message, error.to_string());
+        }
+    }
+
+    #[test]
+    fn absent_fields_take_the_job_defaults_and_sent_ones_are_kept() {
+        assert_eq!(resize_params(&ResizeRequest::default()), ResizeParams::default());
+        let sent = ResizeRequest {
+            width: Some(10),
+            mode: Some(Mode::Fill),
+            filter: Some(Filter::Nearest),
+            format: Some(OutputFormat::WebP),
+            quality: Some(5),
+            keep_icc: Some(true),
+            ..ResizeRequest::default()
+        };
+        let params = resize_params(&sent);
+        assert_eq!(
+            (params.width, params.height, params.mode, params.filter, params.format, params.quality, params.keep_icc),
+            (10, 0, Mode::Fill, Filter::Nearest, OutputFormat::WebP, 5, true)
+        );
+        assert!(params.auto_orient, "auto_orient defaults to true");
     }
 }
