@@ -107,7 +107,7 @@ impl Body {
 /// `hello` fields (SPEC.md 5.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HelloRequest {
-    /// Versions the client speaks; non-empty.
+    /// Versions the client speaks: 1 to [`MAX_VERSIONS`].
     pub versions: Vec<u64>,
     /// Free-form client name, for logs.
     pub client: Option<String>,
@@ -148,7 +148,8 @@ pub struct ResizeRequest {
 pub struct ChecksumRequest {
     /// The bytes to digest (a slice of the request frame).
     pub data: Bytes,
-    /// Algorithms in request order; emptiness and repeats are checked by the job.
+    /// Algorithms in request order, at most [`MAX_ALGORITHMS`]; emptiness and repeats are
+    /// checked by the job.
     pub algorithms: Vec<Algorithm>,
 }
 
@@ -215,17 +216,23 @@ fn read_id(map: &MapView<'_>) -> Result<u64, Rejection> {
     }
 }
 
+/// Most versions a `hello` may list (SPEC.md 5.1), checked from the array header.
+pub const MAX_VERSIONS: u64 = 16;
+
+/// Most algorithms a `checksum` may ask for (SPEC.md 5.4): each of the four at most once.
+pub const MAX_ALGORITHMS: u64 = 4;
+
 fn hello(fields: &Fields<'_, '_>) -> Result<HelloRequest, Rejection> {
     let items = fields.required("versions", |v| v.array(), "an array of uint")?;
+    let count = items.len();
+    if count == 0 || count > MAX_VERSIONS {
+        return Err(fields.invalid(format!("`versions` must hold 1 to {MAX_VERSIONS} versions, not {count}")));
+    }
     let versions = items
-        .iter()
         .map(|v| {
             v.uint().map_err(|found| fields.malformed(format!("`versions` must hold uints, not {}", describe(found))))
         })
         .collect::<Result<Vec<u64>, _>>()?;
-    if versions.is_empty() {
-        return Err(fields.invalid("`versions` must not be empty"));
-    }
     let client = fields.optional("client", |v| v.str(), "a str")?.map(str::to_owned);
     Ok(HelloRequest { versions, client })
 }
@@ -255,8 +262,13 @@ fn resize(fields: &Fields<'_, '_>) -> Result<ResizeRequest, Rejection> {
 fn checksum(fields: &Fields<'_, '_>) -> Result<ChecksumRequest, Rejection> {
     let data = fields.bin("data")?;
     let items = fields.required("algorithms", |v| v.array(), "an array of str")?;
-    let mut algorithms = Vec::with_capacity(items.len());
-    for item in &items {
+    if items.len() > MAX_ALGORITHMS {
+        return Err(
+            fields.invalid(format!("`algorithms` may hold at most {MAX_ALGORITHMS} algorithms, not {}", items.len()))
+        );
+    }
+    let mut algorithms = Vec::with_capacity(items.len() as usize);
+    for item in items {
         let word = item
             .str()
             .map_err(|found| fields.malformed(format!("`algorithms` must hold strs, not {}", describe(found))))?;
@@ -382,6 +394,24 @@ mod tests {
         // op nil is missing
         let r = reject("82 a2 69 64 07 a2 6f 70 c0");
         assert_eq!((r.id, r.error.code), (7, ErrorCode::Malformed));
+    }
+
+    #[test]
+    fn array_caps_are_checked_from_the_header() {
+        // hello with versions = [] and with 17 versions: invalid_argument, id kept
+        let r = decode_hex("83 a2 69 64 05 a2 6f 70 a5 68 65 6c 6c 6f a8 76 65 72 73 69 6f 6e 73 90").unwrap_err();
+        assert_eq!((r.id, r.error.code), (5, ErrorCode::InvalidArgument));
+        let mut body = hex::decode("83a2696405a26f70a568656c6c6fa876657273696f6e73dc0011").unwrap();
+        body.extend(std::iter::repeat_n(0xc0, 17)); // nil elements: the cap fires before their type is read
+        let r = decode(&Bytes::from(body)).unwrap_err();
+        assert_eq!((r.id, r.error.code), (5, ErrorCode::InvalidArgument));
+        assert!(r.error.message.contains("not 17"), "{}", r.error.message);
+        // checksum with five algorithms (nils): invalid_argument
+        let mut body =
+            hex::decode("84a2696406a26f70a8636865636b73756da464617461c40161aa616c676f726974686d7395").unwrap();
+        body.extend(std::iter::repeat_n(0xc0, 5));
+        let r = decode(&Bytes::from(body)).unwrap_err();
+        assert_eq!((r.id, r.error.code), (6, ErrorCode::InvalidArgument));
     }
 
     #[test]

@@ -5,15 +5,22 @@
 //! job's [`ResizeParams`] (defaults filled in), a [`ResizeOutput`] becomes a [`ResizeReply`],
 //! and every [`JobError`] becomes a [`WireError`] with its code (SPEC.md section 6).
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
+use super::budget::Reservation;
+use super::cost::{CostModel, JobKind};
 use super::State;
 use crate::jobs::resize::ResizeOutput;
 use crate::jobs::{self, JobControl, JobError, Limits, ResizeParams};
 use crate::protocol::error_code::{ErrorCode, WireError};
 use crate::protocol::request::{ChecksumRequest, HelloRequest, ResizeRequest};
-use crate::protocol::response::{ChecksumReply, HelloReply, ReplyBody, ResizeReply, StatsReply};
+use crate::protocol::response::{
+    ChecksumReply, HelloLimits, HelloReply, ReplyBody, ResizeReply, StatsMemory, StatsReply,
+};
 use crate::protocol::{PROTOCOL_VERSION, SERVER_NAME};
 
 /// The `hello` reply, or `unsupported_version` when the client speaks no version of ours.
@@ -34,7 +41,11 @@ pub fn hello(state: &State, request: &HelloRequest) -> Result<ReplyBody, WireErr
         workers: state.pool.workers() as u64,
         queue_jobs: bound.max_jobs,
         queue_bytes: bound.max_bytes,
-        limits: None,
+        limits: Some(HelloLimits {
+            memory_budget: state.budget.limit(),
+            max_connections: state.connection_limits.max_connections,
+            max_queue_wait_ms: state.max_queue_wait.as_millis() as u64,
+        }),
     }))
 }
 
@@ -54,7 +65,11 @@ pub fn stats(state: &State) -> ReplyBody {
         busy_total: counters.busy_total,
         requests_by_op: counters.by_op,
         workers: state.pool.workers() as u64,
-        memory: None,
+        memory: Some(StatsMemory {
+            memory_budget: state.budget.limit(),
+            memory_used: state.budget.used(),
+            connections_refused: counters.connections_refused,
+        }),
     })
 }
 
@@ -67,6 +82,9 @@ pub enum Job {
     Checksum(ChecksumRequest),
 }
 
+/// What a checksum holds beside its data (hash states, rayon's split of a large input).
+const CHECKSUM_MEMORY: u64 = 1 << 20;
+
 impl Job {
     /// Payload bytes the job holds while queued and running (counted against `--queue-bytes`).
     pub fn payload_len(&self) -> u64 {
@@ -76,15 +94,42 @@ impl Job {
         }
     }
 
+    /// Which cost average the job's run time feeds.
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Job::Resize(_) => JobKind::Resize,
+            Job::Checksum(_) => JobKind::Checksum,
+        }
+    }
+
+    /// Memory the job will allocate at most, beside its request frame: for a resize, the
+    /// estimate from the image header ([`jobs::resize::estimate_memory`]). A resize the job
+    /// would refuse before decoding (bad box, unreadable header, over the limits) is refused
+    /// here with the same error, before it is queued.
+    pub fn memory(&self, limits: &Limits) -> Result<u64, WireError> {
+        match self {
+            Job::Resize(r) => {
+                jobs::resize::estimate_memory(&r.image, &resize_params(r), limits).map_err(|e| WireError::from(&e))
+            }
+            Job::Checksum(_) => Ok(CHECKSUM_MEMORY),
+        }
+    }
+
     /// The closure a worker runs. It first checks whether the job should start at all: not once
-    /// shutdown has begun (`shutting_down`), not past its deadline or after a cancel.
+    /// shutdown has begun (`shutting_down`), not past its deadline or after a cancel. `held` is
+    /// the job's share of the memory budget, released when the closure is done or dropped; the
+    /// run time of a job that ran is recorded in `costs` against `units`.
     pub fn into_work(
         self,
         ctl: JobControl,
         limits: Limits,
         draining: CancellationToken,
+        held: Reservation,
+        costs: Arc<CostModel>,
+        units: u64,
     ) -> impl FnOnce() -> Result<ReplyBody, WireError> + Send + 'static {
         move || {
+            let _held = held;
             if draining.is_cancelled() {
                 return Err(WireError::new(
                     ErrorCode::ShuttingDown,
@@ -92,14 +137,20 @@ impl Job {
                 ));
             }
             ctl.check("start").map_err(|e| WireError::from(&e))?;
-            match self {
+            let kind = self.kind();
+            let started = Instant::now();
+            let result = match self {
                 Job::Resize(r) => jobs::resize::resize(&r.image, &resize_params(&r), &limits, &ctl)
                     .map(|out| ReplyBody::Resize(resize_reply(out)))
                     .map_err(|e| WireError::from(&e)),
                 Job::Checksum(c) => jobs::checksum::checksum(&c.data, &c.algorithms, &ctl)
                     .map(|digests| ReplyBody::Checksum(ChecksumReply { digests }))
                     .map_err(|e| WireError::from(&e)),
+            };
+            if !matches!(&result, Err(e) if matches!(e.code, ErrorCode::Cancelled | ErrorCode::DeadlineExceeded)) {
+                costs.record(kind, units, started.elapsed());
             }
+            result
         }
     }
 }
