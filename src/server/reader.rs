@@ -29,6 +29,9 @@ use crate::protocol::codec::{classify_prefix, Prefix, PREFIX_LEN};
 /// Bytes read at a time between frames, and the smallest growth step inside one.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// Outgrown buffers at least this large are returned to the system at once.
+const TRIM_AFTER: usize = 4 << 20;
+
 /// What the reader produced.
 #[derive(Debug)]
 pub enum Inbound {
@@ -170,6 +173,13 @@ impl FrameReader {
         };
         let mut grown = BytesMut::with_capacity(self.buf.len() + want);
         grown.extend_from_slice(&self.buf);
-        self.buf = grown;
+        let old = std::mem::replace(&mut self.buf, grown);
+        if old.capacity() >= TRIM_AFTER {
+            // The allocator keeps every block in its heap (see `crate::allocator`), so the
+            // smaller buffers a large body outgrew would stay resident beside the final one
+            // (their sum is about half of it). Give them back, off the reactor.
+            drop(old);
+            tokio::task::spawn_blocking(crate::allocator::release_free_memory);
+        }
     }
 }

@@ -364,4 +364,5 @@ pub mod code {
     pub const CANCELLED: u64 = 9;
     pub const BUSY: u64 = 10;
     pub const SHUTTING_DOWN: u64 = 11;
+    pub const TOO_LARGE_FOR_BUDGET: u64 = 13;
 }

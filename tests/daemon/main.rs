@@ -8,5 +8,6 @@ mod framing;
 mod invalid_vectors;
 mod jobs;
 mod lifecycle;
+mod limits;
 mod pipelining;
 mod queue;
