@@ -110,7 +110,6 @@ fn a_frame_not_finished_in_time_and_an_idle_connection_are_closed() {
     let daemon = Daemon::start(&["--frame-timeout", "0.3", "--idle-timeout", "0.6"]);
     let mut stalled = daemon.connect();
     let mut idle = daemon.connect();
-    let mut busy = daemon.connect();
     let started = Instant::now();
     stalled.send_raw(&[0, 0]);
     stalled.expect_eof();
@@ -119,6 +118,7 @@ fn a_frame_not_finished_in_time_and_an_idle_connection_are_closed() {
     idle.expect_eof();
     assert!(started.elapsed() >= Duration::from_millis(600));
     // A connection that keeps talking is not idle.
+    let mut busy = daemon.connect();
     for id in 1..=4 {
         busy.expect_alive(id);
         std::thread::sleep(Duration::from_millis(200));
