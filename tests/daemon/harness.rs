@@ -206,7 +206,7 @@ pub fn slow_png() -> &'static [u8] {
 }
 
 /// A `side` x `side` RGB PNG of one grey.
-fn flat_png(side: u32) -> Vec<u8> {
+pub fn flat_png(side: u32) -> Vec<u8> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, side, side);
     encoder.set_color(png::ColorType::Rgb);

@@ -9,5 +9,6 @@ mod invalid_vectors;
 mod jobs;
 mod lifecycle;
 mod limits;
+mod overload;
 mod pipelining;
 mod queue;
