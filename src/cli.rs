@@ -76,7 +76,8 @@ pub struct Cli {
     /// Memory the daemon may hold for requests: frames being read, queued and running jobs (by
     /// an estimate made from the image header), replies not yet written. Beyond it requests are
     /// answered `busy`, or `too_large_for_budget` when one job alone could never fit [default:
-    /// half the cgroup's memory.max when one is set, else a quarter of the machine's memory].
+    /// half the cgroup's memory.max when one is set, else a quarter of the machine's memory;
+    /// at most half of `ulimit -v` when that is set].
     #[arg(long, env = "FERRYD_MEMORY_BUDGET", value_name = "SIZE", value_parser = parse_size, help_heading = "Capacity")]
     pub memory_budget: Option<u64>,
 

@@ -113,12 +113,23 @@ impl Drop for Reservation {
 }
 
 /// The default budget: half the memory limit of this process's cgroup (cgroup v2 `memory.max`)
-/// when one is set, else a quarter of the machine's memory (`MemTotal`), else 1 GiB.
+/// when one is set, else a quarter of the machine's memory (`MemTotal`), else 1 GiB; and never
+/// more than half of the address-space limit (`RLIMIT_AS`, `ulimit -v`) when one is set, since
+/// the budget counts live bytes and the process also needs room for code, stacks and slack.
 pub fn machine_default() -> u64 {
-    if let Some(max) = cgroup_memory_max() {
-        return max / 2;
-    }
-    mem_total().map_or(1 << 30, |total| total / 4)
+    let derived = match cgroup_memory_max() {
+        Some(max) => max / 2,
+        None => mem_total().map_or(1 << 30, |total| total / 4),
+    };
+    address_space_limit().map_or(derived, |limit| derived.min(limit / 2))
+}
+
+/// The soft `RLIMIT_AS`, if finite.
+fn address_space_limit() -> Option<u64> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit into the struct it is given.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) };
+    (rc == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
 }
 
 /// `memory.max` of the cgroup v2 this process is in (`0::/path` in /proc/self/cgroup), if it
