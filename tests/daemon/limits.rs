@@ -151,3 +151,36 @@ fn a_peer_that_reads_no_replies_is_cut_off_and_others_are_served() {
     let stats = daemon.wait_for_stats("the deaf peer's replies released", |s| s.uint("connections") == 1);
     assert!(stats.uint("memory_used") < 1 << 20, "{stats:?}");
 }
+
+#[test]
+fn out_of_file_descriptors_the_daemon_backs_off_and_serves_a_healthy_client_later() {
+    let dir = crate::harness::short_tempdir();
+    let socket = dir.path().join("f.sock");
+    let mut command = std::process::Command::new(crate::harness::FERRYD);
+    // SAFETY: only setrlimit, which is async-signal-safe, between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            let limit = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut daemon = Daemon::spawn(command, &socket, dir.path(), &["--idle-timeout", "1", "--frame-timeout", "1"]);
+    daemon.wait_ready();
+    // More silent connections than the daemon has descriptors for.
+    let silent: Vec<UnixStream> = (0..100).map(|_| UnixStream::connect(&socket).unwrap()).collect();
+    let deadline = Instant::now() + PATIENCE;
+    while !daemon.log().contains("accept failed") {
+        assert!(Instant::now() < deadline, "accept never ran out of descriptors:\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The idle ones time out, descriptors come back, and a healthy client is served.
+    let started = Instant::now();
+    let mut healthy = crate::harness::Client::connect(&socket);
+    healthy.expect_alive(1);
+    eprintln!("healthy client served {:?} after the descriptors ran out", started.elapsed());
+    drop(silent);
+    assert!(daemon.terminate().success());
+}
