@@ -215,6 +215,11 @@ impl Items<'_> {
     pub fn len(&self) -> u64 {
         self.left
     }
+
+    /// Whether the array has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.left == 0
+    }
 }
 
 impl<'a> Iterator for Items<'a> {
