@@ -73,6 +73,43 @@ pub struct Cli {
     #[arg(long, env = "FERRYD_MAX_DIMENSION", value_name = "PIXELS", default_value_t = 32768, help_heading = "Limits")]
     pub max_dimension: u32,
 
+    /// Memory the daemon may hold for requests: frames being read, queued and running jobs (by
+    /// an estimate made from the image header), replies not yet written. Beyond it requests are
+    /// answered `busy`, or `too_large_for_budget` when one job alone could never fit [default:
+    /// half the cgroup's memory.max when one is set, else a quarter of the machine's memory;
+    /// at most half of `ulimit -v` when that is set].
+    #[arg(long, env = "FERRYD_MEMORY_BUDGET", value_name = "SIZE", value_parser = parse_size, help_heading = "Capacity")]
+    pub memory_budget: Option<u64>,
+
+    /// Longest a job may expect to wait for a worker (the work queued ahead of it, by recent run
+    /// times, divided by the workers); beyond it, or beyond the request's own deadline, requests
+    /// are answered `busy`.
+    #[arg(long, env = "FERRYD_MAX_QUEUE_WAIT", value_name = "SECONDS", default_value = "2", value_parser = parse_seconds, help_heading = "Capacity")]
+    pub max_queue_wait: std::time::Duration,
+
+    /// Connections served at once; one more is answered `busy` (id 0) and closed.
+    #[arg(
+        long,
+        env = "FERRYD_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value_t = 1024,
+        help_heading = "Connections"
+    )]
+    pub max_connections: u64,
+
+    /// A frame whose first byte arrived must be complete within this, else the connection is
+    /// closed.
+    #[arg(long, env = "FERRYD_FRAME_TIMEOUT", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds, help_heading = "Connections")]
+    pub frame_timeout: std::time::Duration,
+
+    /// A connection with no request in flight that sends nothing for this long is closed.
+    #[arg(long, env = "FERRYD_IDLE_TIMEOUT", value_name = "SECONDS", default_value = "300", value_parser = parse_seconds, help_heading = "Connections")]
+    pub idle_timeout: std::time::Duration,
+
+    /// A connection with replies pending whose peer reads nothing for this long is closed.
+    #[arg(long, env = "FERRYD_REPLY_TIMEOUT", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds, help_heading = "Connections")]
+    pub reply_timeout: std::time::Duration,
+
     /// Seconds to let running jobs finish after SIGTERM/SIGINT before closing anyway. A second
     /// signal closes at once.
     #[arg(long, env = "FERRYD_SHUTDOWN_GRACE", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds, help_heading = "Lifecycle")]
@@ -119,10 +156,18 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     number.checked_mul(1 << shift).ok_or_else(|| format!("{text:?} is too large"))
 }
 
-/// Parses seconds, fractions allowed (`30`, `0.5`).
+/// Parses seconds, fractions allowed (`30`, `0.5`, `30s`), or milliseconds with `ms` (`250ms`).
 fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
-    text.parse::<f64>()
+    let trimmed = text.trim();
+    let (number, scale) = match trimmed.strip_suffix("ms") {
+        Some(ms) => (ms, 1e-3),
+        None => (trimmed.strip_suffix('s').unwrap_or(trimmed), 1.0),
+    };
+    number
+        .trim()
+        .parse::<f64>()
         .ok()
+        .map(|n| n * scale)
         .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
         .ok_or_else(|| format!("{text:?} is not a number of seconds such as 30 or 2.5"))
 }
@@ -150,6 +195,12 @@ mod tests {
         assert_eq!(cli.max_dimension, 32768);
         assert_eq!(cli.shutdown_grace, std::time::Duration::from_secs(30));
         assert_eq!(cli.log_format, LogFormatArg::Text);
+        assert_eq!(cli.memory_budget, None);
+        assert_eq!(cli.max_connections, 1024);
+        assert_eq!(cli.frame_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(cli.idle_timeout, std::time::Duration::from_secs(300));
+        assert_eq!(cli.reply_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(cli.max_queue_wait, std::time::Duration::from_secs(2));
     }
 
     #[test]
@@ -170,5 +221,7 @@ mod tests {
         assert!(parse_mode("0980").is_err());
         assert_eq!(parse_seconds("0.25"), Ok(std::time::Duration::from_millis(250)));
         assert!(parse_seconds("-1").is_err());
+        assert_eq!(parse_seconds("30s"), Ok(std::time::Duration::from_secs(30)));
+        assert_eq!(parse_seconds("250ms"), Ok(std::time::Duration::from_millis(250)));
     }
 }

@@ -26,8 +26,27 @@ pub struct Config {
     pub limits: Limits,
     /// How long running jobs may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Memory for frames being read, admitted jobs and unwritten replies, in bytes.
+    pub memory_budget: u64,
+    /// Longest expected queue wait a job is admitted with.
+    pub max_queue_wait: Duration,
+    /// Connection limits and timeouts.
+    pub connections: ConnectionLimits,
     /// Log format and filter.
     pub log: LogConfig,
+}
+
+/// How many connections, and how long each may stall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Connections served at once.
+    pub max_connections: u64,
+    /// A frame whose first byte arrived must be complete within this.
+    pub frame_timeout: Duration,
+    /// Nothing in flight and nothing received for this long: closed.
+    pub idle_timeout: Duration,
+    /// Replies pending and nothing read by the peer for this long: closed.
+    pub reply_timeout: Duration,
 }
 
 /// The listening socket.
@@ -86,6 +105,14 @@ pub enum ConfigError {
         /// The value given.
         value: u64,
     },
+    /// A frame of the maximum size could never be read.
+    #[error("--memory-budget {budget} is smaller than --max-frame {max_frame}: a request of the maximum size could never be read; raise --memory-budget or lower --max-frame")]
+    BudgetSmallerThanFrame {
+        /// The memory budget.
+        budget: u64,
+        /// The frame limit.
+        max_frame: u64,
+    },
     /// A frame of the maximum size could never be admitted.
     #[error("--queue-bytes {queue_bytes} is smaller than --max-frame {max_frame}: a request of the maximum size could never run; raise --queue-bytes or lower --max-frame")]
     QueueSmallerThanFrame {
@@ -117,6 +144,7 @@ impl Config {
             ("--max-frame", cli.max_frame),
             ("--max-pixels", cli.max_pixels),
             ("--max-dimension", u64::from(cli.max_dimension)),
+            ("--max-connections", cli.max_connections),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero { flag });
@@ -127,6 +155,15 @@ impl Config {
         if cli.queue_bytes < cli.max_frame {
             return Err(ConfigError::QueueSmallerThanFrame { queue_bytes: cli.queue_bytes, max_frame: cli.max_frame });
         }
+        let memory_budget = match cli.memory_budget {
+            Some(0) => return Err(ConfigError::Zero { flag: "--memory-budget" }),
+            Some(bytes) => bytes,
+            // A derived default never goes below one frame of the maximum size.
+            None => crate::server::budget::machine_default().max(cli.max_frame),
+        };
+        if memory_budget < cli.max_frame {
+            return Err(ConfigError::BudgetSmallerThanFrame { budget: memory_budget, max_frame: cli.max_frame });
+        }
         Ok(Config {
             socket: SocketConfig { path: cli.socket, mode: cli.socket_mode },
             workers,
@@ -134,6 +171,14 @@ impl Config {
             max_frame,
             limits: Limits { max_pixels: cli.max_pixels, max_dimension: cli.max_dimension },
             shutdown_grace: cli.shutdown_grace,
+            memory_budget,
+            max_queue_wait: cli.max_queue_wait,
+            connections: ConnectionLimits {
+                max_connections: cli.max_connections,
+                frame_timeout: cli.frame_timeout,
+                idle_timeout: cli.idle_timeout,
+                reply_timeout: cli.reply_timeout,
+            },
             log: LogConfig {
                 format: match cli.log_format {
                     LogFormatArg::Text => LogFormat::Text,
@@ -179,5 +224,9 @@ mod tests {
         let err = config(&["--queue-bytes", "64MiB"]).unwrap_err();
         assert!(err.to_string().contains("--queue-bytes 67108864 is smaller than --max-frame 134217728"), "{err}");
         assert!(config(&["--queue-bytes", "64MiB", "--max-frame", "64MiB"]).is_ok());
+        let err = config(&["--memory-budget", "64MiB"]).unwrap_err();
+        assert_eq!(err, ConfigError::BudgetSmallerThanFrame { budget: 64 << 20, max_frame: 128 << 20 });
+        assert_eq!(config(&["--memory-budget", "1GiB"]).unwrap().memory_budget, 1 << 30);
+        assert_eq!(config(&["--max-connections", "0"]), Err(ConfigError::Zero { flag: "--max-connections" }));
     }
 }

@@ -3,8 +3,15 @@
 //! CPU work never runs on the reactor: [`CpuPool::try_spawn`] hands a closure to rayon and
 //! returns a future (a tokio `oneshot`) for its result. Admission is decided *before* anything is
 //! queued: a job needs one of `max_jobs` slots and its payload bytes out of `max_bytes`, both
-//! counting jobs that wait *and* jobs that run. When either is short the call fails at once with
-//! [`Busy`]; it never waits and never grows a queue, so memory stays bounded by the bound.
+//! counting jobs that wait *and* jobs that run, and the work already admitted must be expected
+//! to finish within the job's longest acceptable wait (its `expected` run times summed, divided
+//! by the workers). When any is short the call fails at once with [`Busy`]; it never waits and
+//! never grows a queue, so memory stays bounded by the bound and an admitted job is answered in
+//! a bounded time.
+//!
+//! A queued job can be withdrawn ([`Ticket::withdraw`]) until a worker picks it up: its closure
+//! (and everything it holds: payload, memory reservation) is dropped at once and its share of the
+//! bound returned, and its [`JobHandle`] resolves to `None`.
 //!
 //! A panicking job is caught on its worker thread and comes back as [`JobPanicked`]; the worker
 //! and the pool go on serving.
@@ -16,6 +23,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -28,12 +36,43 @@ pub struct QueueBound {
     pub max_bytes: u64,
 }
 
+/// What a job asks of the bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Admission {
+    /// Payload bytes it holds while queued and running (counted against `max_bytes`).
+    pub bytes: u64,
+    /// How long it is expected to run on one worker.
+    pub expected: Duration,
+    /// The longest it may wait for a worker: the work admitted before it, divided by the
+    /// workers, must be expected to finish within this.
+    pub max_wait: Duration,
+}
+
+impl Admission {
+    /// A job of `bytes` with no run-time estimate and no wait limit (tests, tools).
+    pub fn bytes(bytes: u64) -> Self {
+        Admission { bytes, expected: Duration::ZERO, max_wait: Duration::MAX }
+    }
+}
+
 /// The bound is full; nothing was queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("queue full: {} jobs, {} bytes", .bound.max_jobs, .bound.max_bytes)]
-pub struct Busy {
-    /// The bound that refused the job (the message names its limits, not the current use).
-    pub bound: QueueBound,
+pub enum Busy {
+    /// Every job slot or the payload byte budget is taken (the message names the limits, not the
+    /// current use).
+    #[error("queue full: {} jobs, {} bytes", .bound.max_jobs, .bound.max_bytes)]
+    Full {
+        /// The bound that refused the job.
+        bound: QueueBound,
+    },
+    /// The work already admitted would not finish within the job's acceptable wait.
+    #[error("expected queue wait {}ms exceeds {}ms", .expected.as_millis(), .limit.as_millis())]
+    Wait {
+        /// How long the job would wait, as estimated.
+        expected: Duration,
+        /// The longest wait it accepts (its remaining deadline or `--max-queue-wait`).
+        limit: Duration,
+    },
 }
 
 /// A job panicked; the payload's message, when it had one.
@@ -87,13 +126,16 @@ struct Shared {
 struct Admitted {
     jobs: u64,
     bytes: u64,
+    /// Sum of the admitted jobs' expected run times, in nanoseconds.
+    expected_ns: u128,
 }
 
-/// One admitted job's share of the bound, returned when dropped (after the job ran, or if it is
-/// dropped unrun).
+/// One admitted job's share of the bound, returned when dropped (after the job ran, when it is
+/// withdrawn, or if it is dropped unrun).
 struct Permit {
     shared: Arc<Shared>,
     bytes: u64,
+    expected_ns: u128,
 }
 
 impl Drop for Permit {
@@ -101,6 +143,40 @@ impl Drop for Permit {
         let mut admitted = self.shared.admitted.lock().unwrap_or_else(|e| e.into_inner());
         admitted.jobs -= 1;
         admitted.bytes -= self.bytes;
+        admitted.expected_ns -= self.expected_ns;
+    }
+}
+
+/// A job's closure with its permit, waiting for a worker or a withdrawal, whichever comes first.
+type Task = Box<dyn FnOnce(Permit) + Send>;
+
+struct Slot {
+    task: Mutex<Option<(Task, Permit)>>,
+}
+
+impl Slot {
+    fn take(&self) -> Option<(Task, Permit)> {
+        self.task.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// The right to withdraw one queued job. Cheap to keep beside the job's other controls.
+#[derive(Clone)]
+pub struct Ticket {
+    slot: Arc<Slot>,
+}
+
+impl Ticket {
+    /// Withdraws the job if no worker has picked it up yet: its closure is dropped now (freeing
+    /// what it captured) and its share of the bound returned. `false` once it has started.
+    pub fn withdraw(&self) -> bool {
+        self.slot.take().is_some()
+    }
+}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ticket")
     }
 }
 
@@ -112,8 +188,12 @@ impl CpuPool {
             .thread_name(|i| format!("ferryd-cpu-{i}"))
             .build()
             .map_err(|source| PoolBuildError { workers, source })?;
-        let shared =
-            Arc::new(Shared { bound, admitted: Mutex::default(), running: AtomicU64::new(0), finished: AtomicU64::new(0) });
+        let shared = Arc::new(Shared {
+            bound,
+            admitted: Mutex::default(),
+            running: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+        });
         Ok(CpuPool { pool, workers, shared })
     }
 
@@ -140,18 +220,19 @@ impl CpuPool {
         self.shared.finished.load(Ordering::Relaxed)
     }
 
-    /// Admits `work` (holding `bytes` of payload) and queues it on a worker, or refuses at once.
+    /// Admits `work` (see [`Admission`]) and queues it on a worker, or refuses at once. The
+    /// [`Ticket`] withdraws it while it is still queued.
     ///
     /// The bound is released when `work` returns, *before* its result is sent, so a caller that
     /// has seen the result can immediately be admitted again.
-    pub fn try_spawn<R, F>(&self, bytes: u64, work: F) -> Result<JobHandle<R>, Busy>
+    pub fn try_spawn<R, F>(&self, admission: Admission, work: F) -> Result<(JobHandle<R>, Ticket), Busy>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let permit = self.admit(bytes)?;
+        let permit = self.admit(admission)?;
         let (tx, rx) = oneshot::channel();
-        self.pool.spawn(move || {
+        let task: Task = Box::new(move |permit: Permit| {
             let shared = Arc::clone(&permit.shared);
             shared.running.fetch_add(1, Ordering::Relaxed);
             let result = panic::catch_unwind(AssertUnwindSafe(work))
@@ -162,18 +243,34 @@ impl CpuPool {
             // The receiver is gone only if the connection was torn down; nobody wants the result.
             let _ = tx.send(result);
         });
-        Ok(JobHandle { rx })
+        let slot = Arc::new(Slot { task: Mutex::new(Some((task, permit))) });
+        let queued = Arc::clone(&slot);
+        self.pool.spawn(move || {
+            if let Some((task, permit)) = queued.take() {
+                task(permit);
+            }
+        });
+        Ok((JobHandle { rx }, Ticket { slot }))
     }
 
-    fn admit(&self, bytes: u64) -> Result<Permit, Busy> {
+    fn admit(&self, admission: Admission) -> Result<Permit, Busy> {
         let bound = self.shared.bound;
         let mut admitted = self.shared.admitted.lock().unwrap_or_else(|e| e.into_inner());
-        if admitted.jobs >= bound.max_jobs || bytes > bound.max_bytes - admitted.bytes {
-            return Err(Busy { bound });
+        if admitted.jobs >= bound.max_jobs || admission.bytes > bound.max_bytes - admitted.bytes {
+            return Err(Busy::Full { bound });
         }
+        // Jobs ahead of this one share the workers; an idle worker means no wait at all.
+        if admitted.jobs >= self.workers as u64 {
+            let wait = Duration::from_nanos((admitted.expected_ns / self.workers as u128).min(u64::MAX.into()) as u64);
+            if wait > admission.max_wait {
+                return Err(Busy::Wait { expected: wait, limit: admission.max_wait });
+            }
+        }
+        let expected_ns = admission.expected.as_nanos();
         admitted.jobs += 1;
-        admitted.bytes += bytes;
-        Ok(Permit { shared: Arc::clone(&self.shared), bytes })
+        admitted.bytes += admission.bytes;
+        admitted.expected_ns += expected_ns;
+        Ok(Permit { shared: Arc::clone(&self.shared), bytes: admission.bytes, expected_ns })
     }
 }
 
@@ -187,21 +284,20 @@ impl std::fmt::Debug for CpuPool {
     }
 }
 
-/// The result of a job spawned with [`CpuPool::try_spawn`], as a future.
+/// The result of a job spawned with [`CpuPool::try_spawn`], as a future: `None` when the job
+/// was withdrawn before it started ([`Ticket::withdraw`]).
 #[derive(Debug)]
 pub struct JobHandle<R> {
     rx: oneshot::Receiver<Result<R, JobPanicked>>,
 }
 
 impl<R> Future for JobHandle<R> {
-    type Output = Result<R, JobPanicked>;
+    type Output = Option<Result<R, JobPanicked>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.rx).poll(cx).map(|received| {
-            // The sender is dropped without sending only if the worker thread died mid-job,
-            // which catch_unwind prevents; report it like a panic rather than hang.
-            received.unwrap_or_else(|_| Err(JobPanicked { message: "worker dropped the job".into() }))
-        })
+        // The sender is dropped without sending only when the task was withdrawn (catch_unwind
+        // keeps a panicking job from dropping it).
+        Pin::new(&mut self.rx).poll(cx).map(Result::ok)
     }
 }
 
@@ -226,15 +322,26 @@ mod tests {
         CpuPool::new(1, QueueBound { max_jobs, max_bytes }).unwrap()
     }
 
+    /// Spawns with a byte count only, keeping just the handle.
+    fn spawn<R: Send + 'static>(
+        pool: &CpuPool,
+        bytes: u64,
+        work: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<JobHandle<R>, Busy> {
+        pool.try_spawn(Admission::bytes(bytes), work).map(|(handle, _)| handle)
+    }
+
+    async fn result<R>(handle: JobHandle<R>) -> Result<R, JobPanicked> {
+        handle.await.expect("the job was not withdrawn")
+    }
+
     #[tokio::test]
     async fn runs_work_off_the_calling_thread() {
         let pool = pool(4, 100);
         let caller = std::thread::current().id();
-        let (worker, name) = pool
-            .try_spawn(0, || (std::thread::current().id(), std::thread::current().name().map(str::to_owned)))
-            .unwrap()
-            .await
-            .unwrap();
+        let handle =
+            spawn(&pool, 0, || (std::thread::current().id(), std::thread::current().name().map(str::to_owned)));
+        let (worker, name) = result(handle.unwrap()).await.unwrap();
         assert_ne!(worker, caller);
         assert_eq!(name.as_deref(), Some("ferryd-cpu-0"));
     }
@@ -243,25 +350,25 @@ mod tests {
     async fn full_by_jobs_is_busy_at_once_and_frees_on_completion() {
         let pool = pool(1, 100);
         let (release, wait) = mpsc::channel::<()>();
-        let first = pool.try_spawn(10, move || wait.recv().unwrap()).unwrap();
-        let busy = pool.try_spawn(1, || ()).unwrap_err();
+        let first = spawn(&pool, 10, move || wait.recv().unwrap()).unwrap();
+        let busy = spawn(&pool, 1, || ()).unwrap_err();
         assert_eq!(busy.to_string(), "queue full: 1 jobs, 100 bytes");
         release.send(()).unwrap();
-        first.await.unwrap();
+        result(first).await.unwrap();
         assert_eq!(pool.usage(), PoolUsage::default());
-        pool.try_spawn(1, || ()).unwrap().await.unwrap();
+        result(spawn(&pool, 1, || ()).unwrap()).await.unwrap();
     }
 
     #[tokio::test]
     async fn full_by_bytes_is_busy() {
         let pool = pool(8, 100);
         let (release, wait) = mpsc::channel::<()>();
-        let first = pool.try_spawn(60, move || wait.recv().unwrap()).unwrap();
-        assert!(pool.try_spawn(41, || ()).is_err());
-        let second = pool.try_spawn(40, || ()).unwrap();
+        let first = spawn(&pool, 60, move || wait.recv().unwrap()).unwrap();
+        assert!(spawn(&pool, 41, || ()).is_err());
+        let second = spawn(&pool, 40, || ()).unwrap();
         release.send(()).unwrap();
-        first.await.unwrap();
-        second.await.unwrap();
+        result(first).await.unwrap();
+        result(second).await.unwrap();
     }
 
     #[tokio::test]
@@ -269,27 +376,69 @@ mod tests {
         let pool = pool(8, 100);
         let (started_tx, started) = mpsc::channel::<()>();
         let (release, wait) = mpsc::channel::<()>();
-        let running = pool
-            .try_spawn(5, move || {
-                started_tx.send(()).unwrap();
-                wait.recv().unwrap()
-            })
-            .unwrap();
+        let running = spawn(&pool, 5, move || {
+            started_tx.send(()).unwrap();
+            wait.recv().unwrap()
+        })
+        .unwrap();
         started.recv_timeout(Duration::from_secs(5)).unwrap();
-        let queued = pool.try_spawn(7, || ()).unwrap();
+        let queued = spawn(&pool, 7, || ()).unwrap();
         assert_eq!(pool.usage(), PoolUsage { queued: 1, running: 1, bytes: 12 });
         release.send(()).unwrap();
-        running.await.unwrap();
-        queued.await.unwrap();
+        result(running).await.unwrap();
+        result(queued).await.unwrap();
         assert_eq!(pool.usage(), PoolUsage::default());
     }
 
     #[tokio::test]
     async fn a_panic_is_an_error_and_the_pool_keeps_serving() {
         let pool = pool(2, 100);
-        let err = pool.try_spawn(3, || -> u32 { panic!("boom {}", 7) }).unwrap().await.unwrap_err();
+        let err = result(spawn(&pool, 3, || -> u32 { panic!("boom {}", 7) }).unwrap()).await.unwrap_err();
         assert_eq!(err.message, "boom 7");
         assert_eq!(pool.usage(), PoolUsage::default());
-        assert_eq!(pool.try_spawn(3, || 5).unwrap().await, Ok(5));
+        assert_eq!(result(spawn(&pool, 3, || 5).unwrap()).await, Ok(5));
+    }
+
+    #[tokio::test]
+    async fn a_queued_job_is_withdrawn_at_once_and_a_running_one_is_not() {
+        let pool = pool(8, 100);
+        let (started_tx, started) = mpsc::channel::<()>();
+        let (release, wait) = mpsc::channel::<()>();
+        let (running, running_ticket) = pool
+            .try_spawn(Admission::bytes(5), move || {
+                started_tx.send(()).unwrap();
+                wait.recv().unwrap()
+            })
+            .unwrap();
+        started.recv_timeout(Duration::from_secs(5)).unwrap();
+        let held = Arc::new(());
+        let captured = Arc::clone(&held);
+        let (queued, ticket) = pool.try_spawn(Admission::bytes(7), move || drop(captured)).unwrap();
+        assert!(ticket.withdraw());
+        // Freed now, while the worker is still busy: the closure, its capture and its bytes.
+        assert_eq!(Arc::strong_count(&held), 1);
+        assert_eq!(pool.usage(), PoolUsage { queued: 0, running: 1, bytes: 5 });
+        assert!(queued.await.is_none());
+        assert!(!ticket.withdraw());
+        assert!(!running_ticket.withdraw(), "a running job cannot be withdrawn");
+        release.send(()).unwrap();
+        result(running).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn work_expected_to_outlast_the_wait_limit_is_refused() {
+        let pool = pool(8, 100);
+        let (release, wait) = mpsc::channel::<()>();
+        let second = Duration::from_secs(1);
+        let job = |max_wait| Admission { bytes: 1, expected: second, max_wait };
+        let (first, _) = pool.try_spawn(job(Duration::ZERO), move || wait.recv().unwrap()).unwrap();
+        // One worker, one second of work ahead: a job that accepts 2 s waits, one that accepts
+        // 500 ms is refused.
+        let (queued, _) = pool.try_spawn(job(2 * second), || ()).unwrap();
+        let busy = pool.try_spawn(job(second / 2), || ()).unwrap_err();
+        assert_eq!(busy, Busy::Wait { expected: 2 * second, limit: second / 2 });
+        release.send(()).unwrap();
+        result(first).await.unwrap();
+        result(queued).await.unwrap();
     }
 }

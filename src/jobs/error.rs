@@ -1,5 +1,5 @@
-//! Why a job refused or failed. The server maps each variant to a wire error code
-//! (protocol/SPEC.md section 6).
+//! Why a job refused or failed. The server's dispatch maps each variant to a wire error code
+//! (`From<&JobError> for WireError`, protocol/SPEC.md section 6); nothing here knows the codes.
 
 /// A job's refusal or failure, with the context a log line or the caller needs.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`control`]: deadline and cancellation checks a job makes as it goes.
 //! - [`error`]: [`JobError`], one variant per way a job can refuse or fail.
-//! - [`params`]: the validated parameters (modes, filters, formats, algorithms, limits).
+//! - [`params`]: what a resize needs ([`ResizeParams`]) and the input [`Limits`]; the words
+//!   (modes, filters, formats, algorithms) are re-exported from [`crate::vocabulary`].
 //! - [`resize`]: decode, orient, colour-convert, resize, encode.
 //! - [`checksum`]: several digests in one pass.
 
@@ -14,6 +15,7 @@ pub mod error;
 pub mod params;
 pub mod resize;
 
+pub use crate::vocabulary::{Algorithm, Anchor, Filter, ImageFormat, Mode, OutputFormat};
 pub use control::JobControl;
 pub use error::JobError;
-pub use params::{Algorithm, Anchor, Filter, ImageFormat, Limits, Mode, OutputFormat, ResizeParams};
+pub use params::{Limits, ResizeParams};

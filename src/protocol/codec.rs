@@ -16,9 +16,12 @@
 //! those cases as [`Inbound`] values, and it discards a partial frame at end of stream instead
 //! of failing.
 //!
-//! The size check happens when the prefix is complete; only then is `N` bytes of buffer
-//! reserved, so memory per connection is one frame at most. The body is split off the read
-//! buffer as [`Bytes`] without a copy.
+//! The size check happens when the prefix is complete ([`classify_prefix`]); nothing is
+//! reserved for the body up front: the buffer grows as bytes arrive, so a peer that announces
+//! 128 MiB and sends two bytes costs two bytes. (The daemon reads frames with its own reader,
+//! which also reserves `N` against the memory budget at this point; it shares
+//! [`classify_prefix`] with [`FrameDecoder`].) The body is split off the read buffer as
+//! [`Bytes`] without a copy.
 
 use std::io;
 
@@ -27,6 +30,26 @@ use tokio_util::codec::Decoder;
 
 /// Length of the frame prefix.
 pub const PREFIX_LEN: usize = 4;
+
+/// What a complete 4-byte prefix announces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prefix {
+    /// `N = 0`: answered `malformed`, the connection stays usable.
+    Empty,
+    /// `N > max_frame`: answered `frame_too_large` (id 0), then the connection is closed.
+    TooLarge(u32),
+    /// A body of `1..=max_frame` bytes follows.
+    Body(usize),
+}
+
+/// Reads the length prefix and checks it against `max_frame`.
+pub fn classify_prefix(prefix: [u8; PREFIX_LEN], max_frame: u32) -> Prefix {
+    match u32::from_be_bytes(prefix) {
+        0 => Prefix::Empty,
+        n if n > max_frame => Prefix::TooLarge(n),
+        n => Prefix::Body(n as usize),
+    }
+}
 
 /// What the decoder read from the stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,16 +92,13 @@ impl Decoder for FrameDecoder {
                 if src.len() < PREFIX_LEN {
                     return Ok(None);
                 }
-                let n = src.get_u32();
-                if n == 0 {
-                    return Ok(Some(Inbound::Empty));
-                }
-                if n > self.max_frame {
-                    return Ok(Some(Inbound::TooLarge { len: n }));
-                }
-                let len = n as usize;
-                // Reserve the whole body at once, now that its size is known to be allowed.
-                src.reserve(len.saturating_sub(src.len()));
+                let prefix = [src[0], src[1], src[2], src[3]];
+                src.advance(PREFIX_LEN);
+                let len = match classify_prefix(prefix, self.max_frame) {
+                    Prefix::Empty => return Ok(Some(Inbound::Empty)),
+                    Prefix::TooLarge(len) => return Ok(Some(Inbound::TooLarge { len })),
+                    Prefix::Body(len) => len,
+                };
                 self.body_len = Some(len);
                 len
             }
@@ -152,10 +172,11 @@ mod tests {
         assert_eq!(d.decode(&mut buf).unwrap(), Some(Inbound::TooLarge { len: 17 }));
         // nothing was reserved for the body
         assert!(buf.capacity() < 17);
-        let mut d = FrameDecoder::new(16);
-        let mut buf = BytesMut::from(&[0, 0, 0, 16][..]);
+        // an allowed length reserves nothing either: the body grows as it arrives
+        let mut d = FrameDecoder::new(1 << 20);
+        let mut buf = BytesMut::from(&[0, 0x10, 0, 0][..]);
         assert_eq!(d.decode(&mut buf).unwrap(), None);
-        assert!(buf.capacity() >= 16);
+        assert!(buf.capacity() < 1 << 20);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! - [`request`]: a frame body to a typed [`request::Request`] or the error that answers it
 //!   (SPEC 3, 5, 7), payloads sliced out of the frame without a copy.
 //! - [`response`]: replies in canonical MessagePack (SPEC 3.1), payloads kept out of the buffer.
-//! - [`error_code`]: the code table (SPEC 6) and the mapping from job errors.
+//! - [`error_code`]: the code table (SPEC 6) and [`error_code::WireError`], the error a reply
+//!   carries. (Job errors are mapped to it by the server's dispatch, not here.)
 //! - `msgpack`: the structural pass over a body that the request decoder is built on.
 
 pub mod codec;

@@ -189,8 +189,10 @@ impl<'a> Value<'a> {
         Ok(start..start + len as usize)
     }
 
-    /// The elements of an array.
-    pub fn array(&self) -> Result<Vec<Value<'a>>, TypeMismatch> {
+    /// The elements of an array, read lazily: [`Items::len`] comes from the array header alone,
+    /// so a caller can refuse an array over its cap before a single element is looked at, and
+    /// iterating allocates nothing.
+    pub fn array(&self) -> Result<Items<'a>, TypeMismatch> {
         let mut cur = self.cursor();
         let len = match cur.marker() {
             Ok(Marker::FixArray(n)) => u64::from(n),
@@ -198,14 +200,40 @@ impl<'a> Value<'a> {
             Ok(Marker::Array32) => cur.be::<4>(),
             _ => return Err(TypeMismatch::Kind(self.kind())),
         };
-        // The scan proved every element is there, so `len` is bounded by the value's size.
-        let mut items = Vec::with_capacity(len as usize);
-        for _ in 0..len {
-            let start = cur.pos;
-            cur.skip_value().expect("scan_map validated this value");
-            items.push(Value { body: self.body, range: start..cur.pos });
+        Ok(Items { cur, left: len })
+    }
+}
+
+/// The elements of an array value, one at a time (see [`Value::array`]).
+pub struct Items<'a> {
+    cur: Cursor<'a>,
+    left: u64,
+}
+
+impl Items<'_> {
+    /// Number of elements, from the array header.
+    pub fn len(&self) -> u64 {
+        self.left
+    }
+
+    /// Whether the array has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.left == 0
+    }
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Value<'a>;
+
+    fn next(&mut self) -> Option<Value<'a>> {
+        if self.left == 0 {
+            return None;
         }
-        Ok(items)
+        self.left -= 1;
+        let start = self.cur.pos;
+        // The scan proved every element is there.
+        self.cur.skip_value().expect("scan_map validated this value");
+        Some(Value { body: self.cur.buf, range: start..self.cur.pos })
     }
 }
 

@@ -16,7 +16,7 @@ use bytes::Bytes;
 
 use super::error_code::{ErrorCode, WireError};
 use super::msgpack::{scan_map, MapView, TypeMismatch, Value};
-use crate::jobs::{Algorithm, Anchor, Filter, Mode, OutputFormat, ResizeParams};
+use crate::vocabulary::{Algorithm, Anchor, Filter, Mode, OutputFormat};
 
 /// The operations of SPEC.md section 4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -107,19 +107,40 @@ impl Body {
 /// `hello` fields (SPEC.md 5.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HelloRequest {
-    /// Versions the client speaks; non-empty.
+    /// Versions the client speaks: 1 to [`MAX_VERSIONS`].
     pub versions: Vec<u64>,
     /// Free-form client name, for logs.
     pub client: Option<String>,
 }
 
-/// `resize` fields (SPEC.md 5.3): the input, sliced out of the frame, and the parsed words.
-#[derive(Clone, Debug, PartialEq)]
+/// `resize` fields (SPEC.md 5.3) as the wire carries them: the input, sliced out of the frame,
+/// and each optional field as sent (`None` when absent or `nil`). Words are parsed and `quality`
+/// is range-checked here; the box and the defaults are the job's business (the server's
+/// dispatch builds the job's parameters from this).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResizeRequest {
     /// The encoded input image (a slice of the request frame).
     pub image: Bytes,
-    /// Box, mode, filter, format and flags; numbers are range-checked by the job.
-    pub params: ResizeParams,
+    /// Box width.
+    pub width: Option<u32>,
+    /// Box height.
+    pub height: Option<u32>,
+    /// `fit`, `fill` or `exact`.
+    pub mode: Option<Mode>,
+    /// Crop anchor for `fill`.
+    pub anchor: Option<Anchor>,
+    /// Resampling filter.
+    pub filter: Option<Filter>,
+    /// Output format.
+    pub format: Option<OutputFormat>,
+    /// Encoder quality, `1..=100`.
+    pub quality: Option<u8>,
+    /// Apply EXIF orientation.
+    pub auto_orient: Option<bool>,
+    /// Embed the input's ICC profile instead of converting to sRGB.
+    pub keep_icc: Option<bool>,
+    /// Copy EXIF and XMP.
+    pub keep_metadata: Option<bool>,
 }
 
 /// `checksum` fields (SPEC.md 5.4).
@@ -127,7 +148,8 @@ pub struct ResizeRequest {
 pub struct ChecksumRequest {
     /// The bytes to digest (a slice of the request frame).
     pub data: Bytes,
-    /// Algorithms in request order; emptiness and repeats are checked by the job.
+    /// Algorithms in request order, at most [`MAX_ALGORITHMS`]; emptiness and repeats are
+    /// checked by the job.
     pub algorithms: Vec<Algorithm>,
 }
 
@@ -194,49 +216,59 @@ fn read_id(map: &MapView<'_>) -> Result<u64, Rejection> {
     }
 }
 
+/// Most versions a `hello` may list (SPEC.md 5.1), checked from the array header.
+pub const MAX_VERSIONS: u64 = 16;
+
+/// Most algorithms a `checksum` may ask for (SPEC.md 5.4): each of the four at most once.
+pub const MAX_ALGORITHMS: u64 = 4;
+
 fn hello(fields: &Fields<'_, '_>) -> Result<HelloRequest, Rejection> {
     let items = fields.required("versions", |v| v.array(), "an array of uint")?;
+    let count = items.len();
+    if count == 0 || count > MAX_VERSIONS {
+        return Err(fields.invalid(format!("`versions` must hold 1 to {MAX_VERSIONS} versions, not {count}")));
+    }
     let versions = items
-        .iter()
         .map(|v| {
             v.uint().map_err(|found| fields.malformed(format!("`versions` must hold uints, not {}", describe(found))))
         })
         .collect::<Result<Vec<u64>, _>>()?;
-    if versions.is_empty() {
-        return Err(fields.invalid("`versions` must not be empty"));
-    }
     let client = fields.optional("client", |v| v.str(), "a str")?.map(str::to_owned);
     Ok(HelloRequest { versions, client })
 }
 
 fn resize(fields: &Fields<'_, '_>) -> Result<ResizeRequest, Rejection> {
     let image = fields.bin("image")?;
-    let defaults = ResizeParams::default();
     let quality = match fields.optional("quality", |v| v.uint(), "a uint")? {
-        None => defaults.quality,
-        Some(q @ 1..=100) => q as u8,
+        None => None,
+        Some(q @ 1..=100) => Some(q as u8),
         Some(q) => return Err(fields.invalid(format!("quality must be 1..=100, got {q}"))),
     };
-    let params = ResizeParams {
-        width: fields.optional("width", |v| v.uint32(), "a uint32")?.unwrap_or(defaults.width),
-        height: fields.optional("height", |v| v.uint32(), "a uint32")?.unwrap_or(defaults.height),
-        mode: fields.word("mode", Mode::from_word, Mode::WORDS)?.unwrap_or(defaults.mode),
-        anchor: fields.word("anchor", Anchor::from_word, Anchor::WORDS)?.unwrap_or(defaults.anchor),
-        filter: fields.word("filter", Filter::from_word, Filter::WORDS)?.unwrap_or(defaults.filter),
-        format: fields.word("format", OutputFormat::from_word, OutputFormat::WORDS)?.unwrap_or(defaults.format),
+    Ok(ResizeRequest {
+        image,
+        width: fields.optional("width", |v| v.uint32(), "a uint32")?,
+        height: fields.optional("height", |v| v.uint32(), "a uint32")?,
+        mode: fields.word("mode", Mode::from_word, Mode::WORDS)?,
+        anchor: fields.word("anchor", Anchor::from_word, Anchor::WORDS)?,
+        filter: fields.word("filter", Filter::from_word, Filter::WORDS)?,
+        format: fields.word("format", OutputFormat::from_word, OutputFormat::WORDS)?,
         quality,
-        auto_orient: fields.optional("auto_orient", |v| v.bool(), "a bool")?.unwrap_or(defaults.auto_orient),
-        keep_icc: fields.optional("keep_icc", |v| v.bool(), "a bool")?.unwrap_or(defaults.keep_icc),
-        keep_metadata: fields.optional("keep_metadata", |v| v.bool(), "a bool")?.unwrap_or(defaults.keep_metadata),
-    };
-    Ok(ResizeRequest { image, params })
+        auto_orient: fields.optional("auto_orient", |v| v.bool(), "a bool")?,
+        keep_icc: fields.optional("keep_icc", |v| v.bool(), "a bool")?,
+        keep_metadata: fields.optional("keep_metadata", |v| v.bool(), "a bool")?,
+    })
 }
 
 fn checksum(fields: &Fields<'_, '_>) -> Result<ChecksumRequest, Rejection> {
     let data = fields.bin("data")?;
     let items = fields.required("algorithms", |v| v.array(), "an array of str")?;
-    let mut algorithms = Vec::with_capacity(items.len());
-    for item in &items {
+    if items.len() > MAX_ALGORITHMS {
+        return Err(
+            fields.invalid(format!("`algorithms` may hold at most {MAX_ALGORITHMS} algorithms, not {}", items.len()))
+        );
+    }
+    let mut algorithms = Vec::with_capacity(items.len() as usize);
+    for item in items {
         let word = item
             .str()
             .map_err(|found| fields.malformed(format!("`algorithms` must hold strs, not {}", describe(found))))?;
@@ -299,7 +331,9 @@ impl<'a> Fields<'_, 'a> {
     /// An optional word from a fixed list: not a `str` is `malformed`, not in the list is
     /// `invalid_argument`.
     fn word<T>(&self, key: &str, parse: fn(&str) -> Option<T>, words: &[&str]) -> Result<Option<T>, Rejection> {
-        let Some(word) = self.optional(key, |v| v.str(), "a str")? else { return Ok(None) };
+        let Some(word) = self.optional(key, |v| v.str(), "a str")? else {
+            return Ok(None);
+        };
         match parse(word) {
             Some(value) => Ok(Some(value)),
             None => Err(self.invalid(format!("unknown {key} {word:?}; expected one of {}", words.join(", ")))),
@@ -360,6 +394,24 @@ mod tests {
         // op nil is missing
         let r = reject("82 a2 69 64 07 a2 6f 70 c0");
         assert_eq!((r.id, r.error.code), (7, ErrorCode::Malformed));
+    }
+
+    #[test]
+    fn array_caps_are_checked_from_the_header() {
+        // hello with versions = [] and with 17 versions: invalid_argument, id kept
+        let r = decode_hex("83 a2 69 64 05 a2 6f 70 a5 68 65 6c 6c 6f a8 76 65 72 73 69 6f 6e 73 90").unwrap_err();
+        assert_eq!((r.id, r.error.code), (5, ErrorCode::InvalidArgument));
+        let mut body = hex::decode("83a2696405a26f70a568656c6c6fa876657273696f6e73dc0011").unwrap();
+        body.extend(std::iter::repeat_n(0xc0, 17)); // nil elements: the cap fires before their type is read
+        let r = decode(&Bytes::from(body)).unwrap_err();
+        assert_eq!((r.id, r.error.code), (5, ErrorCode::InvalidArgument));
+        assert!(r.error.message.contains("not 17"), "{}", r.error.message);
+        // checksum with five algorithms (nils): invalid_argument
+        let mut body =
+            hex::decode("84a2696406a26f70a8636865636b73756da464617461c40161aa616c676f726974686d7395").unwrap();
+        body.extend(std::iter::repeat_n(0xc0, 5));
+        let r = decode(&Bytes::from(body)).unwrap_err();
+        assert_eq!((r.id, r.error.code), (6, ErrorCode::InvalidArgument));
     }
 
     #[test]

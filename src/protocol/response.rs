@@ -20,8 +20,7 @@ use rmp::encode;
 
 use super::error_code::{ErrorCode, WireError};
 use super::request::Op;
-use crate::jobs::resize::ResizeOutput;
-use crate::jobs::{Algorithm, Filter, ImageFormat, Mode, OutputFormat};
+use crate::vocabulary::{Algorithm, Filter, ImageFormat, Mode, OutputFormat};
 
 /// An encoded reply frame, ready to write: `head`, then `payload`, then `tail`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -88,6 +87,20 @@ pub struct HelloReply {
     pub queue_jobs: u64,
     /// Queue bound in payload bytes.
     pub queue_bytes: u64,
+    /// The keys that follow `queue_bytes` (protocol v1 additions). The daemon always sends them;
+    /// `None` leaves them out, which only encoding the older golden vectors needs.
+    pub limits: Option<HelloLimits>,
+}
+
+/// `hello` keys after `queue_bytes`, in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HelloLimits {
+    /// The memory budget in bytes (frames being read, queued jobs, unwritten replies).
+    pub memory_budget: u64,
+    /// Most connections served at once.
+    pub max_connections: u64,
+    /// Longest expected queue wait a job is admitted with, in milliseconds.
+    pub max_queue_wait_ms: u64,
 }
 
 /// `stats` reply fields (SPEC.md 5.5).
@@ -115,6 +128,19 @@ pub struct StatsReply {
     pub requests_by_op: Vec<(Op, u64)>,
     /// Worker pool size.
     pub workers: u64,
+    /// The keys that follow `workers` (protocol v1 additions); `None` as in [`HelloReply`].
+    pub memory: Option<StatsMemory>,
+}
+
+/// `stats` keys after `workers`, in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatsMemory {
+    /// The memory budget in bytes.
+    pub memory_budget: u64,
+    /// Bytes of the budget held now.
+    pub memory_used: u64,
+    /// Connections refused since start (connection limit, peer not allowed).
+    pub connections_refused: u64,
 }
 
 /// `resize` reply fields (SPEC.md 5.3).
@@ -136,21 +162,6 @@ pub struct ResizeReply {
     pub source_format: ImageFormat,
 }
 
-impl From<ResizeOutput> for ResizeReply {
-    fn from(out: ResizeOutput) -> Self {
-        ResizeReply {
-            // Vec -> Bytes takes ownership of the allocation: no copy.
-            image: Bytes::from(out.bytes),
-            width: out.width,
-            height: out.height,
-            format: out.format,
-            source_width: out.source_width,
-            source_height: out.source_height,
-            source_format: out.source_format,
-        }
-    }
-}
-
 /// `checksum` reply fields (SPEC.md 5.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChecksumReply {
@@ -163,8 +174,8 @@ pub fn encode_ok(id: u64, body: ReplyBody) -> ReplyFrame {
     let mut out = Writer::new();
     let fields = match &body {
         ReplyBody::Ping => 0,
-        ReplyBody::Hello(_) => 14,
-        ReplyBody::Stats(_) => 11,
+        ReplyBody::Hello(hello) => 14 + if hello.limits.is_some() { 3 } else { 0 },
+        ReplyBody::Stats(stats) => 11 + if stats.memory.is_some() { 3 } else { 0 },
         ReplyBody::Resize(_) => 7,
         ReplyBody::Checksum(_) => 1,
     };
@@ -217,6 +228,11 @@ fn write_hello(out: &mut Writer, hello: &HelloReply) {
         .uint(hello.queue_jobs)
         .str("queue_bytes")
         .uint(hello.queue_bytes);
+    if let Some(limits) = &hello.limits {
+        out.str("memory_budget").uint(limits.memory_budget);
+        out.str("max_connections").uint(limits.max_connections);
+        out.str("max_queue_wait_ms").uint(limits.max_queue_wait_ms);
+    }
 }
 
 fn write_stats(out: &mut Writer, stats: &StatsReply) {
@@ -230,6 +246,11 @@ fn write_stats(out: &mut Writer, stats: &StatsReply) {
         out.str(op.word()).uint(*count);
     }
     out.str("workers").uint(stats.workers);
+    if let Some(memory) = &stats.memory {
+        out.str("memory_budget").uint(memory.memory_budget);
+        out.str("memory_used").uint(memory.memory_used);
+        out.str("connections_refused").uint(memory.connections_refused);
+    }
 }
 
 /// Patches the length prefix into `head`; a reply too large for a `u32` length (a pathological

@@ -11,9 +11,9 @@ use tokio_util::codec::Decoder;
 use super::codec::{FrameDecoder, Inbound};
 use super::error_code::{ErrorCode, WireError};
 use super::request::{self, Body, ChecksumRequest, HelloRequest, Op, Request, ResizeRequest};
-use super::response::{self, ChecksumReply, HelloReply, ReplyBody, ResizeReply, StatsReply};
+use super::response::{self, ChecksumReply, HelloLimits, HelloReply, ReplyBody, ResizeReply, StatsMemory, StatsReply};
 use super::DEFAULT_MAX_FRAME;
-use crate::jobs::{Algorithm, Anchor, Filter, ImageFormat, Mode, OutputFormat, ResizeParams};
+use crate::vocabulary::{Algorithm, Anchor, Filter, ImageFormat, Mode, OutputFormat};
 
 fn load(name: &str) -> Json {
     let path = format!("{}/protocol/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -40,10 +40,6 @@ fn uint(value: &Json) -> u64 {
     value.as_u64().expect("an unsigned integer")
 }
 
-fn word<T>(value: &Json, key: &str, parse: fn(&str) -> Option<T>, default: T) -> T {
-    value.get(key).map_or(default, |w| parse(w.as_str().unwrap()).expect("a known word"))
-}
-
 /// The typed request a vector's `value` describes, built from the JSON independently of the
 /// MessagePack decoder.
 fn expected_request(value: &Json) -> Request {
@@ -57,22 +53,20 @@ fn expected_request(value: &Json) -> Request {
         Op::Stats => Body::Stats,
         Op::Cancel => Body::Cancel,
         Op::Resize => {
-            let d = ResizeParams::default();
-            let flag = |key: &str, default: bool| value.get(key).map_or(default, |b| b.as_bool().unwrap());
+            let flag = |key: &str| value.get(key).map(|b| b.as_bool().unwrap());
+            let parsed = |key: &str| value.get(key).map(|w| w.as_str().unwrap());
             Body::Resize(ResizeRequest {
                 image: bin(&value["image"]),
-                params: ResizeParams {
-                    width: value.get("width").map_or(d.width, |v| uint(v) as u32),
-                    height: value.get("height").map_or(d.height, |v| uint(v) as u32),
-                    mode: word(value, "mode", Mode::from_word, d.mode),
-                    anchor: word(value, "anchor", Anchor::from_word, d.anchor),
-                    filter: word(value, "filter", Filter::from_word, d.filter),
-                    format: word(value, "format", OutputFormat::from_word, d.format),
-                    quality: value.get("quality").map_or(d.quality, |v| uint(v) as u8),
-                    auto_orient: flag("auto_orient", d.auto_orient),
-                    keep_icc: flag("keep_icc", d.keep_icc),
-                    keep_metadata: flag("keep_metadata", d.keep_metadata),
-                },
+                width: value.get("width").map(|v| uint(v) as u32),
+                height: value.get("height").map(|v| uint(v) as u32),
+                mode: parsed("mode").map(|w| Mode::from_word(w).expect("a known mode")),
+                anchor: parsed("anchor").map(|w| Anchor::from_word(w).expect("a known anchor")),
+                filter: parsed("filter").map(|w| Filter::from_word(w).expect("a known filter")),
+                format: parsed("format").map(|w| OutputFormat::from_word(w).expect("a known format")),
+                quality: value.get("quality").map(|v| uint(v) as u8),
+                auto_orient: flag("auto_orient"),
+                keep_icc: flag("keep_icc"),
+                keep_metadata: flag("keep_metadata"),
             })
         }
         Op::Checksum => Body::Checksum(ChecksumRequest {
@@ -115,6 +109,11 @@ fn encode_reply(value: &Json) -> Vec<u8> {
             workers: uint(&value["workers"]),
             queue_jobs: uint(&value["queue_jobs"]),
             queue_bytes: uint(&value["queue_bytes"]),
+            limits: value.get("memory_budget").map(|_| HelloLimits {
+                memory_budget: uint(&value["memory_budget"]),
+                max_connections: uint(&value["max_connections"]),
+                max_queue_wait_ms: uint(&value["max_queue_wait_ms"]),
+            }),
         })
     } else if value.get("uptime_ms").is_some() {
         ReplyBody::Stats(StatsReply {
@@ -132,6 +131,11 @@ fn encode_reply(value: &Json) -> Vec<u8> {
                 .map(|(op, n)| (op, uint(n)))
                 .collect(),
             workers: uint(&value["workers"]),
+            memory: value.get("memory_used").map(|_| StatsMemory {
+                memory_budget: uint(&value["memory_budget"]),
+                memory_used: uint(&value["memory_used"]),
+                connections_refused: uint(&value["connections_refused"]),
+            }),
         })
     } else if value.get("digests").is_some() {
         let rank = |a: Algorithm| Algorithm::WORDS.iter().position(|w| *w == a.word()).unwrap();

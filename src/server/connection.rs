@@ -1,11 +1,18 @@
 //! One client connection: read frames, answer or start each request, send replies in whatever
-//! order they finish (SPEC.md 3.4), honour `cancel`, deadlines, the queue bound and shutdown.
+//! order they finish (SPEC.md 3.4), honour `cancel`, deadlines, the queue bound, the memory
+//! budget, the connection's timeouts and shutdown.
 //!
 //! Two futures share one task: the reader ([`Session`]) and the writer ([`super::writer`]),
 //! joined rather than spawned so a `ping` reply is handed from one to the other without waking
-//! another thread. They talk through a bounded channel of encoded replies; when it is full the
-//! reader waits, so a client that stops reading its replies stops being read from (SPEC.md 7),
-//! and memory per connection stays bounded.
+//! another thread. Replies go through a channel and each holds its length of the daemon's
+//! memory budget and of the connection's own reply allowance ([`max_unread`]): once the
+//! allowance is spent the reader stops reading requests, so a client that stops reading its
+//! replies stops being served (SPEC.md 7), and after `--reply-timeout` without progress the
+//! writer closes the connection.
+//!
+//! Timeouts: a frame whose first byte arrived must be complete within `--frame-timeout`
+//! (waiting for budget included); with nothing in flight, nothing unwritten and no partial
+//! frame, a connection silent for `--idle-timeout` is closed.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,71 +24,131 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
-use tokio::net::unix::OwnedReadHalf;
+use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
-use tokio::sync::mpsc::{self, error::TrySendError};
-use tokio_util::codec::FramedRead;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::budget::{MemoryBudget, Reservation, Shortfall};
 use super::dispatch::{self, Job};
-use super::{writer, State};
-use crate::cpu_pool::JobPanicked;
+use super::reader::{FrameReader, Inbound};
+use super::writer::{self, Outgoing};
+use super::State;
+use crate::cpu_pool::{Admission, Busy, JobPanicked, Ticket};
 use crate::jobs::JobControl;
-use crate::protocol::codec::{FrameDecoder, Inbound, PREFIX_LEN};
+use crate::protocol::codec::PREFIX_LEN;
 use crate::protocol::error_code::{ErrorCode, WireError};
-use crate::protocol::request::{self, Body, Op};
+use crate::protocol::request::{self, Body, Op, Request};
 use crate::protocol::response::{self, ReplyBody, ReplyFrame};
-
-/// Replies that may wait for the writer. Beyond this the reader pauses (backpressure).
-const REPLY_BACKLOG: usize = 1024;
 
 /// After end of stream, how often to check whether the peer closed entirely (rather than only
 /// its write side), so that its jobs can be cancelled instead of finished for nobody.
 const HANGUP_POLL: Duration = Duration::from_millis(50);
 
-/// Serves one connection until the client is done and answered, the peer goes away, or shutdown
-/// closes it.
+/// Bodies larger than this are decoded on a blocking thread: the structural scan of a hostile
+/// 128 MiB body takes hundreds of milliseconds, which must not stall other connections.
+const DECODE_OFF_REACTOR: usize = 1 << 20;
+
+/// What a reply's bookkeeping costs beside its bytes (channel slot, frame parts), so that a
+/// peer pipelining millions of tiny requests is bounded too.
+const REPLY_OVERHEAD: u64 = 128;
+
+/// How long a refused connection gets to take its `busy` frame.
+const REFUSAL_WRITE: Duration = Duration::from_secs(1);
+
+/// Reply bytes a connection may leave unread before its requests stop being read: one
+/// maximum frame (a large thumbnail fits; a peer that reads nothing holds no more than this
+/// plus the replies of jobs it already had admitted).
+pub fn max_unread(max_frame: u32) -> u64 {
+    u64::from(max_frame)
+}
+
+/// Answers a connection over `--max-connections` with `busy` (id 0) and closes it.
+pub async fn refuse_over_limit(mut stream: UnixStream, max: u64) {
+    tracing::warn!(max_connections = max, "connection limit reached; refusing a connection");
+    let error = WireError::new(ErrorCode::Busy, format!("connection limit of {max} reached"));
+    let frame = response::encode_error(0, &error).to_vec();
+    let _ = tokio::time::timeout(REFUSAL_WRITE, async {
+        stream.write_all(&frame).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+/// Serves one connection (already counted by the accept loop) until the client is done and
+/// answered, the peer goes away, a timeout closes it, or shutdown closes it.
 pub async fn serve(stream: UnixStream, state: Arc<State>) {
-    let _counted = state.counters.connection_opened();
+    let _counted = Counted(Arc::clone(&state));
     let (read_half, write_half) = stream.into_split();
-    let (replies, outbox) = mpsc::channel(REPLY_BACKLOG);
+    let (replies, outbox) = mpsc::unbounded_channel();
     let peer_gone = CancellationToken::new();
-    let writer = writer::run(write_half, outbox, peer_gone.clone(), state.closing.clone());
-    let frames = FramedRead::new(read_half, FrameDecoder::new(state.max_frame));
+    let writer = writer::run(write_half, outbox, peer_gone.clone(), state.connection_limits.reply_timeout);
+    let reader = FrameReader::new(read_half, state.max_frame, Arc::clone(&state.budget));
     let session = Session {
+        unread: MemoryBudget::new(max_unread(state.max_frame)),
         state: Arc::clone(&state),
         replies,
         peer_gone,
         in_flight: HashMap::new(),
         pending: FuturesUnordered::new(),
+        next_seq: 0,
         draining: false,
+        last_heard: Instant::now(),
     };
     tracing::debug!("connection opened");
-    tokio::join!(session.run(frames), writer);
+    tokio::join!(session.run(reader), writer);
     tracing::debug!("connection closed");
 }
 
-/// A job's result on its way back to the connection, with what the log line needs.
+/// Uncounts the connection when it ends.
+struct Counted(Arc<State>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.counters.connection_closed();
+    }
+}
+
+/// A job's result on its way back to the connection, with what the log line needs. `result`
+/// is `None` when the job was withdrawn from the queue (and already answered).
 struct Finished {
     id: u64,
+    seq: u64,
     op: Op,
     bytes_in: usize,
     arrived: Instant,
-    result: Result<Result<ReplyBody, WireError>, JobPanicked>,
+    result: Option<Result<Result<ReplyBody, WireError>, JobPanicked>>,
 }
 
 type PendingJob = Pin<Box<dyn Future<Output = Finished> + Send>>;
 
+/// A request running or queued on the pool.
+struct InFlight {
+    /// Tells this job from a later one that reuses its id after it was answered early.
+    seq: u64,
+    op: Op,
+    bytes_in: usize,
+    arrived: Instant,
+    ctl: JobControl,
+    ticket: Ticket,
+}
+
 /// What woke the reader.
 enum Event {
-    /// Shutdown's grace period is over, or the peer is gone: drop everything.
-    Abandon(&'static str),
+    /// Shutdown's grace period is over: answer everything `shutting_down` and close.
+    Closing,
+    /// The peer is gone: drop everything.
+    PeerGone,
     /// A job finished.
     Finished(Finished),
     /// Shutdown began.
     Draining,
-    /// The decoder produced something, hit end of stream (`None`) or failed.
-    Read(Option<std::io::Result<Inbound>>),
+    /// Bytes arrived (`Ok(0)`: end of stream), or reading failed.
+    Read(std::io::Result<usize>),
+    /// Memory was released: retry the frame waiting for budget, or resume reading.
+    Freed,
+    /// The frame or idle timeout expired.
+    Timeout,
     /// Time to check whether a half-closed peer is still there.
     HangupCheck,
 }
@@ -89,65 +156,95 @@ enum Event {
 /// The reader side of a connection and the requests it has in flight.
 struct Session {
     state: Arc<State>,
-    /// Encoded replies for the writer; bounded (see [`REPLY_BACKLOG`]).
-    replies: mpsc::Sender<ReplyFrame>,
-    /// Cancelled by the writer when a write fails.
+    /// Encoded replies for the writer, each holding its bytes of the budgets.
+    replies: mpsc::UnboundedSender<Outgoing>,
+    /// This connection's allowance for unwritten replies ([`max_unread`]).
+    unread: Arc<MemoryBudget>,
+    /// Cancelled by the writer when a write fails or stalls.
     peer_gone: CancellationToken,
-    /// Requests running or queued on the pool, by id: their controls, for `cancel` and for
-    /// abandoning them when the peer goes away.
-    in_flight: HashMap<u64, JobControl>,
+    /// Requests running or queued on the pool, by id: for `cancel`, the duplicate-id rule,
+    /// shutdown and abandoning them when the peer goes away.
+    in_flight: HashMap<u64, InFlight>,
     /// The same requests' results, as they complete.
     pending: FuturesUnordered<PendingJob>,
+    next_seq: u64,
     /// Shutdown has begun: new requests are answered `shutting_down`.
     draining: bool,
+    /// When a byte last arrived, for the idle timeout.
+    last_heard: Instant,
 }
 
 impl Session {
-    async fn run(mut self, mut frames: FramedRead<OwnedReadHalf, FrameDecoder>) {
-        let fd = frames.get_ref().as_ref().as_raw_fd();
+    async fn run(mut self, mut reader: FrameReader) {
+        let fd = reader.socket().as_ref().as_raw_fd();
+        let limits = self.state.connection_limits;
         let mut reading = true;
         let mut hangup = tokio::time::interval(HANGUP_POLL);
         hangup.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            if reading {
+                while let Some(item) = self.backlog_allows().then(|| reader.next_buffered()).flatten() {
+                    if !self.on_inbound(item).await {
+                        reading = false;
+                        break;
+                    }
+                }
+            }
             if self.pending.is_empty() && (!reading || self.draining) {
                 break;
             }
+            let can_read = reading && !reader.waiting_for_budget() && self.backlog_allows();
+            let deadline = match reader.frame_started() {
+                Some(started) if reading => Some(started + limits.frame_timeout),
+                _ if reading && self.in_flight.is_empty() && self.unread.used() == 0 => {
+                    Some(self.last_heard + limits.idle_timeout)
+                }
+                _ => None,
+            };
+            let backlog_full = !self.backlog_allows();
+            let reserving = reader.waiting_for_budget();
+            let budget_freed = self.state.budget.freed();
+            let unread_freed = self.unread.freed();
             let event = tokio::select! {
                 biased;
-                _ = self.state.closing.cancelled() => Event::Abandon("daemon closing"),
-                _ = self.peer_gone.cancelled() => Event::Abandon("peer gone"),
+                _ = self.state.closing.cancelled() => Event::Closing,
+                _ = self.peer_gone.cancelled() => Event::PeerGone,
                 Some(done) = self.pending.next(), if !self.pending.is_empty() => Event::Finished(done),
                 _ = self.state.draining.cancelled(), if !self.draining => Event::Draining,
-                item = frames.next(), if reading => Event::Read(item),
+                read = reader.read_more(), if can_read => Event::Read(read),
+                _ = budget_freed, if reading && reserving => Event::Freed,
+                _ = unread_freed, if reading && backlog_full => Event::Freed,
+                _ = sleep_until(deadline), if deadline.is_some() => Event::Timeout,
                 _ = hangup.tick(), if !reading => Event::HangupCheck,
             };
             match event {
-                Event::Abandon(why) => return self.abandon(why),
-                Event::Finished(done) => self.finish(done).await,
-                Event::Draining => self.draining = true,
-                Event::Read(Some(Ok(Inbound::Frame(body)))) => self.on_frame(body).await,
-                Event::Read(Some(Ok(Inbound::Empty))) => {
-                    let error = WireError::new(ErrorCode::Malformed, "empty frame (N = 0)");
-                    self.reply_error(0, None, PREFIX_LEN, Instant::now(), error).await;
-                }
-                Event::Read(Some(Ok(Inbound::TooLarge { len }))) => {
-                    let message = format!("frame of {len} bytes exceeds max_frame {}", self.state.max_frame);
-                    self.reply_error(
-                        0,
-                        None,
-                        PREFIX_LEN,
-                        Instant::now(),
-                        WireError::new(ErrorCode::FrameTooLarge, message),
-                    )
-                    .await;
-                    // The body is never read; requests already in flight are still answered.
+                Event::Closing => return self.close_for_shutdown(),
+                Event::PeerGone => return self.abandon("peer gone"),
+                Event::Finished(done) => self.finish(done),
+                Event::Draining => self.begin_draining(),
+                Event::Read(Ok(0)) => {
+                    reader.discard_partial();
                     reading = false;
                 }
-                Event::Read(Some(Err(error))) => {
+                Event::Read(Ok(_)) => self.last_heard = Instant::now(),
+                Event::Read(Err(error)) => {
                     tracing::debug!(%error, "read failed");
                     return self.abandon("read failed");
                 }
-                Event::Read(None) => reading = false,
+                Event::Freed => {}
+                Event::Timeout => {
+                    if reader.frame_started().is_some() {
+                        tracing::warn!(
+                            frame_timeout_s = limits.frame_timeout.as_secs_f64(),
+                            waiting_for_budget = reader.waiting_for_budget(),
+                            "frame not complete in time; closing the connection"
+                        );
+                    } else {
+                        tracing::info!(idle_timeout_s = limits.idle_timeout.as_secs_f64(), "idle connection closed");
+                    }
+                    reader.discard_partial();
+                    reading = false;
+                }
                 Event::HangupCheck => {
                     if peer_hung_up(fd) {
                         return self.abandon("peer hung up");
@@ -157,110 +254,254 @@ impl Session {
         }
     }
 
+    /// Whether the peer has left few enough replies unread for requests to be read.
+    fn backlog_allows(&self) -> bool {
+        self.unread.used() < self.unread.limit()
+    }
+
+    /// Handles one item from the reader; `false` when nothing more may be read.
+    async fn on_inbound(&mut self, item: Inbound) -> bool {
+        match item {
+            Inbound::Frame(body, held) => self.on_frame(body, held).await,
+            Inbound::Empty => {
+                let error = WireError::new(ErrorCode::Malformed, "empty frame (N = 0)");
+                self.reply_error(0, None, PREFIX_LEN, Instant::now(), error);
+            }
+            Inbound::TooLarge(len) => {
+                let message = format!("frame of {len} bytes exceeds max_frame {}", self.state.max_frame);
+                let error = WireError::new(ErrorCode::FrameTooLarge, message);
+                self.reply_error(0, None, PREFIX_LEN, Instant::now(), error);
+                // The body is never read; requests already in flight are still answered.
+                return false;
+            }
+        }
+        true
+    }
+
     /// Cancels every job of this connection; their results will not be sent.
     fn abandon(self, why: &'static str) {
         if !self.in_flight.is_empty() {
             tracing::debug!(jobs = self.in_flight.len(), why, "abandoning in-flight requests");
         }
-        for ctl in self.in_flight.values() {
-            ctl.cancel();
+        for job in self.in_flight.values() {
+            if !job.ticket.withdraw() {
+                job.ctl.cancel();
+            }
         }
     }
 
-    async fn on_frame(&mut self, body: Bytes) {
+    /// Shutdown began: queued jobs are withdrawn and answered `shutting_down` now; running ones
+    /// finish.
+    fn begin_draining(&mut self) {
+        self.draining = true;
+        let queued: Vec<u64> =
+            self.in_flight.iter().filter(|(_, job)| job.ticket.withdraw()).map(|(&id, _)| id).collect();
+        for id in queued {
+            self.answer_early(
+                id,
+                WireError::new(ErrorCode::ShuttingDown, "daemon is shutting down; the job was not started"),
+            );
+        }
+    }
+
+    /// The grace period is over: every request still in flight is cancelled and answered
+    /// `shutting_down`; the writer sends what is owed and ends the stream.
+    fn close_for_shutdown(mut self) {
+        let ids: Vec<u64> = self.in_flight.keys().copied().collect();
+        for id in ids {
+            let job = &self.in_flight[&id];
+            if !job.ticket.withdraw() {
+                job.ctl.cancel();
+            }
+            self.answer_early(
+                id,
+                WireError::new(ErrorCode::ShuttingDown, "daemon is shutting down; the job was stopped"),
+            );
+        }
+    }
+
+    /// Answers an in-flight request before its job reports (withdrawn, or abandoned to
+    /// shutdown); a result that still comes later is ignored.
+    fn answer_early(&mut self, id: u64, error: WireError) {
+        if let Some(job) = self.in_flight.remove(&id) {
+            self.reply_error(id, Some(job.op), job.bytes_in, job.arrived, error);
+        }
+    }
+
+    async fn on_frame(&mut self, body: Bytes, held: Reservation) {
         let arrived = Instant::now();
         let bytes_in = body.len() + PREFIX_LEN;
-        let request = match request::decode(&body) {
-            Ok(request) => request,
-            Err(rejected) => {
-                return self.reply_error(rejected.id, rejected.op, bytes_in, arrived, rejected.error).await
+        let decoded = if body.len() > DECODE_OFF_REACTOR {
+            let frame = body.clone();
+            match tokio::task::spawn_blocking(move || request::decode(&frame)).await {
+                Ok(decoded) => decoded,
+                Err(panicked) => {
+                    let error = WireError::new(ErrorCode::Internal, format!("request decoder failed: {panicked}"));
+                    return self.reply_error(0, None, bytes_in, arrived, error);
+                }
             }
+        } else {
+            request::decode(&body)
         };
+        let request = match decoded {
+            Ok(request) => request,
+            Err(rejected) => return self.reply_error(rejected.id, rejected.op, bytes_in, arrived, rejected.error),
+        };
+        self.on_request(request, held, bytes_in, arrived);
+    }
+
+    fn on_request(&mut self, request: Request, held: Reservation, bytes_in: usize, arrived: Instant) {
         let (id, op) = (request.id, request.body.op());
         if op == Op::Cancel {
-            let found = self.in_flight.get(&id).inspect(|ctl| ctl.cancel()).is_some();
+            let found = self.cancel(id);
             tracing::debug!(target: "ferryd::request", id, op = "cancel", bytes_in, found, "cancel");
             return;
         }
         if self.in_flight.contains_key(&id) {
             let error =
                 WireError::new(ErrorCode::InvalidArgument, format!("id {id} is already in flight on this connection"));
-            return self.reply_error(id, Some(op), bytes_in, arrived, error).await;
+            return self.reply_error(id, Some(op), bytes_in, arrived, error);
         }
         if self.draining {
             let error = WireError::new(ErrorCode::ShuttingDown, "daemon is shutting down");
-            return self.reply_error(id, Some(op), bytes_in, arrived, error).await;
+            return self.reply_error(id, Some(op), bytes_in, arrived, error);
         }
         let job = match request.body {
-            Body::Ping => return self.reply(id, op, bytes_in, arrived, Ok(ReplyBody::Ping)).await,
-            Body::Stats => return self.reply(id, op, bytes_in, arrived, Ok(dispatch::stats(&self.state))).await,
+            Body::Ping => return self.reply(id, op, bytes_in, arrived, Ok(ReplyBody::Ping)),
+            Body::Stats => return self.reply(id, op, bytes_in, arrived, Ok(dispatch::stats(&self.state))),
             Body::Hello(hello) => {
-                tracing::info!(client = hello.client.as_deref().unwrap_or("-"), versions = ?hello.versions, "hello");
-                return self.reply(id, op, bytes_in, arrived, dispatch::hello(&self.state, &hello)).await;
+                tracing::info!(
+                    client = hello.client.as_deref().unwrap_or("-"),
+                    versions = hello.versions.len(),
+                    "hello"
+                );
+                return self.reply(id, op, bytes_in, arrived, dispatch::hello(&self.state, &hello));
             }
             Body::Resize(resize) => Job::Resize(resize),
             Body::Checksum(checksum) => Job::Checksum(checksum),
             Body::Cancel => unreachable!("handled above"),
         };
-        self.start(id, op, request.timeout_ms, job, bytes_in, arrived).await;
+        self.start(id, op, request.timeout_ms, job, held, bytes_in, arrived);
     }
 
-    /// Queues a job on the pool, or answers at once when it cannot run.
-    async fn start(&mut self, id: u64, op: Op, timeout_ms: Option<u32>, job: Job, bytes_in: usize, arrived: Instant) {
-        if timeout_ms == Some(0) {
+    /// `cancel`: a queued target is withdrawn and answered `cancelled` now; a running one is
+    /// asked to stop and answers when it does. Returns whether there was a target.
+    fn cancel(&mut self, id: u64) -> bool {
+        let Some(job) = self.in_flight.get(&id) else { return false };
+        if job.ticket.withdraw() {
+            self.answer_early(id, WireError::new(ErrorCode::Cancelled, "cancelled before it started"));
+        } else {
+            job.ctl.cancel();
+        }
+        true
+    }
+
+    /// Admits a job (deadline, memory budget, queue bound and expected wait) and queues it on
+    /// the pool, or answers at once when it cannot run.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &mut self,
+        id: u64,
+        op: Op,
+        timeout_ms: Option<u32>,
+        job: Job,
+        frame: Reservation,
+        bytes_in: usize,
+        arrived: Instant,
+    ) {
+        let deadline = timeout_ms.map(|ms| arrived + Duration::from_millis(ms.into()));
+        let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if remaining == Some(Duration::ZERO) {
             let error = WireError::new(
                 ErrorCode::DeadlineExceeded,
                 "timeout_ms is 0: the deadline passed before the job was queued",
             );
-            return self.reply_error(id, Some(op), bytes_in, arrived, error).await;
+            return self.reply_error(id, Some(op), bytes_in, arrived, error);
         }
-        let ctl = JobControl::new(timeout_ms.map(|ms| arrived + Duration::from_millis(ms.into())));
-        let payload = job.payload_len();
-        let work = job.into_work(ctl.clone(), self.state.limits, self.state.draining.clone());
-        match self.state.pool.try_spawn(payload, work) {
+        let memory = match job.memory(&self.state.limits) {
+            Ok(bytes) => bytes,
+            Err(error) => return self.reply_error(id, Some(op), bytes_in, arrived, error),
+        };
+        let mut held = match self.state.budget.try_reserve(memory) {
+            Ok(held) => held,
+            Err(shortfall) => {
+                let limit = self.state.budget.limit();
+                let error = match shortfall {
+                    Shortfall::Never => WireError::new(
+                        ErrorCode::TooLargeForBudget,
+                        format!("job needs an estimated {memory} bytes; the memory budget is {limit}"),
+                    ),
+                    Shortfall::Full => WireError::new(
+                        ErrorCode::Busy,
+                        format!("memory budget full: {} of {limit} bytes in use", self.state.budget.used()),
+                    ),
+                };
+                return self.reply_error(id, Some(op), bytes_in, arrived, error);
+            }
+        };
+        held.merge(frame);
+        let kind = job.kind();
+        let units = match kind {
+            super::cost::JobKind::Resize => memory,
+            super::cost::JobKind::Checksum => job.payload_len(),
+        };
+        let max_wait = remaining.map_or(self.state.max_queue_wait, |r| r.min(self.state.max_queue_wait));
+        let admission =
+            Admission { bytes: job.payload_len(), expected: self.state.costs.expected(kind, units), max_wait };
+        let ctl = JobControl::new(deadline);
+        let work = job.into_work(
+            ctl.clone(),
+            self.state.limits,
+            self.state.draining.clone(),
+            held,
+            Arc::clone(&self.state.costs),
+            units,
+        );
+        match self.state.pool.try_spawn(admission, work) {
             Err(busy) => {
                 let error = WireError::new(ErrorCode::Busy, busy.to_string());
-                self.reply_error(id, Some(op), bytes_in, arrived, error).await;
+                if matches!(busy, Busy::Wait { .. }) {
+                    tracing::debug!(id, %busy, "refused by expected wait");
+                }
+                self.reply_error(id, Some(op), bytes_in, arrived, error);
             }
-            Ok(handle) => {
-                self.in_flight.insert(id, ctl);
+            Ok((handle, ticket)) => {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                self.in_flight.insert(id, InFlight { seq, op, bytes_in, arrived, ctl, ticket });
                 self.pending
-                    .push(Box::pin(async move { Finished { id, op, bytes_in, arrived, result: handle.await } }));
+                    .push(Box::pin(async move { Finished { id, seq, op, bytes_in, arrived, result: handle.await } }));
             }
         }
     }
 
-    async fn finish(&mut self, done: Finished) {
+    fn finish(&mut self, done: Finished) {
+        let Some(result) = done.result else { return };
+        if self.in_flight.get(&done.id).map(|job| job.seq) != Some(done.seq) {
+            return; // answered early (withdrawn, or shutdown); the id may be in use again
+        }
         self.in_flight.remove(&done.id);
-        let result =
-            done.result.unwrap_or_else(|panicked| Err(WireError::new(ErrorCode::Internal, panicked.to_string())));
-        self.reply(done.id, done.op, done.bytes_in, done.arrived, result).await;
+        let result = result.unwrap_or_else(|panicked| Err(WireError::new(ErrorCode::Internal, panicked.to_string())));
+        self.reply(done.id, done.op, done.bytes_in, done.arrived, result);
     }
 
-    async fn reply_error(&mut self, id: u64, op: Option<Op>, bytes_in: usize, arrived: Instant, error: WireError) {
+    fn reply_error(&mut self, id: u64, op: Option<Op>, bytes_in: usize, arrived: Instant, error: WireError) {
         let frame = response::encode_error(id, &error);
-        self.send(id, op, bytes_in, arrived, Some(&error), frame).await;
+        self.send(id, op, bytes_in, arrived, Some(&error), frame);
     }
 
-    async fn reply(
-        &mut self,
-        id: u64,
-        op: Op,
-        bytes_in: usize,
-        arrived: Instant,
-        result: Result<ReplyBody, WireError>,
-    ) {
+    fn reply(&mut self, id: u64, op: Op, bytes_in: usize, arrived: Instant, result: Result<ReplyBody, WireError>) {
         match result {
             Ok(body) => {
                 let frame = response::encode_ok(id, body);
-                self.send(id, Some(op), bytes_in, arrived, None, frame).await;
+                self.send(id, Some(op), bytes_in, arrived, None, frame);
             }
-            Err(error) => self.reply_error(id, Some(op), bytes_in, arrived, error).await,
+            Err(error) => self.reply_error(id, Some(op), bytes_in, arrived, error),
         }
     }
 
-    /// Counts and logs a reply, then hands it to the writer, waiting while the writer is behind.
-    async fn send(
+    /// Counts and logs a reply, then hands it to the writer with its share of the budgets.
+    fn send(
         &mut self,
         id: u64,
         op: Option<Op>,
@@ -271,16 +512,19 @@ impl Session {
     ) {
         self.state.counters.record_reply(op, error.map(|e| e.code));
         log_request(id, op, bytes_in, frame.len(), arrived.elapsed(), error);
-        let frame = match self.replies.try_send(frame) {
-            Ok(()) => return,
-            Err(TrySendError::Closed(_)) => return self.peer_gone.cancel(),
-            Err(TrySendError::Full(frame)) => frame,
-        };
-        tokio::select! {
-            sent = self.replies.send(frame) => if sent.is_err() { self.peer_gone.cancel() },
-            _ = self.peer_gone.cancelled() => {}
-            _ = self.state.closing.cancelled() => {}
+        let bytes = frame.len() as u64 + REPLY_OVERHEAD;
+        let held = [self.state.budget.reserve_anyway(bytes), self.unread.reserve_anyway(bytes)];
+        if self.replies.send(Outgoing { frame, held }).is_err() {
+            self.peer_gone.cancel();
         }
+    }
+}
+
+/// Sleeps until `deadline` (never completes for `None`; the select guards that case).
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -13,6 +13,7 @@ pub struct Counters {
     requests_total: AtomicU64,
     errors_total: AtomicU64,
     busy_total: AtomicU64,
+    connections_refused: AtomicU64,
     by_op: [AtomicU64; Op::ALL.len()],
 }
 
@@ -29,25 +30,25 @@ pub struct CounterSnapshot {
     pub busy_total: u64,
     /// Replies per op, ops with none left out, in table order.
     pub by_op: Vec<(Op, u64)>,
-}
-
-/// Keeps a connection counted while it lives.
-#[derive(Debug)]
-pub struct ConnectionGuard<'a> {
-    counters: &'a Counters,
-}
-
-impl Drop for ConnectionGuard<'_> {
-    fn drop(&mut self) {
-        self.counters.connections.fetch_sub(1, Ordering::Relaxed);
-    }
+    /// Connections refused since start (connection limit, peer not allowed).
+    pub connections_refused: u64,
 }
 
 impl Counters {
-    /// Counts a connection until the guard is dropped.
-    pub fn connection_opened(&self) -> ConnectionGuard<'_> {
-        self.connections.fetch_add(1, Ordering::Relaxed);
-        ConnectionGuard { counters: self }
+    /// Counts a new connection if fewer than `max` are open; `false` (nothing counted) when the
+    /// limit is reached.
+    pub fn connection_opened(&self, max: u64) -> bool {
+        self.connections.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1)).is_ok()
+    }
+
+    /// A connection counted by [`Counters::connection_opened`] has closed.
+    pub fn connection_closed(&self) {
+        self.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A connection was refused (connection limit or peer check).
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one reply: its op if it was read, its error code if it was an error.
@@ -72,6 +73,7 @@ impl Counters {
             requests_total: load(&self.requests_total),
             errors_total: load(&self.errors_total),
             busy_total: load(&self.busy_total),
+            connections_refused: load(&self.connections_refused),
             by_op: Op::ALL.iter().map(|&op| (op, load(&self.by_op[op.index()]))).filter(|(_, n)| *n > 0).collect(),
         }
     }
@@ -84,14 +86,17 @@ mod tests {
     #[test]
     fn counts_replies_errors_and_connections() {
         let c = Counters::default();
-        let guard = c.connection_opened();
+        assert!(c.connection_opened(1));
+        assert!(!c.connection_opened(1), "the limit is reached");
+        c.connection_refused();
         c.record_reply(Some(Op::Ping), None);
         c.record_reply(Some(Op::Resize), Some(ErrorCode::Busy));
         c.record_reply(None, Some(ErrorCode::Malformed));
         let s = c.snapshot();
         assert_eq!((s.connections, s.requests_total, s.errors_total, s.busy_total), (1, 3, 2, 1));
         assert_eq!(s.by_op, vec![(Op::Ping, 1), (Op::Resize, 1)]);
-        drop(guard);
+        assert_eq!(s.connections_refused, 1);
+        c.connection_closed();
         assert_eq!(c.snapshot().connections, 0);
     }
 }

@@ -1,13 +1,26 @@
 //! What each operation does once its request is decoded: `hello` and `stats` are answered from
 //! the connection's task; `resize` and `checksum` become a [`Job`] closure for the CPU pool.
+//!
+//! This is the one place where wire and jobs meet: a decoded [`ResizeRequest`] becomes the
+//! job's [`ResizeParams`] (defaults filled in), a [`ResizeOutput`] becomes a [`ResizeReply`],
+//! and every [`JobError`] becomes a [`WireError`] with its code (SPEC.md section 6).
 
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
+use super::budget::Reservation;
+use super::cost::{CostModel, JobKind};
 use super::State;
-use crate::jobs::{self, JobControl, Limits};
+use crate::jobs::resize::ResizeOutput;
+use crate::jobs::{self, JobControl, JobError, Limits, ResizeParams};
 use crate::protocol::error_code::{ErrorCode, WireError};
 use crate::protocol::request::{ChecksumRequest, HelloRequest, ResizeRequest};
-use crate::protocol::response::{ChecksumReply, HelloReply, ReplyBody, StatsReply};
+use crate::protocol::response::{
+    ChecksumReply, HelloLimits, HelloReply, ReplyBody, ResizeReply, StatsMemory, StatsReply,
+};
 use crate::protocol::{PROTOCOL_VERSION, SERVER_NAME};
 
 /// The `hello` reply, or `unsupported_version` when the client speaks no version of ours.
@@ -28,6 +41,11 @@ pub fn hello(state: &State, request: &HelloRequest) -> Result<ReplyBody, WireErr
         workers: state.pool.workers() as u64,
         queue_jobs: bound.max_jobs,
         queue_bytes: bound.max_bytes,
+        limits: Some(HelloLimits {
+            memory_budget: state.budget.limit(),
+            max_connections: state.connection_limits.max_connections,
+            max_queue_wait_ms: state.max_queue_wait.as_millis() as u64,
+        }),
     }))
 }
 
@@ -47,6 +65,11 @@ pub fn stats(state: &State) -> ReplyBody {
         busy_total: counters.busy_total,
         requests_by_op: counters.by_op,
         workers: state.pool.workers() as u64,
+        memory: Some(StatsMemory {
+            memory_budget: state.budget.limit(),
+            memory_used: state.budget.used(),
+            connections_refused: counters.connections_refused,
+        }),
     })
 }
 
@@ -59,6 +82,9 @@ pub enum Job {
     Checksum(ChecksumRequest),
 }
 
+/// What a checksum holds beside its data (hash states, rayon's split of a large input).
+const CHECKSUM_MEMORY: u64 = 1 << 20;
+
 impl Job {
     /// Payload bytes the job holds while queued and running (counted against `--queue-bytes`).
     pub fn payload_len(&self) -> u64 {
@@ -68,15 +94,42 @@ impl Job {
         }
     }
 
+    /// Which cost average the job's run time feeds.
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Job::Resize(_) => JobKind::Resize,
+            Job::Checksum(_) => JobKind::Checksum,
+        }
+    }
+
+    /// Memory the job will allocate at most, beside its request frame: for a resize, the
+    /// estimate from the image header ([`jobs::resize::estimate_memory`]). A resize the job
+    /// would refuse before decoding (bad box, unreadable header, over the limits) is refused
+    /// here with the same error, before it is queued.
+    pub fn memory(&self, limits: &Limits) -> Result<u64, WireError> {
+        match self {
+            Job::Resize(r) => {
+                jobs::resize::estimate_memory(&r.image, &resize_params(r), limits).map_err(|e| WireError::from(&e))
+            }
+            Job::Checksum(_) => Ok(CHECKSUM_MEMORY),
+        }
+    }
+
     /// The closure a worker runs. It first checks whether the job should start at all: not once
-    /// shutdown has begun (`shutting_down`), not past its deadline or after a cancel.
+    /// shutdown has begun (`shutting_down`), not past its deadline or after a cancel. `held` is
+    /// the job's share of the memory budget, released when the closure is done or dropped; the
+    /// run time of a job that ran is recorded in `costs` against `units`.
     pub fn into_work(
         self,
         ctl: JobControl,
         limits: Limits,
         draining: CancellationToken,
+        held: Reservation,
+        costs: Arc<CostModel>,
+        units: u64,
     ) -> impl FnOnce() -> Result<ReplyBody, WireError> + Send + 'static {
         move || {
+            let _held = held;
             if draining.is_cancelled() {
                 return Err(WireError::new(
                     ErrorCode::ShuttingDown,
@@ -84,14 +137,109 @@ impl Job {
                 ));
             }
             ctl.check("start").map_err(|e| WireError::from(&e))?;
-            match self {
-                Job::Resize(r) => jobs::resize::resize(&r.image, &r.params, &limits, &ctl)
-                    .map(|out| ReplyBody::Resize(out.into()))
+            let kind = self.kind();
+            let started = Instant::now();
+            let result = match self {
+                Job::Resize(r) => jobs::resize::resize(&r.image, &resize_params(&r), &limits, &ctl)
+                    .map(|out| ReplyBody::Resize(resize_reply(out)))
                     .map_err(|e| WireError::from(&e)),
                 Job::Checksum(c) => jobs::checksum::checksum(&c.data, &c.algorithms, &ctl)
                     .map(|digests| ReplyBody::Checksum(ChecksumReply { digests }))
                     .map_err(|e| WireError::from(&e)),
+            };
+            if !matches!(&result, Err(e) if matches!(e.code, ErrorCode::Cancelled | ErrorCode::DeadlineExceeded)) {
+                costs.record(kind, units, started.elapsed());
             }
+            result
         }
+    }
+}
+
+/// The job's parameters for a wire request: each field as sent, or the job's default (which is
+/// the default SPEC.md 5.3 states).
+pub fn resize_params(request: &ResizeRequest) -> ResizeParams {
+    let d = ResizeParams::default();
+    ResizeParams {
+        width: request.width.unwrap_or(d.width),
+        height: request.height.unwrap_or(d.height),
+        mode: request.mode.unwrap_or(d.mode),
+        anchor: request.anchor.unwrap_or(d.anchor),
+        filter: request.filter.unwrap_or(d.filter),
+        format: request.format.unwrap_or(d.format),
+        quality: request.quality.unwrap_or(d.quality),
+        auto_orient: request.auto_orient.unwrap_or(d.auto_orient),
+        keep_icc: request.keep_icc.unwrap_or(d.keep_icc),
+        keep_metadata: request.keep_metadata.unwrap_or(d.keep_metadata),
+    }
+}
+
+/// The reply fields for a finished thumbnail.
+pub fn resize_reply(out: ResizeOutput) -> ResizeReply {
+    ResizeReply {
+        // Vec -> Bytes takes ownership of the allocation: no copy.
+        image: Bytes::from(out.bytes),
+        width: out.width,
+        height: out.height,
+        format: out.format,
+        source_width: out.source_width,
+        source_height: out.source_height,
+        source_format: out.source_format,
+    }
+}
+
+impl From<&JobError> for WireError {
+    fn from(error: &JobError) -> Self {
+        let code = match error {
+            JobError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            JobError::BadImage(_) => ErrorCode::BadImage,
+            JobError::ImageTooLarge { .. } => ErrorCode::ImageTooLarge,
+            JobError::DeadlineExceeded { .. } => ErrorCode::DeadlineExceeded,
+            JobError::Cancelled { .. } => ErrorCode::Cancelled,
+            JobError::Internal(_) => ErrorCode::Internal,
+        };
+        WireError::new(code, error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocabulary::{Filter, Mode, OutputFormat};
+
+    #[test]
+    fn every_job_error_maps_to_its_code() {
+        let cases = [
+            (JobError::InvalidArgument("q".into()), ErrorCode::InvalidArgument),
+            (JobError::BadImage("b".into()), ErrorCode::BadImage),
+            (JobError::ImageTooLarge { width: 2, height: 3, limit: "max_pixels 1".into() }, ErrorCode::ImageTooLarge),
+            (JobError::DeadlineExceeded { stage: "decode" }, ErrorCode::DeadlineExceeded),
+            (JobError::Cancelled { stage: "resize" }, ErrorCode::Cancelled),
+            (JobError::Internal("boom".into()), ErrorCode::Internal),
+        ];
+        for (error, code) in cases {
+            let wire = WireError::from(&error);
+            assert_eq!(wire.code, code);
+            assert_eq!(wire.message, error.to_string());
+        }
+    }
+
+    #[test]
+    fn absent_fields_take_the_job_defaults_and_sent_ones_are_kept() {
+        assert_eq!(resize_params(&ResizeRequest::default()), ResizeParams::default());
+        let sent = ResizeRequest {
+            width: Some(10),
+            mode: Some(Mode::Fill),
+            filter: Some(Filter::Nearest),
+            format: Some(OutputFormat::WebP),
+            quality: Some(5),
+            keep_icc: Some(true),
+            ..ResizeRequest::default()
+        };
+        let params = resize_params(&sent);
+        assert_eq!(
+            (params.width, params.height, params.mode, params.filter, params.format, params.quality, params.keep_icc),
+            (10, 0, Mode::Fill, Filter::Nearest, OutputFormat::WebP, 5, true)
+        );
+        assert!(params.auto_orient, "auto_orient defaults to true");
     }
 }

@@ -3,8 +3,12 @@
 //! # Layout
 //! - [`listener`]: bind `--socket` (stale file replaced, live one refused, mode set) or take the
 //!   socket systemd passes.
-//! - [`connection`]: one client: frames in, requests dispatched, replies out of order.
-//! - [`writer`]: a connection's write side, replies coalesced into few writes.
+//! - [`connection`]: one client: frames in, requests dispatched, replies out of order; its
+//!   timeouts (frame, idle) and its bound on unread replies.
+//! - [`reader`]: a connection's read side: each frame's length reserved before its body.
+//! - [`writer`]: a connection's write side, replies coalesced into few writes; the reply timeout.
+//! - [`budget`]: the memory budget frames, jobs and replies are counted against.
+//! - [`cost`]: expected job run times, for admission by expected queue wait.
 //! - [`dispatch`]: what each operation does; jobs become closures for the CPU pool.
 //! - [`counters`]: the numbers `stats` reports.
 //! - [`shutdown`]: SIGTERM / SIGINT.
@@ -12,17 +16,22 @@
 //! - [`trim`]: freed memory back to the system when the pool goes idle.
 //!
 //! # Shutdown (SPEC.md section 8)
-//! The first signal cancels [`State::draining`]: the listener is closed (new connections are
-//! refused), requests read from then on are answered `shutting_down`, jobs still queued are
-//! answered `shutting_down` when a worker reaches them, running jobs finish and are answered.
-//! Each connection closes once it has nothing in flight. When every connection is closed, or
-//! the grace period (or a second signal) cancels [`State::closing`] first, the socket file is
-//! removed and [`serve`] returns.
+//! The first signal closes the listener and removes the socket file (new connections are
+//! refused, and a successor may bind the path at once), then cancels [`State::draining`]:
+//! jobs still queued are withdrawn and answered `shutting_down` at once, requests read from
+//! then on are answered `shutting_down`, running jobs finish and are answered. Each connection
+//! closes once it has nothing in flight. When the grace period runs out (or a second signal
+//! arrives) first, [`State::closing`] is cancelled: every connection cancels its running jobs,
+//! answers each of them `shutting_down`, writes what it owes (for at most [`CLOSE_TIMEOUT`]) and
+//! closes; then [`serve`] returns.
 
+pub mod budget;
 pub mod connection;
+pub mod cost;
 pub mod counters;
 pub mod dispatch;
 pub mod listener;
+pub mod reader;
 pub mod shutdown;
 pub mod systemd;
 pub mod trim;
@@ -35,16 +44,25 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::config::{Config, ConnectionLimits};
 use crate::cpu_pool::CpuPool;
 use crate::jobs::Limits;
+use budget::MemoryBudget;
+use cost::CostModel;
 use counters::Counters;
 use listener::{ListenError, Listener};
 use shutdown::Signals;
 use systemd::Notifier;
 
-/// How long connections get to close after the grace period before the daemon exits anyway.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long connections get to write their last replies and close after the grace period
+/// before the daemon exits anyway.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// First pause after a failed accept (EMFILE, ENFILE); doubled on each failure in a row.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(50);
+
+/// Longest pause after failed accepts.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Why the daemon could not run.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +86,14 @@ pub struct State {
     pub pool: CpuPool,
     /// Numbers for `stats`.
     pub counters: Counters,
+    /// What frames, jobs and unwritten replies hold, against `--memory-budget`.
+    pub budget: Arc<MemoryBudget>,
+    /// Expected run times, for admission by expected wait.
+    pub costs: Arc<CostModel>,
+    /// Longest expected queue wait a job is admitted with (`--max-queue-wait`).
+    pub max_queue_wait: Duration,
+    /// Connection limit and timeouts.
+    pub connection_limits: ConnectionLimits,
     /// Start time, for `uptime_ms`.
     pub started: Instant,
     /// Cancelled when shutdown begins. Connections answer new requests `shutting_down` and close
@@ -86,6 +112,10 @@ impl State {
             limits: config.limits,
             pool,
             counters: Counters::default(),
+            budget: MemoryBudget::new(config.memory_budget),
+            costs: Arc::default(),
+            max_queue_wait: config.max_queue_wait,
+            connection_limits: config.connections,
             started: Instant::now(),
             draining: CancellationToken::new(),
             closing: CancellationToken::new(),
@@ -108,6 +138,8 @@ pub async fn serve(config: Config, pool: CpuPool) -> Result<(), ServerError> {
         queue_jobs = config.queue.max_jobs,
         queue_bytes = config.queue.max_bytes,
         max_frame = config.max_frame,
+        memory_budget = config.memory_budget,
+        max_connections = config.connections.max_connections,
         "{} listening",
         crate::protocol::SERVER_NAME
     );
@@ -140,28 +172,39 @@ pub async fn serve(config: Config, pool: CpuPool) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// Accepts connections until `shutdown` completes, then drains (see the module docs) for at
-/// most `grace` and removes the socket file.
+/// Accepts connections until `shutdown` completes, then removes the socket file and drains (see
+/// the module docs) for at most `grace`.
 pub async fn run(listener: Listener, state: Arc<State>, shutdown: impl Future<Output = ()>, grace: Duration) {
     let tracker = TaskTracker::new();
+    let mut backoff = ACCEPT_BACKOFF_MIN;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(stream) => {
-                    tracker.spawn(connection::serve(stream, Arc::clone(&state)));
+                    backoff = ACCEPT_BACKOFF_MIN;
+                    if state.counters.connection_opened(state.connection_limits.max_connections) {
+                        tracker.spawn(connection::serve(stream, Arc::clone(&state)));
+                    } else {
+                        state.counters.connection_refused();
+                        tracker.spawn(connection::refuse_over_limit(stream, state.connection_limits.max_connections));
+                    }
                 }
                 Err(error) => {
-                    // Typically EMFILE: back off instead of spinning on a listener that stays ready.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // EMFILE/ENFILE: the listener stays ready, so back off instead of spinning;
+                    // connections closing (idle and frame timeouts) free descriptors meanwhile.
+                    tracing::warn!(%error, backoff_ms = backoff.as_millis() as u64, "accept failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                 }
             },
         }
     }
+    if let Some(file) = listener.close() {
+        file.remove();
+    }
     state.draining.cancel();
-    let socket_file = listener.close();
     tracker.close();
     let open = tracker.len();
     if open > 0 {
@@ -170,16 +213,13 @@ pub async fn run(listener: Listener, state: Arc<State>, shutdown: impl Future<Ou
     tokio::select! {
         _ = tracker.wait() => {}
         _ = tokio::time::sleep(grace) => {
-            tracing::warn!(connections = tracker.len(), "grace period over; closing connections with requests in flight");
+            tracing::warn!(connections = tracker.len(), "grace period over; answering requests in flight shutting_down and closing");
             state.closing.cancel();
         }
         _ = state.closing.cancelled() => {}
     }
     if tokio::time::timeout(CLOSE_TIMEOUT, tracker.wait()).await.is_err() {
         tracing::warn!(connections = tracker.len(), "connections did not close in time; exiting anyway");
-    }
-    if let Some(file) = socket_file {
-        file.remove();
     }
     tracing::info!("shutdown complete");
 }

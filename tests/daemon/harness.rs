@@ -206,7 +206,7 @@ pub fn slow_png() -> &'static [u8] {
 }
 
 /// A `side` x `side` RGB PNG of one grey.
-fn flat_png(side: u32) -> Vec<u8> {
+pub fn flat_png(side: u32) -> Vec<u8> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, side, side);
     encoder.set_color(png::ColorType::Rgb);
@@ -364,4 +364,5 @@ pub mod code {
     pub const CANCELLED: u64 = 9;
     pub const BUSY: u64 = 10;
     pub const SHUTTING_DOWN: u64 = 11;
+    pub const TOO_LARGE_FOR_BUDGET: u64 = 13;
 }

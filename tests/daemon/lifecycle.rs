@@ -63,22 +63,47 @@ fn a_second_signal_closes_connections_without_waiting() {
     daemon.signal(libc::SIGTERM);
     assert!(daemon.wait_exit().success());
     assert!(!daemon.socket.exists());
-    // The connection was closed with the job unanswered.
+    // The running job was stopped and answered, then the connection closed.
+    assert_eq!(client.recv().expect_code(code::SHUTTING_DOWN).id(), 1);
     client.expect_eof();
     assert!(daemon.log().contains("second signal"), "{}", daemon.log());
 }
 
 #[test]
-fn the_grace_period_bounds_the_wait_for_running_jobs() {
-    let mut daemon = Daemon::start(&["--workers", "1", "--shutdown-grace", "0.05"]);
+fn when_the_grace_period_runs_out_every_request_in_flight_is_answered_shutting_down() {
+    let mut daemon = Daemon::start(&["--workers", "1", "--queue-jobs", "8", "--shutdown-grace", "0.2"]);
+    let mut client = daemon.connect();
+    client.send(&slow_job(1, vec![]));
+    client.send(&slow_job(2, vec![]));
+    daemon.wait_for_stats("one job running, one queued", |s| s.uint("jobs_running") == 1 && s.uint("jobs_queued") == 1);
+    let signalled = Instant::now();
+    daemon.signal(libc::SIGTERM);
+    // The queued job is answered at once, when draining begins; the running one when the
+    // grace period runs out, not with end of stream.
+    assert_eq!((client.recv().id(), client.recv().id()), (2, 1), "queued first, then running");
+    assert!(signalled.elapsed() < crate::harness::SLOW_JOB, "answered before the job could finish");
+    client.expect_eof();
+    assert!(daemon.wait_exit().success());
+    assert!(!daemon.socket.exists());
+    assert!(daemon.log().contains("grace period over"), "{}", daemon.log());
+}
+
+#[test]
+fn the_socket_file_is_removed_before_draining() {
+    let mut daemon = Daemon::start(&["--workers", "1", "--shutdown-grace", "600"]);
     let mut client = daemon.connect();
     client.send(&slow_job(1, vec![]));
     daemon.wait_for_stats("the job running", |s| s.uint("jobs_running") == 1);
     daemon.signal(libc::SIGTERM);
-    assert!(daemon.wait_exit().success());
-    assert!(!daemon.socket.exists());
+    let deadline = Instant::now() + PATIENCE;
+    while daemon.socket.exists() {
+        assert!(Instant::now() < deadline, "socket file still there during the drain");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // The file is gone while the job still runs: its reply is still to come.
+    assert_eq!(client.recv().expect_ok().id(), 1);
     client.expect_eof();
-    assert!(daemon.log().contains("grace period over"), "{}", daemon.log());
+    assert!(daemon.wait_exit().success());
 }
 
 #[test]

@@ -8,5 +8,7 @@ mod framing;
 mod invalid_vectors;
 mod jobs;
 mod lifecycle;
+mod limits;
+mod overload;
 mod pipelining;
 mod queue;

@@ -123,3 +123,40 @@ fn cancel_of_a_queued_job_and_of_nothing() {
     assert_eq!(replies, [(1, None), (2, Some(code::CANCELLED))]);
     client.expect_alive(3);
 }
+
+#[test]
+fn cancel_of_a_queued_job_answers_it_at_once_and_frees_its_place() {
+    let daemon = Daemon::start(&["--workers", "1", "--queue-jobs", "2"]);
+    let mut client = daemon.connect();
+    client.send(&slow_job(1, vec![]));
+    client.send(&slow_job(2, vec![]));
+    daemon.wait_for_stats("one running, one queued", |s| s.uint("jobs_running") == 1 && s.uint("jobs_queued") == 1);
+    client.send(&request(2, "cancel", vec![]));
+    // Answered before the running job finishes: the first reply is the cancelled one.
+    let reply = client.recv().expect_code(code::CANCELLED);
+    assert_eq!(reply.id(), 2);
+    let stats = client.call(&request(3, "stats", vec![])).expect_ok();
+    assert_eq!((stats.uint("jobs_running"), stats.uint("jobs_queued")), (1, 0));
+    assert_eq!(stats.uint("queued_bytes"), slow_png().len() as u64, "the cancelled job's bytes are free");
+    // Its slot too: with the queue bound at 2, another job is admitted beside the running one.
+    client.send(&small_checksum(4, vec![]));
+    let mut ids = [client.recv().expect_ok().id(), client.recv().expect_ok().id()];
+    ids.sort_unstable();
+    assert_eq!(ids, [1, 4]);
+}
+
+#[test]
+fn a_cancel_is_never_answered_nor_in_flight() {
+    let daemon = Daemon::start(&[]);
+    let mut client = daemon.connect();
+    // A cancel of nothing, with extra fields of any type: no reply.
+    client.send(&request(9, "cancel", vec![("timeout_ms", Value::from("soon")), ("x", Value::Nil)]));
+    // A request reusing the cancel's id is not a duplicate: the cancel never was in flight.
+    assert_eq!(client.call(&small_checksum(9, vec![])).expect_ok().id(), 9);
+    // An id answered early by a cancel can be used again at once.
+    client.send(&slow_job(5, vec![]));
+    client.send(&request(5, "cancel", vec![]));
+    let first = client.recv();
+    assert_eq!((first.id(), first.code()), (5, Some(code::CANCELLED)));
+    client.expect_alive(6);
+}

@@ -24,10 +24,12 @@
 //! - `colour`, `transform_cache`: ICC (and CMYK) to sRGB with Little CMS.
 //! - `encode`: JPEG, PNG, WebP, with the metadata the request keeps.
 //! - `raster`: the picture type passed between stages.
+//! - `estimate`: [`estimate_memory`], the memory bound a job is admitted by, from the header.
 
 mod colour;
 mod decode;
 mod encode;
+mod estimate;
 mod exif;
 mod geometry;
 mod jpeg_markers;
@@ -41,6 +43,8 @@ mod validate;
 
 #[cfg(test)]
 mod tests;
+
+pub use estimate::estimate_memory;
 
 use super::{ImageFormat, JobControl, JobError, Limits, OutputFormat, ResizeParams};
 use encode::Extras;

@@ -1,13 +1,17 @@
-//! Checks the request's numbers before a single byte of the image is looked at, so a bad box or
-//! quality costs nothing (SPEC.md 5.3: box sides, mode, quality).
+//! Checks the parameters' numbers before a single byte of the image is looked at, so a bad box
+//! or quality costs nothing (SPEC.md 5.3: box sides, mode, quality). [`resize`] calls [`params`]
+//! first; the wire decoder has already refused a quality outside `1..=100`, this checks again for
+//! callers that build [`ResizeParams`] themselves (benches, tests).
+//!
+//! [`resize`]: crate::jobs::resize::resize
 
 use super::super::{JobError, Limits, Mode, ResizeParams};
 
 impl ResizeParams {
     /// Checks the numbers against SPEC.md 5.3 and `limits`: the box suits the mode, each side
     /// is within `max_dimension`, a fill or exact box is within `max_pixels`, the quality is
-    /// `1..=100`. [`resize`](crate::jobs::resize::resize) does this first; the server may also
-    /// call it before queuing a job.
+    /// `1..=100`. [`resize`](crate::jobs::resize::resize) does this first, so a caller needs it
+    /// only to check parameters without running a job.
     pub fn validate(&self, limits: &Limits) -> Result<(), JobError> {
         params(self, limits)
     }

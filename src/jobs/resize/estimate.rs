@@ -1,0 +1,122 @@
+//! An upper bound on the memory one resize will allocate, from the image header alone, so the
+//! server can admit or refuse the job against its memory budget before anything is decoded.
+//!
+//! With `P` the stored pixel count (header width x height) and `O` the output pixel count (the
+//! plan for the upright picture, taking the larger of the two orientations since EXIF is not
+//! read here), the estimate in bytes is
+//!
+//! ```text
+//! P x (4 + 4 + extra)  +  O x 16  +  1 MiB
+//! ```
+//!
+//! - `P x 4`: the decoded 8-bit raster (at most 4 channels after expansion);
+//! - `P x 4`: the resampler's working copy of the source (alpha premultiplied);
+//! - `extra`, per pixel, what a decoder holds beside its output:
+//!   - PNG interlaced: the whole frame at its native depth, `channels x bytes per sample`
+//!     (16-bit RGBA: 8; a palette expands to RGB or RGBA first: 3 or 4);
+//!   - PNG not interlaced: 0 (one row, inside the 1 MiB);
+//!   - JPEG progressive: the DCT coefficients of every component, 2 bytes each
+//!     (`components x 2`; libjpeg keeps them all until the last scan); baseline: 0;
+//!   - WebP and GIF: 8 (the `image` crate's own frame and colour buffers);
+//! - `O x 16`: the resized raster, its colour-converted copy, the encoder's buffer and the
+//!   encoded output (4 bytes per pixel each);
+//! - 1 MiB: codec state, colour transforms, rows, metadata.
+//!
+//! The input bytes are not included: they are the request frame, counted on their own.
+//! `tests/memory_estimate.rs` measures the real peak of each image kind against this bound.
+
+use super::super::{ImageFormat, JobError, Limits, ResizeParams};
+use super::{geometry, jpeg_markers, sniff, validate};
+
+/// Fixed allowance for codec state, transforms, rows and metadata.
+const FIXED: u64 = 1 << 20;
+
+/// The estimate described in the module docs. Errors are the ones [`super::resize`] would
+/// return for the same input before decoding (bad parameters, unreadable header, over the
+/// limits), so a job refused here would have been refused by the job too.
+pub fn estimate_memory(input: &[u8], params: &ResizeParams, limits: &Limits) -> Result<u64, JobError> {
+    validate::params(params, limits)?;
+    let format = sniff::format(input)?;
+    let (w, h) = sniff::dimensions(input, format)?;
+    sniff::check_limits(w, h, limits)?;
+    let pixels = u64::from(w) * u64::from(h);
+    let extra = match format {
+        ImageFormat::Png => png_extra(input),
+        ImageFormat::Jpeg => jpeg_extra(input)?,
+        ImageFormat::WebP | ImageFormat::Gif => 8,
+    };
+    let out = [(w, h), (h, w)]
+        .into_iter()
+        .filter_map(|(uw, uh)| geometry::plan(uw, uh, params, limits).ok())
+        .map(|plan| u64::from(plan.width) * u64::from(plan.height))
+        .max()
+        .ok_or_else(|| JobError::InvalidArgument("no output size fits the limits".into()))?;
+    Ok(pixels * (8 + extra) + out * 16 + FIXED)
+}
+
+/// Bytes per pixel an interlaced PNG's native frame holds (0 when not interlaced), from IHDR:
+/// bit depth at offset 24, colour type at 25, interlace method at 28.
+fn png_extra(input: &[u8]) -> u64 {
+    let (Some(&depth), Some(&colour), Some(&interlace)) = (input.get(24), input.get(25), input.get(28)) else {
+        return 8;
+    };
+    if interlace == 0 {
+        return 0;
+    }
+    let channels = match colour {
+        0 => 1,
+        2 => 3,
+        3 => 4, // palette, expanded to RGB or RGBA
+        4 => 2,
+        _ => 4,
+    };
+    let bytes = if depth == 16 { 2 } else { 1 };
+    channels * bytes
+}
+
+/// Coefficient bytes per pixel of a progressive JPEG (0 for a sequential one).
+fn jpeg_extra(input: &[u8]) -> Result<u64, JobError> {
+    let segments = jpeg_markers::header_segments(input)?;
+    let Some(sof) =
+        segments.iter().find(|s| matches!(s.marker, 0xC0..=0xCF) && !matches!(s.marker, 0xC4 | 0xC8 | 0xCC))
+    else {
+        return Ok(0);
+    };
+    // SOF2, SOF6, SOF10, SOF14 are progressive.
+    let progressive = matches!(sof.marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
+    let components = sof.payload.get(5).copied().map_or(4, u64::from).min(4);
+    Ok(if progressive { components * 2 } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocabulary::Mode;
+
+    fn png_header(width: u32, height: u32, depth: u8, colour: u8, interlace: u8) -> Vec<u8> {
+        let mut out = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        out.extend_from_slice(&width.to_be_bytes());
+        out.extend_from_slice(&height.to_be_bytes());
+        out.extend_from_slice(&[depth, colour, 0, 0, interlace]);
+        out
+    }
+
+    #[test]
+    fn the_formula_for_a_100_megapixel_interlaced_16_bit_png() {
+        let params = ResizeParams { width: 400, mode: Mode::Fit, ..ResizeParams::default() };
+        let input = png_header(10_000, 10_000, 16, 6, 1);
+        let p = 100_000_000u64;
+        // 400 x 400 out
+        assert_eq!(estimate_memory(&input, &params, &Limits::default()), Ok(p * 16 + 160_000 * 16 + FIXED));
+        let plain = png_header(10_000, 10_000, 8, 2, 0);
+        assert_eq!(estimate_memory(&plain, &params, &Limits::default()), Ok(p * 8 + 160_000 * 16 + FIXED));
+    }
+
+    #[test]
+    fn refusals_match_the_job() {
+        let params = ResizeParams { width: 400, ..ResizeParams::default() };
+        let huge = png_header(20_000, 20_000, 8, 2, 0);
+        assert!(matches!(estimate_memory(&huge, &params, &Limits::default()), Err(JobError::ImageTooLarge { .. })));
+        assert!(matches!(estimate_memory(b"nope", &params, &Limits::default()), Err(JobError::BadImage(_))));
+    }
+}

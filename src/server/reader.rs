@@ -1,0 +1,185 @@
+//! A connection's read side: frames out of the socket, each one's length reserved against the
+//! memory budget before its body is buffered.
+//!
+//! ```text
+//!   prefix complete ──N=0──────────▶ Empty
+//!        │         ──N>max_frame──▶ TooLarge (nothing more is read)
+//!        ▼
+//!   reserve N from the budget ──refused──▶ paused: no reads until a release, then retry
+//!        │ granted
+//!        ▼
+//!   body grows as bytes arrive (capacity at most doubles, never past N) ──▶ Frame + reservation
+//! ```
+//!
+//! The buffer is never allocated for `N` up front: a peer that announces 128 MiB and sends
+//! two bytes holds its reservation (which [`super::connection`] bounds in time with
+//! `--frame-timeout`), not 128 MiB of memory.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::OwnedReadHalf;
+
+use super::budget::{MemoryBudget, Reservation, Shortfall};
+use crate::protocol::codec::{classify_prefix, Prefix, PREFIX_LEN};
+
+/// Bytes read at a time between frames, and the smallest growth step inside one.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Outgrown buffers at least this large are returned to the system at once.
+const TRIM_AFTER: usize = 4 << 20;
+
+/// What the reader produced.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A complete body and its share of the budget (released when dropped).
+    Frame(Bytes, Reservation),
+    /// A prefix of `N = 0`.
+    Empty,
+    /// A prefix over `max_frame`; the reader must not be used again.
+    TooLarge(u32),
+}
+
+/// Where the reader is inside the stream.
+#[derive(Debug)]
+enum Stage {
+    /// Between frames: waiting for a prefix.
+    Prefix,
+    /// The prefix announced `len`; the budget could not cover it yet.
+    Reserving { len: usize },
+    /// Reading a body of `len` bytes, reserved.
+    Body { len: usize, held: Reservation },
+}
+
+/// Frames from one connection.
+#[derive(Debug)]
+pub struct FrameReader {
+    half: OwnedReadHalf,
+    buf: BytesMut,
+    max_frame: u32,
+    budget: Arc<MemoryBudget>,
+    stage: Stage,
+    /// When the first byte of the frame now being read arrived; `None` between frames.
+    frame_started: Option<Instant>,
+}
+
+impl FrameReader {
+    /// A reader of frames of up to `max_frame` bytes, reserving from `budget`.
+    pub fn new(half: OwnedReadHalf, max_frame: u32, budget: Arc<MemoryBudget>) -> Self {
+        FrameReader { half, buf: BytesMut::new(), max_frame, budget, stage: Stage::Prefix, frame_started: None }
+    }
+
+    /// The socket, for the hang-up check.
+    pub fn socket(&self) -> &OwnedReadHalf {
+        &self.half
+    }
+
+    /// When the frame being read began, if one is partly read (or waits for budget).
+    pub fn frame_started(&self) -> Option<Instant> {
+        self.frame_started
+    }
+
+    /// Whether the next frame waits for budget (then [`FrameReader::read_more`] must not be
+    /// called; wait for a release and call [`FrameReader::next_buffered`] again).
+    pub fn waiting_for_budget(&self) -> bool {
+        matches!(self.stage, Stage::Reserving { .. })
+    }
+
+    /// The next item from what is already buffered, without reading: `None` when more bytes
+    /// (or budget) are needed.
+    pub fn next_buffered(&mut self) -> Option<Inbound> {
+        loop {
+            match &mut self.stage {
+                Stage::Prefix => {
+                    if self.buf.len() < PREFIX_LEN {
+                        return None;
+                    }
+                    let prefix = self.buf.split_to(PREFIX_LEN);
+                    match classify_prefix([prefix[0], prefix[1], prefix[2], prefix[3]], self.max_frame) {
+                        Prefix::Empty => {
+                            self.frame_done();
+                            return Some(Inbound::Empty);
+                        }
+                        Prefix::TooLarge(len) => return Some(Inbound::TooLarge(len)),
+                        Prefix::Body(len) => self.stage = Stage::Reserving { len },
+                    }
+                }
+                Stage::Reserving { len } => {
+                    let len = *len;
+                    match self.budget.try_reserve(len as u64) {
+                        Ok(held) => self.stage = Stage::Body { len, held },
+                        // `Never` cannot happen: the configuration keeps the budget >= max_frame.
+                        Err(Shortfall::Full | Shortfall::Never) => return None,
+                    }
+                }
+                Stage::Body { len, .. } => {
+                    let len = *len;
+                    if self.buf.len() < len {
+                        return None;
+                    }
+                    let Stage::Body { held, .. } = std::mem::replace(&mut self.stage, Stage::Prefix) else {
+                        unreachable!("matched above")
+                    };
+                    let body = self.buf.split_to(len).freeze();
+                    self.frame_done();
+                    return Some(Inbound::Frame(body, held));
+                }
+            }
+        }
+    }
+
+    /// Reads once from the socket (cancel-safe); `Ok(0)` is end of stream.
+    pub async fn read_more(&mut self) -> io::Result<usize> {
+        self.make_room();
+        let n = self.half.read_buf(&mut self.buf).await?;
+        if n > 0 && self.frame_started.is_none() {
+            self.frame_started = Some(Instant::now());
+        }
+        Ok(n)
+    }
+
+    /// Drops a partial frame and its reservation (end of stream inside a frame).
+    pub fn discard_partial(&mut self) {
+        self.buf = BytesMut::new();
+        self.stage = Stage::Prefix;
+        self.frame_started = None;
+    }
+
+    /// A frame is complete: the next one starts with the bytes already buffered, if any.
+    fn frame_done(&mut self) {
+        self.frame_started = if self.buf.is_empty() { None } else { Some(Instant::now()) };
+        if self.buf.is_empty() && self.buf.capacity() > 4 * READ_CHUNK {
+            // Give a large body's buffer back rather than keep it for the next small request.
+            self.buf = BytesMut::new();
+        }
+    }
+
+    /// Ensures free capacity for the next read: a chunk between frames; inside a body, double
+    /// what is buffered (at least a chunk), never more than the body still needs. Growth copies
+    /// into an allocation of exactly that size, so capacity never exceeds the body.
+    fn make_room(&mut self) {
+        if self.buf.capacity() > self.buf.len() {
+            return;
+        }
+        let want = match &self.stage {
+            Stage::Body { len, .. } => {
+                let missing = len.saturating_sub(self.buf.len()).max(1);
+                missing.min(self.buf.len().max(READ_CHUNK))
+            }
+            _ => READ_CHUNK,
+        };
+        let mut grown = BytesMut::with_capacity(self.buf.len() + want);
+        grown.extend_from_slice(&self.buf);
+        let old = std::mem::replace(&mut self.buf, grown);
+        if old.capacity() >= TRIM_AFTER {
+            // The allocator keeps every block in its heap (see `crate::allocator`), so the
+            // smaller buffers a large body outgrew would stay resident beside the final one
+            // (their sum is about half of it). Give them back, off the reactor.
+            drop(old);
+            tokio::task::spawn_blocking(crate::allocator::release_free_memory);
+        }
+    }
+}

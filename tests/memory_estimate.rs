@@ -1,0 +1,204 @@
+//! `jobs::resize::estimate_memory` is an upper bound on what a resize really allocates: for each
+//! image kind, the peak of live heap bytes during the job (a counting global allocator, this
+//! test binary only) stays under the estimate made from the header.
+//!
+//! Limitation: the counting allocator sees Rust allocations only. libjpeg-turbo, libwebp and
+//! Little CMS allocate through C `malloc` (JPEG coefficient buffers, WebP encoder state), which
+//! the formula covers by its own terms but this test does not measure.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ferryd::jobs::resize::{estimate_memory, resize};
+use ferryd::jobs::{JobControl, Limits, OutputFormat, ResizeParams};
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only counters are added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            // Counted as the new block arriving before the old one leaves: realloc may copy.
+            let live = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
+            PEAK.fetch_max(live, Ordering::Relaxed);
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+const W: u32 = 1600;
+const H: u32 = 1200;
+
+/// Pixels painted so that no codec finds them trivial.
+fn painted(channels: usize, bytes_per_sample: usize) -> Vec<u8> {
+    let n = W as usize * H as usize * channels * bytes_per_sample;
+    (0..n).map(|i| ((i * 7 + i / 4093) % 251) as u8).collect()
+}
+
+fn png(colour: png::ColorType, depth: png::BitDepth, data: &[u8], palette: Option<Vec<u8>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, W, H);
+    encoder.set_color(colour);
+    encoder.set_depth(depth);
+    if let Some(palette) = palette {
+        encoder.set_palette(palette);
+    }
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(data).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+/// An Adam7-interlaced 16-bit RGBA PNG, written by hand (the png crate encodes progressive
+/// rows only): each pass's rows with filter 0, in stored deflate blocks.
+fn interlaced_rgba16() -> Vec<u8> {
+    let pixels = painted(4, 2);
+    let bpp = 8;
+    let mut raw = Vec::new();
+    for (x0, y0, dx, dy) in
+        [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+    {
+        if x0 >= W as usize || y0 >= H as usize {
+            continue;
+        }
+        for y in (y0..H as usize).step_by(dy) {
+            raw.push(0);
+            for x in (x0..W as usize).step_by(dx) {
+                let at = (y * W as usize + x) * bpp;
+                raw.extend_from_slice(&pixels[at..at + bpp]);
+            }
+        }
+    }
+    let mut zlib = vec![0x78, 0x01];
+    let mut blocks = raw.chunks(65535).peekable();
+    while let Some(block) = blocks.next() {
+        zlib.push(u8::from(blocks.peek().is_none()));
+        zlib.extend_from_slice(&(block.len() as u16).to_le_bytes());
+        zlib.extend_from_slice(&(!(block.len() as u16)).to_le_bytes());
+        zlib.extend_from_slice(block);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in &raw {
+        a = (a + u32::from(byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&W.to_be_bytes());
+    ihdr.extend_from_slice(&H.to_be_bytes());
+    ihdr.extend_from_slice(&[16, 6, 0, 0, 1]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in [(b"IHDR", &ihdr[..]), (b"IDAT", &zlib[..]), (b"IEND", &[][..])] {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    out
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+fn jpeg(progressive: bool) -> Vec<u8> {
+    let pixels = painted(3, 1);
+    let mut compressor = turbojpeg::Compressor::new().unwrap();
+    compressor.set_quality(90).unwrap();
+    compressor.set_progressive(progressive).unwrap();
+    let image = turbojpeg::Image {
+        pixels: &pixels[..],
+        width: W as usize,
+        pitch: W as usize * 3,
+        height: H as usize,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    compressor.compress_to_vec(image).unwrap()
+}
+
+fn gif() -> Vec<u8> {
+    let rgba = image::RgbaImage::from_raw(W, H, painted(4, 1)).unwrap();
+    let mut out = Vec::new();
+    {
+        let mut encoder = image::codecs::gif::GifEncoder::new_with_speed(&mut out, 30);
+        encoder.encode_frame(image::Frame::new(rgba)).unwrap();
+    }
+    out
+}
+
+#[test]
+fn the_estimate_bounds_every_image_kinds_real_peak() {
+    let rgb8 = painted(3, 1);
+    let palette: Vec<u8> = (0..=255u8).flat_map(|i| [i, 255 - i, i / 2]).collect();
+    let indices: Vec<u8> = painted(1, 1);
+    let kinds: Vec<(&str, Vec<u8>)> = vec![
+        ("jpeg baseline", jpeg(false)),
+        ("jpeg progressive", jpeg(true)),
+        ("png 8-bit rgb", png(png::ColorType::Rgb, png::BitDepth::Eight, &rgb8, None)),
+        ("png 16-bit rgba", png(png::ColorType::Rgba, png::BitDepth::Sixteen, &painted(4, 2), None)),
+        ("png palette", png(png::ColorType::Indexed, png::BitDepth::Eight, &indices, Some(palette))),
+        ("png interlaced 16-bit rgba", interlaced_rgba16()),
+        ("webp", webp::Encoder::from_rgb(&rgb8, W, H).encode(80.0).to_vec()),
+        ("gif", gif()),
+    ];
+    let limits = Limits::default();
+    for format in [OutputFormat::Jpeg, OutputFormat::Png, OutputFormat::WebP] {
+        for box_side in [200, 1600] {
+            let params = ResizeParams { width: box_side, height: box_side, format, ..ResizeParams::default() };
+            for (name, input) in &kinds {
+                let estimate = estimate_memory(input, &params, &limits).unwrap();
+                let before = LIVE.load(Ordering::Relaxed);
+                PEAK.store(before, Ordering::Relaxed);
+                let out =
+                    resize(input, &params, &limits, &JobControl::unbounded()).unwrap_or_else(|e| panic!("{name}: {e}"));
+                let peak = PEAK.load(Ordering::Relaxed) - before;
+                drop(out);
+                eprintln!("{name} -> {format:?} in {box_side}: peak {peak} <= estimate {estimate}");
+                assert!(
+                    peak as u64 <= estimate,
+                    "{name} -> {format:?} {box_side}: peak {peak} over estimate {estimate}"
+                );
+            }
+        }
+    }
+}
