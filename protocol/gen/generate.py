@@ -226,7 +226,8 @@ def messages():
             "modes": ["fit", "fill", "exact"],
             "filters": ["nearest", "bilinear", "catmull_rom", "lanczos3"],
             "algorithms": ["crc32c", "xxh3_64", "sha256", "blake3"],
-            "workers": 2, "queue_jobs": 64, "queue_bytes": 268_435_456}),
+            "workers": 2, "queue_jobs": 64, "queue_bytes": 268_435_456,
+            "memory_budget": 2_147_483_648, "max_connections": 1024, "max_queue_wait_ms": 2000}),
         ("ping_request", req, "ping", {"id": 7, "op": "ping"}),
         ("ping_request_large_id", req, "ping",
          {"id": 18446744073709551615, "op": "ping", "timeout_ms": 4294967295}),
@@ -263,12 +264,13 @@ def messages():
             "connections": 3, "jobs_running": 2, "jobs_queued": 5, "queued_bytes": 7340032,
             "requests_total": 100000, "errors_total": 12, "busy_total": 4,
             "requests_by_op": {"ping": 60000, "resize": 30000, "checksum": 10000},
-            "workers": 2}),
+            "workers": 2, "memory_budget": 2_147_483_648, "memory_used": 52_428_800,
+            "connections_refused": 7}),
         ("cancel_request", req, "cancel", {"id": 42, "op": "cancel"}),
     ]
     for code, name in ERROR_CODES:
         out.append((f"error_reply_{name}", rep, "*",
-                    {"id": 0 if code in (1, 5) else 42, "ok": False, "code": code,
+                    {"id": 0 if code in (1, 5, 14) else 42, "ok": False, "code": code,
                      "message": ERROR_MESSAGES[name]}))
     return out
 
@@ -277,6 +279,7 @@ ERROR_CODES = [
     (1, "malformed"), (2, "unsupported_version"), (3, "unknown_op"), (4, "invalid_argument"),
     (5, "frame_too_large"), (6, "bad_image"), (7, "image_too_large"), (8, "deadline_exceeded"),
     (9, "cancelled"), (10, "busy"), (11, "shutting_down"), (12, "internal"),
+    (13, "too_large_for_budget"), (14, "peer_not_allowed"),
 ]
 
 ERROR_MESSAGES = {
@@ -292,6 +295,8 @@ ERROR_MESSAGES = {
     "busy": "queue full: 64 jobs, 268435456 bytes",
     "shutting_down": "daemon is shutting down",
     "internal": "job panicked",
+    "too_large_for_budget": "job needs an estimated 6400000000 bytes; the memory budget is 2147483648",
+    "peer_not_allowed": "peer uid 65534 gid 65534 pid 4242 is not allowed",
 }
 
 
@@ -424,6 +429,21 @@ def invalid():
          f({"id": 37, "op": "hello", "versions": [99]}), 2, 37, False),
         ("hello_empty_versions", "an empty versions list",
          f({"id": 38, "op": "hello", "versions": []}), 4, 38, False),
+        ("hello_too_many_versions", "17 versions: the list holds at most 16",
+         f({"id": 39, "op": "hello", "versions": list(range(1, 18))}), 4, 39, False),
+        ("hello_version_not_uint", "a version as a str",
+         f({"id": 40, "op": "hello", "versions": ["1"]}), 1, 40, False),
+        ("checksum_too_many_algorithms", "5 algorithms: at most 4, each once",
+         f({"id": 41, "op": "checksum", "data": b"x",
+            "algorithms": ["crc32c", "xxh3_64", "sha256", "blake3", "crc32c"]}), 4, 41, False),
+        ("checksum_algorithm_nil", "nil inside the algorithms array",
+         f({"id": 42, "op": "checksum", "data": b"x", "algorithms": [None]}), 1, 42, False),
+        ("id_repeated", "id given twice: no id can be trusted",
+         frame(pack(Pairs([("id", 43), ("op", "ping"), ("id", 44)]))), 1, 0, False),
+        ("non_string_key_after_id", "a readable id, then an integer key",
+         frame(pack(Pairs([("id", 45), ("op", "ping"), (1, 2)]))), 1, 0, False),
+        ("cancel_without_id", "a cancel with no id is answered like any body without one",
+         f({"op": "cancel"}), 1, 0, False),
     ]
 
 
