@@ -1,5 +1,5 @@
 //! One client connection: read frames, answer or start each request, send replies in whatever
-//! order they finish (SPEC.md 3.4), honour `cancel`, deadlines, the queue bound, the memory
+//! order they finish (SPEC.md 3.5), honour `cancel`, deadlines, the queue bound, the memory
 //! budget, the connection's timeouts and shutdown.
 //!
 //! Two futures share one task: the reader ([`Session`]) and the writer ([`super::writer`]),
