@@ -7,10 +7,13 @@
 //! - [`params`]: the validated parameters (modes, filters, formats, algorithms, limits).
 //! - [`resize`]: decode, orient, colour-convert, resize, encode.
 //! - [`checksum`]: several digests in one pass.
+//! - `fault` (feature `fault-injection`, tests only): jobs that panic on demand.
 
 pub mod checksum;
 pub mod control;
 pub mod error;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod params;
 pub mod resize;
 
