@@ -13,6 +13,7 @@ pub struct Counters {
     requests_total: AtomicU64,
     errors_total: AtomicU64,
     busy_total: AtomicU64,
+    connections_refused: AtomicU64,
     by_op: [AtomicU64; Op::ALL.len()],
 }
 
@@ -27,6 +28,8 @@ pub struct CounterSnapshot {
     pub errors_total: u64,
     /// `busy` replies since start.
     pub busy_total: u64,
+    /// Connections refused right after accept since start (peer not in the allowlist).
+    pub connections_refused: u64,
     /// Replies per op, ops with none left out, in table order.
     pub by_op: Vec<(Op, u64)>,
 }
@@ -48,6 +51,11 @@ impl Counters {
     pub fn connection_opened(&self) -> ConnectionGuard<'_> {
         self.connections.fetch_add(1, Ordering::Relaxed);
         ConnectionGuard { counters: self }
+    }
+
+    /// Counts a connection refused right after accept.
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one reply: its op if it was read, its error code if it was an error.
@@ -72,6 +80,7 @@ impl Counters {
             requests_total: load(&self.requests_total),
             errors_total: load(&self.errors_total),
             busy_total: load(&self.busy_total),
+            connections_refused: load(&self.connections_refused),
             by_op: Op::ALL.iter().map(|&op| (op, load(&self.by_op[op.index()]))).filter(|(_, n)| *n > 0).collect(),
         }
     }
@@ -88,9 +97,11 @@ mod tests {
         c.record_reply(Some(Op::Ping), None);
         c.record_reply(Some(Op::Resize), Some(ErrorCode::Busy));
         c.record_reply(None, Some(ErrorCode::Malformed));
+        c.connection_refused();
         let s = c.snapshot();
         assert_eq!((s.connections, s.requests_total, s.errors_total, s.busy_total), (1, 3, 2, 1));
         assert_eq!(s.by_op, vec![(Op::Ping, 1), (Op::Resize, 1)]);
+        assert_eq!(s.connections_refused, 1);
         drop(guard);
         assert_eq!(c.snapshot().connections, 0);
     }

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`listener`]: bind `--socket` (stale file replaced, live one refused, mode set) or take the
 //!   socket systemd passes.
+//! - [`peer`]: the peer's credentials on accept, checked against `--allow-uid`/`--allow-gid`.
 //! - [`connection`]: one client: frames in, requests dispatched, replies out of order.
 //! - [`writer`]: a connection's write side, replies coalesced into few writes.
 //! - [`dispatch`]: what each operation does; jobs become closures for the CPU pool.
@@ -23,6 +24,7 @@ pub mod connection;
 pub mod counters;
 pub mod dispatch;
 pub mod listener;
+pub mod peer;
 pub mod shutdown;
 pub mod systemd;
 pub mod trim;
@@ -40,6 +42,7 @@ use crate::cpu_pool::CpuPool;
 use crate::jobs::Limits;
 use counters::Counters;
 use listener::{ListenError, Listener};
+use peer::PeerAllowlist;
 use shutdown::Signals;
 use systemd::Notifier;
 
@@ -68,6 +71,8 @@ pub struct State {
     pub pool: CpuPool,
     /// Numbers for `stats`.
     pub counters: Counters,
+    /// Which peers are served (see [`peer`]).
+    pub allowlist: PeerAllowlist,
     /// Start time, for `uptime_ms`.
     pub started: Instant,
     /// Cancelled when shutdown begins. Connections answer new requests `shutting_down` and close
@@ -86,6 +91,7 @@ impl State {
             limits: config.limits,
             pool,
             counters: Counters::default(),
+            allowlist: config.allowlist.clone(),
             started: Instant::now(),
             draining: CancellationToken::new(),
             closing: CancellationToken::new(),
@@ -108,6 +114,8 @@ pub async fn serve(config: Config, pool: CpuPool) -> Result<(), ServerError> {
         queue_jobs = config.queue.max_jobs,
         queue_bytes = config.queue.max_bytes,
         max_frame = config.max_frame,
+        allow_uid = ?config.allowlist.uids,
+        allow_gid = ?config.allowlist.gids,
         "{} listening",
         crate::protocol::SERVER_NAME
     );
@@ -150,7 +158,7 @@ pub async fn run(listener: Listener, state: Arc<State>, shutdown: impl Future<Ou
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(stream) => {
-                    tracker.spawn(connection::serve(stream, Arc::clone(&state)));
+                    tracker.spawn(peer::serve_if_allowed(stream, Arc::clone(&state)));
                 }
                 Err(error) => {
                     // Typically EMFILE: back off instead of spinning on a listener that stays ready.

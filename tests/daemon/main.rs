@@ -8,5 +8,6 @@ mod framing;
 mod invalid_vectors;
 mod jobs;
 mod lifecycle;
+mod peers;
 mod pipelining;
 mod queue;
