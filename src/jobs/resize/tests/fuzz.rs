@@ -106,3 +106,25 @@ fn damaged_inputs_never_panic() {
     // Both kinds of outcome happen: damaged data is not all refused, nor all accepted.
     assert!(outcomes[0] > 0 && outcomes[1] > 0, "ok / refused: {outcomes:?}");
 }
+
+/// Writes the small generated seeds of the `resize` fuzz target (fuzz/seeds/resize): one input
+/// per decoder path, a few hundred bytes each. Run by hand when the set should change:
+/// `cargo test --release --locked --lib write_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore = "writes fuzz/seeds/resize; run by hand"]
+fn write_fuzz_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/resize");
+    std::fs::create_dir_all(&dir).unwrap();
+    let small = painted(16, 12);
+    let rgba = RgbaImage::from_fn(12, 9, |x, y| Rgba([(x * 20) as u8, (y * 25) as u8, 90, (x * 21) as u8]));
+    let mut seeds = small_inputs();
+    seeds.push(("jpeg", jpeg_of(&small, 80)));
+    seeds.push(("jpeg exif orientation 6", with_app_segment(&jpeg_of(&small, 60), 0xE1, &exif_orientation_payload(6))));
+    seeds.push(("png gray", png_of(&DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(small.clone()).to_luma8()))));
+    seeds.push(("png rgb16", png_of(&DynamicImage::ImageRgb16(DynamicImage::ImageRgb8(small).to_rgb16()))));
+    seeds.push(("webp lossless alpha", webp::Encoder::from_rgba(rgba.as_raw(), 12, 9).encode_lossless().to_vec()));
+    for (name, bytes) in seeds {
+        assert!(run(&bytes, &params(Mode::Fit, 8, 8)).is_ok(), "seed {name} does not resize");
+        std::fs::write(dir.join(name.replace(' ', "-")), bytes).unwrap();
+    }
+}
