@@ -45,6 +45,7 @@ pub fn resize(src: Raster, region: Region, out_width: u32, out_height: u32, filt
     // Clamp away floating-point fuzz at the far edges (the resizer refuses a box that pokes out).
     let left = region.x.clamp(0.0, f64::from(src_w) - 1.0);
     let width = region.width.min(f64::from(src_w) - left);
+    let (left, width) = avoid_trimmed_first_bound(left, width, out_width);
     let top = region.y.clamp(0.0, f64::from(src_h) - 1.0);
     let height = region.height.min(f64::from(src_h) - top);
     let rows_per_output_row = height / f64::from(out_height);
@@ -70,6 +71,22 @@ pub fn resize(src: Raster, region: Region, out_width: u32, out_height: u32, filt
         mul_div.divide_alpha_inplace(&mut view).map_err(internal)?;
     }
     Ok(Raster::new(out_width, out_height, layout, out))
+}
+
+/// Works around a fast_image_resize 6.1 bug (found by the `resize` fuzz target): when the first
+/// output column's centre falls exactly on a source pixel boundary, the kernel's zero weights at
+/// the start of that column are trimmed, its first source column can lie right of the second
+/// column's, and the vertical-first pass computes `start - x_first` below zero: an overflow
+/// panic with debug assertions, an out-of-bounds read (SIGSEGV) without. Moving the crop box a
+/// millionth of a pixel (and narrowing it as much, so it stays inside the picture) takes the
+/// centre off the boundary; nothing visible changes.
+fn avoid_trimmed_first_bound(left: f64, width: f64, out_width: u32) -> (f64, f64) {
+    let first_centre = left + 0.5 * width / f64::from(out_width) - 0.5;
+    if first_centre == first_centre.round() && width > 1e-3 {
+        (left + 1e-6, width - 1e-6)
+    } else {
+        (left, width)
+    }
 }
 
 /// The spec's filter words to the resizer's kernels (all convolutions except nearest).
@@ -127,6 +144,22 @@ mod tests {
                 assert!(px[..3].iter().all(|&c| c >= 250), "fringe pixel {px:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_crop_whose_first_column_centre_is_on_a_pixel_boundary_does_not_crash() {
+        // The `resize` fuzz target's crash (fuzz/regressions/resize/webp-fill-upscale-crop):
+        // fill 48x32 into 19x64 crops 9.5 columns at 19.25, so column 0's centre is at 19.0.
+        // Before the fix this read out of bounds (SIGSEGV) with every convolution filter.
+        let data: Vec<u8> = (0..48 * 32).flat_map(|i| [(i % 251) as u8, 7, 9, 200]).collect();
+        let region = Region { x: 19.25, y: 0.0, width: 9.5, height: 32.0 };
+        for filter in [Filter::Bilinear, Filter::CatmullRom, Filter::Lanczos3] {
+            let src = Raster::new(48, 32, Layout::Rgba, data.clone());
+            let out = resize(src, region, 19, 64, filter, &JobControl::unbounded()).unwrap();
+            assert_eq!((out.width, out.height), (19, 64));
+        }
+        assert_eq!(avoid_trimmed_first_bound(19.25, 9.5, 19), (19.25 + 1e-6, 9.5 - 1e-6));
+        assert_eq!(avoid_trimmed_first_bound(19.3, 9.5, 19), (19.3, 9.5));
     }
 
     #[test]

@@ -128,3 +128,16 @@ fn write_fuzz_seeds() {
         std::fs::write(dir.join(name.replace(' ', "-")), bytes).unwrap();
     }
 }
+
+/// Inputs the `resize` fuzz target crashed on (fuzz/regressions/resize), with the parameters it
+/// derived from them; each must now give a result or a typed refusal.
+#[test]
+fn fuzz_regressions_resize() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/regressions/resize");
+    // webp-fill-upscale-crop: fast_image_resize read out of bounds (SIGSEGV) on the crop box.
+    let mut p = params(Mode::Fill, 19, 64);
+    (p.filter, p.format, p.quality, p.auto_orient) = (Filter::CatmullRom, OutputFormat::WebP, 10, false);
+    let bytes = std::fs::read(format!("{dir}/webp-fill-upscale-crop")).unwrap();
+    let out = run(&bytes, &p).expect("the crash input is a valid 48x32 WebP");
+    assert_eq!((out.width, out.height), (19, 64));
+}
