@@ -7,7 +7,8 @@
 #   FUZZ_RUST   0 skips the Rust targets      FUZZ_GO   0 skips the Go targets
 #
 # New interesting inputs go to fuzz/corpus/<target> (not committed); the committed seeds in
-# fuzz/seeds/<target> (and tests/data/photos for resize) are read but never written. A crash
+# fuzz/seeds/<target>, past crashes in fuzz/regressions/<target> (and tests/data/photos for
+# resize) are read but never written. A crash
 # leaves its input in fuzz/artifacts/<target>/ (Go: the package's testdata/fuzz/) and makes the
 # script exit non-zero after the other targets have run.
 set -uo pipefail
@@ -30,7 +31,8 @@ if [ "$FUZZ_RUST" != 0 ]; then
   export RUSTC_BOOTSTRAP=1
   for target in frame_request resize; do
     extra=()
-    [ "$target" = resize ] && extra=(tests/data/photos)
+    [ -d "fuzz/regressions/$target" ] && extra+=("fuzz/regressions/$target")
+    [ "$target" = resize ] && extra+=(tests/data/photos)
     mkdir -p "fuzz/corpus/$target"
     echo "fuzz: $target for ${FUZZ_TIME}s" >&2
     if ! cargo fuzz run "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" "${extra[@]}" -- \
