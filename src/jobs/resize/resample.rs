@@ -74,20 +74,30 @@ pub fn resize(src: Raster, region: Region, out_width: u32, out_height: u32, filt
 }
 
 /// Works around a fast_image_resize 6.1 bug (found by the `resize` fuzz target): when the first
-/// output column's centre falls exactly on a source pixel boundary, the kernel's zero weights at
-/// the start of that column are trimmed, its first source column can lie right of the second
-/// column's, and the vertical-first pass computes `start - x_first` below zero: an overflow
-/// panic with debug assertions, an out-of-bounds read (SIGSEGV) without. Moving the crop box a
-/// millionth of a pixel (and narrowing it as much, so it stays inside the picture) takes the
-/// centre off the boundary; nothing visible changes.
+/// (or last) output column's centre falls on a source pixel boundary, up to float error, the
+/// kernel's zero weights at the start (end) of that column are trimmed, so the columns' source
+/// spans stop being monotonic and the vertical-first pass computes `start - x_first` below zero:
+/// an overflow panic with debug assertions, an out-of-bounds read (SIGSEGV) without. Moving the
+/// crop box by [`NUDGE`] (and narrowing it as much, so it stays inside the picture) takes both
+/// centres off the boundary by far more than float error; nothing visible changes.
 fn avoid_trimmed_first_bound(left: f64, width: f64, out_width: u32) -> (f64, f64) {
-    let first_centre = left + 0.5 * width / f64::from(out_width) - 0.5;
-    if first_centre == first_centre.round() && width > 1e-3 {
-        (left + 1e-6, width - 1e-6)
+    // The centres as the resizer computes them (`precompute_coefficients`).
+    let centre = |left: f64, width: f64, column: u32| {
+        let scale = (left + width - left) / f64::from(out_width);
+        left + (f64::from(column) + 0.5) * scale - 0.5
+    };
+    let on_boundary = |c: f64| (c - c.round()).abs() < 1e-9;
+    let risky = on_boundary(centre(left, width, 0)) || on_boundary(centre(left, width, out_width - 1));
+    if risky && width > 4.0 * NUDGE {
+        (left + NUDGE, width - NUDGE)
     } else {
         (left, width)
     }
 }
+
+/// How far [`avoid_trimmed_first_bound`] moves a crop box, in source pixels: at least
+/// `NUDGE / (2 * out_width)` (over 1e-9 for any allowed width) for each centre.
+const NUDGE: f64 = 1e-4;
 
 /// The spec's filter words to the resizer's kernels (all convolutions except nearest).
 fn algorithm(filter: Filter) -> ResizeAlg {
@@ -158,8 +168,17 @@ mod tests {
             let out = resize(src, region, 19, 64, filter, &JobControl::unbounded()).unwrap();
             assert_eq!((out.width, out.height), (19, 64));
         }
-        assert_eq!(avoid_trimmed_first_bound(19.25, 9.5, 19), (19.25 + 1e-6, 9.5 - 1e-6));
+        assert_eq!(avoid_trimmed_first_bound(19.25, 9.5, 19), (19.25 + NUDGE, 9.5 - NUDGE));
         assert_eq!(avoid_trimmed_first_bound(19.3, 9.5, 19), (19.3, 9.5));
+        // The second crash: 16x12 filled into 40x36 crops 13.33 columns at 1.33; column 0's
+        // centre is 1.0 only up to float error.
+        let (left, width) = ((16.0 - 40.0 / 3.0) / 2.0, 40.0 / 3.0);
+        assert_eq!(avoid_trimmed_first_bound(left, width, 40), (left + NUDGE, width - NUDGE));
+        let region = Region { x: left, y: 0.0, width, height: 12.0 };
+        for filter in [Filter::Bilinear, Filter::CatmullRom, Filter::Lanczos3] {
+            let out = resize(painted(16, 12), region, 40, 36, filter, &JobControl::unbounded()).unwrap();
+            assert_eq!((out.width, out.height), (40, 36));
+        }
     }
 
     #[test]

@@ -140,4 +140,12 @@ fn fuzz_regressions_resize() {
     let bytes = std::fs::read(format!("{dir}/webp-fill-upscale-crop")).unwrap();
     let out = run(&bytes, &p).expect("the crash input is a valid 48x32 WebP");
     assert_eq!((out.width, out.height), (19, 64));
+    // png16-fill-upscale-crop: the same, with column 0's centre on a boundary up to float error.
+    let mut p = params(Mode::Fill, 40, 36);
+    (p.filter, p.format, p.quality, p.keep_metadata) = (Filter::CatmullRom, OutputFormat::WebP, 24, true);
+    let bytes = std::fs::read(format!("{dir}/png16-fill-upscale-crop")).unwrap();
+    match run(&bytes, &p) {
+        Ok(out) => assert_eq!((out.width, out.height), (40, 36)),
+        Err(error) => assert!(matches!(error, JobError::BadImage(_)), "{error:?}"),
+    }
 }
