@@ -115,6 +115,17 @@ pub struct Cli {
     #[arg(long, env = "FERRYD_SHUTDOWN_GRACE", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds, help_heading = "Lifecycle")]
     pub shutdown_grace: std::time::Duration,
 
+    /// Serve only peers with one of these uids (comma-separated), as the kernel reports them
+    /// (SO_PEERCRED). A peer is served when its uid is listed here or its primary gid in
+    /// --allow-gid; with neither flag, any peer that can open the socket. Root (0) is not
+    /// implicitly allowed. Others get error `peer_not_allowed` and are disconnected.
+    #[arg(long, env = "FERRYD_ALLOW_UID", value_name = "UIDS", value_delimiter = ',', help_heading = "Access")]
+    pub allow_uid: Vec<u32>,
+
+    /// Serve only peers whose primary gid is one of these (comma-separated); see --allow-uid.
+    #[arg(long, env = "FERRYD_ALLOW_GID", value_name = "GIDS", value_delimiter = ',', help_heading = "Access")]
+    pub allow_gid: Vec<u32>,
+
     /// Log line format, on stderr.
     #[arg(long, env = "FERRYD_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormatArg::Text, help_heading = "Logging")]
     pub log_format: LogFormatArg,

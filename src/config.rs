@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::cli::{Cli, LogFormatArg};
 use crate::cpu_pool::QueueBound;
 use crate::jobs::Limits;
+use crate::server::peer::PeerAllowlist;
 
 /// Longest socket path the kernel accepts: `sun_path` is 108 bytes including the final NUL.
 pub const MAX_SOCKET_PATH: usize = 107;
@@ -34,6 +35,8 @@ pub struct Config {
     pub connections: ConnectionLimits,
     /// Log format and filter.
     pub log: LogConfig,
+    /// Peers served (`--allow-uid`, `--allow-gid`); both lists empty: any peer.
+    pub allowlist: PeerAllowlist,
 }
 
 /// How many connections, and how long each may stall.
@@ -186,6 +189,7 @@ impl Config {
                 },
                 filter: cli.log_level,
             },
+            allowlist: PeerAllowlist { uids: cli.allow_uid, gids: cli.allow_gid },
         })
     }
 }
@@ -208,6 +212,15 @@ mod tests {
         assert_eq!(c.queue, QueueBound { max_jobs: 64, max_bytes: 256 << 20 });
         assert_eq!(c.limits, Limits::default());
         assert!(c.workers >= 1);
+        assert!(!c.allowlist.is_restricted(), "any peer by default");
+    }
+
+    #[test]
+    fn allowlists_are_comma_lists() {
+        let c = config(&["--allow-uid", "0,1000", "--allow-gid", "65534"]).unwrap();
+        assert_eq!(c.allowlist, PeerAllowlist { uids: vec![0, 1000], gids: vec![65534] });
+        let argv = ["ferryd", "--allow-uid", "root"];
+        assert!(Cli::try_parse_from(argv).is_err(), "names are not uids");
     }
 
     #[test]

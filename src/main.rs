@@ -19,6 +19,8 @@ fn main() -> ExitCode {
     if let Err(error) = telemetry::init(&config.log) {
         return fail(&error);
     }
+    #[cfg(feature = "fault-injection")]
+    tracing::warn!("built with the fault-injection feature: jobs whose input starts with a magic string panic on purpose; a test build, never for production");
     let pool = match CpuPool::new(config.workers, config.queue) {
         Ok(pool) => pool,
         Err(error) => return fail(&error),

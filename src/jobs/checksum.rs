@@ -26,6 +26,8 @@ const BLAKE3_PARALLEL_FROM: usize = 128 * 1024;
 /// [`JobError::InvalidArgument`]. Digest bytes are as SPEC.md 5.4 defines them: CRC32C and
 /// XXH3-64 big-endian, SHA-256 and BLAKE3 their usual 32 bytes.
 pub fn checksum(data: &[u8], algorithms: &[Algorithm], ctl: &JobControl) -> Result<Vec<(Algorithm, Vec<u8>)>, JobError> {
+    #[cfg(feature = "fault-injection")]
+    super::fault::panic_on_magic(data, "checksum");
     validate(algorithms)?;
     ctl.check("checksum")?;
     let mut hashers: Vec<Hasher> = algorithms.iter().map(|&a| Hasher::new(a)).collect();

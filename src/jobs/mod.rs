@@ -8,10 +8,13 @@
 //!   (modes, filters, formats, algorithms) are re-exported from [`crate::vocabulary`].
 //! - [`resize`]: decode, orient, colour-convert, resize, encode.
 //! - [`checksum`]: several digests in one pass.
+//! - `fault` (feature `fault-injection`, tests only): jobs that panic on demand.
 
 pub mod checksum;
 pub mod control;
 pub mod error;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod params;
 pub mod resize;
 

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`listener`]: bind `--socket` (stale file replaced, live one refused, mode set) or take the
 //!   socket systemd passes.
+//! - [`peer`]: the peer's credentials on accept, checked against `--allow-uid`/`--allow-gid`.
 //! - [`connection`]: one client: frames in, requests dispatched, replies out of order; its
 //!   timeouts (frame, idle) and its bound on unread replies.
 //! - [`reader`]: a connection's read side: each frame's length reserved before its body.
@@ -32,6 +33,7 @@ pub mod counters;
 pub mod dispatch;
 pub mod listener;
 pub mod reader;
+pub mod peer;
 pub mod shutdown;
 pub mod systemd;
 pub mod trim;
@@ -51,6 +53,7 @@ use budget::MemoryBudget;
 use cost::CostModel;
 use counters::Counters;
 use listener::{ListenError, Listener};
+use peer::PeerAllowlist;
 use shutdown::Signals;
 use systemd::Notifier;
 
@@ -94,6 +97,8 @@ pub struct State {
     pub max_queue_wait: Duration,
     /// Connection limit and timeouts.
     pub connection_limits: ConnectionLimits,
+    /// Which peers are served (see [`peer`]).
+    pub allowlist: PeerAllowlist,
     /// Start time, for `uptime_ms`.
     pub started: Instant,
     /// Cancelled when shutdown begins. Connections answer new requests `shutting_down` and close
@@ -116,6 +121,7 @@ impl State {
             costs: Arc::default(),
             max_queue_wait: config.max_queue_wait,
             connection_limits: config.connections,
+            allowlist: config.allowlist.clone(),
             started: Instant::now(),
             draining: CancellationToken::new(),
             closing: CancellationToken::new(),
@@ -140,6 +146,8 @@ pub async fn serve(config: Config, pool: CpuPool) -> Result<(), ServerError> {
         max_frame = config.max_frame,
         memory_budget = config.memory_budget,
         max_connections = config.connections.max_connections,
+        allow_uid = ?config.allowlist.uids,
+        allow_gid = ?config.allowlist.gids,
         "{} listening",
         crate::protocol::SERVER_NAME
     );
@@ -185,7 +193,7 @@ pub async fn run(listener: Listener, state: Arc<State>, shutdown: impl Future<Ou
                 Ok(stream) => {
                     backoff = ACCEPT_BACKOFF_MIN;
                     if state.counters.connection_opened(state.connection_limits.max_connections) {
-                        tracker.spawn(connection::serve(stream, Arc::clone(&state)));
+                        tracker.spawn(peer::serve_if_allowed(stream, Arc::clone(&state)));
                     } else {
                         state.counters.connection_refused();
                         tracker.spawn(connection::refuse_over_limit(stream, state.connection_limits.max_connections));

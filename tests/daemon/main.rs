@@ -10,5 +10,6 @@ mod jobs;
 mod lifecycle;
 mod limits;
 mod overload;
+mod peers;
 mod pipelining;
 mod queue;

@@ -77,6 +77,8 @@ pub struct ResizeOutput {
 /// header declares more than `limits`), `DeadlineExceeded` / `Cancelled` (from `ctl`), and
 /// `Internal` only for an encoder failing on valid pixels.
 pub fn resize(input: &[u8], params: &ResizeParams, limits: &Limits, ctl: &JobControl) -> Result<ResizeOutput, JobError> {
+    #[cfg(feature = "fault-injection")]
+    super::fault::panic_on_magic(input, "resize");
     validate::params(params, limits)?;
     let format = sniff::format(input)?;
     let (stored_w, stored_h) = sniff::dimensions(input, format)?;

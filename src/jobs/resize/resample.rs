@@ -45,6 +45,7 @@ pub fn resize(src: Raster, region: Region, out_width: u32, out_height: u32, filt
     // Clamp away floating-point fuzz at the far edges (the resizer refuses a box that pokes out).
     let left = region.x.clamp(0.0, f64::from(src_w) - 1.0);
     let width = region.width.min(f64::from(src_w) - left);
+    let (left, width) = avoid_trimmed_first_bound(left, width, out_width);
     let top = region.y.clamp(0.0, f64::from(src_h) - 1.0);
     let height = region.height.min(f64::from(src_h) - top);
     let rows_per_output_row = height / f64::from(out_height);
@@ -71,6 +72,32 @@ pub fn resize(src: Raster, region: Region, out_width: u32, out_height: u32, filt
     }
     Ok(Raster::new(out_width, out_height, layout, out))
 }
+
+/// Works around a fast_image_resize 6.1 bug (found by the `resize` fuzz target): when the first
+/// (or last) output column's centre falls on a source pixel boundary, up to float error, the
+/// kernel's zero weights at the start (end) of that column are trimmed, so the columns' source
+/// spans stop being monotonic and the vertical-first pass computes `start - x_first` below zero:
+/// an overflow panic with debug assertions, an out-of-bounds read (SIGSEGV) without. Moving the
+/// crop box by [`NUDGE`] (and narrowing it as much, so it stays inside the picture) takes both
+/// centres off the boundary by far more than float error; nothing visible changes.
+fn avoid_trimmed_first_bound(left: f64, width: f64, out_width: u32) -> (f64, f64) {
+    // The centres as the resizer computes them (`precompute_coefficients`).
+    let centre = |left: f64, width: f64, column: u32| {
+        let scale = (left + width - left) / f64::from(out_width);
+        left + (f64::from(column) + 0.5) * scale - 0.5
+    };
+    let on_boundary = |c: f64| (c - c.round()).abs() < 1e-9;
+    let risky = on_boundary(centre(left, width, 0)) || on_boundary(centre(left, width, out_width - 1));
+    if risky && width > 4.0 * NUDGE {
+        (left + NUDGE, width - NUDGE)
+    } else {
+        (left, width)
+    }
+}
+
+/// How far [`avoid_trimmed_first_bound`] moves a crop box, in source pixels: at least
+/// `NUDGE / (2 * out_width)` (over 1e-9 for any allowed width) for each centre.
+const NUDGE: f64 = 1e-4;
 
 /// The spec's filter words to the resizer's kernels (all convolutions except nearest).
 fn algorithm(filter: Filter) -> ResizeAlg {
@@ -126,6 +153,31 @@ mod tests {
             if px[3] > 8 {
                 assert!(px[..3].iter().all(|&c| c >= 250), "fringe pixel {px:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_crop_whose_first_column_centre_is_on_a_pixel_boundary_does_not_crash() {
+        // The `resize` fuzz target's crash (fuzz/regressions/resize/webp-fill-upscale-crop):
+        // fill 48x32 into 19x64 crops 9.5 columns at 19.25, so column 0's centre is at 19.0.
+        // Before the fix this read out of bounds (SIGSEGV) with every convolution filter.
+        let data: Vec<u8> = (0..48 * 32).flat_map(|i| [(i % 251) as u8, 7, 9, 200]).collect();
+        let region = Region { x: 19.25, y: 0.0, width: 9.5, height: 32.0 };
+        for filter in [Filter::Bilinear, Filter::CatmullRom, Filter::Lanczos3] {
+            let src = Raster::new(48, 32, Layout::Rgba, data.clone());
+            let out = resize(src, region, 19, 64, filter, &JobControl::unbounded()).unwrap();
+            assert_eq!((out.width, out.height), (19, 64));
+        }
+        assert_eq!(avoid_trimmed_first_bound(19.25, 9.5, 19), (19.25 + NUDGE, 9.5 - NUDGE));
+        assert_eq!(avoid_trimmed_first_bound(19.3, 9.5, 19), (19.3, 9.5));
+        // The second crash: 16x12 filled into 40x36 crops 13.33 columns at 1.33; column 0's
+        // centre is 1.0 only up to float error.
+        let (left, width) = ((16.0 - 40.0 / 3.0) / 2.0, 40.0 / 3.0);
+        assert_eq!(avoid_trimmed_first_bound(left, width, 40), (left + NUDGE, width - NUDGE));
+        let region = Region { x: left, y: 0.0, width, height: 12.0 };
+        for filter in [Filter::Bilinear, Filter::CatmullRom, Filter::Lanczos3] {
+            let out = resize(painted(16, 12), region, 40, 36, filter, &JobControl::unbounded()).unwrap();
+            assert_eq!((out.width, out.height), (40, 36));
         }
     }
 

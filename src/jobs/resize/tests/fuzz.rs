@@ -106,3 +106,46 @@ fn damaged_inputs_never_panic() {
     // Both kinds of outcome happen: damaged data is not all refused, nor all accepted.
     assert!(outcomes[0] > 0 && outcomes[1] > 0, "ok / refused: {outcomes:?}");
 }
+
+/// Writes the small generated seeds of the `resize` fuzz target (fuzz/seeds/resize): one input
+/// per decoder path, a few hundred bytes each. Run by hand when the set should change:
+/// `cargo test --release --locked --lib write_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore = "writes fuzz/seeds/resize; run by hand"]
+fn write_fuzz_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/resize");
+    std::fs::create_dir_all(&dir).unwrap();
+    let small = painted(16, 12);
+    let rgba = RgbaImage::from_fn(12, 9, |x, y| Rgba([(x * 20) as u8, (y * 25) as u8, 90, (x * 21) as u8]));
+    let mut seeds = small_inputs();
+    seeds.push(("jpeg", jpeg_of(&small, 80)));
+    seeds.push(("jpeg exif orientation 6", with_app_segment(&jpeg_of(&small, 60), 0xE1, &exif_orientation_payload(6))));
+    seeds.push(("png gray", png_of(&DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(small.clone()).to_luma8()))));
+    seeds.push(("png rgb16", png_of(&DynamicImage::ImageRgb16(DynamicImage::ImageRgb8(small).to_rgb16()))));
+    seeds.push(("webp lossless alpha", webp::Encoder::from_rgba(rgba.as_raw(), 12, 9).encode_lossless().to_vec()));
+    for (name, bytes) in seeds {
+        assert!(run(&bytes, &params(Mode::Fit, 8, 8)).is_ok(), "seed {name} does not resize");
+        std::fs::write(dir.join(name.replace(' ', "-")), bytes).unwrap();
+    }
+}
+
+/// Inputs the `resize` fuzz target crashed on (fuzz/regressions/resize), with the parameters it
+/// derived from them; each must now give a result or a typed refusal.
+#[test]
+fn fuzz_regressions_resize() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/regressions/resize");
+    // webp-fill-upscale-crop: fast_image_resize read out of bounds (SIGSEGV) on the crop box.
+    let mut p = params(Mode::Fill, 19, 64);
+    (p.filter, p.format, p.quality, p.auto_orient) = (Filter::CatmullRom, OutputFormat::WebP, 10, false);
+    let bytes = std::fs::read(format!("{dir}/webp-fill-upscale-crop")).unwrap();
+    let out = run(&bytes, &p).expect("the crash input is a valid 48x32 WebP");
+    assert_eq!((out.width, out.height), (19, 64));
+    // png16-fill-upscale-crop: the same, with column 0's centre on a boundary up to float error.
+    let mut p = params(Mode::Fill, 40, 36);
+    (p.filter, p.format, p.quality, p.keep_metadata) = (Filter::CatmullRom, OutputFormat::WebP, 24, true);
+    let bytes = std::fs::read(format!("{dir}/png16-fill-upscale-crop")).unwrap();
+    match run(&bytes, &p) {
+        Ok(out) => assert_eq!((out.width, out.height), (40, 36)),
+        Err(error) => assert!(matches!(error, JobError::BadImage(_)), "{error:?}"),
+    }
+}
