@@ -28,6 +28,26 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Log format and filter.
     pub log: LogConfig,
+    /// Where to serve Prometheus metrics; `None`: nowhere.
+    pub metrics_listen: Option<MetricsAddress>,
+}
+
+/// The metrics listener's address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetricsAddress {
+    /// A Unix socket path (`unix:/path`).
+    Unix(PathBuf),
+    /// A TCP address (`127.0.0.1:9464`, `[::1]:9464`).
+    Tcp(std::net::SocketAddr),
+}
+
+impl std::fmt::Display for MetricsAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetricsAddress::Unix(path) => write!(f, "unix:{}", path.display()),
+            MetricsAddress::Tcp(addr) => write!(f, "{addr}"),
+        }
+    }
 }
 
 /// The listening socket.
@@ -51,6 +71,8 @@ pub struct LogConfig {
 /// Log line format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
+    /// JSON when stderr is not a terminal or is journald's, else text (decided at start).
+    Auto,
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -94,6 +116,12 @@ pub enum ConfigError {
         /// The frame limit.
         max_frame: u64,
     },
+    /// `--metrics-listen` is neither `unix:PATH` nor `HOST:PORT`.
+    #[error("--metrics-listen {value:?} is neither unix:/path/to.sock nor an address such as 127.0.0.1:9464")]
+    MetricsAddress {
+        /// The value given.
+        value: String,
+    },
 }
 
 impl Config {
@@ -124,6 +152,7 @@ impl Config {
         }
         let max_frame =
             u32::try_from(cli.max_frame).map_err(|_| ConfigError::MaxFrameTooLarge { value: cli.max_frame })?;
+        let metrics_listen = cli.metrics_listen.as_deref().map(parse_metrics_address).transpose()?;
         if cli.queue_bytes < cli.max_frame {
             return Err(ConfigError::QueueSmallerThanFrame { queue_bytes: cli.queue_bytes, max_frame: cli.max_frame });
         }
@@ -136,13 +165,27 @@ impl Config {
             shutdown_grace: cli.shutdown_grace,
             log: LogConfig {
                 format: match cli.log_format {
+                    LogFormatArg::Auto => LogFormat::Auto,
                     LogFormatArg::Text => LogFormat::Text,
                     LogFormatArg::Json => LogFormat::Json,
                 },
                 filter: cli.log_level,
             },
+            metrics_listen,
         })
     }
+}
+
+/// `unix:/path` or a socket address; a Unix path must fit `sun_path` like `--socket`.
+fn parse_metrics_address(value: &str) -> Result<MetricsAddress, ConfigError> {
+    let invalid = || ConfigError::MetricsAddress { value: value.to_string() };
+    if let Some(path) = value.strip_prefix("unix:") {
+        if path.is_empty() || path.len() > MAX_SOCKET_PATH {
+            return Err(invalid());
+        }
+        return Ok(MetricsAddress::Unix(PathBuf::from(path)));
+    }
+    value.parse().map(MetricsAddress::Tcp).map_err(|_| invalid())
 }
 
 #[cfg(test)]
@@ -179,5 +222,16 @@ mod tests {
         let err = config(&["--queue-bytes", "64MiB"]).unwrap_err();
         assert!(err.to_string().contains("--queue-bytes 67108864 is smaller than --max-frame 134217728"), "{err}");
         assert!(config(&["--queue-bytes", "64MiB", "--max-frame", "64MiB"]).is_ok());
+        assert!(matches!(config(&["--metrics-listen", "localhost"]), Err(ConfigError::MetricsAddress { .. })));
+    }
+
+    #[test]
+    fn metrics_addresses() {
+        assert_eq!(config(&[]).unwrap().metrics_listen, None);
+        let unix = config(&["--metrics-listen", "unix:/run/ferry/metrics.sock"]).unwrap().metrics_listen;
+        assert_eq!(unix, Some(MetricsAddress::Unix("/run/ferry/metrics.sock".into())));
+        let tcp = config(&["--metrics-listen", "127.0.0.1:9464"]).unwrap().metrics_listen.unwrap();
+        assert_eq!(tcp.to_string(), "127.0.0.1:9464");
+        assert!(config(&["--metrics-listen", "unix:"]).is_err());
     }
 }

@@ -217,6 +217,7 @@ impl Session {
         let ctl = JobControl::new(timeout_ms.map(|ms| arrived + Duration::from_millis(ms.into())));
         let payload = job.payload_len();
         let work = job.into_work(ctl.clone(), self.state.limits, self.state.draining.clone());
+        let work = self.state.counters.time_job(op, work);
         match self.state.pool.try_spawn(payload, work) {
             Err(busy) => {
                 let error = WireError::new(ErrorCode::Busy, busy.to_string());
@@ -270,6 +271,7 @@ impl Session {
         frame: ReplyFrame,
     ) {
         self.state.counters.record_reply(op, error.map(|e| e.code));
+        self.state.counters.record_bytes(bytes_in, frame.len());
         log_request(id, op, bytes_in, frame.len(), arrived.elapsed(), error);
         let frame = match self.replies.try_send(frame) {
             Ok(()) => return,

@@ -9,6 +9,7 @@
 //! - [`counters`]: the numbers `stats` reports.
 //! - [`shutdown`]: SIGTERM / SIGINT.
 //! - [`systemd`]: `READY=1` / `STOPPING=1` notifications.
+//! - [`watchdog`]: `WATCHDOG=1` while the reactor and the pool make progress.
 //! - [`trim`]: freed memory back to the system when the pool goes idle.
 //!
 //! # Shutdown (SPEC.md section 8)
@@ -26,6 +27,7 @@ pub mod listener;
 pub mod shutdown;
 pub mod systemd;
 pub mod trim;
+pub mod watchdog;
 pub mod writer;
 
 use std::future::Future;
@@ -55,6 +57,9 @@ pub enum ServerError {
     /// Signal handlers could not be installed.
     #[error("cannot install the SIGTERM/SIGINT handlers")]
     Signals(#[source] std::io::Error),
+    /// `--metrics-listen` cannot be bound.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::http::MetricsListenError),
 }
 
 /// What every connection shares.
@@ -102,6 +107,13 @@ pub async fn serve(config: Config, pool: CpuPool) -> Result<(), ServerError> {
         None => listener::bind(&config.socket)?,
     };
     let state = Arc::new(State::new(&config, pool));
+    let metrics_stop = CancellationToken::new();
+    if let Some(address) = &config.metrics_listen {
+        let metrics = crate::metrics::http::bind(address).await?;
+        let registry = Arc::new(crate::metrics::registry(Arc::clone(&state)));
+        tracing::info!(address = %address, "metrics at /metrics");
+        tokio::spawn(crate::metrics::http::serve(metrics, registry, metrics_stop.clone()));
+    }
     tracing::info!(
         socket = %listener.describe(),
         workers = state.pool.workers(),
@@ -113,6 +125,8 @@ pub async fn serve(config: Config, pool: CpuPool) -> Result<(), ServerError> {
     );
     let notifier = Notifier::from_env();
     notifier.notify("READY=1\nSTATUS=serving");
+    let watchdog = watchdog::period_from_env()
+        .map(|period| tokio::spawn(watchdog::run(Arc::clone(&state), notifier.clone(), period)));
 
     let trimmer = tokio::spawn(trim::trim_when_idle(Arc::clone(&state)));
     let begin = CancellationToken::new();
@@ -137,6 +151,10 @@ pub async fn serve(config: Config, pool: CpuPool) -> Result<(), ServerError> {
     run(listener, Arc::clone(&state), begin.cancelled_owned(), config.shutdown_grace).await;
     signal_task.abort();
     trimmer.abort();
+    if let Some(task) = watchdog {
+        task.abort();
+    }
+    metrics_stop.cancel();
     Ok(())
 }
 

@@ -8,5 +8,8 @@ mod framing;
 mod invalid_vectors;
 mod jobs;
 mod lifecycle;
+mod metrics;
+mod operator;
 mod pipelining;
 mod queue;
+mod restart;
