@@ -8,7 +8,7 @@ OUT ?= $(CURDIR)/out/thumbs
 # once: `cargo test --release` builds target/release/ferryd, which the Go and systemd tests start.
 CARGO_TEST := cargo test --release --locked
 
-.PHONY: all setup build run test test-vectors test-rust test-go test-systemd bench clean
+.PHONY: all setup build run test test-vectors test-rust test-go test-systemd test-deploy test-deps bench clean install
 
 all: build
 
@@ -48,6 +48,17 @@ test-go: daemon
 test-systemd: daemon
 	systemd/test.sh $(FERRYD)
 
+# The Kubernetes manifests, decoded strictly with the upstream API types (deploy/kubernetes is
+# its own Go module, so the client does not depend on k8s.io).
+test-deploy:
+	cd deploy/kubernetes && go vet ./... && go test -count=1 ./...
+
+# Dependency licences, bans and sources against deny.toml (cargo-deny reads crates.io metadata
+# only; the advisory check needs GitHub and is run before releases: docs/OPERATIONS.md).
+test-deps:
+	@command -v cargo-deny >/dev/null || { echo "cargo-deny missing: scripts/setup.sh installs it" >&2; exit 1; }
+	cargo deny --offline check licenses bans sources
+
 # The bench harness over a corpus of photos (CORPUS, default ../shared/corpus; benches/README.md
 # says how to fetch it): the Rust kernels' own figures, then the socket path against the Go path
 # in one run; the report lands in out/bench/report.md with its SVG plots.
@@ -61,3 +72,22 @@ bench: build
 clean:
 	cargo clean
 	rm -rf out
+
+# Installs the daemon built by `cargo build --release --locked` (nothing is built here, so it
+# works as root on a tree built by a user): the binary stripped, the systemd units with
+# ExecStart= pointing at it, the sysusers file, and the sample config (an existing one is kept).
+# DESTDIR stages into another root (packages, tests); PREFIX and SYSCONFDIR as usual.
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+install:
+	@test -x $(FERRYD) || { echo "no $(FERRYD): run cargo build --release --locked first" >&2; exit 1; }
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/ferry
+	install -s -m 0755 $(FERRYD) $(DESTDIR)$(PREFIX)/bin/ferryd
+	sed -e 's|/usr/local/bin/ferryd|$(PREFIX)/bin/ferryd|g' -e 's|/etc/ferry/|$(SYSCONFDIR)/ferry/|g' \
+		systemd/ferryd.service >$(DESTDIR)$(UNITDIR)/ferryd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ferryd.service
+	install -m 0644 systemd/ferryd.socket $(DESTDIR)$(UNITDIR)/ferryd.socket
+	install -m 0644 systemd/ferry.sysusers $(DESTDIR)$(SYSUSERSDIR)/ferry.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/ferry/ferryd.toml || install -m 0644 deploy/ferryd.toml $(DESTDIR)$(SYSCONFDIR)/ferry/ferryd.toml
