@@ -13,3 +13,4 @@ mod operator;
 mod pipelining;
 mod queue;
 mod restart;
+mod watchdog;

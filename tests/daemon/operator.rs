@@ -255,3 +255,34 @@ fn the_sample_config_uncommented_is_valid_and_covers_every_key() {
     let missing: Vec<&String> = effective.keys().filter(|key| !sampled.contains_key(*key)).collect();
     assert!(missing.is_empty(), "keys missing from deploy/ferryd.toml: {missing:?}");
 }
+
+#[test]
+fn under_journald_every_line_carries_its_priority_and_is_json() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = short_tempdir();
+    // The harness logs to this file; JOURNAL_STREAM names it as systemd names the journal stream.
+    let log = dir.path().join(format!("ferryd-{}.log", std::process::id()));
+    std::fs::write(&log, b"").unwrap();
+    let meta = std::fs::metadata(&log).unwrap();
+    let mut command = Command::new(FERRYD);
+    command.env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()));
+    let mut daemon = Daemon::spawn(command, &dir.path().join("j.sock"), dir.path(), &["--log-level", "debug"]);
+    daemon.wait_ready();
+    daemon.connect().call(&request(1, "resize", vec![("image", bin(b"junk")), ("width", 8.into())])).expect_code(6);
+    assert_eq!(daemon.terminate().code(), Some(0));
+    let text = daemon.log();
+    let mut priorities = HashSet::new();
+    for line in text.lines() {
+        let (priority, rest) = line.strip_prefix('<').and_then(|l| l.split_once('>')).unwrap_or_else(|| panic!("no <N> prefix: {line}"));
+        let object: serde_json::Value = serde_json::from_str(rest).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let expected = match object["level"].as_str().unwrap() {
+            "ERROR" => "3",
+            "WARN" => "4",
+            "INFO" => "6",
+            _ => "7",
+        };
+        assert_eq!(priority, expected, "{line}");
+        priorities.insert(priority.to_string());
+    }
+    assert!(priorities.contains("6") && priorities.contains("7"), "{text}");
+}
