@@ -32,7 +32,7 @@ pub enum ClientError {
         #[source]
         source: std::io::Error,
     },
-    /// The deadline passed.
+    /// The deadline passed (`op` is `connect` when the connection itself was not accepted).
     #[error("no reply to `{op}` within {timeout:?}")]
     Timeout {
         /// The request.
@@ -85,9 +85,19 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to `path`; every later call must complete within `timeout`.
+    /// Connects to `path` within `timeout` (a Unix connect blocks while the listener's backlog
+    /// is full, so it runs on a helper thread that is abandoned at the deadline); every later
+    /// call must complete within `timeout` too.
     pub fn connect(path: &Path, timeout: Duration) -> Result<Client, ClientError> {
-        let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect { path: path.into(), source })?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let target = path.to_path_buf();
+        std::thread::spawn(move || {
+            let _ = tx.send(UnixStream::connect(target));
+        });
+        let stream = match rx.recv_timeout(timeout) {
+            Ok(connected) => connected.map_err(|source| ClientError::Connect { path: path.into(), source })?,
+            Err(_) => return Err(ClientError::Timeout { op: "connect", timeout }),
+        };
         Ok(Client { stream, decoder: FrameDecoder::new(MAX_REPLY), buffer: BytesMut::new(), timeout, next_id: 1 })
     }
 
