@@ -88,6 +88,6 @@ install:
 	sed -e 's|/usr/local/bin/ferryd|$(PREFIX)/bin/ferryd|g' -e 's|/etc/ferry/|$(SYSCONFDIR)/ferry/|g' \
 		systemd/ferryd.service >$(DESTDIR)$(UNITDIR)/ferryd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/ferryd.service
-	install -m 0644 systemd/ferryd.socket $(DESTDIR)$(UNITDIR)/ferryd.socket
+	install -m 0644 systemd/ferryd.socket systemd/ferryd-metrics.socket $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/ferry.sysusers $(DESTDIR)$(SYSUSERSDIR)/ferry.conf
 	test -e $(DESTDIR)$(SYSCONFDIR)/ferry/ferryd.toml || install -m 0644 deploy/ferryd.toml $(DESTDIR)$(SYSCONFDIR)/ferry/ferryd.toml

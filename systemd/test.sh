@@ -167,7 +167,7 @@ prefix=/usr/local
 make -s -C "$here/.." install DESTDIR="$root" PREFIX="$prefix" FERRYD="$bin" >"$dir/install.log" 2>&1 ||
   fail_with_log "$dir/install.log" "make install DESTDIR=$root failed"
 unitdir=$prefix/lib/systemd/system
-for f in "$prefix/bin/ferryd" "$unitdir/ferryd.service" "$unitdir/ferryd.socket" "$prefix/lib/sysusers.d/ferry.conf" /etc/ferry/ferryd.toml; do
+for f in "$prefix/bin/ferryd" "$unitdir/ferryd.service" "$unitdir/ferryd.socket" "$unitdir/ferryd-metrics.socket" "$prefix/lib/sysusers.d/ferry.conf" /etc/ferry/ferryd.toml; do
   [ -e "$root$f" ] || fail "make install did not create $f under DESTDIR"
 done
 file "$root$prefix/bin/ferryd" 2>/dev/null | grep -q 'not stripped' && fail "make install left $prefix/bin/ferryd unstripped"
@@ -183,14 +183,14 @@ host_units=$(systemd-analyze unit-paths | grep -m1 -E '^/(usr/)?lib/systemd/syst
 mkdir -p "$root/usr/lib/systemd"
 cp -a "$(readlink -f "$host_units")" "$root/usr/lib/systemd/system"
 verify_status=0
-verify_out=$(systemd-analyze verify --man=no --root="$root" "$unitdir/ferryd.socket" "$unitdir/ferryd.service" 2>&1) ||
+verify_out=$(systemd-analyze verify --man=no --root="$root" "$unitdir/ferryd.socket" "$unitdir/ferryd-metrics.socket" "$unitdir/ferryd.service" 2>&1) ||
   verify_status=$?
-ours=$(grep -E 'ferryd\.(service|socket)' <<<"$verify_out" || true)
+ours=$(grep -E 'ferryd(-metrics)?\.(service|socket)' <<<"$verify_out" || true)
 if [ "$verify_status" -ne 0 ] || [ -n "$ours" ]; then
   fail "systemd-analyze verify --root=$root (exit $verify_status):"$'\n'"$verify_out"
 fi
 [ -z "$verify_out" ] || echo "# systemd-analyze verify said, about units not ours: $verify_out"
-ok "systemd-analyze verify --root: the installed ferryd.socket and ferryd.service load cleanly"
+ok "systemd-analyze verify --root: the installed ferryd.socket, ferryd-metrics.socket and ferryd.service load cleanly"
 # The sandboxed run (check 4) is an unprivileged user that must read the staged config.
 chmod a+rx "$dir" "$root" "$root/etc" "$root/etc/ferry"
 # Paths in ExecStart= now point into the staged tree, for the checks that run the binary.

@@ -41,7 +41,7 @@ pub struct MetricsListenError {
 pub enum MetricsListener {
     /// Loopback or any TCP address.
     Tcp(TcpListener),
-    /// A Unix socket, and its file to remove at the end.
+    /// A Unix socket, and its file to remove at the end (empty: not ours to remove).
     Unix(UnixListener, PathBuf),
 }
 
@@ -54,6 +54,38 @@ pub async fn bind(address: &MetricsAddress) -> Result<MetricsListener, MetricsLi
         MetricsAddress::Unix(path) => {
             remove_stale_socket(path);
             UnixListener::bind(path).map(|l| MetricsListener::Unix(l, path.clone())).map_err(failed)
+        }
+    }
+}
+
+/// The metrics socket systemd passed (named `metrics`, ferryd-metrics.socket), TCP or Unix.
+/// Under the shipped unit this is how metrics reach the host network: the socket is created by
+/// systemd outside the service's empty network namespace, so `PrivateNetwork=` and
+/// `RestrictAddressFamilies=AF_UNIX` stay as they are.
+pub fn from_activation() -> Result<Option<(MetricsListener, String)>, io::Error> {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let passed = crate::server::listener::activated_fds();
+    let Some((fd, _)) = passed.into_iter().find(|(_, name)| name == crate::server::listener::METRICS_FD_NAME) else {
+        return Ok(None);
+    };
+    // SAFETY: a descriptor systemd passed to this process (LISTEN_PID), used by nothing else.
+    let tcp = unsafe { std::net::TcpListener::from_raw_fd(fd) };
+    // SAFETY: fcntl on a descriptor we own; FD_CLOEXEC keeps it out of any child process.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    match tcp.local_addr() {
+        Ok(addr) => {
+            tcp.set_nonblocking(true)?;
+            Ok(Some((MetricsListener::Tcp(TcpListener::from_std(tcp)?), format!("{addr} (from systemd)"))))
+        }
+        Err(_) => {
+            // SAFETY: the same descriptor, handed from one owner to the next.
+            let unix = unsafe { std::os::unix::net::UnixListener::from_raw_fd(tcp.into_raw_fd()) };
+            let addr = unix.local_addr()?;
+            unix.set_nonblocking(true)?;
+            let path = addr.as_pathname().map(Path::to_path_buf).unwrap_or_default();
+            let shown = format!("unix:{} (from systemd)", path.display());
+            // The file belongs to the socket unit: an empty path is never removed.
+            Ok(Some((MetricsListener::Unix(UnixListener::from_std(unix)?, PathBuf::new()), shown)))
         }
     }
 }
@@ -86,7 +118,9 @@ pub async fn serve(listener: MetricsListener, registry: Arc<Registry>, stop: Can
         }
     }
     if let MetricsListener::Unix(_, path) = listener {
-        let _ = std::fs::remove_file(path);
+        if !path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 

@@ -60,6 +60,9 @@ pub enum ServerError {
     /// `--metrics-listen` cannot be bound.
     #[error(transparent)]
     Metrics(#[from] crate::metrics::http::MetricsListenError),
+    /// The metrics socket systemd passed is unusable.
+    #[error("the metrics socket passed by systemd (FileDescriptorName=metrics) is unusable")]
+    MetricsActivation(#[source] std::io::Error),
 }
 
 /// What every connection shares.
@@ -108,11 +111,19 @@ pub async fn serve(config: Config, pool: CpuPool) -> Result<(), ServerError> {
     };
     let state = Arc::new(State::new(&config, pool));
     let metrics_stop = CancellationToken::new();
-    if let Some(address) = &config.metrics_listen {
-        let metrics = crate::metrics::http::bind(address).await?;
+    // A passed metrics socket wins over --metrics-listen, as the passed client socket wins over
+    // --socket.
+    let metrics = match crate::metrics::http::from_activation().map_err(ServerError::MetricsActivation)? {
+        Some(passed) => Some(passed),
+        None => match &config.metrics_listen {
+            Some(address) => Some((crate::metrics::http::bind(address).await?, address.to_string())),
+            None => None,
+        },
+    };
+    if let Some((listener, address)) = metrics {
         let registry = Arc::new(crate::metrics::registry(Arc::clone(&state)));
-        tracing::info!(address = %address, "metrics at /metrics");
-        tokio::spawn(crate::metrics::http::serve(metrics, registry, metrics_stop.clone()));
+        tracing::info!(address, "metrics at /metrics");
+        tokio::spawn(crate::metrics::http::serve(listener, registry, metrics_stop.clone()));
     }
     tracing::info!(
         socket = %listener.describe(),

@@ -138,3 +138,49 @@ fn metrics_on_loopback_tcp_and_off_by_default() {
     let quiet = Daemon::start(&[]);
     assert!(!quiet.log().contains("metrics at"), "no listener unless asked:\n{}", quiet.log());
 }
+
+/// ferryd-metrics.socket's contract: a second passed socket named `metrics` (here loopback TCP,
+/// created outside the daemon as systemd creates it) serves /metrics, the first serves clients.
+#[test]
+fn a_passed_socket_named_metrics_serves_metrics() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let dir = short_tempdir();
+    let path = dir.path().join("c.sock");
+    let clients = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = metrics.local_addr().unwrap();
+    // Copies at 10 and up, so that placing them at 3 and 4 in the child cannot clobber either.
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) on descriptors this test owns.
+    let (a, b) = unsafe {
+        (libc::fcntl(clients.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10), libc::fcntl(metrics.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10))
+    };
+    assert!(a >= 10 && b >= 10);
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", r#"LISTEN_PID=$$ exec "$0" "$@""#, crate::harness::FERRYD])
+        .env("LISTEN_FDS", "2")
+        .env("LISTEN_FDNAMES", "ferryd.socket:metrics");
+    // SAFETY: only dup2, async-signal-safe, between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::dup2(a, 3) < 0 || libc::dup2(b, 4) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut daemon = Daemon::spawn(command, &path, dir.path(), &[]);
+    daemon.wait_ready();
+    daemon.connect().call(&request(1, "ping", vec![])).expect_ok();
+    let (status, body) = get(std::net::TcpStream::connect(address).unwrap(), "/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(Scrape::parse(&body).must("ferryd_requests_total", &[("op", "ping"), ("outcome", "ok")]), 1.0);
+    assert!(daemon.log().contains("(from systemd)"), "{}", daemon.log());
+    assert!(daemon.terminate().success());
+    // SAFETY: closing the test's own copies.
+    unsafe {
+        libc::close(a);
+        libc::close(b);
+    }
+}
