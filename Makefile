@@ -8,7 +8,7 @@ OUT ?= $(CURDIR)/out/thumbs
 # once: `cargo test --release` builds target/release/ferryd, which the Go and systemd tests start.
 CARGO_TEST := cargo test --release --locked
 
-.PHONY: all setup build run test test-vectors test-rust test-go test-systemd bench clean
+.PHONY: all setup build run test test-vectors test-rust test-go test-systemd test-deploy test-deps bench clean install
 
 all: build
 
@@ -26,14 +26,19 @@ build: setup daemon
 run: build
 	FERRYD=$(FERRYD) PHOTOS=$(PHOTOS) OUT=$(OUT) scripts/run-demo.sh
 
-# Every test: the wire vectors against their generator, the Rust suite, the Go suite (which
-# starts the real daemon built here), the systemd units with the daemon built here.
-test: setup test-vectors test-rust test-go test-systemd
+# Every test: the wire vectors against their generator, the Rust suite (the panic-isolation
+# test first, on a daemon built with the fault-injection feature), the Go suite (which starts
+# the real daemon built here) with a short pass of each Go fuzz target, the systemd units with
+# the daemon built here, the Kubernetes manifests, the dependency licences.
+test: setup test-vectors test-rust test-go test-fuzz-go test-systemd test-deploy test-deps
 
 test-vectors:
 	python3 protocol/gen/generate.py --check
 
+# The fault-injection build only recompiles ferryd itself (features change no dependency); it
+# runs first because the plain build after it puts the normal daemon back in target/release.
 test-rust:
+	$(CARGO_TEST) --features fault-injection --test panics
 	$(CARGO_TEST)
 
 # The daemon is the one `cargo test --release` built (no second compile); `--no-run` is a
@@ -45,10 +50,37 @@ daemon:
 test-go: daemon
 	cd go-client && go vet ./... && FERRYD_BIN=$(FERRYD) go test -count=1 -timeout 20m ./...
 
+# The Go fuzz targets for a few seconds each (make fuzz runs every target, Rust's too, longer).
+test-fuzz-go:
+	FUZZ_RUST=0 FUZZ_TIME=5 scripts/fuzz.sh
+
+# Every fuzz target (cargo-fuzz on the stable toolchain, go test -fuzz) for FUZZ_TIME seconds
+# each (default 60); fuzz/README.md. Not in make test: cargo-fuzz's sanitizer build of the
+# dependency tree takes about half an hour the first time on 2 cores.
+fuzz:
+	scripts/fuzz.sh
+
+# Issue 8's hostile cases against a real daemon under a 4 GiB address-space limit: peak RSS,
+# time, survival per case. Heavy (minutes, gigabytes of traffic); not in make test, whose
+# tests/daemon/limits and overload run bounded versions of each.
+soak: daemon
+	python3 scripts/soak-limits.py --ferryd $(FERRYD) --ulimit-v 4194304
+
 # The units in systemd/ (systemd-analyze verify and security), and the daemon under socket
 # activation, in a sandbox and with NOTIFY_SOCKET; systemd need not be running (systemd/README.md).
 test-systemd: daemon
 	systemd/test.sh $(FERRYD)
+
+# The Kubernetes manifests, decoded strictly with the upstream API types (deploy/kubernetes is
+# its own Go module, so the client does not depend on k8s.io).
+test-deploy:
+	cd deploy/kubernetes && go vet ./... && go test -count=1 ./...
+
+# Dependency licences, bans and sources against deny.toml (cargo-deny reads crates.io metadata
+# only; the advisory check needs GitHub and is run before releases: docs/OPERATIONS.md).
+test-deps:
+	@command -v cargo-deny >/dev/null || { echo "cargo-deny missing: scripts/setup.sh installs it" >&2; exit 1; }
+	cargo deny --offline check licenses bans sources
 
 # The bench harness over a corpus of photos (CORPUS, default ../shared/corpus; benches/README.md
 # says how to fetch it): the Rust kernels' own figures, then the socket path against the Go path
@@ -64,3 +96,22 @@ bench: build
 clean:
 	cargo clean
 	rm -rf out
+
+# Installs the daemon built by `cargo build --release --locked` (nothing is built here, so it
+# works as root on a tree built by a user): the binary stripped, the systemd units with
+# ExecStart= pointing at it, the sysusers file, and the sample config (an existing one is kept).
+# DESTDIR stages into another root (packages, tests); PREFIX and SYSCONFDIR as usual.
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+install:
+	@test -x $(FERRYD) || { echo "no $(FERRYD): run cargo build --release --locked first" >&2; exit 1; }
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/ferry
+	install -s -m 0755 $(FERRYD) $(DESTDIR)$(PREFIX)/bin/ferryd
+	sed -e 's|/usr/local/bin/ferryd|$(PREFIX)/bin/ferryd|g' -e 's|/etc/ferry/|$(SYSCONFDIR)/ferry/|g' \
+		systemd/ferryd.service >$(DESTDIR)$(UNITDIR)/ferryd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ferryd.service
+	install -m 0644 systemd/ferryd.socket systemd/ferryd-metrics.socket $(DESTDIR)$(UNITDIR)/
+	install -m 0644 systemd/ferry.sysusers $(DESTDIR)$(SYSUSERSDIR)/ferry.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/ferry/ferryd.toml || install -m 0644 deploy/ferryd.toml $(DESTDIR)$(SYSCONFDIR)/ferry/ferryd.toml

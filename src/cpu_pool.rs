@@ -220,6 +220,16 @@ impl CpuPool {
         self.shared.finished.load(Ordering::Relaxed)
     }
 
+    /// A no-op run on a worker thread outside the admission bound; resolves once a worker has
+    /// run it (the watchdog's proof that the pool is not wedged).
+    pub fn probe(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        self.pool.spawn(move || {
+            let _ = tx.send(());
+        });
+        rx
+    }
+
     /// Admits `work` (see [`Admission`]) and queues it on a worker, or refuses at once. The
     /// [`Ticket`] withdraws it while it is still queued.
     ///

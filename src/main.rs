@@ -4,14 +4,22 @@
 use std::error::Error;
 use std::process::ExitCode;
 
-use clap::Parser;
-use ferryd::cli::Cli;
 use ferryd::config::Config;
+use ferryd::config_file::{self, LayerError};
 use ferryd::cpu_pool::CpuPool;
-use ferryd::{allocator, server, telemetry};
+use ferryd::{admin, allocator, server, telemetry};
 
 fn main() -> ExitCode {
-    let config = match Config::from_cli(Cli::parse()) {
+    let mut layered = match config_file::load(std::env::args_os()) {
+        Ok(layered) => layered,
+        // --help, --version and flag errors: clap prints them and picks the exit code.
+        Err(LayerError::Flags(error)) => error.exit(),
+        Err(error) => return fail(&error),
+    };
+    if let Some(command) = layered.cli.command.take() {
+        return admin::run(&command, layered.cli, &layered.settings);
+    }
+    let config = match Config::from_cli(layered.cli) {
         Ok(config) => config,
         Err(error) => return fail(&error),
     };

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Checks the systemd units and the daemon's side of the systemd contract, without systemd as
 # PID 1 (none on developer machines or CI here):
-#   1. `systemd-analyze verify` accepts both units, with no warning about either;
+#   1. `make install DESTDIR=...` stages a stripped binary, the units, sysusers and the sample
+#      config; `systemd-analyze verify --root` accepts both installed units, with no warning;
 #      `systemd-analyze security` rates the service "SAFE" (exposure <= 1.0); ferry.sysusers
 #      creates the group that ferryd.socket gives the socket to;
-#   2. every flag in ExecStart= exists (the real binary parses that exact command line);
+#   2. every flag in ExecStart= exists and the installed sample config is valid (the real binary
+#      parses that exact command line with `check-config`);
 #   3. socket activation: under `systemd-socket-activate` (LISTEN_FDS/LISTEN_PID, as PID 1 would
 #      pass them) and with the unit's ExecStart= flags, ferryd serves the passed socket rather
 #      than its --socket path, answers a hand-written `ping` frame, exits 0 on SIGTERM and
@@ -12,8 +14,9 @@
 #   4. the sandbox does not stop it: the same with ferryd in empty network and IPC namespaces
 #      (PrivateNetwork=, PrivateIPC=) as an unprivileged user without capabilities, the client
 #      outside (root only: unshare, setpriv);
-#   5. Type=notify: with NOTIFY_SOCKET set, READY=1 arrives, ping answers at once after it, and
-#      SIGTERM yields STOPPING=1 and exit status 0.
+#   5. Type=notify: with NOTIFY_SOCKET set, READY=1 arrives, ping answers at once after it,
+#      WATCHDOG=1 pings arrive when WATCHDOG_USEC is set, and SIGTERM yields STOPPING=1 and exit
+#      status 0.
 # Usage: systemd/test.sh [path/to/ferryd]   (default: target/release/ferryd)
 # Needs bash, python3 (stdlib only) and Debian's systemd package (systemd-analyze,
 # systemd-socket-activate, systemd-sysusers) and util-linux (unshare, setpriv).
@@ -153,35 +156,64 @@ forget() {
 }
 
 # --- 1. systemd-analyze verify -------------------------------------------------------------
-# verify starts a test-mode manager that needs no PID-1 systemd, loads the units from the
-# directory they are in (so Requires=ferryd.socket resolves to ours) and checks ExecStart= is
-# an executable file. /usr/local/bin/ferryd does not exist on a build machine, so the units are
-# copied and only that path is rewritten to the binary under test. `verify` exits 0 even on
-# "Unknown key ... ignoring" lines, so any line naming one of our units is a failure too.
-units=$dir/units
-mkdir "$units"
-cp "$here/ferryd.socket" "$here/ferryd.service" "$units/"
-exec_line=$(sed -n 's/^ExecStart=//p' "$here/ferryd.service")
+# The units are checked as installed: `make install` stages the stripped binary, both units,
+# the sysusers file and the sample config into a DESTDIR, and `systemd-analyze verify --root`
+# loads the units from that tree (a test-mode manager, no PID-1 systemd needed), so
+# Requires=ferryd.socket resolves to ours and ExecStart= names an executable that exists.
+# `verify` exits 0 even on "Unknown key ... ignoring" lines, so any line naming one of our
+# units is a failure too.
+root=$dir/root
+prefix=/usr/local
+make -s -C "$here/.." install DESTDIR="$root" PREFIX="$prefix" FERRYD="$bin" >"$dir/install.log" 2>&1 ||
+  fail_with_log "$dir/install.log" "make install DESTDIR=$root failed"
+unitdir=$prefix/lib/systemd/system
+for f in "$prefix/bin/ferryd" "$unitdir/ferryd.service" "$unitdir/ferryd.socket" "$unitdir/ferryd-metrics.socket" "$prefix/lib/sysusers.d/ferry.conf" /etc/ferry/ferryd.toml; do
+  [ -e "$root$f" ] || fail "make install did not create $f under DESTDIR"
+done
+# Stripped: no symbol table left (ELF section names read by python3, no binutils needed).
+python3 - "$root$prefix/bin/ferryd" <<'PY' || fail "make install left $prefix/bin/ferryd with a symbol table (not stripped)"
+import struct, sys
+elf = open(sys.argv[1], "rb").read()
+shoff, = struct.unpack_from("<Q", elf, 0x28)
+shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x3A)
+strtab_off, = struct.unpack_from("<Q", elf, shoff + shstrndx * shentsize + 0x18)
+names = [elf[strtab_off + struct.unpack_from("<I", elf, shoff + i * shentsize)[0]:].split(b"\0", 1)[0] for i in range(shnum)]
+sys.exit(1 if b".symtab" in names or b".debug_line" in names else 0)
+PY
+size=$(stat -c %s "$root$prefix/bin/ferryd")
+ok "make install DESTDIR: binary (stripped, $((size / 1024)) KiB, was $(($(stat -c %s "$bin") / 1024)) KiB), units, sysusers, sample config"
+exec_line=$(sed -n 's/^ExecStart=//p' "$root$unitdir/ferryd.service")
 read -ra exec_argv <<<"$exec_line"
-[ "${exec_argv[0]:-}" = /usr/local/bin/ferryd ] ||
-  fail "ferryd.service: ExecStart= should start with /usr/local/bin/ferryd, found: $exec_line"
-sed -i "s|^ExecStart=/usr/local/bin/ferryd\\b|ExecStart=$bin|" "$units/ferryd.service"
-grep -qxF "ExecStart=$bin${exec_line#/usr/local/bin/ferryd}" "$units/ferryd.service" ||
-  fail "could not rewrite ExecStart= in the copy of ferryd.service"
+[ "${exec_argv[0]:-}" = "$prefix/bin/ferryd" ] ||
+  fail "installed ferryd.service: ExecStart= should start with $prefix/bin/ferryd, found: $exec_line"
+# The staged root needs the distribution's own units too (sysinit.target, sockets.target, ...),
+# as a real root has them: copied from the host, read-only data.
+host_units=$(systemd-analyze unit-paths | grep -m1 -E '^/(usr/)?lib/systemd/system$' || echo /usr/lib/systemd/system)
+mkdir -p "$root/usr/lib/systemd"
+cp -a "$(readlink -f "$host_units")" "$root/usr/lib/systemd/system"
 verify_status=0
-verify_out=$(systemd-analyze verify --man=no "$units/ferryd.socket" "$units/ferryd.service" 2>&1) || verify_status=$?
-ours=$(grep -E 'ferryd\.(service|socket)' <<<"$verify_out" || true)
+verify_out=$(systemd-analyze verify --man=no --root="$root" "$unitdir/ferryd.socket" "$unitdir/ferryd-metrics.socket" "$unitdir/ferryd.service" 2>&1) ||
+  verify_status=$?
+ours=$(grep -E 'ferryd(-metrics)?\.(service|socket)' <<<"$verify_out" || true)
 if [ "$verify_status" -ne 0 ] || [ -n "$ours" ]; then
-  fail "systemd-analyze verify (exit $verify_status):"$'\n'"$verify_out"
+  fail "systemd-analyze verify --root=$root (exit $verify_status):"$'\n'"$verify_out"
 fi
 [ -z "$verify_out" ] || echo "# systemd-analyze verify said, about units not ours: $verify_out"
-ok "systemd-analyze verify: ferryd.socket and ferryd.service load cleanly"
+ok "systemd-analyze verify --root: the installed ferryd.socket, ferryd-metrics.socket and ferryd.service load cleanly"
+# The sandboxed run (check 4) is an unprivileged user that must read the staged config.
+chmod a+rx "$dir" "$root" "$root/etc" "$root/etc/ferry"
+# Paths in ExecStart= now point into the staged tree, for the checks that run the binary.
+for ((i = 0; i < ${#exec_argv[@]}; i++)); do
+  case ${exec_argv[i]} in
+    /*) [ -e "$root${exec_argv[i]}" ] && exec_argv[i]=$root${exec_argv[i]} ;;
+  esac
+done
 
 # The hardening stays: `systemd-analyze security` rates the unit file itself (--offline needs no
 # running manager). 0.2 today; --threshold=10 fails above 1.0, the top of its "SAFE" band, so a
 # dropped sandboxing line shows here rather than in production.
 security_status=0
-security_out=$(systemd-analyze security --offline=yes --man=no --threshold=10 "$here/ferryd.service" 2>&1) ||
+security_out=$(systemd-analyze security --offline=yes --man=no --threshold=10 "$root$unitdir/ferryd.service" 2>&1) ||
   security_status=$?
 score=$(grep -o 'Overall exposure level for ferryd.service: .*' <<<"$security_out" || true)
 [ "$security_status" -eq 0 ] && [ -n "$score" ] ||
@@ -198,10 +230,10 @@ grep -qF "Creating group '$socket_group'" <<<"$sysusers_out" ||
 ok "ferry.sysusers creates the socket's group ($socket_group)"
 
 # --- 2. ExecStart= flags -------------------------------------------------------------------
-# clap rejects an unknown flag or a bad value before it acts on --version.
-flags_out=$("$bin" "${exec_argv[@]:1}" --version 2>&1) ||
-  fail "ferryd rejects the ExecStart= flags of ferryd.service (${exec_argv[*]:1}): $flags_out"
-ok "ferryd accepts the ExecStart= flags: ${exec_argv[*]:1}"
+# check-config parses the flags and the installed sample config exactly as a start would.
+flags_out=$("$bin" "${exec_argv[@]:1}" check-config 2>&1) ||
+  fail "ferryd rejects the ExecStart= flags or config of ferryd.service (${exec_argv[*]:1}): $flags_out"
+ok "ferryd accepts the ExecStart= flags and the installed sample config: ${exec_argv[*]:1}"
 
 # --- 3. socket activation ------------------------------------------------------------------
 # systemd-socket-activate binds the socket, waits for the first connection (as PID 1 does for
@@ -303,13 +335,20 @@ done
 [ -S "$notify" ] || fail "the NOTIFY_SOCKET listener did not bind $notify: $(cat "$states")"
 sock=$dir/notify-ferryd.sock
 log=$dir/notify-ferryd.log
-env -u LISTEN_FDS -u LISTEN_PID -u LISTEN_FDNAMES NOTIFY_SOCKET="$notify" \
+# WATCHDOG_USEC as systemd sets it for WatchdogSec=; 400 ms so that pings come quickly.
+env -u LISTEN_FDS -u LISTEN_PID -u LISTEN_FDNAMES NOTIFY_SOCKET="$notify" WATCHDOG_USEC=400000 \
   "$bin" --socket "$sock" >"$log" 2>&1 &
 pid=$!
 pids+=("$pid")
 expect_state READY=1 10 || fail_with_log "$log" "no READY=1 on NOTIFY_SOCKET within 10 s (got: $(tr '\n' ' ' <"$states"))"
 # Type=notify promises that "active" means serving, so no retry here.
 ping_daemon "$sock" || fail_with_log "$log" "READY=1 was sent but ping failed right after it"
+# WatchdogSec=: pings keep coming while the daemon serves (at least three within 2 s).
+expect_state WATCHDOG=1 5 || fail_with_log "$log" "no WATCHDOG=1 within 5 s with WATCHDOG_USEC=400000 (got: $(tr '\n' ' ' <"$states"))"
+sleep 1.5
+pings=$(grep -cxF WATCHDOG=1 "$states")
+[ "$pings" -ge 3 ] || fail_with_log "$log" "only $pings WATCHDOG=1 pings in about 2 s with a 400 ms watchdog"
+ok "watchdog: $pings WATCHDOG=1 pings in about 2 s with WATCHDOG_USEC=400000"
 kill -TERM "$pid"
 expect_state STOPPING=1 10 || fail_with_log "$log" "no STOPPING=1 within 10 s of SIGTERM (got: $(tr '\n' ' ' <"$states"))"
 wait_exit "$pid" 10 || fail_with_log "$log" "ferryd still running 10 s after SIGTERM"

@@ -137,9 +137,6 @@ mod tests {
             .collect()
     }
 
-    /// Codes the lead decided for the v1 additions that SPEC.md's table does not list yet. The
-    /// test fails once the table lists one of them, so this shrinks to empty as the spec catches up.
-    const NOT_YET_IN_SPEC: &[(u8, &str)] = &[(14, "peer_not_allowed")];
 
     #[test]
     fn codes_match_the_spec_table() {

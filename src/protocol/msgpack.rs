@@ -217,6 +217,7 @@ impl Items<'_> {
     }
 
     /// Whether the array has no elements.
+    #[allow(dead_code)] // beside len, as clippy's len_without_is_empty asks; callers use len
     pub fn is_empty(&self) -> bool {
         self.left == 0
     }

@@ -370,11 +370,11 @@ impl Session {
             Body::Ping => return self.reply(id, op, bytes_in, arrived, Ok(ReplyBody::Ping)),
             Body::Stats => return self.reply(id, op, bytes_in, arrived, Ok(dispatch::stats(&self.state))),
             Body::Hello(hello) => {
-                tracing::info!(
-                    client = hello.client.as_deref().unwrap_or("-"),
-                    versions = hello.versions.len(),
-                    "hello"
-                );
+                // Both bounded: versions holds at most 16 numbers (checked at decode), the client's
+                // name is cut to 64 characters, so a hostile hello cannot flood the log.
+                let client = hello.client.as_deref().unwrap_or("-");
+                let client: String = client.chars().take(64).collect();
+                tracing::info!(client, versions = ?hello.versions, "hello");
                 return self.reply(id, op, bytes_in, arrived, dispatch::hello(&self.state, &hello));
             }
             Body::Resize(resize) => Job::Resize(resize),
@@ -457,6 +457,7 @@ impl Session {
             Arc::clone(&self.state.costs),
             units,
         );
+        let work = self.state.counters.time_job(op, work);
         match self.state.pool.try_spawn(admission, work) {
             Err(busy) => {
                 let error = WireError::new(ErrorCode::Busy, busy.to_string());
@@ -511,6 +512,7 @@ impl Session {
         frame: ReplyFrame,
     ) {
         self.state.counters.record_reply(op, error.map(|e| e.code));
+        self.state.counters.record_bytes(bytes_in, frame.len());
         log_request(id, op, bytes_in, frame.len(), arrived.elapsed(), error);
         let bytes = frame.len() as u64 + REPLY_OVERHEAD;
         let held = [self.state.budget.reserve_anyway(bytes), self.unread.reserve_anyway(bytes)];

@@ -180,22 +180,39 @@ impl Listener {
     }
 }
 
-/// The socket systemd passed, if this process was socket-activated (`LISTEN_PID` is our pid and
-/// `LISTEN_FDS` is at least 1). Only the first descriptor is used.
-pub fn from_activation() -> Result<Option<Listener>, ListenError> {
+/// `FileDescriptorName=` of the socket that serves metrics (ferryd-metrics.socket); every other
+/// passed socket is a client socket.
+pub const METRICS_FD_NAME: &str = "metrics";
+
+/// The descriptors systemd passed with their names (`LISTEN_FDNAMES`, `unknown` when unnamed),
+/// if this process was socket-activated (`LISTEN_PID` is our pid and `LISTEN_FDS` at least 1).
+pub fn activated_fds() -> Vec<(i32, String)> {
     let ours =
         std::env::var("LISTEN_PID").ok().and_then(|pid| pid.trim().parse::<u32>().ok()) == Some(std::process::id());
-    let count = std::env::var("LISTEN_FDS").ok().and_then(|n| n.trim().parse::<u32>().ok()).unwrap_or(0);
-    if !ours || count == 0 {
-        return Ok(None);
+    let count = std::env::var("LISTEN_FDS").ok().and_then(|n| n.trim().parse::<i32>().ok()).unwrap_or(0);
+    if !ours || count <= 0 {
+        return Vec::new();
     }
-    if count > 1 {
-        tracing::warn!(count, "systemd passed several sockets; serving only the first (fd 3)");
+    let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
+    let mut names = names.split(':').map(String::from);
+    (LISTEN_FDS_START..LISTEN_FDS_START + count)
+        .map(|fd| (fd, names.next().filter(|n| !n.is_empty()).unwrap_or_else(|| "unknown".into())))
+        .collect()
+}
+
+/// The client socket systemd passed, if this process was socket-activated: the first
+/// descriptor not named [`METRICS_FD_NAME`].
+pub fn from_activation() -> Result<Option<Listener>, ListenError> {
+    let passed = activated_fds();
+    let mut clients = passed.iter().filter(|(_, name)| name != METRICS_FD_NAME);
+    let Some(&(fd, _)) = clients.next() else { return Ok(None) };
+    if clients.next().is_some() {
+        tracing::warn!(count = passed.len(), fd, "systemd passed several client sockets; serving only the first");
     }
-    check_listening(LISTEN_FDS_START).map_err(|source| ListenError::NotAUnixListener { source })?;
+    check_listening(fd).map_err(|source| ListenError::NotAUnixListener { source })?;
     // SAFETY: systemd hands descriptors from 3 on to the process named by LISTEN_PID, which is
-    // this one; nothing else in the process owns or closes fd 3.
-    let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(LISTEN_FDS_START) };
+    // this one; nothing else in the process owns or closes this one.
+    let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
     std_listener.local_addr().map_err(|source| ListenError::NotAUnixListener { source })?;
     // SAFETY: fcntl on a descriptor we own; FD_CLOEXEC keeps it out of any child process.
     unsafe { libc::fcntl(std_listener.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };

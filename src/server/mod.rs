@@ -14,6 +14,7 @@
 //! - [`counters`]: the numbers `stats` reports.
 //! - [`shutdown`]: SIGTERM / SIGINT.
 //! - [`systemd`]: `READY=1` / `STOPPING=1` notifications.
+//! - [`watchdog`]: `WATCHDOG=1` while the reactor and the pool make progress.
 //! - [`trim`]: freed memory back to the system when the pool goes idle.
 //!
 //! # Shutdown (SPEC.md section 8)
@@ -37,6 +38,7 @@ pub mod peer;
 pub mod shutdown;
 pub mod systemd;
 pub mod trim;
+pub mod watchdog;
 pub mod writer;
 
 use std::future::Future;
@@ -76,6 +78,12 @@ pub enum ServerError {
     /// Signal handlers could not be installed.
     #[error("cannot install the SIGTERM/SIGINT handlers")]
     Signals(#[source] std::io::Error),
+    /// `--metrics-listen` cannot be bound.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::http::MetricsListenError),
+    /// The metrics socket systemd passed is unusable.
+    #[error("the metrics socket passed by systemd (FileDescriptorName=metrics) is unusable")]
+    MetricsActivation(#[source] std::io::Error),
 }
 
 /// What every connection shares.
@@ -138,6 +146,21 @@ pub async fn serve(config: Config, pool: CpuPool) -> Result<(), ServerError> {
         None => listener::bind(&config.socket)?,
     };
     let state = Arc::new(State::new(&config, pool));
+    let metrics_stop = CancellationToken::new();
+    // A passed metrics socket wins over --metrics-listen, as the passed client socket wins over
+    // --socket.
+    let metrics = match crate::metrics::http::from_activation().map_err(ServerError::MetricsActivation)? {
+        Some(passed) => Some(passed),
+        None => match &config.metrics_listen {
+            Some(address) => Some((crate::metrics::http::bind(address).await?, address.to_string())),
+            None => None,
+        },
+    };
+    if let Some((listener, address)) = metrics {
+        let registry = Arc::new(crate::metrics::registry(Arc::clone(&state)));
+        tracing::info!(address, "metrics at /metrics");
+        tokio::spawn(crate::metrics::http::serve(listener, registry, metrics_stop.clone()));
+    }
     tracing::info!(
         socket = %listener.describe(),
         workers = state.pool.workers(),
@@ -153,6 +176,8 @@ pub async fn serve(config: Config, pool: CpuPool) -> Result<(), ServerError> {
     );
     let notifier = Notifier::from_env();
     notifier.notify("READY=1\nSTATUS=serving");
+    let watchdog = watchdog::period_from_env()
+        .map(|period| tokio::spawn(watchdog::run(Arc::clone(&state), notifier.clone(), period)));
 
     let trimmer = tokio::spawn(trim::trim_when_idle(Arc::clone(&state)));
     let begin = CancellationToken::new();
@@ -177,6 +202,10 @@ pub async fn serve(config: Config, pool: CpuPool) -> Result<(), ServerError> {
     run(listener, Arc::clone(&state), begin.cancelled_owned(), config.shutdown_grace).await;
     signal_task.abort();
     trimmer.abort();
+    if let Some(task) = watchdog {
+        task.abort();
+    }
+    metrics_stop.cancel();
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 
 /// Sends state changes (`READY=1`, `STOPPING=1`) to the service manager, if there is one.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Notifier {
     target: Option<SocketAddr>,
 }
