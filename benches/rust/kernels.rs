@@ -251,5 +251,32 @@ fn jpeg_stop_latency(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, resize_filters, encode, thumbnail, checksums, jpeg_scans, jpeg_stop_latency);
+/// Three outputs (fit 1600, 800 and 200, JPEG q80) from one decode against the largest alone
+/// through the single-output pipeline: the bar is at most 1.4x.
+fn several_outputs(c: &mut Criterion) {
+    let mut group = c.benchmark_group("three_sizes_vs_largest_alone");
+    group.sample_size(10);
+    let fit = |side| ResizeParams { width: side, height: side, mode: Mode::Fit, quality: 80, ..ResizeParams::default() };
+    let three = [fit(1600), fit(800), fit(200)];
+    let limits = Limits::default();
+    let mut inputs = vec![("synthetic_12mp.jpg".to_string(), synthetic_jpeg())];
+    if let Some(dir) = std::env::var_os("FERRY_CORPUS") {
+        let mut paths: Vec<_> = std::fs::read_dir(dir).expect("FERRY_CORPUS is a directory").map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "jpg")) {
+            inputs.push((path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap()));
+        }
+    }
+    for (name, input) in &inputs {
+        group.bench_with_input(BenchmarkId::new("largest_alone_1600", name), input, |b, input| {
+            b.iter(|| resize::resize(black_box(input), &three[0], &limits, &JobControl::unbounded()).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("three_sizes_1600_800_200", name), input, |b, input| {
+            b.iter(|| resize::resize_several(black_box(input), &three, &limits, &JobControl::unbounded()).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode, resize_filters, encode, thumbnail, checksums, jpeg_scans, jpeg_stop_latency, several_outputs);
 criterion_main!(benches);

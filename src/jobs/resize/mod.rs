@@ -24,6 +24,7 @@
 //! - `colour`, `transform_cache`: ICC (and CMYK) to sRGB with Little CMS.
 //! - `encode`: JPEG, PNG, WebP, with the metadata the request keeps.
 //! - `raster`: the picture type passed between stages.
+//! - `several`: several outputs (sizes, formats) from one decode.
 
 mod colour;
 mod decode;
@@ -35,6 +36,7 @@ mod metadata;
 mod orient;
 mod raster;
 mod resample;
+mod several;
 mod sniff;
 mod transform_cache;
 mod validate;
@@ -43,6 +45,7 @@ mod validate;
 mod tests;
 
 use super::{ImageFormat, JobControl, JobError, Limits, OutputFormat, ResizeParams};
+pub use several::{decode_for, outputs_from, resize_several, Decoded};
 use encode::Extras;
 use geometry::Region;
 use orient::Orientation;

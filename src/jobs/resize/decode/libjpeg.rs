@@ -1,6 +1,6 @@
-//! A safe handle on libjpeg's decompressor, through the small C bridge compiled by build.rs
-//! (`libjpeg_bridge.c`): libjpeg reports errors with longjmp, which Rust frames must never be
-//! jumped over, so every libjpeg call happens inside a C function that catches it.
+//! A safe handle on libjpeg's decompressor, through the small C bridge the build script
+//! compiles (the `ferry_jpeg_*` functions): libjpeg reports errors with longjmp, which must never
+//! jump over Rust frames, so every libjpeg call happens inside a C function that catches it.
 //!
 //! Unlike the TurboJPEG API this gives: rows in bands (the caller checks its deadline between
 //! them), a progress hook that asks the job's [`JobControl`] while a progressive file is being
