@@ -4,7 +4,8 @@
 //! anchor, filter, format, quality and metadata choice.
 //!
 //! [`decode_for`] does the shared part, [`outputs_from`] the per-output part (a pure function of
-//! the decoded picture); [`resize_several`] chains them. Orientation and colour handling
+//! the decoded picture: smaller outputs are made from larger ones where that keeps a 2x margin);
+//! [`resize_several`] chains them. Orientation and colour handling
 //! (`auto_orient`, `keep_icc`) shape the shared picture, so all outputs must agree on them.
 //!
 //! Unlike [`resize`](super::resize), the colour conversion runs on the decoded picture rather
@@ -96,45 +97,95 @@ pub fn decode_for(input: &[u8], requests: &[ResizeParams], limits: &Limits, ctl:
     })
 }
 
-/// Makes one output per request from `decoded`, in request order. The requests must be among
-/// those [`decode_for`] saw (a larger output than it planned for would be made from too few
-/// pixels, though still correctly sized).
-pub fn outputs_from(decoded: &Decoded, requests: &[ResizeParams], limits: &Limits, ctl: &JobControl) -> Result<Vec<ResizeOutput>, JobError> {
+/// Makes one output per request from `decoded`, returned in request order. The requests must
+/// be among those [`decode_for`] saw (a larger output than it planned for would be made from too
+/// few pixels, though still correctly sized).
+///
+/// Outputs are made largest first, and a smaller one is resized from an earlier output of the
+/// whole picture when that is still at least twice its size on both axes (the same margin the
+/// DCT scale keeps): 200 px from the 800 px output rather than from a 12 MP decode. The decoded
+/// picture is moved, not copied, into its last resize.
+pub fn outputs_from(decoded: Decoded, requests: &[ResizeParams], limits: &Limits, ctl: &JobControl) -> Result<Vec<ResizeOutput>, JobError> {
     let (source_w, source_h) = (decoded.source_width, decoded.source_height);
-    let dec = (decoded.raster.width, decoded.raster.height);
-    requests
+    let plans = requests
         .iter()
         .map(|request| {
             validate::params(request, limits)?;
-            let plan = checked_plan(source_w, source_h, request, limits)?;
-            ctl.check("resize")?;
-            let region: Region = decoded_region(plan.region, (source_w, source_h), dec, decoded.eighths);
-            let resized = resample::resize(decoded.raster.clone(), region, plan.width, plan.height, request.filter, ctl)?;
-            ctl.check("encode")?;
-            let keep = request.keep_metadata;
-            let extras = Extras {
-                icc: decoded.icc_to_embed.clone(),
-                exif: decoded.exif.clone().filter(|_| keep),
-                xmp: decoded.xmp.clone().filter(|_| keep),
-            };
-            let bytes = encode::encode(resized, request.format, request.quality, &extras)?;
-            Ok(ResizeOutput {
-                bytes,
-                width: plan.width,
-                height: plan.height,
-                format: request.format,
-                source_width: source_w,
-                source_height: source_h,
-                source_format: decoded.source_format,
-            })
+            checked_plan(source_w, source_h, request, limits)
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut order: Vec<usize> = (0..requests.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(u64::from(plans[i].width) * u64::from(plans[i].height)));
+
+    // Which earlier output (by position in `order`) each one is resized from, if any; an output
+    // can serve later ones when it shows the whole picture.
+    let whole = |plan: &geometry::Plan| plan.region == Region { x: 0.0, y: 0.0, width: source_w.into(), height: source_h.into() };
+    let sources: Vec<Option<usize>> = (0..order.len())
+        .map(|n| {
+            let plan = &plans[order[n]];
+            (0..n)
+                .filter(|&m| whole(&plans[order[m]]))
+                .filter(|&m| {
+                    let earlier = &plans[order[m]];
+                    let fx = f64::from(earlier.width) / f64::from(source_w);
+                    let fy = f64::from(earlier.height) / f64::from(source_h);
+                    plan.region.width * fx >= 2.0 * f64::from(plan.width) && plan.region.height * fy >= 2.0 * f64::from(plan.height)
+                })
+                .min_by_key(|&m| u64::from(plans[order[m]].width) * u64::from(plans[order[m]].height))
+        })
+        .collect();
+    let last_from_decode = sources.iter().rposition(Option::is_none);
+    let kept_for_later: Vec<bool> = (0..order.len()).map(|m| sources.contains(&Some(m))).collect();
+
+    let dec_size = (decoded.raster.width, decoded.raster.height);
+    let mut decoded_raster = Some(decoded.raster);
+    let mut intermediates: Vec<Option<Raster>> = vec![None; order.len()];
+    let mut outputs: Vec<Option<ResizeOutput>> = vec![None; requests.len()];
+    for (n, &i) in order.iter().enumerate() {
+        let (request, plan) = (&requests[i], plans[i]);
+        ctl.check("resize")?;
+        let (src, region) = match sources[n] {
+            Some(m) => {
+                let earlier = intermediates[m].as_ref().ok_or_else(|| JobError::Internal("intermediate output missing".into()))?;
+                let (fx, fy) = (f64::from(earlier.width) / f64::from(source_w), f64::from(earlier.height) / f64::from(source_h));
+                let r = plan.region;
+                (earlier.clone(), Region { x: r.x * fx, y: r.y * fy, width: r.width * fx, height: r.height * fy })
+            }
+            None => {
+                let raster = if Some(n) == last_from_decode { decoded_raster.take() } else { decoded_raster.clone() };
+                let raster = raster.ok_or_else(|| JobError::Internal("decoded picture already used".into()))?;
+                (raster, decoded_region(plan.region, (source_w, source_h), dec_size, decoded.eighths))
+            }
+        };
+        let resized = resample::resize(src, region, plan.width, plan.height, request.filter, ctl)?;
+        if kept_for_later[n] {
+            intermediates[n] = Some(resized.clone());
+        }
+        ctl.check("encode")?;
+        let keep = request.keep_metadata;
+        let extras = Extras {
+            icc: decoded.icc_to_embed.clone(),
+            exif: decoded.exif.clone().filter(|_| keep),
+            xmp: decoded.xmp.clone().filter(|_| keep),
+        };
+        let bytes = encode::encode(resized, request.format, request.quality, &extras)?;
+        outputs[i] = Some(ResizeOutput {
+            bytes,
+            width: plan.width,
+            height: plan.height,
+            format: request.format,
+            source_width: source_w,
+            source_height: source_h,
+            source_format: decoded.source_format,
+        });
+    }
+    Ok(outputs.into_iter().flatten().collect())
 }
 
 /// [`decode_for`] then [`outputs_from`]: every requested output from one decode.
 pub fn resize_several(input: &[u8], requests: &[ResizeParams], limits: &Limits, ctl: &JobControl) -> Result<Vec<ResizeOutput>, JobError> {
     let decoded = decode_for(input, requests, limits, ctl)?;
-    outputs_from(&decoded, requests, limits, ctl)
+    outputs_from(decoded, requests, limits, ctl)
 }
 
 /// The request's plan, refused when its output exceeds what its format can store.
@@ -201,6 +252,22 @@ mod tests {
         assert_eq!((small.eighths, small.raster.width), (1, 200));
         let both = decode_for(&jpeg, &[params(Mode::Fit, 100, 100), params(Mode::Fit, 500, 500)], &limits, &JobControl::unbounded()).unwrap();
         assert_eq!((both.eighths, both.raster.width), (8, 1600));
+    }
+
+    #[test]
+    fn small_outputs_made_from_larger_ones_stay_close_to_direct_resizes() {
+        let jpeg = super::super::tests::jpeg_of(&painted(1600, 1200), 95);
+        let limits = Limits::default();
+        let ctl = JobControl::unbounded();
+        let requests = [params(Mode::Fit, 200, 200), params(Mode::Fit, 800, 800), params(Mode::Fill, 300, 100)];
+        let chained = resize_several(&jpeg, &requests, &limits, &ctl).unwrap();
+        for (request, output) in requests.iter().zip(&chained) {
+            // Each alone: decoded at the same scale, resized straight from the decode.
+            let alone = outputs_from(decode_for(&jpeg, &requests, &limits, &ctl).unwrap(), std::slice::from_ref(request), &limits, &ctl).unwrap();
+            assert_eq!((output.width, output.height), (alone[0].width, alone[0].height));
+            let db = psnr(&decode_output(&output.bytes).to_rgb8(), &decode_output(&alone[0].bytes).to_rgb8());
+            assert!(db >= 40.0, "{request:?}: {db:.1} dB against a direct resize");
+        }
     }
 
     #[test]
