@@ -3,6 +3,9 @@
 //! 16 MiB. Inputs are painted synthetic pictures (so the bench needs no files) plus the three
 //! sample photos in tests/data/photos.
 //!
+//! Also: progressive JPEG thumbnails with and without scan pruning (plus the progressive photos
+//! of `FERRY_CORPUS` when set), and how soon a cancelled 16 MP JPEG decode stops.
+//!
 //! Run: `cargo bench --bench kernels` (or `-- resize` to filter). Criterion prints a time per
 //! iteration with a confidence interval, and throughput where it is set.
 
@@ -148,5 +151,132 @@ fn checksums(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, resize_filters, encode, thumbnail, checksums);
+/// A progressive JPEG of a painted picture with grain (TurboJPEG's progressive option writes
+/// libjpeg's default scan script), 4:2:0.
+fn progressive_jpeg(width: u32, height: u32) -> Vec<u8> {
+    let mut raster = painted_rgb(width, height);
+    let mut state = 0x2545_F491_u32;
+    for v in &mut raster.data {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        *v = v.saturating_add((state & 15) as u8);
+    }
+    let mut compressor = turbojpeg::Compressor::new().unwrap();
+    compressor.set_quality(90).unwrap();
+    compressor.set_progressive(true).unwrap();
+    compressor.set_subsamp(turbojpeg::Subsamp::Sub2x2).unwrap();
+    let image = turbojpeg::Image { pixels: &raster.data[..], width: width as usize, pitch: width as usize * 3, height: height as usize, format: turbojpeg::PixelFormat::RGB };
+    compressor.compress_to_vec(image).unwrap()
+}
+
+/// Progressive JPEGs: the 200 px thumbnail's decode (at 1/8) plus resize and JPEG q80, with the
+/// scans 1/8 never reads pruned, with every scan (libjpeg alone), and through TurboJPEG's
+/// one-shot decode (the decoder before the scanline API). The synthetic 12 MP file, plus the
+/// progressive photos of `FERRY_CORPUS` when it is set.
+fn jpeg_scans(c: &mut Criterion) {
+    let mut group = c.benchmark_group("progressive_thumbnail_200_at_1_8");
+    group.sample_size(10);
+    let mut inputs = vec![("synthetic_12mp".to_string(), progressive_jpeg(4000, 3000))];
+    if let Some(dir) = std::env::var_os("FERRY_CORPUS") {
+        let mut paths: Vec<_> = std::fs::read_dir(dir).expect("FERRY_CORPUS is a directory").map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        for path in paths {
+            let bytes = std::fs::read(&path).unwrap();
+            let progressive = path.extension().is_some_and(|e| e == "jpg") && turbojpeg::read_header(&bytes).is_ok_and(|h| h.is_progressive);
+            if progressive {
+                inputs.push((path.file_name().unwrap().to_string_lossy().into_owned(), bytes));
+            }
+        }
+    }
+    let thumb = |decoded: Raster| {
+        let scale = 200.0 / f64::from(decoded.width.max(decoded.height));
+        let (w, h) = ((f64::from(decoded.width) * scale).round() as u32, (f64::from(decoded.height) * scale).round() as u32);
+        let resized = stages::resize(decoded, w.max(1), h.max(1), Filter::Lanczos3).unwrap();
+        stages::encode(resized, OutputFormat::Jpeg, 80).unwrap()
+    };
+    for (name, input) in &inputs {
+        group.bench_with_input(BenchmarkId::new("pruned", name), input, |b, input| {
+            b.iter(|| thumb(stages::decode_jpeg(black_box(input), 1, true).unwrap()))
+        });
+        group.bench_with_input(BenchmarkId::new("all_scans", name), input, |b, input| {
+            b.iter(|| thumb(stages::decode_jpeg(black_box(input), 1, false).unwrap()))
+        });
+        group.bench_with_input(BenchmarkId::new("turbojpeg_one_shot", name), input, |b, input| {
+            b.iter(|| {
+                let mut decompressor = turbojpeg::Decompressor::new().unwrap();
+                let header = decompressor.read_header(black_box(input)).unwrap();
+                let factor = turbojpeg::ScalingFactor::ONE_EIGHTH;
+                decompressor.set_scaling_factor(factor).unwrap();
+                let scaled = header.scaled(factor);
+                let mut pixels = vec![0u8; scaled.width * scaled.height * 3];
+                let image = turbojpeg::Image { pixels: &mut pixels[..], width: scaled.width, pitch: scaled.width * 3, height: scaled.height, format: turbojpeg::PixelFormat::RGB };
+                decompressor.decompress(input, image).unwrap();
+                thumb(Raster::new(scaled.width as u32, scaled.height as u32, Layout::Rgb, pixels))
+            })
+        });
+    }
+    group.finish();
+}
+
+/// How long a full-size decode of a 16 MP JPEG (baseline and progressive) runs on after its
+/// job is cancelled from another thread: the time reported is from `cancel()` to the pipeline
+/// returning `Cancelled`, not the iteration's wall time.
+fn jpeg_stop_latency(c: &mut Criterion) {
+    let mut group = c.benchmark_group("jpeg_16mp_stop_latency_after_cancel");
+    group.sample_size(10).warm_up_time(std::time::Duration::from_millis(500)).measurement_time(std::time::Duration::from_secs(2));
+    let (width, height) = (4608, 3456);
+    let params = ResizeParams { width, height, mode: Mode::Fit, quality: 80, ..ResizeParams::default() };
+    for (name, input) in [("baseline", stages::encode(painted_rgb(width, height), OutputFormat::Jpeg, 92).unwrap()), ("progressive", progressive_jpeg(width, height))] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = std::time::Duration::ZERO;
+                for _ in 0..iters {
+                    let ctl = JobControl::unbounded();
+                    let canceller = ctl.clone();
+                    let timer = std::thread::spawn(move || {
+                        std::thread::sleep(std::time::Duration::from_millis(15));
+                        canceller.cancel();
+                        std::time::Instant::now()
+                    });
+                    let got = resize::resize(&input, &params, &Limits::default(), &ctl);
+                    let returned = std::time::Instant::now();
+                    assert!(got.is_err(), "the decode finished before the cancel: lower the sleep");
+                    total += returned.saturating_duration_since(timer.join().unwrap());
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Three outputs (fit 1600, 800 and 200, JPEG q80) from one decode against the largest alone
+/// through the single-output pipeline: the bar is at most 1.4x.
+fn several_outputs(c: &mut Criterion) {
+    let mut group = c.benchmark_group("three_sizes_vs_largest_alone");
+    group.sample_size(10);
+    let fit = |side| ResizeParams { width: side, height: side, mode: Mode::Fit, quality: 80, ..ResizeParams::default() };
+    let three = [fit(1600), fit(800), fit(200)];
+    let limits = Limits::default();
+    let mut inputs = vec![("synthetic_12mp.jpg".to_string(), synthetic_jpeg())];
+    if let Some(dir) = std::env::var_os("FERRY_CORPUS") {
+        let mut paths: Vec<_> = std::fs::read_dir(dir).expect("FERRY_CORPUS is a directory").map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "jpg")) {
+            inputs.push((path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap()));
+        }
+    }
+    for (name, input) in &inputs {
+        group.bench_with_input(BenchmarkId::new("largest_alone_1600", name), input, |b, input| {
+            b.iter(|| resize::resize(black_box(input), &three[0], &limits, &JobControl::unbounded()).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("three_sizes_1600_800_200", name), input, |b, input| {
+            b.iter(|| resize::resize_several(black_box(input), &three, &limits, &JobControl::unbounded()).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode, resize_filters, encode, thumbnail, checksums, jpeg_scans, jpeg_stop_latency, several_outputs);
 criterion_main!(benches);

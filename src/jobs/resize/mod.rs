@@ -25,6 +25,7 @@
 //! - `encode`: JPEG, PNG, WebP, with the metadata the request keeps.
 //! - `raster`: the picture type passed between stages.
 //! - `estimate`: [`estimate_memory`], the memory bound a job is admitted by, from the header.
+//! - `several`: several outputs (sizes, formats) from one decode.
 
 mod colour;
 mod decode;
@@ -37,6 +38,7 @@ mod metadata;
 mod orient;
 mod raster;
 mod resample;
+mod several;
 mod sniff;
 mod transform_cache;
 mod validate;
@@ -47,6 +49,7 @@ mod tests;
 pub use estimate::estimate_memory;
 
 use super::{ImageFormat, JobControl, JobError, Limits, OutputFormat, ResizeParams};
+pub use several::{decode_for, outputs_from, resize_several, Decoded};
 use encode::Extras;
 use geometry::Region;
 use orient::Orientation;
@@ -153,7 +156,7 @@ fn decoded_region(region: Region, (stored_w, stored_h): (u32, u32), (dec_w, dec_
 pub mod stages {
     pub use super::raster::{Layout, Raster};
     use super::{decode, encode, resample, sniff};
-    use crate::jobs::{Filter, JobControl, JobError, Limits, OutputFormat};
+    use crate::jobs::{Filter, ImageFormat, JobControl, JobError, Limits, OutputFormat};
 
     /// Sniffs and decodes `input` (JPEG at `jpeg_eighths`/8 of its size), default limits.
     pub fn decode(input: &[u8], jpeg_eighths: u32) -> Result<Raster, JobError> {
@@ -162,6 +165,15 @@ pub mod stages {
         let size = sniff::dimensions(input, format)?;
         sniff::check_limits(size.0, size.1, &limits)?;
         decode::open(input, format, size, &limits, false)?.decode(jpeg_eighths, &JobControl::unbounded())
+    }
+
+    /// [`decode`] of a JPEG choosing whether progressive scans the DCT scale never reads are
+    /// pruned (`pruned: false` decodes every scan, as libjpeg alone would).
+    pub fn decode_jpeg(input: &[u8], jpeg_eighths: u32, pruned: bool) -> Result<Raster, JobError> {
+        let limits = Limits::default();
+        let size = sniff::dimensions(input, ImageFormat::Jpeg)?;
+        let scans = if pruned { decode::JpegScans::Pruned } else { decode::JpegScans::All };
+        decode::open(input, ImageFormat::Jpeg, size, &limits, false)?.decode_with(jpeg_eighths, scans, &JobControl::unbounded())
     }
 
     /// Resizes the whole of `src` to `width x height`.

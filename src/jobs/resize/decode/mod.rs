@@ -2,7 +2,8 @@
 //! metadata (cheap, no pixel buffer), then [`Source::decode`] produces 8-bit pixels, for JPEG at
 //! the DCT scale the plan chose.
 //!
-//! - JPEG: libjpeg-turbo (DCT-domain scaling, SIMD), metadata from our own marker walk.
+//! - JPEG: libjpeg-turbo's scanline API (DCT-domain scaling, SIMD, deadline checks per band),
+//!   metadata from our own marker walk.
 //! - PNG: the `png` crate row by row, so the deadline is checked per band of rows.
 //! - WebP, GIF (first frame): the `image` crate.
 //!
@@ -11,7 +12,13 @@
 
 mod image_rs;
 mod jpeg;
+mod jpeg_stream;
+mod libjpeg;
 mod png;
+mod scan_pruning;
+
+#[cfg(test)]
+mod jpeg_tests;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -21,6 +28,15 @@ use super::raster::Raster;
 
 /// Rows decoded between two deadline checks, where the decoder lets us see rows at all.
 pub const ROWS_PER_CHECK: usize = 64;
+
+/// Which scans of a progressive JPEG a decode reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JpegScans {
+    /// Only those the DCT scale needs (identical pixels; see `scan_pruning`).
+    Pruned,
+    /// Every scan.
+    All,
+}
 
 /// An input whose header has been read and whose pixels have not.
 pub struct Source<'a> {
@@ -86,10 +102,19 @@ impl Source<'_> {
     /// for JPEG; other formats always decode at full size. Alpha that is opaque everywhere is
     /// dropped.
     pub fn decode(self, jpeg_eighths: u32, ctl: &JobControl) -> Result<Raster, JobError> {
+        self.decode_with(jpeg_eighths, JpegScans::Pruned, ctl)
+    }
+
+    /// [`Source::decode`], choosing whether a progressive JPEG at 1/8 is pruned of the scans
+    /// that scale never reads (benches compare both).
+    pub fn decode_with(self, jpeg_eighths: u32, scans: JpegScans, ctl: &JobControl) -> Result<Raster, JobError> {
         let format = self.format;
         let (width, height) = (self.width, self.height);
         let raster = guard(format, || match self.decoder {
-            Decoder::Jpeg(input) => jpeg::decode(input, (width, height), jpeg_eighths, self.meta.adobe),
+            Decoder::Jpeg(input) => match scans {
+                JpegScans::Pruned => jpeg::decode(input, (width, height), jpeg_eighths, self.meta.adobe, ctl),
+                JpegScans::All => jpeg::decode_every_scan(input, (width, height), jpeg_eighths, self.meta.adobe, ctl),
+            },
             Decoder::Png(source) => source.decode(ctl),
             Decoder::ImageRs(source) => source.decode(),
         })?;

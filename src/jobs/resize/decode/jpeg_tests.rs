@@ -1,0 +1,339 @@
+//! Tests of the JPEG decode: scan pruning against the decode of every scan (generated
+//! progressive files with the scan scripts real encoders write, the sample photos, and the
+//! corpus when `FERRY_CORPUS` names it), the fallbacks, and deadlines inside the decode.
+
+use std::ffi::{c_int, c_uint, c_ulong};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::super::super::{Filter, JobControl, JobError};
+use super::super::geometry::Region;
+use super::super::raster::{Layout, Raster};
+use super::super::resample;
+use super::jpeg::{decode, decode_every_scan};
+use super::jpeg_stream;
+use super::scan_pruning::for_eighth_scale;
+
+extern "C" {
+    fn ferry_test_encode(
+        pixels: *const u8,
+        width: c_uint,
+        height: c_uint,
+        components: c_int,
+        quality: c_int,
+        h0: c_int,
+        v0: c_int,
+        script: *const c_int,
+        nscans: c_int,
+        out: *mut *mut u8,
+        out_len: *mut c_ulong,
+    ) -> c_int;
+    fn ferry_test_free(buf: *mut u8);
+}
+
+/// One scan: component indices, Ss, Se, Ah, Al.
+type Scan = (&'static [i32], i32, i32, i32, i32);
+
+/// Encodes `pixels` (gray or RGB rows) as a progressive JPEG with `script` (empty: libjpeg's
+/// default script), the first component sampled `h0 x v0`.
+fn encode_progressive(pixels: &[u8], width: u32, height: u32, components: i32, (h0, v0): (i32, i32), script: &[Scan]) -> Vec<u8> {
+    assert_eq!(pixels.len(), (width * height) as usize * components as usize);
+    let flat: Vec<c_int> = script
+        .iter()
+        .flat_map(|&(comps, ss, se, ah, al)| {
+            let mut ids = [0; 4];
+            ids[..comps.len()].copy_from_slice(comps);
+            [comps.len() as c_int, ids[0], ids[1], ids[2], ids[3], ss, se, ah * 16 + al]
+        })
+        .collect();
+    let (mut out, mut len) = (std::ptr::null_mut(), 0);
+    // SAFETY: pixels holds width*height*components bytes; flat holds 8 ints per scan; out and
+    // len are out-pointers; the buffer is copied and then freed by the C side's free.
+    unsafe {
+        let status = ferry_test_encode(
+            pixels.as_ptr(),
+            width,
+            height,
+            components,
+            90,
+            h0,
+            v0,
+            flat.as_ptr(),
+            script.len() as c_int,
+            &mut out,
+            &mut len,
+        );
+        assert_eq!(status, 0, "libjpeg refused the scan script {script:?}");
+        let jpeg = std::slice::from_raw_parts(out, len as usize).to_vec();
+        ferry_test_free(out);
+        jpeg
+    }
+}
+
+/// A mozjpeg-style script (its max-compression profile): unrefined DC, low luma and chroma
+/// bands first, luma refined in two steps, chroma's high band last.
+const MOZJPEG_STYLE: [Scan; 9] = [
+    (&[0, 1, 2], 0, 0, 0, 0),
+    (&[0], 1, 8, 0, 2),
+    (&[1], 1, 8, 0, 0),
+    (&[2], 1, 8, 0, 0),
+    (&[0], 9, 63, 0, 2),
+    (&[0], 1, 63, 2, 1),
+    (&[0], 1, 63, 1, 0),
+    (&[1], 9, 63, 0, 0),
+    (&[2], 9, 63, 0, 0),
+];
+
+/// One scan per component for DC, then one per component for all of AC.
+const ONE_SCAN_PER_COMPONENT: [Scan; 6] =
+    [(&[0], 0, 0, 0, 0), (&[1], 0, 0, 0, 0), (&[2], 0, 0, 0, 0), (&[0], 1, 63, 0, 0), (&[1], 1, 63, 0, 0), (&[2], 1, 63, 0, 0)];
+
+/// Successive approximation everywhere, DC included, chroma split into bands.
+const SPLIT_CHROMA_REFINED: [Scan; 10] = [
+    (&[0, 1, 2], 0, 0, 0, 1),
+    (&[0], 1, 5, 0, 1),
+    (&[1], 1, 2, 0, 1),
+    (&[2], 1, 2, 0, 1),
+    (&[1], 3, 63, 0, 1),
+    (&[2], 3, 63, 0, 1),
+    (&[0], 6, 63, 0, 1),
+    (&[0, 1, 2], 0, 0, 1, 0),
+    (&[1], 1, 63, 1, 0),
+    (&[0], 1, 63, 1, 0),
+];
+
+/// The 640x427 sample photo as RGB rows.
+fn rocket_rgb() -> (Vec<u8>, u32, u32) {
+    let jpeg = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/photos/rocket.jpg")).unwrap();
+    let image = turbojpeg::decompress(&jpeg, turbojpeg::PixelFormat::RGB).unwrap();
+    (image.pixels, image.width as u32, image.height as u32)
+}
+
+fn frame_size(jpeg: &[u8]) -> (u32, u32) {
+    let segments = super::super::jpeg_markers::header_segments(jpeg).unwrap();
+    super::super::jpeg_markers::frame_size(&segments).unwrap()
+}
+
+fn scan_count(jpeg: &[u8]) -> usize {
+    jpeg_stream::split(jpeg).unwrap().pieces.iter().filter(|p| p.scan.is_some()).count()
+}
+
+/// A Lanczos3 thumbnail fitting 200x200, as the pipeline's resize makes it.
+fn thumbnail(raster: Raster) -> Raster {
+    thumbnail_of_side(raster, 200)
+}
+
+/// A Lanczos3 thumbnail whose longer side is `side`.
+fn thumbnail_of_side(raster: Raster, side: u32) -> Raster {
+    let scale = f64::from(side) / f64::from(raster.width.max(raster.height));
+    let (w, h) = (((f64::from(raster.width) * scale).round() as u32).max(1), ((f64::from(raster.height) * scale).round() as u32).max(1));
+    let region = Region { x: 0.0, y: 0.0, width: raster.width.into(), height: raster.height.into() };
+    resample::resize(raster, region, w, h, Filter::Lanczos3, &JobControl::unbounded()).unwrap()
+}
+
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let mse = a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>() / a.len() as f64;
+    if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0 * 255.0 / mse).log10() }
+}
+
+/// What pruning did to one file, for the assertions and the log.
+struct Compared {
+    pruned: bool,
+    scans: (usize, usize),
+    thumbnail_psnr: f64,
+}
+
+/// Decodes `jpeg` at 1/8 pruned and with every scan; the decodes must be identical (pruning
+/// drops only coefficients the 1/8 IDCTs never read), and so their thumbnails.
+fn compare_at_eighth(name: &str, jpeg: &[u8]) -> Compared {
+    let size = frame_size(jpeg);
+    let ctl = JobControl::unbounded();
+    let full = decode_every_scan(jpeg, size, 1, false, &ctl).unwrap();
+    let pruned_decode = decode(jpeg, size, 1, false, &ctl).unwrap();
+    assert_eq!((full.width, full.height, full.layout), (pruned_decode.width, pruned_decode.height, pruned_decode.layout), "{name}");
+    assert!(full.data == pruned_decode.data, "{name}: pruned decode differs (luma or chroma), PSNR {:.1} dB", psnr(&full.data, &pruned_decode.data));
+    let thumbnail_psnr = psnr(&thumbnail(full).data, &thumbnail(pruned_decode).data);
+    assert!(thumbnail_psnr >= 40.0, "{name}: thumbnail PSNR {thumbnail_psnr:.1} dB");
+    let pruned = for_eighth_scale(jpeg);
+    let scans = (pruned.as_deref().map_or(scan_count(jpeg), scan_count), scan_count(jpeg));
+    Compared { pruned: pruned.is_some(), scans, thumbnail_psnr }
+}
+
+#[test]
+fn pruned_decodes_equal_full_decodes_for_every_scan_script_and_sampling() {
+    let (rgb, width, height) = rocket_rgb();
+    let gray: Vec<u8> = rgb.chunks_exact(3).map(|p| ((u32::from(p[0]) * 77 + u32::from(p[1]) * 150 + u32::from(p[2]) * 29) >> 8) as u8).collect();
+    let scripts: [(&str, &[Scan]); 4] = [
+        ("libjpeg default", &[]),
+        ("mozjpeg-style", &MOZJPEG_STYLE),
+        ("one scan per component", &ONE_SCAN_PER_COMPONENT),
+        ("split chroma, refined", &SPLIT_CHROMA_REFINED),
+    ];
+    for (sampling_name, sampling) in [("4:2:0", (2, 2)), ("4:2:2", (2, 1)), ("4:4:4", (1, 1)), ("4:4:0", (1, 2))] {
+        for (script_name, script) in scripts {
+            let name = format!("{script_name}, {sampling_name}");
+            let jpeg = encode_progressive(&rgb, width, height, 3, sampling, script);
+            let got = compare_at_eighth(&name, &jpeg);
+            assert!(got.pruned && got.scans.0 < got.scans.1, "{name}: nothing pruned ({:?} scans)", got.scans);
+            eprintln!("{name}: kept {} of {} scans, thumbnail PSNR {:.1} dB", got.scans.0, got.scans.1, got.thumbnail_psnr);
+        }
+    }
+    let jpeg = encode_progressive(&gray, width, height, 1, (1, 1), &[]);
+    let got = compare_at_eighth("gray, libjpeg default", &jpeg);
+    assert!(got.pruned && got.scans.0 < got.scans.1);
+    // TurboJPEG's own progressive output (libjpeg's default script through another door).
+    let mut compressor = turbojpeg::Compressor::new().unwrap();
+    compressor.set_progressive(true).unwrap();
+    compressor.set_subsamp(turbojpeg::Subsamp::Sub2x2).unwrap();
+    let image = turbojpeg::Image { pixels: &rgb[..], width: width as usize, pitch: width as usize * 3, height: height as usize, format: turbojpeg::PixelFormat::RGB };
+    let jpeg = compressor.compress_to_vec(image).unwrap();
+    assert!(compare_at_eighth("turbojpeg progressive", &jpeg).pruned);
+}
+
+#[test]
+fn the_sample_photos_decode_identically_pruned() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/photos");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "jpg") {
+            compare_at_eighth(&path.display().to_string(), &std::fs::read(&path).unwrap());
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "no JPEG in {}", dir.display());
+}
+
+/// Every JPEG in `FERRY_CORPUS` (e.g. `FERRY_CORPUS=/work/shared/corpus cargo test --release
+/// --locked --lib corpus_photos -- --ignored --nocapture`), with what pruning kept and how long
+/// each decode took (one run each: the bench has the careful figures).
+#[test]
+#[ignore = "reads the photo corpus named by FERRY_CORPUS"]
+fn corpus_photos_decode_identically_pruned() {
+    let dir = std::env::var("FERRY_CORPUS").expect("set FERRY_CORPUS to a directory of photos");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    let mut seen = 0;
+    for path in paths.iter().filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"))) {
+        let jpeg = std::fs::read(path).unwrap();
+        let size = frame_size(&jpeg);
+        let ctl = JobControl::unbounded();
+        let started = Instant::now();
+        decode_every_scan(&jpeg, size, 1, false, &ctl).unwrap();
+        let full = started.elapsed();
+        let started = Instant::now();
+        decode(&jpeg, size, 1, false, &ctl).unwrap();
+        let pruned = started.elapsed();
+        let got = compare_at_eighth(&path.display().to_string(), &jpeg);
+        eprintln!(
+            "{}: kept {} of {} scans, thumbnail PSNR {:.1} dB, decode at 1/8 {:.1} ms all scans, {:.1} ms pruned",
+            path.file_name().unwrap().to_string_lossy(),
+            got.scans.0,
+            got.scans.1,
+            got.thumbnail_psnr,
+            full.as_secs_f64() * 1e3,
+            pruned.as_secs_f64() * 1e3
+        );
+        if got.pruned {
+            // The pipeline plans a 400 px thumbnail of these photos at 1/4 (it keeps a 2x
+            // margin over the output); what a 1/8 pruned decode would give instead.
+            let started = Instant::now();
+            let quarter = thumbnail_of_side(decode_every_scan(&jpeg, size, 2, false, &ctl).unwrap(), 400);
+            let at_quarter = started.elapsed();
+            let started = Instant::now();
+            let eighth = thumbnail_of_side(decode(&jpeg, size, 1, false, &ctl).unwrap(), 400);
+            let at_eighth = started.elapsed();
+            if (quarter.width, quarter.height) == (eighth.width, eighth.height) {
+                eprintln!(
+                    "  400 px thumbnail: 1/4 all scans {:.1} ms, 1/8 pruned {:.1} ms, PSNR between them {:.1} dB",
+                    at_quarter.as_secs_f64() * 1e3,
+                    at_eighth.as_secs_f64() * 1e3,
+                    psnr(&quarter.data, &eighth.data)
+                );
+            }
+        }
+        seen += 1;
+    }
+    assert!(seen > 0, "no JPEG in {dir}");
+}
+
+#[test]
+fn unusual_files_are_decoded_whole() {
+    let (rgb, width, height) = rocket_rgb();
+    let image = turbojpeg::Image { pixels: &rgb[..], width: width as usize, pitch: width as usize * 3, height: height as usize, format: turbojpeg::PixelFormat::RGB };
+    // Arithmetic-coded progressive: not pruned, still decoded.
+    let mut compressor = turbojpeg::Compressor::new().unwrap();
+    compressor.set_progressive(true).unwrap();
+    compressor.set_arithmetic(true).unwrap();
+    let arithmetic = compressor.compress_to_vec(image).unwrap();
+    assert!(for_eighth_scale(&arithmetic).is_none());
+    let decoded = decode(&arithmetic, (width, height), 1, false, &JobControl::unbounded()).unwrap();
+    assert_eq!((decoded.width, decoded.height, decoded.layout), (80, 54, Layout::Rgb));
+    // Truncated progressive: not pruned (no EOI), and the whole decode refuses it.
+    let progressive = encode_progressive(&rgb, width, height, 3, (2, 2), &[]);
+    let cut = &progressive[..progressive.len() * 2 / 3];
+    assert!(for_eighth_scale(cut).is_none());
+    assert!(matches!(decode(cut, (width, height), 1, false, &JobControl::unbounded()), Err(JobError::BadImage(_))));
+    // A scan that refines coefficients no earlier scan sent: libjpeg would only warn.
+    let bogus: [Scan; 2] = [(&[0, 1, 2], 0, 0, 0, 0), (&[0], 1, 63, 0, 0)];
+    let mut jpeg = encode_progressive(&rgb, width, height, 3, (2, 2), &bogus);
+    let ac_scan = jpeg_stream::split(&jpeg).unwrap().pieces.iter().filter(|p| p.scan.is_some()).nth(1).unwrap().range.start;
+    // FF DA, length, one component (count, selector, tables), Ss, Se, then Ah<<4|Al.
+    assert_eq!(jpeg[ac_scan + 7..ac_scan + 10], [1, 63, 0]);
+    jpeg[ac_scan + 9] = 0x10;
+    assert!(for_eighth_scale(&jpeg).is_none());
+}
+
+/// A 16-megapixel photo-like JPEG (noise over gradients, so entropy decoding takes a while),
+/// baseline or progressive.
+fn large_jpeg(progressive: bool) -> (Vec<u8>, (u32, u32)) {
+    let (width, height) = (4608u32, 3456u32);
+    let mut state = 0x2545_F491_u32;
+    let mut rgb = Vec::with_capacity((width * height * 3) as usize);
+    for y in 0..height {
+        for x in 0..width {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let noise = (state & 63) as u32;
+            rgb.extend([(x * 191 / width + noise) as u8, (y * 191 / height + noise) as u8, ((x + y) % 192 + noise) as u8]);
+        }
+    }
+    let mut compressor = turbojpeg::Compressor::new().unwrap();
+    compressor.set_quality(92).unwrap();
+    compressor.set_progressive(progressive).unwrap();
+    let image = turbojpeg::Image { pixels: &rgb[..], width: width as usize, pitch: width as usize * 3, height: height as usize, format: turbojpeg::PixelFormat::RGB };
+    (compressor.compress_to_vec(image).unwrap(), (width, height))
+}
+
+/// Starts a full-size decode of `jpeg`, stops it from another thread after 40 ms, and returns
+/// the decode's result and how long after the stop it returned.
+fn decode_and_stop(jpeg: &[u8], size: (u32, u32), ctl: JobControl, stop: impl FnOnce(&JobControl) + Send + 'static) -> (Result<Raster, JobError>, Duration) {
+    let other = ctl.clone();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(40));
+        stop(&other);
+        Instant::now()
+    });
+    let got = decode(jpeg, size, 8, false, &ctl);
+    let returned = Instant::now();
+    let stopped_at = stopper.join().unwrap();
+    (got, returned.saturating_duration_since(stopped_at))
+}
+
+#[test]
+fn a_cancel_or_deadline_stops_a_large_decode_inside_it() {
+    for progressive in [false, true] {
+        let (jpeg, size) = large_jpeg(progressive);
+        let (got, latency) = decode_and_stop(&jpeg, size, JobControl::unbounded(), JobControl::cancel);
+        assert!(matches!(got, Err(JobError::Cancelled { stage: "decode" })), "progressive {progressive}: {got:?}");
+        eprintln!("progressive {progressive}: stopped {:.1} ms after the cancel", latency.as_secs_f64() * 1e3);
+        // Generous: a loaded machine can deschedule the decoding thread, but a decode that ran
+        // to its end would take hundreds of milliseconds more.
+        assert!(latency < Duration::from_millis(500), "stopped {latency:?} after the cancel");
+        let ctl = JobControl::new(Some(Instant::now() + Duration::from_millis(40)));
+        let got = decode(&jpeg, size, 8, false, &ctl);
+        assert!(matches!(got, Err(JobError::DeadlineExceeded { stage: "decode" })), "progressive {progressive}: {got:?}");
+    }
+}

@@ -1,0 +1,284 @@
+//! Several outputs from one decode: a request for, say, 1600, 800 and 200 px versions of one
+//! photo decodes it once, at the DCT scale the most demanding output needs, turns it upright
+//! and into sRGB once, and makes every output from that picture with its own box, mode,
+//! anchor, filter, format, quality and metadata choice.
+//!
+//! [`decode_for`] does the shared part, [`outputs_from`] the per-output part (a pure function of
+//! the decoded picture: smaller outputs are made from larger ones where that keeps a 2x margin);
+//! [`resize_several`] chains them. Orientation and colour handling
+//! (`auto_orient`, `keep_icc`) shape the shared picture, so all outputs must agree on them.
+//!
+//! Unlike [`resize`](super::resize), the colour conversion runs on the decoded picture rather
+//! than on each small output: once for all of them, on more pixels.
+
+use super::super::{ImageFormat, JobControl, JobError, Limits, ResizeParams};
+use super::colour;
+use super::encode::{self, Extras};
+use super::exif;
+use super::geometry::{self, Region};
+use super::orient::Orientation;
+use super::raster::Raster;
+use super::{decode, decoded_region, resample, sniff, validate, ResizeOutput};
+
+/// One picture decoded for several outputs: upright, colour-converted.
+pub struct Decoded {
+    /// The pixels, at `eighths`/8 of the upright source on each axis that was DCT-scaled.
+    pub raster: Raster,
+    /// The DCT scale it was decoded at (8 when not scaled).
+    pub eighths: u32,
+    /// The upright source's size, which every output's box refers to.
+    pub source_width: u32,
+    pub source_height: u32,
+    pub source_format: ImageFormat,
+    /// The ICC profile to embed in every output (when kept rather than converted).
+    pub icc_to_embed: Option<Vec<u8>>,
+    /// EXIF (orientation reset when the pixels were turned upright) and XMP, copied into the
+    /// outputs that keep metadata.
+    pub exif: Option<Vec<u8>>,
+    pub xmp: Option<Vec<u8>>,
+}
+
+/// Decodes `input` once for every request in `requests` (at least one): validated, planned,
+/// decoded at the largest DCT scale any of them needs, turned upright, converted to sRGB.
+///
+/// Errors as [`resize`](super::resize), plus `InvalidArgument` when `requests` is empty or the
+/// requests disagree on `auto_orient` or `keep_icc`.
+pub fn decode_for(input: &[u8], requests: &[ResizeParams], limits: &Limits, ctl: &JobControl) -> Result<Decoded, JobError> {
+    let first = requests.first().ok_or_else(|| JobError::InvalidArgument("no outputs requested".into()))?;
+    if requests.iter().any(|r| r.auto_orient != first.auto_orient || r.keep_icc != first.keep_icc) {
+        return Err(JobError::InvalidArgument("outputs of one decode must agree on auto_orient and keep_icc".into()));
+    }
+    for request in requests {
+        validate::params(request, limits)?;
+    }
+    let format = sniff::format(input)?;
+    let (stored_w, stored_h) = sniff::dimensions(input, format)?;
+    sniff::check_limits(stored_w, stored_h, limits)?;
+
+    ctl.check("decode")?;
+    let keep_metadata = requests.iter().any(|r| r.keep_metadata);
+    let mut source = decode::open(input, format, (stored_w, stored_h), limits, keep_metadata)?;
+    let orientation = if first.auto_orient { Orientation::from_exif(source.meta.orientation()) } else { Orientation::default() };
+    let (source_width, source_height) = orientation.upright_size(stored_w, stored_h);
+    let mut eighths = 1;
+    for request in requests {
+        let plan = checked_plan(source_width, source_height, request, limits)?;
+        if format == ImageFormat::Jpeg {
+            let region = orientation.region_to_stored(plan.region, stored_w, stored_h);
+            let (out_w, out_h) = orientation.upright_size(plan.width, plan.height);
+            eighths = eighths.max(geometry::jpeg_scale_eighths(region, out_w, out_h));
+        } else {
+            eighths = 8;
+        }
+    }
+    let icc = source.meta.icc.take();
+    let mut exif = source.meta.exif.take().filter(|_| keep_metadata);
+    let xmp = source.meta.xmp.take().filter(|_| keep_metadata);
+    let decoded = source.decode(eighths, ctl)?;
+
+    ctl.check("convert")?;
+    let converted = colour::to_srgb(decoded, icc.as_deref(), first.keep_icc, ctl)?;
+    ctl.check("orient")?;
+    let raster = orientation.apply(converted.raster);
+    if first.auto_orient {
+        if let Some(block) = exif.as_mut() {
+            exif::reset_orientation(block);
+        }
+    }
+    Ok(Decoded {
+        raster,
+        eighths,
+        source_width,
+        source_height,
+        source_format: format,
+        icc_to_embed: converted.icc_to_embed,
+        exif,
+        xmp,
+    })
+}
+
+/// Makes one output per request from `decoded`, returned in request order. The requests must
+/// be among those [`decode_for`] saw (a larger output than it planned for would be made from too
+/// few pixels, though still correctly sized).
+///
+/// Outputs are made largest first, and a smaller one is resized from an earlier output of the
+/// whole picture when that is still at least twice its size on both axes (the same margin the
+/// DCT scale keeps): 200 px from the 800 px output rather than from a 12 MP decode. The decoded
+/// picture is moved, not copied, into its last resize.
+pub fn outputs_from(decoded: Decoded, requests: &[ResizeParams], limits: &Limits, ctl: &JobControl) -> Result<Vec<ResizeOutput>, JobError> {
+    let (source_w, source_h) = (decoded.source_width, decoded.source_height);
+    let plans = requests
+        .iter()
+        .map(|request| {
+            validate::params(request, limits)?;
+            checked_plan(source_w, source_h, request, limits)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut order: Vec<usize> = (0..requests.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(u64::from(plans[i].width) * u64::from(plans[i].height)));
+
+    // Which earlier output (by position in `order`) each one is resized from, if any; an output
+    // can serve later ones when it shows the whole picture.
+    let whole = |plan: &geometry::Plan| plan.region == Region { x: 0.0, y: 0.0, width: source_w.into(), height: source_h.into() };
+    let sources: Vec<Option<usize>> = (0..order.len())
+        .map(|n| {
+            let plan = &plans[order[n]];
+            (0..n)
+                .filter(|&m| whole(&plans[order[m]]))
+                .filter(|&m| {
+                    let earlier = &plans[order[m]];
+                    let fx = f64::from(earlier.width) / f64::from(source_w);
+                    let fy = f64::from(earlier.height) / f64::from(source_h);
+                    plan.region.width * fx >= 2.0 * f64::from(plan.width) && plan.region.height * fy >= 2.0 * f64::from(plan.height)
+                })
+                .min_by_key(|&m| u64::from(plans[order[m]].width) * u64::from(plans[order[m]].height))
+        })
+        .collect();
+    let last_from_decode = sources.iter().rposition(Option::is_none);
+    let kept_for_later: Vec<bool> = (0..order.len()).map(|m| sources.contains(&Some(m))).collect();
+
+    let dec_size = (decoded.raster.width, decoded.raster.height);
+    let mut decoded_raster = Some(decoded.raster);
+    let mut intermediates: Vec<Option<Raster>> = vec![None; order.len()];
+    let mut outputs: Vec<Option<ResizeOutput>> = vec![None; requests.len()];
+    for (n, &i) in order.iter().enumerate() {
+        let (request, plan) = (&requests[i], plans[i]);
+        ctl.check("resize")?;
+        let (src, region) = match sources[n] {
+            Some(m) => {
+                let earlier = intermediates[m].as_ref().ok_or_else(|| JobError::Internal("intermediate output missing".into()))?;
+                let (fx, fy) = (f64::from(earlier.width) / f64::from(source_w), f64::from(earlier.height) / f64::from(source_h));
+                let r = plan.region;
+                (earlier.clone(), Region { x: r.x * fx, y: r.y * fy, width: r.width * fx, height: r.height * fy })
+            }
+            None => {
+                let raster = if Some(n) == last_from_decode { decoded_raster.take() } else { decoded_raster.clone() };
+                let raster = raster.ok_or_else(|| JobError::Internal("decoded picture already used".into()))?;
+                (raster, decoded_region(plan.region, (source_w, source_h), dec_size, decoded.eighths))
+            }
+        };
+        let resized = resample::resize(src, region, plan.width, plan.height, request.filter, ctl)?;
+        if kept_for_later[n] {
+            intermediates[n] = Some(resized.clone());
+        }
+        ctl.check("encode")?;
+        let keep = request.keep_metadata;
+        let extras = Extras {
+            icc: decoded.icc_to_embed.clone(),
+            exif: decoded.exif.clone().filter(|_| keep),
+            xmp: decoded.xmp.clone().filter(|_| keep),
+        };
+        let bytes = encode::encode(resized, request.format, request.quality, &extras)?;
+        outputs[i] = Some(ResizeOutput {
+            bytes,
+            width: plan.width,
+            height: plan.height,
+            format: request.format,
+            source_width: source_w,
+            source_height: source_h,
+            source_format: decoded.source_format,
+        });
+    }
+    Ok(outputs.into_iter().flatten().collect())
+}
+
+/// [`decode_for`] then [`outputs_from`]: every requested output from one decode.
+pub fn resize_several(input: &[u8], requests: &[ResizeParams], limits: &Limits, ctl: &JobControl) -> Result<Vec<ResizeOutput>, JobError> {
+    let decoded = decode_for(input, requests, limits, ctl)?;
+    outputs_from(decoded, requests, limits, ctl)
+}
+
+/// The request's plan, refused when its output exceeds what its format can store.
+fn checked_plan(w: u32, h: u32, request: &ResizeParams, limits: &Limits) -> Result<geometry::Plan, JobError> {
+    let plan = geometry::plan(w, h, request, limits)?;
+    let max_side = encode::max_side(request.format);
+    if plan.width > max_side || plan.height > max_side {
+        return Err(JobError::InvalidArgument(format!(
+            "output {}x{} exceeds what {} can store ({max_side} per side)",
+            plan.width,
+            plan.height,
+            request.format.word()
+        )));
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::{Mode, OutputFormat};
+    use super::super::tests::{decode as decode_output, painted, params, photo, psnr, run};
+    use super::*;
+
+    fn fit(width: u32, format: OutputFormat, quality: u8) -> ResizeParams {
+        ResizeParams { format, quality, ..params(Mode::Fit, width, width) }
+    }
+
+    #[test]
+    fn each_output_has_its_own_size_format_and_quality() {
+        let input = photo("rocket.jpg");
+        let requests = [fit(600, OutputFormat::Png, 80), fit(300, OutputFormat::Jpeg, 90), fit(100, OutputFormat::WebP, 50)];
+        let outputs = resize_several(&input, &requests, &Limits::default(), &JobControl::unbounded()).unwrap();
+        assert_eq!(outputs.len(), 3);
+        let sizes: Vec<_> = outputs.iter().map(|o| (o.width, o.height, o.format)).collect();
+        assert_eq!(sizes, [(600, 400, OutputFormat::Png), (300, 200, OutputFormat::Jpeg), (100, 67, OutputFormat::WebP)]);
+        for output in &outputs {
+            assert_eq!((output.source_width, output.source_height, output.source_format), (640, 427, ImageFormat::Jpeg));
+            let image = decode_output(&output.bytes);
+            assert_eq!((image.width(), image.height()), (output.width, output.height));
+        }
+    }
+
+    #[test]
+    fn outputs_match_single_resizes_closely() {
+        // The single pipeline decodes at the scale each output needs; here the largest output's
+        // scale serves all, so the small ones come from more pixels: close, not identical.
+        let input = photo("rocket.jpg");
+        let requests =
+            [params(Mode::Fit, 500, 500), params(Mode::Fill, 200, 200), ResizeParams { anchor: crate::jobs::Anchor::TopLeft, ..params(Mode::Fill, 120, 60) }, params(Mode::Exact, 90, 90)];
+        let outputs = resize_several(&input, &requests, &Limits::default(), &JobControl::unbounded()).unwrap();
+        for (request, output) in requests.iter().zip(&outputs) {
+            let single = run(&input, request).unwrap();
+            assert_eq!((output.width, output.height), (single.width, single.height));
+            let db = psnr(&decode_output(&output.bytes).to_rgb8(), &decode_output(&single.bytes).to_rgb8());
+            assert!(db >= 35.0, "{request:?}: {db:.1} dB against the single resize");
+        }
+    }
+
+    #[test]
+    fn the_decode_serves_the_most_demanding_output() {
+        let jpeg = super::super::tests::jpeg_of(&painted(1600, 1200), 90);
+        let limits = Limits::default();
+        let small = decode_for(&jpeg, &[params(Mode::Fit, 100, 100)], &limits, &JobControl::unbounded()).unwrap();
+        assert_eq!((small.eighths, small.raster.width), (1, 200));
+        let both = decode_for(&jpeg, &[params(Mode::Fit, 100, 100), params(Mode::Fit, 500, 500)], &limits, &JobControl::unbounded()).unwrap();
+        assert_eq!((both.eighths, both.raster.width), (8, 1600));
+    }
+
+    #[test]
+    fn small_outputs_made_from_larger_ones_stay_close_to_direct_resizes() {
+        let jpeg = super::super::tests::jpeg_of(&painted(1600, 1200), 95);
+        let limits = Limits::default();
+        let ctl = JobControl::unbounded();
+        let requests = [params(Mode::Fit, 200, 200), params(Mode::Fit, 800, 800), params(Mode::Fill, 300, 100)];
+        let chained = resize_several(&jpeg, &requests, &limits, &ctl).unwrap();
+        for (request, output) in requests.iter().zip(&chained) {
+            // Each alone: decoded at the same scale, resized straight from the decode.
+            let alone = outputs_from(decode_for(&jpeg, &requests, &limits, &ctl).unwrap(), std::slice::from_ref(request), &limits, &ctl).unwrap();
+            assert_eq!((output.width, output.height), (alone[0].width, alone[0].height));
+            let db = psnr(&decode_output(&output.bytes).to_rgb8(), &decode_output(&alone[0].bytes).to_rgb8());
+            assert!(db >= 40.0, "{request:?}: {db:.1} dB against a direct resize");
+        }
+    }
+
+    #[test]
+    fn disagreeing_or_empty_requests_are_refused() {
+        let input = photo("rocket.jpg");
+        let ctl = JobControl::unbounded();
+        assert!(matches!(resize_several(&input, &[], &Limits::default(), &ctl), Err(JobError::InvalidArgument(_))));
+        let turned = ResizeParams { auto_orient: false, ..params(Mode::Fit, 50, 50) };
+        let got = resize_several(&input, &[params(Mode::Fit, 100, 100), turned], &Limits::default(), &ctl);
+        assert!(matches!(got, Err(JobError::InvalidArgument(_))));
+        let bad_quality = ResizeParams { quality: 0, ..params(Mode::Fit, 50, 50) };
+        assert!(matches!(resize_several(&input, &[bad_quality], &Limits::default(), &ctl), Err(JobError::InvalidArgument(_))));
+    }
+}
