@@ -75,11 +75,11 @@ func NewMetrics() *Metrics {
 		}, []string{"op"}),
 		policyMode: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ferry_router_policy_mode",
-			Help: "1 for the routing mode in force (rust, go, percentage, shadow), 0 for the others.",
+			Help: "1 for the routing mode in force (rust, go, percentage, shadow, auto), 0 for the others.",
 		}, []string{"mode"}),
 		rustPercent: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ferry_router_rust_percent",
-			Help: "Share of requests routed to the daemon in percentage mode (100 for rust and shadow with Rust primary, 0 for go).",
+			Help: "Share of requests routed to the daemon in percentage mode (100 for rust and shadow with Rust primary, 0 for go, -1 for auto, which decides per request).",
 		}),
 		policyChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_router_policy_changes_total",
@@ -126,7 +126,7 @@ func (m *Metrics) breaker(to BreakerState) {
 }
 
 func (m *Metrics) policy(p Policy, source string) {
-	for _, mode := range []RouteMode{RouteRust, RouteGo, RoutePercentage, RouteShadow} {
+	for _, mode := range []RouteMode{RouteRust, RouteGo, RoutePercentage, RouteShadow, RouteAuto} {
 		v := 0.0
 		if mode == p.Mode {
 			v = 1

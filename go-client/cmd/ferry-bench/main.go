@@ -39,7 +39,10 @@ type options struct {
 	rounds  int    // passes of the repeated sections; the bar takes each line's median
 	repo    string // repository root, for the bare pool (cargo bench --bench corpus) in each round
 	govips  string // benches/govips: libvips through cgo, in a Go process; "" skips it
-	log     func(format string, args ...any)
+	// tableFrom, tableOut: write the router's cost table of an earlier run's results.json to
+	// tableOut and measure nothing (go generate in package router).
+	tableFrom, tableOut string
+	log                 func(format string, args ...any)
 }
 
 func parseFlags() options {
@@ -55,6 +58,8 @@ func parseFlags() options {
 	flag.BoolVar(&o.short, "short", false, "a quick pass with few runs and small sizes (what the test suite runs)")
 	flag.BoolVar(&o.noVips, "no-vips", false, "skip libvips even when pyvips is importable")
 	flag.StringVar(&o.govips, "govips", "../benches/govips", "source of the govips path (needs cgo and libvips-dev); empty skips it; -short skips it")
+	flag.StringVar(&o.tableFrom, "table-from", "", "measure nothing: write the router's cost table of this results.json to -table-out")
+	flag.StringVar(&o.tableOut, "table-out", "crossover.json", "where -table-from writes the cost table")
 	flag.Parse()
 	return o
 }
@@ -62,6 +67,13 @@ func parseFlags() options {
 func main() {
 	echofloor.ServeIfAsked()
 	o := parseFlags()
+	if o.tableFrom != "" {
+		if err := tableFromReport(o.tableFrom, o.tableOut); err != nil {
+			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if o.corpus == "" {
 		fmt.Fprintln(os.Stderr, "ferry-bench: -corpus is required")
 		flag.Usage()
