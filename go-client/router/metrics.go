@@ -140,10 +140,11 @@ func (m *Metrics) policy(p Policy, source string) {
 // outcomeOf names a result for the outcome label: "ok", the daemon's code word for a
 // *ferry.ServerError, or the client-side failure.
 func outcomeOf(err error) string {
+	if err == nil {
+		return "ok" // before se, which escapes to the heap: a success allocates nothing here
+	}
 	var se *ferry.ServerError
 	switch {
-	case err == nil:
-		return "ok"
 	case errors.Is(err, ErrOverloaded):
 		return "overloaded"
 	case errors.Is(err, ferry.ErrNotResponding):

@@ -457,8 +457,10 @@ func route[T any](r *Router, ctx context.Context, o *routedOp[T]) (T, error) {
 	}
 	elapsed := r.cfg.now().Sub(start)
 	r.metrics.request(o.op, served, err, elapsed)
-	r.log.Debug("ferry router: request", "op", o.op, "path", served.Path, "reason", served.Reason,
-		"outcome", outcomeOf(err), "elapsed", elapsed)
+	if r.log.Enabled(ctx, slog.LevelDebug) { // the arguments alone cost allocations
+		r.log.Debug("ferry router: request", "op", o.op, "path", served.Path, "reason", served.Reason,
+			"outcome", outcomeOf(err), "elapsed", elapsed)
+	}
 	if d.shadow && served.Reason == ReasonShadow && (err == nil || ferry.IsInvalidInput(err)) {
 		startShadow(r, ctx, o, served.Path, res, err)
 	}

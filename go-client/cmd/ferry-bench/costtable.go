@@ -81,9 +81,9 @@ func photoFormat(name string) ferry.Format {
 }
 
 // runSource describes a run for a cost table's Source.
-func runSource(r *results, from string) string {
-	return fmt.Sprintf("%s: ferry-bench run started %s (%s, rounds: %d), %s, %d cores, %s, corpus %q",
-		from, r.Started.UTC().Format("2006-01-02 15:04 MST"), map[bool]string{true: "short: figures not meaningful", false: "full"}[r.Short],
+func runSource(r *results) string {
+	return fmt.Sprintf("ferry-bench run started %s (%s, rounds: %d), %s, %d cores, %s, corpus %q",
+		r.Started.UTC().Format("2006-01-02 15:04 MST"), map[bool]string{true: "short: figures not meaningful", false: "full"}[r.Short],
 		max(len(r.Rounds), 1), r.Host.CPU, r.Host.Cores, r.Host.Go, publicCorpus(r.Corpus))
 }
 
@@ -118,5 +118,38 @@ func tableFromReport(resultsPath, out string) error {
 	if i := strings.Index(resultsPath, "benches/"); i >= 0 {
 		from = resultsPath[i:] // the repository's path, not this machine's
 	}
-	return writeCostTable(out, costTable(r.Checksums.Cells, r.Thumbs.Rows, runSource(&r, from)))
+	return writeCostTable(out, costTable(r.Checksums.Cells, r.Thumbs.Rows, from+": "+runSource(&r)))
+}
+
+// medianCostTable is the run's table: each checksum cell's and thumbnail row's p50s are their
+// medians over the rounds, so one noisy round cannot move a crossover alone.
+func medianCostTable(rounds []round, r *results) *router.CostTable {
+	if len(rounds) == 0 {
+		return nil
+	}
+	last := rounds[len(rounds)-1]
+	cells := slices.Clone(last.Checksums.Cells)
+	for i := range cells {
+		cells[i].Rust.P50 = medianOf(rounds, func(rd round) float64 { return rd.Checksums.Cells[i].Rust.P50 })
+		cells[i].Go.P50 = medianOf(rounds, func(rd round) float64 { return rd.Checksums.Cells[i].Go.P50 })
+	}
+	rows := slices.Clone(last.Thumbs.Rows)
+	for i := range rows {
+		rows[i].Rust.P50 = medianOf(rounds, func(rd round) float64 { return rd.Thumbs.Rows[i].Rust.P50 })
+		rows[i].Go.P50 = medianOf(rounds, func(rd round) float64 { return rd.Thumbs.Rows[i].Go.P50 })
+	}
+	return costTable(cells, rows, runSource(r))
+}
+
+// medianOf is the median of f over the rounds (every round measures the same cells and rows).
+func medianOf(rounds []round, f func(round) float64) float64 {
+	v := make([]float64, len(rounds))
+	for i, rd := range rounds {
+		v[i] = f(rd)
+	}
+	slices.Sort(v)
+	if len(v)%2 == 0 {
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return v[len(v)/2]
 }

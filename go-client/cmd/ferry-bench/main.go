@@ -1,6 +1,7 @@
 // Command ferry-bench runs ferry's workload matrix through the socket path (ferryd, through the Go
 // Client) and the in-process Go path in the same run, on the same machine, and writes a report:
-// report.md (tables, the performance bar), thumbs.svg and checksums.svg (plots) and results.json.
+// report.md (tables, the performance bar), thumbs.svg and checksums.svg (plots), results.json and
+// crossover.json (the router's cost table for this machine: install it with FERRY_COST_TABLE).
 //
 //	ferry-bench -ferryd target/release/ferryd -corpus ../shared/corpus -out out/bench
 //	ferry-bench -short -corpus tests/data/photos ...   a quick pass: the test suite runs it
@@ -8,7 +9,8 @@
 // Sections: ping (against the raw Unix-socket floor, measured by this harness), thumbnails (fit
 // 400x400, JPEG q80, Lanczos3: one at a time, then at concurrency 1, 2, 8, 64), checksums (4 KiB
 // to 64 MiB, each algorithm, both paths), CPU per job in both processes, daemon memory under a
-// 64-request burst of the corpus's largest photo, and libvips (pyvips) on the same photos when
+// 64-request burst of the corpus's largest photo, the router in policy auto against the faster
+// path at every checksum cell (routing by a table of the same round's figures), and libvips (pyvips) on the same photos when
 // python3 can import pyvips. `make bench` runs it all, with the Rust kernel figures of
 // `cargo bench --bench corpus` passed in by -kernels.
 package main
@@ -163,6 +165,7 @@ func run(ctx context.Context, o options) error {
 	}
 	res.Rounds = rounds
 	res.Bar = combineBars(bars)
+	res.CostTable = medianCostTable(rounds, res)
 	res.Elapsed = time.Since(res.Started).Round(time.Millisecond).String()
 	return writeReport(o.out, res)
 }
@@ -181,6 +184,13 @@ func writeReport(dir string, res *results) error {
 		"report.md":     []byte(markdown(res)),
 		"thumbs.svg":    []byte(thumbsPlot(res)),
 		"checksums.svg": []byte(checksumsPlot(res)),
+	}
+	if res.CostTable != nil {
+		table, err := json.MarshalIndent(res.CostTable, "", "  ")
+		if err != nil {
+			return err
+		}
+		files["crossover.json"] = append(table, '\n')
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
@@ -217,6 +227,11 @@ func measureRound(ctx context.Context, o options, d *daemon, photos []photo, p p
 	o.log("round %d: checksums ...", i+1)
 	if rd.Checksums, err = benchChecksums(ctx, d, p); err != nil {
 		return rd, fmt.Errorf("checksums: %w", err)
+	}
+	o.log("round %d: router policy auto ...", i+1)
+	table := costTable(rd.Checksums.Cells, rd.Thumbs.Rows, fmt.Sprintf("ferry-bench round %d of the run that measured it", i+1))
+	if rd.Auto, err = benchAuto(ctx, d, p, table); err != nil {
+		return rd, fmt.Errorf("auto: %w", err)
 	}
 	return rd, nil
 }
