@@ -5,7 +5,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
@@ -118,11 +120,11 @@ func benchAuto(ctx context.Context, d *daemon, p plan, table *router.CostTable) 
 				timed(&prt, func() error { _, err := routers[1].Checksum(ctx, req); return err }),
 				timed(&pgt, func() error { _, err := routers[2].Checksum(ctx, req); return err }),
 			}
-			for i, start := 0, time.Now(); len(at) < p.autoMinCalls || time.Since(start) < p.autoBudget; i++ {
-				// Each pass starts one call further on, so that no path always follows the same
-				// other (a socket call leaves the caches colder than a Go call).
-				for k := range calls {
-					if err := calls[(i+k)%len(calls)](); err != nil {
+			for start := time.Now(); len(at) < p.autoMinCalls || time.Since(start) < p.autoBudget; {
+				// A fresh order every pass, so that no path always follows the same other (a
+				// socket call leaves the caches colder than a Go call does).
+				for _, k := range rand.Perm(len(calls)) {
+					if err := calls[k](); err != nil {
 						return out, fmt.Errorf("%s of %d bytes: %w", alg, size, err)
 					}
 				}
@@ -192,4 +194,46 @@ func sizeWordOf(n int64) string {
 		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
 	}
 	return sizeWord(int(n))
+}
+
+// runAutoOnly measures the auto section alone and prints it with its bar line. It routes by the
+// table in o.costTable, the router's default ("default"), or, when o.costTable is empty, a table
+// of checksum cells it measures first on this machine (as a round does; no thumbnails, so
+// resizes would go to the daemon).
+func runAutoOnly(ctx context.Context, o options) error {
+	d, err := openDaemon(o)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	res := &results{Started: time.Now(), Short: o.short, Host: hostFacts()}
+	var table *router.CostTable
+	switch o.costTable {
+	case "default":
+		table = router.DefaultCostTable()
+	case "":
+		o.log("checksums, for the table ...")
+		if res.Checksums, err = benchChecksums(ctx, d, planFor(o.short)); err != nil {
+			return err
+		}
+		table = costTable(res.Checksums.Cells, nil, "checksum cells measured by this -auto-only run")
+	default:
+		if table, err = router.LoadCostTable(o.costTable); err != nil {
+			return err
+		}
+	}
+	o.log("router policy auto ...")
+	if res.Auto, err = benchAuto(ctx, d, planFor(o.short), table); err != nil {
+		return err
+	}
+	var b strings.Builder
+	writeAuto(func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }, res)
+	for _, l := range judge(res) {
+		if strings.HasPrefix(l.Line, "router policy auto") {
+			fmt.Fprintf(&b, "\n%s: %s (target %s): %s\n", l.Line, l.format(l.Value), l.Target, l.Verdict)
+			fmt.Fprintf(&b, "%s\n", l.Measured)
+		}
+	}
+	fmt.Printf("%s, %d cores, %s; table: %s\n%s", res.Host.CPU, res.Host.Cores, res.Host.Go, table.Source, b.String())
+	return nil
 }

@@ -44,7 +44,10 @@ type options struct {
 	// tableFrom, tableOut: write the router's cost table of an earlier run's results.json to
 	// tableOut and measure nothing (go generate in package router).
 	tableFrom, tableOut string
-	log                 func(format string, args ...any)
+	// autoOnly: measure the auto section alone, routing by costTable (empty: the router's default).
+	autoOnly  bool
+	costTable string
+	log       func(format string, args ...any)
 }
 
 func parseFlags() options {
@@ -62,6 +65,8 @@ func parseFlags() options {
 	flag.StringVar(&o.govips, "govips", "../benches/govips", "source of the govips path (needs cgo and libvips-dev); empty skips it; -short skips it")
 	flag.StringVar(&o.tableFrom, "table-from", "", "measure nothing: write the router's cost table of this results.json to -table-out")
 	flag.StringVar(&o.tableOut, "table-out", "crossover.json", "where -table-from writes the cost table")
+	flag.BoolVar(&o.autoOnly, "auto-only", false, "measure only the router's auto policy against both paths (full sizes unless -short), routing by -cost-table; prints the section")
+	flag.StringVar(&o.costTable, "cost-table", "", "with -auto-only: the cost table file to route by, or \"default\" for the router's embedded one; empty: measure the checksum cells first and route by their table, as a round does")
 	flag.Parse()
 	return o
 }
@@ -71,6 +76,14 @@ func main() {
 	o := parseFlags()
 	if o.tableFrom != "" {
 		if err := tableFromReport(o.tableFrom, o.tableOut); err != nil {
+			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if o.autoOnly {
+		o.log = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+		if err := runAutoOnly(context.Background(), o); err != nil {
 			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
 			os.Exit(1)
 		}
