@@ -70,6 +70,14 @@ func (t *Threshold) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// String is "never" or the number.
+func (t Threshold) String() string {
+	if t == Never {
+		return "never"
+	}
+	return strconv.FormatInt(int64(t), 10)
+}
+
 // reaches says whether a request of size n is at or past the threshold.
 func (t Threshold) reaches(n int64) bool { return t != Never && n >= int64(t) }
 
