@@ -33,8 +33,12 @@
 // RouteRust (the default) sends every request to the daemon; RouteGo sends every request to Go
 // (the kill switch: the daemon is not called); RoutePercentage splits by a percentage, keyed by
 // ferry.ResizeRequest.Key so that one key always takes one path; RouteShadow runs both and returns
-// the primary's result, comparing the other's in the background. The policy can change at run
-// time: SetPolicy, the FERRY_ROUTE environment variable (read by New) and a policy file
+// the primary's result, comparing the other's in the background; RouteAuto sends each request
+// to the path a bench measured faster for its operation, algorithms or input format, and size
+// (ReasonCost), by a CostTable: DefaultCostTable, made from the last full bench report, or the
+// machine's own table that `make bench` writes (WithCostTableFile or FERRY_COST_TABLE). Fallback
+// and the breaker work the same whichever policy sent a request to the daemon. The policy can
+// change at run time: SetPolicy, the FERRY_ROUTE environment variable (read by New) and a policy file
 // (WithPolicyFile or FERRY_ROUTE_FILE, polled about once a second). See ParsePolicy for the
 // syntax.
 //

@@ -103,3 +103,32 @@ func ExampleWithFallbackFormat() {
 	}
 	fmt.Println(res.Format, res.Served) // webp rust/policy, or jpeg go/fallback while ferryd is down
 }
+
+// Cost-aware routing: each request to the path the bench measured faster for it, by the table
+// `make bench` wrote on this machine (out/bench/crossover.json), or by the embedded default when
+// the option is left out. A small checksum stays in process; the result says why.
+func ExampleWithCostTableFile() {
+	c, err := ferry.Dial(context.Background(), "/run/ferry/ferryd.sock", ferry.WithLazyConnect())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	r, err := router.New(c, nil, router.WithPolicy(router.Policy{Mode: router.RouteAuto}),
+		router.WithCostTableFile("/etc/ferry/crossover.json"))
+	if err != nil {
+		log.Fatal(err) // the table file is missing or invalid
+	}
+	defer r.Close()
+	res, err := r.Checksum(context.Background(), ferry.ChecksumRequest{Data: []byte("hello"), Algorithms: []ferry.Algorithm{ferry.CRC32C}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.Served) // go/cost with a table where CRC32C never reaches the socket
+}
+
+// The embedded table: CRC32C never reaches the socket, JPEG thumbnails always do.
+func ExampleDefaultCostTable() {
+	t := router.DefaultCostTable()
+	fmt.Println(t.ChecksumBytes[ferry.CRC32C], t.ResizePixels[ferry.FormatJPEG])
+	// Output: never 0
+}

@@ -186,7 +186,7 @@ func runLoad(t *testing.T, p ferry.Processor, jobs []routedJob, timeout time.Dur
 
 // faultRouter dials the daemon with a short redial backoff (so recovery is quick to observe)
 // and builds a Router with a fast breaker.
-func faultRouter(t *testing.T, d *testdaemon.Daemon, breaker BreakerConfig) (*Router, *ferry.Client) {
+func faultRouter(t *testing.T, d *testdaemon.Daemon, breaker BreakerConfig, opts ...Option) (*Router, *ferry.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -195,7 +195,7 @@ func faultRouter(t *testing.T, d *testdaemon.Daemon, breaker BreakerConfig) (*Ro
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	r, err := New(c, goproc.New(), WithLogger(quietLog), WithBreaker(breaker))
+	r, err := New(c, goproc.New(), append([]Option{WithLogger(quietLog), WithBreaker(breaker)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
@@ -31,6 +32,29 @@ type Metrics struct {
 	policyMode       *prometheus.GaugeVec
 	rustPercent      prometheus.Gauge
 	policyChanges    *prometheus.CounterVec
+
+	// requestChildren and attemptChildren cache the per-label children of the per-request
+	// metrics (requestKey to *requestChildren, attemptKey to prometheus.Observer): looking a
+	// child up by its label values hashes and validates them, which costs a small in-process
+	// checksum a good share of its time. The label values are bounded, so the caches are too.
+	requestChildren sync.Map
+	attemptChildren sync.Map
+}
+
+type requestKey struct {
+	op      string
+	served  ferry.Served
+	outcome string
+}
+
+type requestMetrics struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+type attemptKey struct {
+	op   string
+	path ferry.Path
 }
 
 // latencyBuckets span a cheap checksum (tens of microseconds) to a large photo (seconds).
@@ -75,11 +99,11 @@ func NewMetrics() *Metrics {
 		}, []string{"op"}),
 		policyMode: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ferry_router_policy_mode",
-			Help: "1 for the routing mode in force (rust, go, percentage, shadow), 0 for the others.",
+			Help: "1 for the routing mode in force (rust, go, percentage, shadow, auto), 0 for the others.",
 		}, []string{"mode"}),
 		rustPercent: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ferry_router_rust_percent",
-			Help: "Share of requests routed to the daemon in percentage mode (100 for rust and shadow with Rust primary, 0 for go).",
+			Help: "Share of requests routed to the daemon in percentage mode (100 for rust and shadow with Rust primary, 0 for go, -1 for auto, which decides per request).",
 		}),
 		policyChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_router_policy_changes_total",
@@ -108,8 +132,17 @@ func (m *Metrics) collectors() []prometheus.Collector {
 }
 
 func (m *Metrics) request(op string, s ferry.Served, err error, elapsed time.Duration) {
-	m.requests.WithLabelValues(op, string(s.Path), string(s.Reason), outcomeOf(err)).Inc()
-	m.duration.WithLabelValues(op, string(s.Path)).Observe(elapsed.Seconds())
+	k := requestKey{op, s, outcomeOf(err)}
+	c, ok := m.requestChildren.Load(k)
+	if !ok {
+		c, _ = m.requestChildren.LoadOrStore(k, &requestMetrics{
+			count:    m.requests.WithLabelValues(op, string(s.Path), string(s.Reason), k.outcome),
+			duration: m.duration.WithLabelValues(op, string(s.Path)),
+		})
+	}
+	rm := c.(*requestMetrics)
+	rm.count.Inc()
+	rm.duration.Observe(elapsed.Seconds())
 }
 
 func (m *Metrics) fallback(op, reason, action string) {
@@ -117,7 +150,12 @@ func (m *Metrics) fallback(op, reason, action string) {
 }
 
 func (m *Metrics) attempt(op string, p ferry.Path, elapsed time.Duration) {
-	m.attemptDuration.WithLabelValues(op, string(p)).Observe(elapsed.Seconds())
+	k := attemptKey{op, p}
+	o, ok := m.attemptChildren.Load(k)
+	if !ok {
+		o, _ = m.attemptChildren.LoadOrStore(k, m.attemptDuration.WithLabelValues(op, string(p)))
+	}
+	o.(prometheus.Observer).Observe(elapsed.Seconds())
 }
 
 func (m *Metrics) breaker(to BreakerState) {
@@ -126,7 +164,7 @@ func (m *Metrics) breaker(to BreakerState) {
 }
 
 func (m *Metrics) policy(p Policy, source string) {
-	for _, mode := range []RouteMode{RouteRust, RouteGo, RoutePercentage, RouteShadow} {
+	for _, mode := range []RouteMode{RouteRust, RouteGo, RoutePercentage, RouteShadow, RouteAuto} {
 		v := 0.0
 		if mode == p.Mode {
 			v = 1
@@ -140,10 +178,11 @@ func (m *Metrics) policy(p Policy, source string) {
 // outcomeOf names a result for the outcome label: "ok", the daemon's code word for a
 // *ferry.ServerError, or the client-side failure.
 func outcomeOf(err error) string {
+	if err == nil {
+		return "ok" // before se, which escapes to the heap: a success allocates nothing here
+	}
 	var se *ferry.ServerError
 	switch {
-	case err == nil:
-		return "ok"
 	case errors.Is(err, ErrOverloaded):
 		return "overloaded"
 	case errors.Is(err, ferry.ErrNotResponding):

@@ -29,6 +29,9 @@ const (
 	// RouteShadow runs every request on both paths, returns the primary's result and compares
 	// the other's in the background, counting and logging mismatches.
 	RouteShadow RouteMode = "shadow"
+	// RouteAuto sends each request to the path its cost table (CostTable) says is faster for
+	// its operation, algorithms or input format, and size; the reason recorded is ReasonCost.
+	RouteAuto RouteMode = "auto"
 )
 
 // Policy is the Router's routing rule. Change it at run time with Router.SetPolicy, the
@@ -63,6 +66,7 @@ const (
 //	percentage:25 | percent:25 | 25%    25% of requests to the daemon, the rest to Go
 //	shadow | shadow:rust                both paths, the daemon's result returned
 //	shadow:go                           both paths, the Go path's result returned
+//	auto                                each request to the faster path per the cost table
 func ParsePolicy(s string) (Policy, error) {
 	t := strings.ToLower(strings.TrimSpace(s))
 	switch t {
@@ -74,6 +78,8 @@ func ParsePolicy(s string) (Policy, error) {
 		return Policy{Mode: RouteShadow, ShadowPrimary: ferry.PathRust}, nil
 	case "shadow:go":
 		return Policy{Mode: RouteShadow, ShadowPrimary: ferry.PathGo}, nil
+	case "auto":
+		return Policy{Mode: RouteAuto}, nil
 	}
 	num, ok := strings.CutSuffix(t, "%")
 	for _, prefix := range []string{"percentage:", "percent:"} {
@@ -89,7 +95,7 @@ func ParsePolicy(s string) (Policy, error) {
 		p := Policy{Mode: RoutePercentage, RustPercent: pct}
 		return p, p.validate()
 	}
-	return Policy{}, fmt.Errorf("ferry: route policy %q: want rust, go, percentage:N, N%%, shadow or shadow:go", s)
+	return Policy{}, fmt.Errorf("ferry: route policy %q: want rust, go, percentage:N, N%%, shadow, shadow:go or auto", s)
 }
 
 // String is the policy in ParsePolicy's syntax.
@@ -108,7 +114,7 @@ func (p Policy) String() string {
 
 func (p Policy) validate() error {
 	switch p.Mode {
-	case RouteRust, RouteGo:
+	case RouteRust, RouteGo, RouteAuto:
 	case RoutePercentage:
 		if !(p.RustPercent >= 0 && p.RustPercent <= 100) { // also refuses NaN
 			return fmt.Errorf("ferry: route percentage %v is outside 0..100", p.RustPercent)
@@ -123,9 +129,12 @@ func (p Policy) validate() error {
 	return nil
 }
 
-// rustShare is the percentage of requests whose result comes from the daemon.
+// rustShare is the percentage of requests whose result comes from the daemon; -1 for RouteAuto,
+// which decides per request.
 func (p Policy) rustShare() float64 {
 	switch p.Mode {
+	case RouteAuto:
+		return -1
 	case RouteRust:
 		return 100
 	case RoutePercentage:

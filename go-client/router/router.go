@@ -31,6 +31,8 @@ const (
 	// ReasonKillSwitch: the policy in force sends everything to Go (RouteGo); the daemon was not
 	// called.
 	ReasonKillSwitch ferry.Reason = "kill_switch"
+	// ReasonCost: RouteAuto's cost table says this path is the faster one for this request.
+	ReasonCost ferry.Reason = "cost"
 )
 
 // Defaults of the Router's daemon budget.
@@ -111,6 +113,9 @@ type config struct {
 	shadow       ShadowConfig
 	fallback     map[ferry.Format]fallbackRule
 	now          func() time.Time
+	// costTable routes RouteAuto; costFile, when set, is loaded by New in its place.
+	costTable *CostTable
+	costFile  string
 }
 
 // WithPolicy sets the policy the Router starts with (default: RouteRust). FERRY_ROUTE and the
@@ -123,6 +128,17 @@ func WithPolicy(p Policy) Option { return func(c *config) { c.policy = p } }
 // file leaves the policy as it is.
 func WithPolicyFile(path string, interval time.Duration) Option {
 	return func(c *config) { c.policyFile, c.pollInterval = path, interval }
+}
+
+// WithCostTable makes RouteAuto route by t instead of DefaultCostTable (see CostTable). New
+// refuses a table that does not validate.
+func WithCostTable(t *CostTable) Option { return func(c *config) { c.costTable, c.costFile = t, "" } }
+
+// WithCostTableFile makes RouteAuto route by the cost table in the file at path (the
+// crossover.json that `make bench` writes on the machine that serves), read once by New; New
+// fails when the file is missing or invalid.
+func WithCostTableFile(path string) Option {
+	return func(c *config) { c.costTable, c.costFile = nil, path }
 }
 
 // WithBreaker tunes the circuit breaker (zero fields take their defaults).
@@ -151,7 +167,9 @@ func withClock(now func() time.Time) Option { return func(c *config) { c.now = n
 // New returns a Router between rust (the daemon, normally a *ferry.Client; dial it with
 // ferry.WithLazyConnect so a service can start while the daemon is down) and goPath (nil means
 // goproc.New()). It fails when FERRY_ROUTE or the policy file holds an invalid policy: a
-// kill switch that silently does nothing is worse than a service that does not start.
+// kill switch that silently does nothing is worse than a service that does not start. For the
+// same reason it fails when the cost table (WithCostTableFile, or the file FERRY_COST_TABLE
+// names when no table option is given) cannot be read or is invalid.
 func New(rust, goPath ferry.Processor, opts ...Option) (*Router, error) {
 	if rust == nil {
 		return nil, errors.New("ferry router: New: the daemon Processor (rust) is nil")
@@ -193,6 +211,23 @@ func New(rust, goPath ferry.Processor, opts ...Option) (*Router, error) {
 	if cfg.policyFile == "" {
 		cfg.policyFile = os.Getenv(EnvRouteFile)
 	}
+	if cfg.costTable == nil && cfg.costFile == "" {
+		cfg.costFile = os.Getenv(EnvCostTable)
+	}
+	switch {
+	case cfg.costFile != "":
+		t, err := LoadCostTable(cfg.costFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.costTable = t
+	case cfg.costTable != nil:
+		if err := cfg.costTable.Validate(); err != nil {
+			return nil, err
+		}
+	default:
+		cfg.costTable = DefaultCostTable()
+	}
 	r := &Router{
 		rust: rust, goPath: goPath, cfg: cfg,
 		metrics:     cfg.metrics,
@@ -233,6 +268,9 @@ func New(rust, goPath ferry.Processor, opts ...Option) (*Router, error) {
 
 // The Router is one of the interchangeable Processors.
 var _ ferry.Processor = (*Router)(nil)
+
+// CostTable returns the table RouteAuto routes by. It is the Router's own: do not change it.
+func (r *Router) CostTable() *CostTable { return r.cfg.costTable }
 
 // Policy returns the policy in force.
 func (r *Router) Policy() Policy { return *r.policy.Load() }
@@ -297,6 +335,7 @@ func (r *Router) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.Re
 	return route(r, ctx, &routedOp[*ferry.ResizeResult]{
 		op:        "resize",
 		key:       req.Key,
+		toRust:    func(t *CostTable) bool { return t.resizeToRust(req.Image) },
 		run:       func(ctx context.Context, p ferry.Processor) (*ferry.ResizeResult, error) { return p.Resize(ctx, req) },
 		setServed: func(res *ferry.ResizeResult, s ferry.Served) { res.Served = s },
 		detach: func() func(context.Context, ferry.Processor) (*ferry.ResizeResult, error) {
@@ -322,8 +361,9 @@ func (r *Router) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.Re
 // Checksum routes one checksum by policy; see Router.
 func (r *Router) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*ferry.ChecksumResult, error) {
 	return route(r, ctx, &routedOp[*ferry.ChecksumResult]{
-		op:  "checksum",
-		key: req.Key,
+		op:     "checksum",
+		key:    req.Key,
+		toRust: func(t *CostTable) bool { return t.checksumToRust(req.Algorithms, len(req.Data)) },
 		run: func(ctx context.Context, p ferry.Processor) (*ferry.ChecksumResult, error) {
 			return p.Checksum(ctx, req)
 		},
@@ -350,8 +390,10 @@ func (r *Router) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*ferr
 // routedOp is one operation as the router sees it: how to run it on a path, and what shadow
 // mode needs to compare it.
 type routedOp[T any] struct {
-	op        string
-	key       string
+	op  string
+	key string
+	// toRust is RouteAuto's decision for this request: whether the table says the daemon is faster.
+	toRust    func(*CostTable) bool
 	run       func(context.Context, ferry.Processor) (T, error)
 	setServed func(T, ferry.Served)
 	// detach returns run over a private copy of the request, and snapshot a private copy of a
@@ -373,9 +415,14 @@ type decision struct {
 	shadow bool
 }
 
-func (r *Router) decide(key string) decision {
+func (r *Router) decide(key string, toRust func(*CostTable) bool) decision {
 	p := r.Policy()
 	switch p.Mode {
+	case RouteAuto:
+		if toRust(r.cfg.costTable) {
+			return decision{path: ferry.PathRust, reason: ReasonCost}
+		}
+		return decision{path: ferry.PathGo, reason: ReasonCost}
 	case RouteGo:
 		return decision{path: ferry.PathGo, reason: ReasonKillSwitch}
 	case RoutePercentage:
@@ -393,7 +440,7 @@ func (r *Router) decide(key string) decision {
 // what served it, and in shadow mode the comparison with the other path.
 func route[T any](r *Router, ctx context.Context, o *routedOp[T]) (T, error) {
 	start := r.cfg.now()
-	d := r.decide(o.key)
+	d := r.decide(o.key, o.toRust)
 	var res T
 	var err error
 	served := ferry.Served{Path: d.path, Reason: d.reason}
@@ -410,8 +457,10 @@ func route[T any](r *Router, ctx context.Context, o *routedOp[T]) (T, error) {
 	}
 	elapsed := r.cfg.now().Sub(start)
 	r.metrics.request(o.op, served, err, elapsed)
-	r.log.Debug("ferry router: request", "op", o.op, "path", served.Path, "reason", served.Reason,
-		"outcome", outcomeOf(err), "elapsed", elapsed)
+	if r.log.Enabled(ctx, slog.LevelDebug) { // the arguments alone cost allocations
+		r.log.Debug("ferry router: request", "op", o.op, "path", served.Path, "reason", served.Reason,
+			"outcome", outcomeOf(err), "elapsed", elapsed)
+	}
 	if d.shadow && served.Reason == ReasonShadow && (err == nil || ferry.IsInvalidInput(err)) {
 		startShadow(r, ctx, o, served.Path, res, err)
 	}

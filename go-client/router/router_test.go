@@ -621,6 +621,7 @@ func TestPolicyParsing(t *testing.T) {
 		"75%":            {Mode: RoutePercentage, RustPercent: 75},
 		"shadow":         {Mode: RouteShadow, ShadowPrimary: ferry.PathRust},
 		"shadow:go":      {Mode: RouteShadow, ShadowPrimary: ferry.PathGo},
+		" Auto ":         {Mode: RouteAuto},
 	} {
 		got, err := ParsePolicy(in)
 		if err != nil || got != want {

@@ -1,6 +1,7 @@
 // Command ferry-bench runs ferry's workload matrix through the socket path (ferryd, through the Go
 // Client) and the in-process Go path in the same run, on the same machine, and writes a report:
-// report.md (tables, the performance bar), thumbs.svg and checksums.svg (plots) and results.json.
+// report.md (tables, the performance bar), thumbs.svg and checksums.svg (plots), results.json and
+// crossover.json (the router's cost table for this machine: install it with FERRY_COST_TABLE).
 //
 //	ferry-bench -ferryd target/release/ferryd -corpus ../shared/corpus -out out/bench
 //	ferry-bench -short -corpus tests/data/photos ...   a quick pass: the test suite runs it
@@ -8,7 +9,8 @@
 // Sections: ping (against the raw Unix-socket floor, measured by this harness), thumbnails (fit
 // 400x400, JPEG q80, Lanczos3: one at a time, then at concurrency 1, 2, 8, 64), checksums (4 KiB
 // to 64 MiB, each algorithm, both paths), CPU per job in both processes, daemon memory under a
-// 64-request burst of the corpus's largest photo, and libvips (pyvips) on the same photos when
+// 64-request burst of the corpus's largest photo, the router in policy auto against the faster
+// path at every checksum cell (routing by a table of the same round's figures), and libvips (pyvips) on the same photos when
 // python3 can import pyvips. `make bench` runs it all, with the Rust kernel figures of
 // `cargo bench --bench corpus` passed in by -kernels.
 package main
@@ -39,7 +41,13 @@ type options struct {
 	rounds  int    // passes of the repeated sections; the bar takes each line's median
 	repo    string // repository root, for the bare pool (cargo bench --bench corpus) in each round
 	govips  string // benches/govips: libvips through cgo, in a Go process; "" skips it
-	log     func(format string, args ...any)
+	// tableFrom, tableOut: write the router's cost table of an earlier run's results.json to
+	// tableOut and measure nothing (go generate in package router).
+	tableFrom, tableOut string
+	// autoOnly: measure the auto section alone, routing by costTable (empty: the router's default).
+	autoOnly  bool
+	costTable string
+	log       func(format string, args ...any)
 }
 
 func parseFlags() options {
@@ -55,6 +63,10 @@ func parseFlags() options {
 	flag.BoolVar(&o.short, "short", false, "a quick pass with few runs and small sizes (what the test suite runs)")
 	flag.BoolVar(&o.noVips, "no-vips", false, "skip libvips even when pyvips is importable")
 	flag.StringVar(&o.govips, "govips", "../benches/govips", "source of the govips path (needs cgo and libvips-dev); empty skips it; -short skips it")
+	flag.StringVar(&o.tableFrom, "table-from", "", "measure nothing: write the router's cost table of this results.json to -table-out")
+	flag.StringVar(&o.tableOut, "table-out", "crossover.json", "where -table-from writes the cost table")
+	flag.BoolVar(&o.autoOnly, "auto-only", false, "measure only the router's auto policy against both paths (full sizes unless -short), routing by -cost-table; prints the section")
+	flag.StringVar(&o.costTable, "cost-table", "", "with -auto-only: the cost table file to route by, or \"default\" for the router's embedded one; empty: measure the checksum cells first and route by their table, as a round does")
 	flag.Parse()
 	return o
 }
@@ -62,6 +74,21 @@ func parseFlags() options {
 func main() {
 	echofloor.ServeIfAsked()
 	o := parseFlags()
+	if o.tableFrom != "" {
+		if err := tableFromReport(o.tableFrom, o.tableOut); err != nil {
+			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if o.autoOnly {
+		o.log = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+		if err := runAutoOnly(context.Background(), o); err != nil {
+			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if o.corpus == "" {
 		fmt.Fprintln(os.Stderr, "ferry-bench: -corpus is required")
 		flag.Usage()
@@ -151,6 +178,7 @@ func run(ctx context.Context, o options) error {
 	}
 	res.Rounds = rounds
 	res.Bar = combineBars(bars)
+	res.CostTable = medianCostTable(rounds, res)
 	res.Elapsed = time.Since(res.Started).Round(time.Millisecond).String()
 	return writeReport(o.out, res)
 }
@@ -169,6 +197,13 @@ func writeReport(dir string, res *results) error {
 		"report.md":     []byte(markdown(res)),
 		"thumbs.svg":    []byte(thumbsPlot(res)),
 		"checksums.svg": []byte(checksumsPlot(res)),
+	}
+	if res.CostTable != nil {
+		table, err := json.MarshalIndent(res.CostTable, "", "  ")
+		if err != nil {
+			return err
+		}
+		files["crossover.json"] = append(table, '\n')
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
@@ -205,6 +240,11 @@ func measureRound(ctx context.Context, o options, d *daemon, photos []photo, p p
 	o.log("round %d: checksums ...", i+1)
 	if rd.Checksums, err = benchChecksums(ctx, d, p); err != nil {
 		return rd, fmt.Errorf("checksums: %w", err)
+	}
+	o.log("round %d: router policy auto ...", i+1)
+	table := costTable(rd.Checksums.Cells, rd.Thumbs.Rows, fmt.Sprintf("ferry-bench round %d of the run that measured it", i+1))
+	if rd.Auto, err = benchAuto(ctx, d, p, table); err != nil {
+		return rd, fmt.Errorf("auto: %w", err)
 	}
 	return rd, nil
 }

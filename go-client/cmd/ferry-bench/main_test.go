@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	ferry "github.com/ferryd/ferry/go-client"
 	"github.com/ferryd/ferry/go-client/internal/echofloor"
 	"github.com/ferryd/ferry/go-client/internal/testdaemon"
+	"github.com/ferryd/ferry/go-client/router"
 )
 
 // TestMain lets this test binary be the harness's echo child too (startEcho re-runs itself).
@@ -60,11 +62,31 @@ func TestShortRun(t *testing.T) {
 	if res.Thumbs.RustSumMS > 0 && res.Memory.IdleKiB <= 0 {
 		t.Errorf("daemon RSS not read: %+v", res.Memory)
 	}
+	if want := 3 * len(algorithms); len(res.Auto.Cells) != want {
+		t.Errorf("%d auto cells, want %d", len(res.Auto.Cells), want)
+	}
+	for _, c := range res.Auto.Cells {
+		if c.Auto.P50 <= 0 || c.Ratio <= 0 || (c.Path != ferry.PathRust && c.Path != ferry.PathGo) {
+			t.Errorf("auto cell %+v", c)
+		}
+	}
+	autoLine := false
+	for _, l := range res.Bar {
+		if strings.HasPrefix(l.Line, "router policy auto") {
+			autoLine = l.Verdict != "not measured" && l.Value > 0 && l.Threshold == 1.05 && l.AtMost
+		}
+	}
+	if !autoLine {
+		t.Errorf("the auto bar line is not measured: %+v", res.Bar)
+	}
+	if _, err := router.LoadCostTable(filepath.Join(out, "crossover.json")); err != nil {
+		t.Errorf("crossover.json: %v", err)
+	}
 	md, err := os.ReadFile(filepath.Join(out, "report.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, section := range []string{"## The bar", "## Ping", "## Thumbnails, one at a time", "## Thumbnails at concurrency", "## Checksums", "## Memory"} {
+	for _, section := range []string{"## The bar", "## Ping", "## Thumbnails, one at a time", "## Thumbnails at concurrency", "## Checksums", "## Router policy auto", "## Memory"} {
 		if !strings.Contains(string(md), section) {
 			t.Errorf("report.md lacks %q", section)
 		}

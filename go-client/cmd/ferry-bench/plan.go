@@ -14,6 +14,8 @@ type plan struct {
 	sweepMinJobs   int           // jobs per sweep level: at least this many, and at least 2 x level
 	checksumSizes  []int
 	checksumBudget time.Duration // time per checksum cell (at least 3 calls)
+	autoBudget     time.Duration // time per cell of the auto section
+	autoMinCalls   int           // calls per path per auto cell, at least
 	burst          int           // concurrent requests of the largest photo in the memory phase
 }
 
@@ -25,7 +27,8 @@ func planFor(short bool) plan {
 			concurrency: []int{1, 8}, sweepMinJobs: 4,
 			checksumSizes:  []int{4 << 10, 64 << 10, 1 << 20},
 			checksumBudget: 30 * time.Millisecond,
-			burst:          8,
+			autoBudget:     10 * time.Millisecond, autoMinCalls: 3,
+			burst: 8,
 		}
 	}
 	return plan{
@@ -34,6 +37,7 @@ func planFor(short bool) plan {
 		concurrency: []int{1, 2, 8, 64}, sweepMinJobs: 24,
 		checksumSizes:  []int{4 << 10, 64 << 10, 1 << 20, 16 << 20, 64 << 20},
 		checksumBudget: 1500 * time.Millisecond,
-		burst:          80, // the default queue bound (64) admits 64; the other 16 must be busy
+		autoBudget:     time.Second, autoMinCalls: 7,
+		burst: 80, // the default queue bound (64) admits 64; the other 16 must be busy
 	}
 }

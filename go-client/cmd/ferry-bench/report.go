@@ -100,6 +100,8 @@ func markdown(r *results) string {
 		}
 	}
 
+	writeAuto(w, r)
+
 	m := r.Memory
 	w("\n## Memory\n\nferryd resident memory around %d concurrent thumbnails of %s (%.1f MP), busy answers not retried: idle %.0f MiB, peak %.0f MiB (%s), %.0f MiB 3 s later; %d answered, %d busy, in %.2f s. Peak RSS of this Go process over the whole run (Go path included): %.0f MiB.\n",
 		m.Burst, m.Photo, m.MP, kib(m.IdleKiB), kib(m.PeakKiB), map[bool]string{true: "VmHWM", false: "highest VmRSS sampled every 5 ms"}[m.PeakExact],

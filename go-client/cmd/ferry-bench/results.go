@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/ferryd/ferry/go-client/router"
 )
 
 // results is everything one run measured; results.json is this, verbatim.
@@ -18,8 +20,11 @@ type results struct {
 	Thumbs    thumbsSerial    `json:"thumbs"`
 	Sweep     sweep           `json:"sweep"`
 	Checksums checksumResults `json:"checksums"`
-	Memory    memoryResults   `json:"memory"`
-	Vips      *vipsResults    `json:"vips,omitempty"`
+	Auto      autoResults     `json:"auto"`
+	// CostTable is this run's crossover table (crossover.json): the rounds' median figures.
+	CostTable *router.CostTable `json:"cost_table,omitempty"`
+	Memory    memoryResults     `json:"memory"`
+	Vips      *vipsResults      `json:"vips,omitempty"`
 	// libvips through cgo in a Go process (govips): one at a time, and its own concurrency sweep.
 	Govips        *vipsResults   `json:"govips,omitempty"`
 	GovipsSweep   *govipsSweep   `json:"govips_sweep,omitempty"`

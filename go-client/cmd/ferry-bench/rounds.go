@@ -21,6 +21,8 @@ type round struct {
 	Govips    *vipsResults    `json:"govips,omitempty"`
 	Sweep     sweep           `json:"sweep"`
 	Checksums checksumResults `json:"checksums"`
+	// Auto is the router in RouteAuto, routing by a table of this round's own figures.
+	Auto autoResults `json:"auto"`
 	// Pool is the bare kernels on a 2-thread rayon pool, measured in this round right before
 	// the sweep, so the throughput line compares two figures taken side by side.
 	Pool *kernelResults `json:"bare_pool,omitempty"`
@@ -28,7 +30,7 @@ type round struct {
 
 // apply makes r the figures the report's tables show (the last round's).
 func (rd round) apply(r *results) {
-	r.Ping, r.Thumbs, r.Vips, r.Govips, r.Sweep, r.Checksums = rd.Ping, rd.Thumbs, rd.Vips, rd.Govips, rd.Sweep, rd.Checksums
+	r.Ping, r.Thumbs, r.Vips, r.Govips, r.Sweep, r.Checksums, r.Auto = rd.Ping, rd.Thumbs, rd.Vips, rd.Govips, rd.Sweep, rd.Checksums, rd.Auto
 	if rd.Pool != nil {
 		pool := *rd.Pool
 		pool.SameRound = true

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/router"
+)
+
+// autoCell is one algorithm at one size through the router in RouteAuto, against both paths
+// called directly and through a router pinned to each (RouteRust, RouteGo), the five alternated
+// call by call.
+type autoCell struct {
+	Algorithm ferry.Algorithm `json:"algorithm"`
+	Size      int             `json:"size"`
+	// Path is where the router sent it (every call of a cell takes the same path).
+	Path ferry.Path `json:"path"`
+	Auto dist       `json:"auto"`
+	Rust dist       `json:"rust"`
+	Go   dist       `json:"go"`
+	// RouterRust, RouterGo: the same request through a Router whose policy is rust or go.
+	RouterRust dist `json:"router_rust"`
+	RouterGo   dist `json:"router_go"`
+	// Ratio is the auto p50 over the faster path's p50 (paths called directly): 1 is perfect
+	// routing at no cost. It is the bar's figure; the router's own fixed cost (about a
+	// microsecond) is in it.
+	Ratio float64 `json:"ratio"`
+	// PolicyRatio is the auto p50 over the faster pinned router's p50: the cost of auto's choice
+	// alone, the router's fixed cost being on both sides.
+	PolicyRatio float64 `json:"policy_ratio"`
+}
+
+// autoResults are the auto section of one round.
+type autoResults struct {
+	// Table is what the router routed by: made from this round's checksum cells and thumbnail
+	// rows, as `make bench` makes crossover.json.
+	Table *router.CostTable `json:"table"`
+	Cells []autoCell        `json:"cells"`
+}
+
+// worst is the cell with the highest ratio by (nil when none was measured).
+func (a autoResults) worst(by func(autoCell) float64) *autoCell {
+	if len(a.Cells) == 0 {
+		return nil
+	}
+	w := slices.MaxFunc(a.Cells, func(x, y autoCell) int { return cmp.Compare(by(x), by(y)) })
+	return &w
+}
+
+func directRatio(c autoCell) float64 { return c.Ratio }
+func policyRatio(c autoCell) float64 { return c.PolicyRatio }
+
+// benchAuto measures a Router in RouteAuto, routing by table, against the socket path and the
+// Go path at every checksum size of the plan, for every algorithm. The router's own cost (the
+// decision, the breaker, its metrics) is in its figures, as it would be in a service.
+func benchAuto(ctx context.Context, d *daemon, p plan, table *router.CostTable) (autoResults, error) {
+	out := autoResults{Table: table}
+	var routers [3]*router.Router // auto, pinned to rust, pinned to go
+	for i, mode := range []router.RouteMode{router.RouteAuto, router.RouteRust, router.RouteGo} {
+		r, err := router.New(d.client, goPath.(ferry.Processor), router.WithCostTable(table))
+		if err != nil {
+			return out, err
+		}
+		defer r.Close()
+		// FERRY_ROUTE or a policy file in the environment may have set another policy in New.
+		if err := r.SetPolicy(router.Policy{Mode: mode}); err != nil {
+			return out, err
+		}
+		routers[i] = r
+	}
+	r := routers[0]
+	// timed is f, timed into *into.
+	timed := func(into *[]time.Duration, f func() error) func() error {
+		return func() error {
+			t := time.Now()
+			err := f()
+			*into = append(*into, time.Since(t))
+			return err
+		}
+	}
+	for _, size := range p.checksumSizes {
+		data := paint(size)
+		for _, alg := range algorithms {
+			req := ferry.ChecksumRequest{Data: data, Algorithms: []ferry.Algorithm{alg}}
+			want, err := goPath.Checksum(ctx, req) // also the Go path's warm-up
+			if err != nil {
+				return out, err
+			}
+			if _, err := d.client.Checksum(ctx, req); err != nil {
+				return out, fmt.Errorf("%s %d on ferryd: %w", alg, size, err)
+			}
+			first, err := r.Checksum(ctx, req)
+			if err != nil {
+				return out, fmt.Errorf("%s %d through the router: %w", alg, size, err)
+			}
+			if first.Served.Reason != router.ReasonCost || !bytes.Equal(first.Digests[alg], want.Digests[alg]) {
+				return out, fmt.Errorf("%s of %d bytes through the router: served %v, digest %x, want cost and %x",
+					alg, size, first.Served, first.Digests[alg], want.Digests[alg])
+			}
+			cell := autoCell{Algorithm: alg, Size: size, Path: first.Served.Path}
+			var at, rt, gt, prt, pgt []time.Duration
+			var served ferry.Served
+			calls := []func() error{
+				timed(&at, func() error {
+					res, err := r.Checksum(ctx, req)
+					if err == nil {
+						served = res.Served
+					}
+					return err
+				}),
+				timed(&rt, func() error { _, err := d.client.Checksum(ctx, req); return err }),
+				timed(&gt, func() error { _, err := goPath.Checksum(ctx, req); return err }),
+				timed(&prt, func() error { _, err := routers[1].Checksum(ctx, req); return err }),
+				timed(&pgt, func() error { _, err := routers[2].Checksum(ctx, req); return err }),
+			}
+			for start := time.Now(); len(at) < p.autoMinCalls || time.Since(start) < p.autoBudget; {
+				// A fresh order every pass, so that no path always follows the same other (a
+				// socket call leaves the caches colder than a Go call does).
+				for _, k := range rand.Perm(len(calls)) {
+					if err := calls[k](); err != nil {
+						return out, fmt.Errorf("%s of %d bytes: %w", alg, size, err)
+					}
+				}
+				if served.Path != cell.Path || served.Reason != router.ReasonCost {
+					return out, fmt.Errorf("%s of %d bytes: the router served %v after %s/cost", alg, size, served, cell.Path)
+				}
+			}
+			cell.Auto, cell.Rust, cell.Go = summarise(at), summarise(rt), summarise(gt)
+			cell.RouterRust, cell.RouterGo = summarise(prt), summarise(pgt)
+			cell.Ratio = cell.Auto.P50 / min(cell.Rust.P50, cell.Go.P50)
+			cell.PolicyRatio = cell.Auto.P50 / min(cell.RouterRust.P50, cell.RouterGo.P50)
+			out.Cells = append(out.Cells, cell)
+		}
+	}
+	return out, nil
+}
+
+// writeAuto renders the auto section: the table the router routed by and each cell's ratio.
+func writeAuto(w func(string, ...any), r *results) {
+	a := r.Auto
+	w("\n## Router policy auto\n\nA Router in policy `auto` (package router), routing by a cost table made from this round's checksum cells and thumbnail rows, against the socket path and the Go path called directly and against Routers pinned to each path (policies rust and go); the five alternate call by call. Ratio: auto p50 over the faster direct path's p50 (the bar's figure: <= 1.05 at every size); policy ratio: auto p50 over the faster pinned Router's, the cost of auto's choice alone (the Router's own fixed cost, about a microsecond of bookkeeping and metrics, is on both sides). Microseconds.\n\n")
+	if a.Table != nil {
+		w("Routed by: ")
+		for i, alg := range algorithms {
+			if i > 0 {
+				w(", ")
+			}
+			w("%s %s", alg, thresholdWord(a.Table.ChecksumBytes[alg], sizeWordOf))
+		}
+		for _, f := range []ferry.Format{ferry.FormatJPEG, ferry.FormatPNG} {
+			if th, ok := a.Table.ResizePixels[f]; ok {
+				w(", %s thumbnails %s", f, thresholdWord(th, func(n int64) string { return fmt.Sprintf("%.1f MP", float64(n)/1e6) }))
+			}
+		}
+		w(".\n\n")
+	}
+	w("| algorithm | size | auto sent it to | auto p50 | socket p50 | Go p50 | ratio | router:rust p50 | router:go p50 | policy ratio |\n|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, c := range a.Cells {
+		w("| %s | %s | %s | %.1f | %.1f | %.1f | %.3f | %.1f | %.1f | %.3f |\n", c.Algorithm, sizeWord(c.Size), c.Path,
+			1000*c.Auto.P50, 1000*c.Rust.P50, 1000*c.Go.P50, c.Ratio, 1000*c.RouterRust.P50, 1000*c.RouterGo.P50, c.PolicyRatio)
+	}
+	if t := r.CostTable; t != nil {
+		w("\nThis run's table (crossover.json, the rounds' medians): ")
+		for i, alg := range algorithms {
+			if i > 0 {
+				w(", ")
+			}
+			w("%s %s", alg, thresholdWord(t.ChecksumBytes[alg], sizeWordOf))
+		}
+		w(". Install it on this machine with `FERRY_COST_TABLE=crossover.json` (or router.WithCostTableFile).\n")
+	}
+}
+
+// thresholdWord says from which size the socket path serves.
+func thresholdWord(th router.Threshold, size func(int64) string) string {
+	switch th {
+	case router.Never:
+		return "never to the socket"
+	case 0:
+		return "always to the socket"
+	}
+	return "to the socket from " + size(int64(th))
+}
+
+func sizeWordOf(n int64) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	}
+	return sizeWord(int(n))
+}
