@@ -2,9 +2,10 @@
 //! image kind, the peak of live heap bytes during the job (a counting global allocator, this
 //! test binary only) stays under the estimate made from the header.
 //!
-//! Limitation: the counting allocator sees Rust allocations only. libjpeg-turbo, libwebp and
-//! Little CMS allocate through C `malloc` (JPEG coefficient buffers, WebP encoder state), which
-//! the formula covers by its own terms but this test does not measure.
+//! The counting allocator sees Rust allocations only: libjpeg-turbo, libwebp and Little CMS
+//! allocate through C `malloc` (JPEG coefficient buffers, WebP encoder state). The second test
+//! covers them: each kind goes to a fresh real daemon, whose peak resident memory (VmHWM, reset
+//! just before the request) must stay under the estimate plus the request frame it holds.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +17,10 @@ struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// The two tests take turns: the counting allocator is global, so a test allocating beside
+/// another would show up in its peak.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 // SAFETY: every call is forwarded to the system allocator unchanged; only counters are added.
 unsafe impl GlobalAlloc for Counting {
@@ -168,19 +173,8 @@ fn gif() -> Vec<u8> {
 
 #[test]
 fn the_estimate_bounds_every_image_kinds_real_peak() {
-    let rgb8 = painted(3, 1);
-    let palette: Vec<u8> = (0..=255u8).flat_map(|i| [i, 255 - i, i / 2]).collect();
-    let indices: Vec<u8> = painted(1, 1);
-    let kinds: Vec<(&str, Vec<u8>)> = vec![
-        ("jpeg baseline", jpeg(false)),
-        ("jpeg progressive", jpeg(true)),
-        ("png 8-bit rgb", png(png::ColorType::Rgb, png::BitDepth::Eight, &rgb8, None)),
-        ("png 16-bit rgba", png(png::ColorType::Rgba, png::BitDepth::Sixteen, &painted(4, 2), None)),
-        ("png palette", png(png::ColorType::Indexed, png::BitDepth::Eight, &indices, Some(palette))),
-        ("png interlaced 16-bit rgba", interlaced_rgba16()),
-        ("webp", webp::Encoder::from_rgb(&rgb8, W, H).encode(80.0).to_vec()),
-        ("gif", gif()),
-    ];
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let kinds = kinds();
     let limits = Limits::default();
     for format in [OutputFormat::Jpeg, OutputFormat::Png, OutputFormat::WebP] {
         for box_side in [200, 1600] {
@@ -200,5 +194,134 @@ fn the_estimate_bounds_every_image_kinds_real_peak() {
                 );
             }
         }
+    }
+}
+
+/// Every image kind the estimate distinguishes, 1600x1200, painted.
+fn kinds() -> Vec<(&'static str, Vec<u8>)> {
+    let rgb8 = painted(3, 1);
+    let palette: Vec<u8> = (0..=255u8).flat_map(|i| [i, 255 - i, i / 2]).collect();
+    let indices: Vec<u8> = painted(1, 1);
+    let kinds: Vec<(&str, Vec<u8>)> = vec![
+        ("jpeg baseline", jpeg(false)),
+        ("jpeg progressive", jpeg(true)),
+        ("png 8-bit rgb", png(png::ColorType::Rgb, png::BitDepth::Eight, &rgb8, None)),
+        ("png 16-bit rgba", png(png::ColorType::Rgba, png::BitDepth::Sixteen, &painted(4, 2), None)),
+        ("png palette", png(png::ColorType::Indexed, png::BitDepth::Eight, &indices, Some(palette))),
+        ("png interlaced 16-bit rgba", interlaced_rgba16()),
+        ("webp", webp::Encoder::from_rgb(&rgb8, W, H).encode(80.0).to_vec()),
+        ("gif", gif()),
+    ];
+    kinds
+}
+
+/// The whole daemon, C allocations included: a fresh ferryd per kind (one worker), its VmHWM
+/// reset to its resident size once it is idle, then one resize to 1600x1600 WebP (the largest
+/// output and the heaviest encoder). The rise of its peak must stay under the estimate plus the
+/// request frame (the budget counts the frame on its own) plus 8 MiB for what a first request
+/// touches beyond the job (thread stacks, the reply buffer, allocator arenas).
+#[test]
+fn the_estimate_bounds_the_daemons_peak_memory_for_every_image_kind() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    const SLACK: u64 = 8 << 20;
+    let limits = Limits::default();
+    let params = ResizeParams { width: 1600, height: 1600, format: OutputFormat::WebP, ..ResizeParams::default() };
+    for (name, input) in kinds() {
+        let estimate = estimate_memory(&input, &params, &limits).unwrap();
+        let daemon = daemon::Daemon::start();
+        let frame = daemon::resize_frame(&input);
+        daemon.reset_peak();
+        let baseline = daemon.status_kib("VmRSS:") << 10;
+        daemon.call(&frame);
+        let peak = (daemon.status_kib("VmHWM:") << 10).saturating_sub(baseline);
+        let bound = estimate + frame.len() as u64 + SLACK;
+        eprintln!("{name}: daemon peak rise {peak} <= estimate {estimate} + frame {} + slack", frame.len());
+        assert!(peak <= bound, "{name}: the daemon's peak rose {peak} bytes, over {bound}");
+    }
+}
+
+/// Just enough of a client for the test above: start, one request, /proc figures.
+mod daemon {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    pub struct Daemon {
+        child: Child,
+        stream: UnixStream,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Daemon {
+        pub fn start() -> Daemon {
+            let dir = tempfile::Builder::new().prefix("fm").tempdir_in("/tmp").unwrap();
+            let socket = dir.path().join("d.sock");
+            let child = Command::new(env!("CARGO_BIN_EXE_ferryd"))
+                .args(["--workers", "1", "--log-level", "warn", "--socket"])
+                .arg(&socket)
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let started = Instant::now();
+            let stream = loop {
+                match UnixStream::connect(&socket) {
+                    Ok(stream) => break stream,
+                    Err(_) if started.elapsed() < Duration::from_secs(20) => std::thread::sleep(Duration::from_millis(10)),
+                    Err(e) => panic!("ferryd did not start: {e}"),
+                }
+            };
+            stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+            Daemon { child, stream, _dir: dir }
+        }
+
+        /// Resets VmHWM to the current resident size (Linux: `5` to clear_refs).
+        pub fn reset_peak(&self) {
+            std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5").unwrap();
+        }
+
+        pub fn status_kib(&self, key: &str) -> u64 {
+            let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+            let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+            line[key.len()..].trim().trim_end_matches(" kB").trim().parse().unwrap()
+        }
+
+        /// Sends one frame and waits for its reply, which must be a success.
+        pub fn call(&self, frame: &[u8]) {
+            let mut stream = &self.stream;
+            stream.write_all(frame).unwrap();
+            let mut len = [0u8; 4];
+            stream.read_exact(&mut len).unwrap();
+            let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+            stream.read_exact(&mut body).unwrap();
+            let reply = rmpv::decode::read_value(&mut &body[..]).unwrap();
+            let ok = reply.as_map().unwrap().iter().any(|(k, v)| k.as_str() == Some("ok") && v.as_bool() == Some(true));
+            assert!(ok, "{reply}");
+        }
+    }
+
+    impl Drop for Daemon {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// A resize request frame: fit 1600x1600, WebP.
+    pub fn resize_frame(image: &[u8]) -> Vec<u8> {
+        use rmpv::Value;
+        let body = Value::Map(vec![
+            ("id".into(), 1.into()),
+            ("op".into(), "resize".into()),
+            ("image".into(), Value::Binary(image.to_vec())),
+            ("width".into(), 1600.into()),
+            ("height".into(), 1600.into()),
+            ("format".into(), "webp".into()),
+        ]);
+        let mut encoded = Vec::new();
+        rmpv::encode::write_value(&mut encoded, &body).unwrap();
+        let mut frame = (encoded.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&encoded);
+        frame
     }
 }

@@ -84,7 +84,8 @@
 // at once, and each half-open probe first pings the daemon within
 // BreakerConfig.ProbeTimeout (25 ms), so no call pays much more than that. The fault test
 // measures this against the real daemon (TestRouterFaultSIGSTOPCostsLittleOnceTheBreakerOpens
-// asserts at most 100 ms after the opening, scheduling on a busy machine included): the breaker
+// asserts at most 100 ms for 95% of the calls after the opening and 250 ms for the slowest, which
+// can lose a scheduling slice on a loaded machine): the breaker
 // opened about 300 ms after the stop, and the slowest call after that waited 33 to 63 ms (four
 // runs on a shared 2-core machine) for the Go path to start on it.
 //
