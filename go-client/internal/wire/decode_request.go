@@ -36,6 +36,7 @@ func DecodeRequest(body []byte) (Request, error) {
 		return r, err
 	}
 	var dup error
+	var dupKey string
 	for it.more() {
 		key, val, err := it.next()
 		if err != nil {
@@ -47,6 +48,7 @@ func DecodeRequest(body []byte) (Request, error) {
 		}
 		if vals[i] != nil && dup == nil {
 			dup = fieldErr(requestKeys[i], ErrDuplicateKey)
+			dupKey = requestKeys[i]
 		}
 		vals[i] = val
 	}
@@ -61,6 +63,10 @@ func DecodeRequest(body []byte) (Request, error) {
 		return v
 	}
 
+	// A repeated id leaves no id to trust (SPEC.md 3.4): the reply carries 0.
+	if dupKey == "id" {
+		return r, dup
+	}
 	// id first: every later error reply needs it.
 	idVal := get("id")
 	if idVal == nil {

@@ -241,6 +241,10 @@ func replyValue(r *Reply, op Op) map[string]any {
 			"queue_jobs": h.QueueJobs, "queue_bytes": h.QueueBytes} {
 			v[k] = num(x)
 		}
+		if h.MemoryBudget != 0 || h.MaxConnections != 0 || h.MaxQueueWaitMs != 0 {
+			v["memory_budget"], v["max_connections"] = num(h.MemoryBudget), num(h.MaxConnections)
+			v["max_queue_wait_ms"] = num(h.MaxQueueWaitMs)
+		}
 		v["server"] = h.Server
 		for k, x := range map[string][]string{"ops": h.Ops, "input_formats": h.InputFormats,
 			"output_formats": h.OutputFormats, "modes": h.Modes, "filters": h.Filters,
@@ -266,6 +270,10 @@ func replyValue(r *Reply, op Op) map[string]any {
 			"requests_total": s.RequestsTotal, "errors_total": s.ErrorsTotal,
 			"busy_total": s.BusyTotal, "workers": s.Workers} {
 			v[k] = num(x)
+		}
+		if s.MemoryBudget != 0 || s.MemoryUsed != 0 || s.ConnectionsRefused != 0 {
+			v["memory_budget"], v["memory_used"] = num(s.MemoryBudget), num(s.MemoryUsed)
+			v["connections_refused"] = num(s.ConnectionsRefused)
 		}
 		v["server"] = s.Server
 		byOp := map[string]any{}
