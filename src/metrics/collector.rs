@@ -57,8 +57,8 @@ impl Collector for StateCollector {
         let ReplyBody::Stats(stats) = dispatch::stats(&self.state) else {
             unreachable!("dispatch::stats answers with a stats body")
         };
-        // The budget is the one source of its own numbers; the counters carry them for scrapes.
-        self.state.counters.set_memory(self.state.budget.limit(), self.state.budget.used());
+        let memory = stats.memory.as_ref().expect("dispatch::stats always reports memory");
+        let (memory_budget, memory_used) = (memory.memory_budget, memory.memory_used);
         let traffic = self.state.counters.traffic();
         let bound = self.state.pool.bound();
 
@@ -79,16 +79,16 @@ impl Collector for StateCollector {
             &mut encoder,
             "ferryd_connections_refused",
             "Connections refused at accept (connection limit or peer not allowed)",
-            traffic.connections_refused,
+            memory.connections_refused,
         )?;
         gauge(&mut encoder, "ferryd_jobs_running", "Jobs executing on a worker now", signed(stats.jobs_running))?;
         gauge(&mut encoder, "ferryd_jobs_queued", "Jobs admitted and waiting for a worker (queue depth)", signed(stats.jobs_queued))?;
         gauge(&mut encoder, "ferryd_queued_bytes", "Payload bytes held by admitted jobs", signed(stats.queued_bytes))?;
         gauge(&mut encoder, "ferryd_queue_jobs_limit", "Queue bound in jobs (--queue-jobs)", signed(bound.max_jobs))?;
         gauge(&mut encoder, "ferryd_queue_bytes_limit", "Queue bound in payload bytes (--queue-bytes)", signed(bound.max_bytes))?;
-        gauge(&mut encoder, "ferryd_memory_budget_bytes", "Memory budget for frames being read, admitted jobs and unwritten replies (--memory-budget)", signed(traffic.memory_budget))?;
-        gauge(&mut encoder, "ferryd_memory_used_bytes", "Memory budget held now by frames, jobs and replies", signed(traffic.memory_used))?;
-        let free = traffic.memory_budget.saturating_sub(traffic.memory_used);
+        gauge(&mut encoder, "ferryd_memory_budget_bytes", "Memory budget for frames being read, admitted jobs and unwritten replies (--memory-budget)", signed(memory_budget))?;
+        gauge(&mut encoder, "ferryd_memory_used_bytes", "Memory budget held now by frames, jobs and replies", signed(memory_used))?;
+        let free = memory_budget.saturating_sub(memory_used);
         gauge(&mut encoder, "ferryd_memory_free_bytes", "Memory budget not held now", signed(free))?;
         counter(&mut encoder, "ferryd_received_bytes", "Request bytes read, length prefixes included", traffic.bytes_in)?;
         counter(&mut encoder, "ferryd_sent_bytes", "Reply bytes written, length prefixes included", traffic.bytes_out)?;

@@ -64,15 +64,25 @@ pub fn max_unread(max_frame: u32) -> u64 {
 }
 
 /// Answers a connection over `--max-connections` with `busy` (id 0) and closes it.
-pub async fn refuse_over_limit(mut stream: UnixStream, max: u64) {
+pub async fn refuse_over_limit(stream: UnixStream, max: u64) {
     tracing::warn!(max_connections = max, "connection limit reached; refusing a connection");
-    let error = WireError::new(ErrorCode::Busy, format!("connection limit of {max} reached"));
+    refuse(stream, WireError::new(ErrorCode::Busy, format!("connection limit of {max} reached"))).await;
+}
+
+/// Sends `error` with id 0 to a connection refused right after accept and closes it without
+/// reading. The frame is tiny and normally fits the socket buffer; [`REFUSAL_WRITE`] only bounds
+/// a pathological peer.
+pub async fn refuse(mut stream: UnixStream, error: WireError) {
     let frame = response::encode_error(0, &error).to_vec();
-    let _ = tokio::time::timeout(REFUSAL_WRITE, async {
+    let write = async {
         stream.write_all(&frame).await?;
         stream.shutdown().await
-    })
-    .await;
+    };
+    match tokio::time::timeout(REFUSAL_WRITE, write).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::debug!(%error, "refused peer gone before its error frame was written"),
+        Err(_) => tracing::debug!("refused peer did not take its error frame in time"),
+    }
 }
 
 /// Serves one connection (already counted by the accept loop) until the client is done and

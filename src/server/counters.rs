@@ -26,10 +26,6 @@ pub struct Counters {
     by_outcome: [[AtomicU64; OUTCOMES]; Op::ALL.len() + 1],
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
-    /// Memory budget in bytes (0 until the memory budget sets it).
-    memory_budget: AtomicU64,
-    /// Bytes of the budget held by admitted jobs now.
-    memory_used: AtomicU64,
     /// Connections refused at accept (connection limit, peer not allowed) since start.
     connections_refused: AtomicU64,
     /// Time from admission to a worker starting the job, and the job's run time, by op.
@@ -72,12 +68,6 @@ pub struct TrafficSnapshot {
     pub bytes_in: u64,
     /// Reply bytes written, length prefixes included.
     pub bytes_out: u64,
-    /// Memory budget.
-    pub memory_budget: u64,
-    /// Memory budget in use.
-    pub memory_used: u64,
-    /// Connections refused at accept.
-    pub connections_refused: u64,
 }
 
 /// The counters at one moment.
@@ -137,12 +127,6 @@ impl Counters {
         self.bytes_out.fetch_add(bytes_out as u64, Ordering::Relaxed);
     }
 
-    /// Sets the memory budget and its use (bytes), as the admission control sees them.
-    pub fn set_memory(&self, budget: u64, used: u64) {
-        self.memory_budget.store(budget, Ordering::Relaxed);
-        self.memory_used.store(used, Ordering::Relaxed);
-    }
-
     /// Wraps a job's closure so that its queue wait (from now until a worker starts it) and run
     /// time land in [`Counters::latency`] under `op`.
     pub fn time_job<R>(&self, op: Op, work: impl FnOnce() -> R) -> impl FnOnce() -> R {
@@ -180,9 +164,7 @@ impl Counters {
             replies,
             bytes_in: load(&self.bytes_in),
             bytes_out: load(&self.bytes_out),
-            memory_budget: load(&self.memory_budget),
-            memory_used: load(&self.memory_used),
-            connections_refused: load(&self.connections_refused),
+            
         }
     }
 

@@ -8,19 +8,11 @@
 //! id 0, code `peer_not_allowed`, then the daemon closes the connection (SPEC.md, error codes).
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 
 use super::{connection, State};
 use crate::protocol::error_code::{ErrorCode, WireError};
-use crate::protocol::response;
-
-/// How long a refused peer gets to take its error frame before the connection is dropped anyway
-/// (the frame is tiny and normally fits the socket buffer, so this only bounds a pathological
-/// peer).
-const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The uids and gids allowed to connect. Both empty: any peer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -75,17 +67,8 @@ pub async fn serve_if_allowed(stream: UnixStream, state: Arc<State>) {
 }
 
 /// Sends the `peer_not_allowed` frame (id 0) and closes the connection, without reading.
-async fn refuse(mut stream: UnixStream, message: String) {
-    let frame = response::encode_error(0, &WireError::new(ErrorCode::PeerNotAllowed, message)).to_vec();
-    let write = async {
-        stream.write_all(&frame).await?;
-        stream.shutdown().await
-    };
-    match tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, write).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::debug!(%error, "refused peer gone before its error frame was written"),
-        Err(_) => tracing::debug!("refused peer did not take its error frame in time"),
-    }
+async fn refuse(stream: UnixStream, message: String) {
+    connection::refuse(stream, WireError::new(ErrorCode::PeerNotAllowed, message)).await;
 }
 
 #[cfg(test)]
