@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rmpv::Value;
 
-use crate::harness::{code, request, slow_job, slow_png, Daemon, PATIENCE};
+use crate::harness::{code, request, slow_job, slow_png, Client, Daemon, PATIENCE};
 
 /// Peak resident memory of a process (`VmHWM`), in bytes.
 fn peak_rss(pid: i32) -> u64 {
@@ -91,6 +91,13 @@ fn connections_over_the_limit_are_answered_busy_and_closed() {
     let daemon = Daemon::start(&["--max-connections", "2"]);
     let mut first = daemon.connect();
     first.expect_alive(1);
+    // The start-up probe's connection (Daemon::wait_ready) may not be reaped yet: wait until
+    // `first` is the only one, or the second would be refused in its place.
+    let connections = |c: &mut Client| c.call(&request(9, "stats", vec![])).expect_ok().uint("connections");
+    let started = Instant::now();
+    while connections(&mut first) != 1 && started.elapsed() < PATIENCE {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut second = daemon.connect();
     second.expect_alive(1);
     let mut third = daemon.connect();

@@ -99,11 +99,12 @@ fn every_filter_resizes_a_smooth_picture_closely() {
 
 #[test]
 fn jpeg_shrink_on_load_stays_close_to_a_full_decode() {
-    // Big enough that the pipeline decodes at 1/4 (1024 -> 256 for a 128 box), at 1/8
-    // (1600 -> 200 for a 100 box) and at 1/2 (1280 -> 640 for a 200 box).
+    // Big enough that the pipeline decodes at 1/8 (1600 -> 200 for a 160 box), at 1/4
+    // (1024 -> 256 for a 120 box: 1/8 = 128 is short of 1.25x) and at 1/2 (1280 -> 640 for a
+    // 200 box).
     let astronaut = decode(&photo("astronaut.png"));
     let big = image::imageops::resize(&astronaut.to_rgb8(), 1024, 1024, image::imageops::FilterType::Triangle);
-    for (name, img, box_side, eighths) in [("astronaut x2", big, 128, 2), ("painted", painted(1600, 1200), 100, 1), ("painted 1/2", painted(1280, 960), 200, 4)] {
+    for (name, img, box_side, eighths) in [("astronaut x2", big, 120, 2), ("painted", painted(1600, 1200), 160, 1), ("painted 1/2", painted(1280, 960), 200, 4)] {
         let input = jpeg_of(&img, 95);
         let region = super::super::geometry::Region { x: 0.0, y: 0.0, width: img.width().into(), height: img.height().into() };
         let out = run(&input, &params(Mode::Fit, box_side, box_side)).unwrap();
