@@ -3,19 +3,20 @@ package main
 import (
 	"bytes"
 	"image"
-	"image/jpeg"
+	_ "image/jpeg"
+	_ "image/png"
 	"math"
 )
 
-// jpegPSNR decodes two JPEG thumbnails and returns their PSNR over R, G and B in dB, or 0 when
-// either does not decode or their sizes differ. It is how the report backs "comparable to
+// psnr decodes two thumbnails (JPEG or PNG) and returns their PSNR over R, G and B in dB, or 0
+// when either does not decode or their sizes differ. It is how the report backs "comparable to
 // libvips": the same photo through ferryd and through libvips, compared pixel by pixel.
-func jpegPSNR(a, b []byte) float64 {
-	ia, err := jpeg.Decode(bytes.NewReader(a))
+func psnr(a, b []byte) float64 {
+	ia, _, err := image.Decode(bytes.NewReader(a))
 	if err != nil {
 		return 0
 	}
-	ib, err := jpeg.Decode(bytes.NewReader(b))
+	ib, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil || ia.Bounds().Size() != ib.Bounds().Size() {
 		return 0
 	}

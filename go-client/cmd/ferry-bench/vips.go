@@ -23,6 +23,8 @@ type vipsResults struct {
 // vipsScript serves timing requests on stdin, one photo path per line, and answers each with the
 // milliseconds of one pyvips.Image.thumbnail_buffer (shrink-on-load, Lanczos3 by default) to
 // 400x400 plus a JPEG q80 encode, bytes in memory to bytes in memory like the other two paths.
+// A second word on the line names a file to keep the output in; one ending in .png gets a
+// lossless PNG instead (the quality check's reference, free of encoder differences).
 // A long-lived process, so that its calls alternate with the other paths' call by call.
 const vipsScript = `
 import sys, time, pyvips
@@ -32,7 +34,8 @@ for line in sys.stdin:
     path, _, keep = line.strip().partition(" ")
     data = cache.get(path) or cache.setdefault(path, open(path, "rb").read())
     t = time.perf_counter()
-    out = pyvips.Image.thumbnail_buffer(data, 400, height=400).write_to_buffer(".jpg[Q=80]")
+    fmt = ".png" if keep.endswith(".png") else ".jpg[Q=80]"
+    out = pyvips.Image.thumbnail_buffer(data, 400, height=400).write_to_buffer(fmt)
     took = (time.perf_counter() - t) * 1000
     if keep:
         open(keep, "wb").write(out)
@@ -96,7 +99,12 @@ func (w *vipsWorker) thumb(name string) (time.Duration, error) {
 
 // output makes one thumbnail of the named photo and returns its bytes, for the quality check.
 func (w *vipsWorker) output(name string) ([]byte, error) {
-	keep := filepath.Join(w.dir, name+".thumb.jpg")
+	return w.outputAs(name, ".jpg")
+}
+
+// outputAs is output written as ext: ".jpg" (q80, as timed) or ".png" (lossless; pyvips only).
+func (w *vipsWorker) outputAs(name, ext string) ([]byte, error) {
+	keep := filepath.Join(w.dir, name+".thumb"+ext)
 	if _, err := w.request(filepath.Join(w.dir, name) + " " + keep); err != nil {
 		return nil, err
 	}
