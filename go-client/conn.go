@@ -43,13 +43,14 @@ type conn struct {
 	// dead is closed when the connection fails; the writer stops on it.
 	dead chan struct{}
 
-	// hangAfter is the hang timeout (see checkHung); watch, watching, pinged and armedAt (Unix
-	// nanoseconds) are the watch's state, guarded by mu.
+	// hangAfter is the hang timeout (see checkHung); watch, watching, pinged, armedAt and
+	// lastCheck (Unix nanoseconds) are the watch's state, guarded by mu.
 	hangAfter time.Duration
 	watch     *time.Timer
 	watching  bool
 	pinged    bool
 	armedAt   int64
+	lastCheck int64
 
 	// qmu guards queue and qclosed.
 	qmu sync.Mutex

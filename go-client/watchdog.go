@@ -82,6 +82,7 @@ func (c *conn) armWatchLocked() {
 		return
 	}
 	c.watching, c.pinged, c.armedAt = true, false, time.Now().UnixNano()
+	c.lastCheck = c.armedAt
 	if c.watch == nil {
 		c.watch = time.AfterFunc(c.hangAfter/watchTicks, c.checkHung)
 	} else {
@@ -98,9 +99,12 @@ func (c *conn) checkHung() {
 		c.mu.Unlock()
 		return
 	}
+	now := time.Now().UnixNano()
 	since := max(c.armedAt, c.moved.last.Load())
-	silent := time.Duration(time.Now().UnixNano() - since)
-	if silent >= c.hangAfter {
+	silent := time.Duration(now - since)
+	isHung := hung(now, since, c.lastCheck, c.hangAfter)
+	c.lastCheck = now
+	if isHung {
 		n := len(c.pending)
 		c.mu.Unlock()
 		c.fail(connLost(fmt.Errorf("%w: nothing received or sent for %v with %d request(s) pending and a ping sent",
@@ -118,6 +122,16 @@ func (c *conn) checkHung() {
 	if ping {
 		c.sendPing()
 	}
+}
+
+// hung says whether a connection silent since `since` (Unix nanoseconds) is hung at `now`, the
+// previous check having run at `lastCheck`. A check far later than its schedule means this
+// process was not running (CPU starvation, a long GC pause, the host paused): the daemon's
+// answer may be sitting unread in the socket, so such a check never fails the connection, and
+// the next punctual one decides.
+func hung(now, since, lastCheck int64, hangAfter time.Duration) bool {
+	late := time.Duration(now-lastCheck) > 2*hangAfter/watchTicks
+	return !late && time.Duration(now-since) >= hangAfter
 }
 
 // sendPing queues a ping nobody waits for: its reply (an id no call holds) is dropped by the
