@@ -394,33 +394,28 @@ func checksumErr(c *ferry.Client, algs []ferry.Algorithm) func(context.Context) 
 // to retry.
 func TestBusy(t *testing.T) {
 	_, c := startDaemon(t, "--workers", "1", "--queue-jobs", "1")
-	data := paint(16 << 20)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var busy, ok int
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := c.Checksum(ctxFor(t, 20*time.Second), ferry.ChecksumRequest{Data: data, Algorithms: []ferry.Algorithm{ferry.SHA256, ferry.BLAKE3}})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				ok++
-			case errors.Is(err, ferry.ErrBusy):
-				if !ferry.SafeToRetry(err) {
-					t.Errorf("busy not safe to retry: %v", err)
-				}
-				busy++
-			default:
-				t.Errorf("unexpected error: %v", err)
-			}
-		}()
+	// One long job holds the only slot (seen running in stats before the next is sent, so the
+	// test does not depend on how fast frames travel against how fast jobs finish); the next
+	// request is refused busy at once, and the long one still completes.
+	long := make(chan error, 1)
+	go func() { long <- slowChecksum(c, ctxFor(t, 20*time.Second)) }()
+	for start := time.Now(); ; time.Sleep(time.Millisecond) {
+		if st, err := c.Stats(ctxFor(t, time.Second)); err == nil && st.JobsRunning == 1 {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the long job never showed as running")
+		}
 	}
-	wg.Wait()
-	if busy == 0 || ok == 0 {
-		t.Fatalf("%d ok, %d busy: want both", ok, busy)
+	_, err := c.Checksum(ctxFor(t, 5*time.Second), ferry.ChecksumRequest{Data: []byte("x"), Algorithms: []ferry.Algorithm{ferry.CRC32C}})
+	if !errors.Is(err, ferry.ErrBusy) || !ferry.SafeToRetry(err) {
+		t.Fatalf("second job while the only slot is taken: %v, want busy, safe to retry", err)
+	}
+	if err := <-long; err != nil {
+		t.Fatalf("the long job: %v", err)
+	}
+	if _, err := c.Checksum(ctxFor(t, 5*time.Second), ferry.ChecksumRequest{Data: []byte("x"), Algorithms: []ferry.Algorithm{ferry.CRC32C}}); err != nil {
+		t.Fatalf("after the slot is free: %v", err)
 	}
 }
 
