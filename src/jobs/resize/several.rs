@@ -135,7 +135,8 @@ pub fn outputs_from(decoded: Decoded, requests: &[ResizeParams], limits: &Limits
         })
         .collect();
     let last_from_decode = sources.iter().rposition(Option::is_none);
-    let kept_for_later: Vec<bool> = (0..order.len()).map(|m| sources.contains(&Some(m))).collect();
+    // The last output made from each kept one: that one takes it rather than a copy.
+    let last_use: Vec<Option<usize>> = (0..order.len()).map(|m| sources.iter().rposition(|&s| s == Some(m))).collect();
 
     let dec_size = (decoded.raster.width, decoded.raster.height);
     let mut decoded_raster = Some(decoded.raster);
@@ -146,10 +147,12 @@ pub fn outputs_from(decoded: Decoded, requests: &[ResizeParams], limits: &Limits
         ctl.check("resize")?;
         let (src, region) = match sources[n] {
             Some(m) => {
-                let earlier = intermediates[m].as_ref().ok_or_else(|| JobError::Internal("intermediate output missing".into()))?;
+                let earlier = if last_use[m] == Some(n) { intermediates[m].take() } else { intermediates[m].clone() };
+                let earlier = earlier.ok_or_else(|| JobError::Internal("intermediate output missing".into()))?;
                 let (fx, fy) = (f64::from(earlier.width) / f64::from(source_w), f64::from(earlier.height) / f64::from(source_h));
                 let r = plan.region;
-                (earlier.clone(), Region { x: r.x * fx, y: r.y * fy, width: r.width * fx, height: r.height * fy })
+                let region = Region { x: r.x * fx, y: r.y * fy, width: r.width * fx, height: r.height * fy };
+                (earlier, region)
             }
             None => {
                 let raster = if Some(n) == last_from_decode { decoded_raster.take() } else { decoded_raster.clone() };
@@ -158,7 +161,7 @@ pub fn outputs_from(decoded: Decoded, requests: &[ResizeParams], limits: &Limits
             }
         };
         let resized = resample::resize(src, region, plan.width, plan.height, request.filter, ctl)?;
-        if kept_for_later[n] {
+        if last_use[n].is_some() {
             intermediates[n] = Some(resized.clone());
         }
         ctl.check("encode")?;
@@ -226,6 +229,22 @@ mod tests {
             let image = decode_output(&output.bytes);
             assert_eq!((image.width(), image.height()), (output.width, output.height));
         }
+    }
+
+    #[test]
+    fn three_outputs_decode_the_jpeg_once() {
+        use super::super::decode::count;
+        let input = photo("rocket.jpg");
+        let requests = [fit(600, OutputFormat::Jpeg, 80), fit(300, OutputFormat::WebP, 80), fit(100, OutputFormat::Png, 80)];
+        let before = count::decodes();
+        resize_several(&input, &requests, &Limits::default(), &JobControl::unbounded()).unwrap();
+        assert_eq!(count::decodes() - before, 1);
+        // The counter sees every decode: the same outputs made one by one decode three times.
+        let before = count::decodes();
+        for request in &requests {
+            run(&input, request).unwrap();
+        }
+        assert_eq!(count::decodes() - before, 3);
     }
 
     #[test]
