@@ -116,8 +116,8 @@ func wireRange(width, height, quality int) error {
 
 // CheckOutputs refuses, as the daemon would (a *ServerError with CodeInvalidArgument), a request
 // whose Outputs are more than MaxOutputs or come with a top-level box field (Width, Height,
-// Mode, Anchor, Filter, Format or Quality) set. A request without Outputs passes. The client,
-// the in-process Go path and the router all apply it, so every path refuses the same requests.
+// Mode, Anchor, Filter, Format or Quality) set. A request without Outputs passes. The Client and
+// the in-process Go path (and so the router) apply it, so every path refuses the same requests.
 func CheckOutputs(req *ResizeRequest) error {
 	if len(req.Outputs) == 0 {
 		return nil
