@@ -32,7 +32,8 @@ type fallbackRule struct {
 // serve them: the caller gets the daemon's error, wrapped in ErrFallbackRefused, instead of the Go
 // path's different output (for WebP: lossless and several times larger). It applies to
 // fallbacks only; a policy that routes to Go (RouteGo, RoutePercentage) is the operator's choice
-// and is followed.
+// and is followed. A request with several outputs (ferry.ResizeRequest.Outputs) stays off the Go
+// path when any of its outputs is in one of formats.
 func WithoutFallback(formats ...ferry.Format) Option {
 	return func(c *config) {
 		for _, f := range formats {
@@ -45,7 +46,8 @@ func WithoutFallback(formats ...ferry.Format) Option {
 // resize asked in format requested: for example WithFallbackFormat(ferry.FormatWebP,
 // ferry.FormatJPEG) trades the Go path's lossless WebP for a JPEG of similar size to the daemon's
 // lossy WebP. The result's Format says what was written. Like WithoutFallback it applies to
-// fallbacks only.
+// fallbacks only. With several outputs, each output asked in requested is written in instead
+// (its Output.Format says so); the others are left as asked.
 func WithFallbackFormat(requested, instead ferry.Format) Option {
 	return func(c *config) {
 		c.fallbackRules()[normalFormat(requested)] = fallbackRule{instead: normalFormat(instead)}
