@@ -16,8 +16,18 @@ fn outputs_request(id: u64, image: &[u8], outputs: Vec<Value>, extra: Vec<(&str,
     request(id, "resize", fields)
 }
 
-/// The reply's outputs as (keys in order, image bytes, width, height, format).
-fn outputs_of(reply: &Reply) -> Vec<(Vec<String>, Vec<u8>, u64, u64, String)> {
+/// One element of a reply's `outputs`.
+struct GotOutput {
+    /// Its keys, in order.
+    keys: Vec<String>,
+    image: Vec<u8>,
+    width: u64,
+    height: u64,
+    format: String,
+}
+
+/// The reply's outputs, in order.
+fn outputs_of(reply: &Reply) -> Vec<GotOutput> {
     let items = reply.get("outputs").and_then(Value::as_array).expect("an outputs array");
     items
         .iter()
@@ -25,13 +35,13 @@ fn outputs_of(reply: &Reply) -> Vec<(Vec<String>, Vec<u8>, u64, u64, String)> {
             let map = item.as_map().expect("each output is a map");
             let keys = map.iter().map(|(k, _)| k.as_str().unwrap().to_string()).collect();
             let field = |key: &str| map.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v).unwrap();
-            (
+            GotOutput {
                 keys,
-                field("image").as_slice().expect("a bin image").to_vec(),
-                field("width").as_u64().unwrap(),
-                field("height").as_u64().unwrap(),
-                field("format").as_str().unwrap().to_string(),
-            )
+                image: field("image").as_slice().expect("a bin image").to_vec(),
+                width: field("width").as_u64().unwrap(),
+                height: field("height").as_u64().unwrap(),
+                format: field("format").as_str().unwrap().to_string(),
+            }
         })
         .collect()
 }
@@ -62,11 +72,11 @@ fn three_outputs_of_different_formats_from_one_photo() {
     let got = outputs_of(&reply);
     let want = [(400, 267, "jpeg", image::ImageFormat::Jpeg), (120, 120, "webp", image::ImageFormat::WebP), (64, 40, "png", image::ImageFormat::Png)];
     assert_eq!(got.len(), want.len());
-    for ((keys, bytes, width, height, format), (w, h, f, kind)) in got.iter().zip(want) {
-        assert_eq!(keys, &["image", "width", "height", "format"]);
-        assert_eq!((*width, *height, format.as_str()), (w, h, f));
-        assert_eq!(image::guess_format(bytes).unwrap(), kind, "{f} output");
-        let decoded = image::load_from_memory(bytes).expect("the output decodes");
+    for (out, (w, h, f, kind)) in got.iter().zip(want) {
+        assert_eq!(out.keys, ["image", "width", "height", "format"]);
+        assert_eq!((out.width, out.height, out.format.as_str()), (w, h, f));
+        assert_eq!(image::guess_format(&out.image).unwrap(), kind, "{f} output");
+        let decoded = image::load_from_memory(&out.image).expect("the output decodes");
         assert_eq!((u64::from(decoded.width()), u64::from(decoded.height())), (w, h));
     }
     client.expect_alive(4);
@@ -79,7 +89,7 @@ fn outputs_of_a_png_share_the_top_level_flags() {
     let outputs = vec![output(&[("width", 300.into())]), output(&[("height", 50.into()), ("format", "webp".into())])];
     let extra = vec![("auto_orient", false.into()), ("keep_metadata", true.into()), ("timeout_ms", 60_000.into())];
     let reply = daemon.connect().call(&outputs_request(1, &photo("coffee.png"), outputs, extra)).expect_ok();
-    let got: Vec<_> = outputs_of(&reply).into_iter().map(|(_, _, w, h, f)| (w, h, f)).collect();
+    let got: Vec<_> = outputs_of(&reply).into_iter().map(|o| (o.width, o.height, o.format)).collect();
     assert_eq!(got, [(300, 200, "jpeg".to_string()), (75, 50, "webp".to_string())]);
     assert_eq!(reply.get("source_format").and_then(Value::as_str), Some("png"));
 }
