@@ -23,6 +23,9 @@
 //	}
 //	_ = thumb.Image // JPEG (the default), at most 400x400, aspect ratio kept
 //
+// Several sizes of one photo are one request: with ResizeRequest.Outputs the daemon decodes the
+// photo once and makes each output from it (ResizeResult.Outputs, in request order).
+//
 // # Contexts, deadlines and cancellation
 //
 // Every call takes a context first. Its deadline travels with the request (as timeout_ms), so the

@@ -81,6 +81,33 @@ func ExampleClient_Resize() {
 	}
 }
 
+func ExampleClient_Resize_outputs() {
+	c, err := ferry.Dial(context.Background(), "/tmp/ferry.sock")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	photo, _ := os.ReadFile("photo.jpg")
+
+	// Three sizes from one decode: the daemon decodes the photo once, at the scale the 1600 px
+	// output needs, and makes the smaller ones from the larger.
+	res, err := c.Resize(context.Background(), ferry.ResizeRequest{
+		Image: photo,
+		Outputs: []ferry.OutputSpec{
+			{Width: 1600, Height: 1600},
+			{Width: 800, Height: 800, Format: ferry.FormatWebP},
+			{Width: 200, Height: 200, Mode: ferry.ModeFill},
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, out := range res.Outputs { // in request order
+		name := fmt.Sprintf("thumb-%d-%dx%d.%s", i, out.Width, out.Height, out.Format)
+		_ = os.WriteFile(name, out.Image, 0o644)
+	}
+}
+
 func ExampleClient_Checksum() {
 	c, err := ferry.Dial(context.Background(), "/tmp/ferry.sock")
 	if err != nil {

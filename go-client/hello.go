@@ -52,6 +52,9 @@ type ServerInfo struct {
 	// MaxQueueWait is the longest expected queue wait the daemon accepts a job with; beyond it,
 	// or beyond the request's own deadline, it answers busy. Zero: the daemon does not say.
 	MaxQueueWait time.Duration
+	// MaxOutputs is the most outputs one ResizeRequest may ask for (ResizeRequest.Outputs).
+	// Zero: the daemon does not serve several outputs from one decode.
+	MaxOutputs int
 }
 
 func serverInfoFrom(h *wire.HelloReply) *ServerInfo {
@@ -73,6 +76,7 @@ func serverInfoFrom(h *wire.HelloReply) *ServerInfo {
 		MemoryBudget:   int64(min(h.MemoryBudget, math.MaxInt64)),
 		MaxConnections: int(min(h.MaxConnections, math.MaxInt32)),
 		MaxQueueWait:   time.Duration(min(h.MaxQueueWaitMs, math.MaxInt64/uint64(time.Millisecond))) * time.Millisecond,
+		MaxOutputs:     int(min(h.MaxOutputs, math.MaxInt32)),
 	}
 }
 

@@ -72,11 +72,13 @@ const (
 	DefaultMaxFrame     = 128 << 20
 	DefaultMaxPixels    = 100_000_000
 	DefaultMaxDimension = 32768
+	// MaxOutputs is the most outputs one ResizeRequest may ask for.
+	MaxOutputs = 8
 )
 
-// ResizeRequest asks for one thumbnail. The zero value of every optional field is the protocol
-// default: ModeFit, AnchorCenter, FilterLanczos3, FormatJPEG, quality 80, EXIF orientation applied,
-// ICC converted to sRGB, metadata stripped.
+// ResizeRequest asks for one thumbnail, or with Outputs for several of the same image. The zero
+// value of every optional field is the protocol default: ModeFit, AnchorCenter, FilterLanczos3,
+// FormatJPEG, quality 80, EXIF orientation applied, ICC converted to sRGB, metadata stripped.
 type ResizeRequest struct {
 	// Image is the encoded input: JPEG, PNG, WebP or GIF (first frame).
 	Image []byte
@@ -94,16 +96,49 @@ type ResizeRequest struct {
 	KeepICC bool
 	// KeepMetadata copies EXIF and XMP to the output where the format allows.
 	KeepMetadata bool
+	// Outputs, when non-empty, asks for up to MaxOutputs thumbnails from one decode of Image,
+	// each with its own box, mode, anchor, filter, format and quality (SPEC.md 5.3.1). The box
+	// fields above (Width to Quality) must then be zero; NoAutoOrient, KeepICC and KeepMetadata
+	// apply to every output. The result's Outputs holds the thumbnails in this order.
+	//
+	// The image is decoded once, at the size the largest output needs, and smaller outputs may be
+	// made from larger ones, so an output can differ slightly from the same thumbnail asked for
+	// alone (its size never does). Any failure fails the whole request.
+	Outputs []OutputSpec
 	// Key is a routing key for the router (package router): requests with the same key take the same path in
 	// percentage mode, so retries land where the first attempt did. Never sent to the daemon.
 	Key string
 }
 
-// ResizeResult is a thumbnail and what was done to make it.
+// OutputSpec is one thumbnail of a ResizeRequest with Outputs: the same fields, defaults and
+// limits as the request's single-output box fields.
+type OutputSpec struct {
+	// Width and Height are the box. In ModeFit one of them may be zero (unconstrained).
+	Width, Height int
+	Mode          Mode
+	Anchor        Anchor
+	Filter        Filter
+	Format        Format
+	// Quality is 1..100 for JPEG and WebP output; zero means DefaultQuality.
+	Quality int
+}
+
+// Output is one thumbnail of a ResizeResult with Outputs.
+type Output struct {
+	Image         []byte
+	Width, Height int
+	Format        Format
+}
+
+// ResizeResult is a thumbnail and what was done to make it. For a request with Outputs, Outputs
+// holds one thumbnail per requested output, in request order, and Image, Width, Height and
+// Format are zero.
 type ResizeResult struct {
 	Image         []byte
 	Width, Height int
 	Format        Format
+	// Outputs holds the thumbnails of a request with Outputs; nil otherwise.
+	Outputs []Output
 	// SourceWidth and SourceHeight are the input's size after orientation.
 	SourceWidth, SourceHeight int
 	SourceFormat              Format

@@ -10,8 +10,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ferryd::jobs::resize::{estimate_memory, resize};
-use ferryd::jobs::{JobControl, Limits, OutputFormat, ResizeParams};
+use ferryd::jobs::resize::{estimate_memory, estimate_memory_several, resize, resize_several};
+use ferryd::jobs::{JobControl, Limits, Mode, OutputFormat, ResizeParams};
 
 struct Counting;
 
@@ -193,6 +193,41 @@ fn the_estimate_bounds_every_image_kinds_real_peak() {
                     "{name} -> {format:?} {box_side}: peak {peak} over estimate {estimate}"
                 );
             }
+        }
+    }
+}
+
+/// Several outputs from one decode (`resize_several`): the same bound, with one decode and every
+/// output counted. Two sets: sizes that chain (each made from the one above it) and crops that
+/// cannot, so every output is resized from a copy of the decoded picture.
+#[test]
+fn the_several_outputs_estimate_bounds_every_image_kinds_real_peak() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let limits = Limits::default();
+    let fit = |side, format| ResizeParams { width: side, height: side, format, ..ResizeParams::default() };
+    let cut = |width, height, mode, format| ResizeParams { width, height, mode, format, ..ResizeParams::default() };
+    let sets = [
+        ("chained", vec![fit(1600, OutputFormat::Jpeg), fit(800, OutputFormat::WebP), fit(200, OutputFormat::Png)]),
+        (
+            "crops",
+            vec![
+                cut(1600, 300, Mode::Fill, OutputFormat::WebP),
+                cut(300, 1600, Mode::Fill, OutputFormat::Jpeg),
+                cut(1000, 1000, Mode::Exact, OutputFormat::Png),
+            ],
+        ),
+    ];
+    for (set, outputs) in &sets {
+        for (name, input) in &kinds() {
+            let estimate = estimate_memory_several(input, outputs, &limits).unwrap();
+            let before = LIVE.load(Ordering::Relaxed);
+            PEAK.store(before, Ordering::Relaxed);
+            let out = resize_several(input, outputs, &limits, &JobControl::unbounded())
+                .unwrap_or_else(|e| panic!("{name}, {set}: {e}"));
+            let peak = PEAK.load(Ordering::Relaxed) - before;
+            drop(out);
+            eprintln!("{name} -> {set}: peak {peak} <= estimate {estimate}");
+            assert!(peak as u64 <= estimate, "{name} -> {set}: peak {peak} over estimate {estimate}");
         }
     }
 }

@@ -9,6 +9,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"sync/atomic"
 
 	ferry "github.com/ferryd/ferry/go-client"
 
@@ -20,9 +21,15 @@ import (
 // against the limits, and only then is anything decoded. Refusals are *ferry.ServerError with the
 // daemon's codes; a context that ends yields deadline_exceeded or cancelled, wrapping the context's error.
 // req.Image is only read, and not after Resize returns.
+//
+// With req.Outputs set, the image is decoded once and every output made from it, as the daemon
+// does (SPEC.md 5.3.1); see resizeSeveral.
 func (p *Processor) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.ResizeResult, error) {
 	if err := p.checkInputBytes(len(req.Image)); err != nil {
 		return nil, err
+	}
+	if len(req.Outputs) > 0 {
+		return p.resizeSeveral(ctx, &req)
 	}
 	rp, err := p.validateResize(&req)
 	if err != nil {
@@ -71,37 +78,7 @@ func (p *Processor) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry
 		if err := stageCheck(ctx, "resize"); err != nil {
 			return nil, err
 		}
-		_, gray := src.(*image.Gray)
-		if _, gray16 := src.(*image.Gray16); gray16 {
-			gray = true
-		}
-		stored := regionToStored(o, plan.region, storedW, storedH)
-		outW, outH := plan.width, plan.height
-		if transposes(o) {
-			outW, outH = outH, outW
-		}
-		sr := stored.pixelRect(storedW, storedH).Add(src.Bounds().Min)
-		resized := resample(scalable(src), sr, outW, outH, rp.filter)
-
-		if err := stageCheck(ctx, "orient"); err != nil {
-			return nil, err
-		}
-		upright := orientRGBA(o, resized)
-
-		if err := stageCheck(ctx, "encode"); err != nil {
-			return nil, err
-		}
-		var extras imageMeta
-		if rp.keepICC {
-			extras.icc = meta.icc
-		}
-		if rp.keepMetadata {
-			extras.exif, extras.xmp = meta.exif, meta.xmp
-			if rp.autoOrient && extras.exif != nil {
-				extras.exif = exifUpright(extras.exif)
-			}
-		}
-		out, err := encodeOutput(upright, rp.format, rp.quality, gray, extras)
+		out, err := makeOutput(ctx, decodedSource(src), o, plan, &rp, &meta)
 		if err != nil {
 			return nil, err
 		}
@@ -118,11 +95,65 @@ func (p *Processor) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry
 	})
 }
 
+// decoded is a decoded input ready to be resized, possibly more than once.
+type decoded struct {
+	img  image.Image // in a type the scaler reads directly (see scalable)
+	gray bool        // the input was grayscale, which the JPEG output may stay
+}
+
+func decodedSource(src image.Image) decoded {
+	_, gray := src.(*image.Gray)
+	if _, gray16 := src.(*image.Gray16); gray16 {
+		gray = true
+	}
+	return decoded{img: scalable(src), gray: gray}
+}
+
+// makeOutput makes one output from the decoded stored picture: its planned region (upright
+// coordinates, mapped into the stored picture by orientation o) resized, turned upright and
+// encoded with the metadata rp keeps.
+func makeOutput(ctx context.Context, src decoded, o int, plan resizePlan, rp *resizeParams, meta *imageMeta) ([]byte, error) {
+	b := src.img.Bounds()
+	storedW, storedH := b.Dx(), b.Dy()
+	stored := regionToStored(o, plan.region, storedW, storedH)
+	outW, outH := plan.width, plan.height
+	if transposes(o) {
+		outW, outH = outH, outW
+	}
+	sr := stored.pixelRect(storedW, storedH).Add(b.Min)
+	resized := resample(src.img, sr, outW, outH, rp.filter)
+
+	if err := stageCheck(ctx, "orient"); err != nil {
+		return nil, err
+	}
+	upright := orientRGBA(o, resized)
+
+	if err := stageCheck(ctx, "encode"); err != nil {
+		return nil, err
+	}
+	var extras imageMeta
+	if rp.keepICC {
+		extras.icc = meta.icc
+	}
+	if rp.keepMetadata {
+		extras.exif, extras.xmp = meta.exif, meta.xmp
+		if rp.autoOrient && extras.exif != nil {
+			extras.exif = exifUpright(extras.exif)
+		}
+	}
+	return encodeOutput(upright, rp.format, rp.quality, src.gray, extras)
+}
+
+// decodes counts decodeImage calls, so a test can check that a request with several outputs
+// decodes its image once.
+var decodes atomic.Int64
+
 // decodeImage decodes the pixels with the format's own decoder (not image.Decode, which would
 // depend on what the program happens to have registered). Corrupt or truncated input, and a
 // decoder that panics on it, is bad_image. A GIF's first frame is drawn onto its logical
 // screen, as the daemon does.
 func decodeImage(b []byte, f ferry.Format, w, h int) (img image.Image, err error) {
+	decodes.Add(1)
 	defer func() {
 		if r := recover(); r != nil {
 			img, err = nil, refuse(ferry.CodeBadImage, "%s decoder failed: %v", f, r)

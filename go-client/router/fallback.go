@@ -32,7 +32,8 @@ type fallbackRule struct {
 // serve them: the caller gets the daemon's error, wrapped in ErrFallbackRefused, instead of the Go
 // path's different output (for WebP: lossless and several times larger). It applies to
 // fallbacks only; a policy that routes to Go (RouteGo, RoutePercentage) is the operator's choice
-// and is followed.
+// and is followed. A request with several outputs (ferry.ResizeRequest.Outputs) stays off the Go
+// path when any of its outputs is in one of formats.
 func WithoutFallback(formats ...ferry.Format) Option {
 	return func(c *config) {
 		for _, f := range formats {
@@ -45,7 +46,8 @@ func WithoutFallback(formats ...ferry.Format) Option {
 // resize asked in format requested: for example WithFallbackFormat(ferry.FormatWebP,
 // ferry.FormatJPEG) trades the Go path's lossless WebP for a JPEG of similar size to the daemon's
 // lossy WebP. The result's Format says what was written. Like WithoutFallback it applies to
-// fallbacks only.
+// fallbacks only. With several outputs, each output asked in requested is written in instead
+// (its Output.Format says so); the others are left as asked.
 func WithFallbackFormat(requested, instead ferry.Format) Option {
 	return func(c *config) {
 		c.fallbackRules()[normalFormat(requested)] = fallbackRule{instead: normalFormat(instead)}
@@ -57,6 +59,38 @@ func (c *config) fallbackRules() map[ferry.Format]fallbackRule {
 		c.fallback = map[ferry.Format]fallbackRule{}
 	}
 	return c.fallback
+}
+
+// resizeFormats are a resize's output formats, defaults applied: one per output, or the
+// request's own when it has no Outputs.
+func resizeFormats(req *ferry.ResizeRequest) []ferry.Format {
+	if len(req.Outputs) == 0 {
+		return []ferry.Format{normalFormat(req.Format)}
+	}
+	out := make([]ferry.Format, len(req.Outputs))
+	for i, o := range req.Outputs {
+		out[i] = normalFormat(o.Format)
+	}
+	return out
+}
+
+// withFormats returns req with each output format found in instead replaced (the Outputs slice
+// copied, never the caller's changed).
+func withFormats(req ferry.ResizeRequest, instead map[ferry.Format]ferry.Format) ferry.ResizeRequest {
+	if len(req.Outputs) == 0 {
+		if f, ok := instead[normalFormat(req.Format)]; ok {
+			req.Format = f
+		}
+		return req
+	}
+	outs := append([]ferry.OutputSpec(nil), req.Outputs...)
+	for i := range outs {
+		if f, ok := instead[normalFormat(outs[i].Format)]; ok {
+			outs[i].Format = f
+		}
+	}
+	req.Outputs = outs
+	return req
 }
 
 // normalFormat applies the protocol default: no format means JPEG.
@@ -140,20 +174,29 @@ func (r *Router) probe(ctx context.Context) error {
 func fallback[T any](r *Router, ctx context.Context, o *routedOp[T], reason ferry.Reason, why string, rustErr error) (T, ferry.Served, error) {
 	var zero T
 	run, action := o.run, actionGo
-	if o.format != nil {
-		f := normalFormat(o.format())
-		rule := r.cfg.fallback[f]
-		switch {
-		case rule.refuse:
-			r.metrics.fallback(o.op, why, actionRefused)
-			r.log.Debug("ferry router: fallback refused for this format", "op", o.op, "format", f, "reason", why)
-			cause := rustErr
-			if cause == nil {
-				cause = fmt.Errorf("circuit breaker open, daemon not called: %w", ferry.ErrUnavailable)
+	if o.formats != nil {
+		// Every output must be allowed on Go; each one whose format has a replacement gets it.
+		var instead map[ferry.Format]ferry.Format
+		for _, f := range o.formats() {
+			rule := r.cfg.fallback[f]
+			switch {
+			case rule.refuse:
+				r.metrics.fallback(o.op, why, actionRefused)
+				r.log.Debug("ferry router: fallback refused for this format", "op", o.op, "format", f, "reason", why)
+				cause := rustErr
+				if cause == nil {
+					cause = fmt.Errorf("circuit breaker open, daemon not called: %w", ferry.ErrUnavailable)
+				}
+				return zero, ferry.Served{Path: ferry.PathRust, Reason: reason}, fmt.Errorf("%w (%s output): %w", ErrFallbackRefused, f, cause)
+			case rule.instead != "" && rule.instead != f:
+				if instead == nil {
+					instead = map[ferry.Format]ferry.Format{}
+				}
+				instead[f] = rule.instead
 			}
-			return zero, ferry.Served{Path: ferry.PathRust, Reason: reason}, fmt.Errorf("%w (%s output): %w", ErrFallbackRefused, f, cause)
-		case rule.instead != "" && rule.instead != f:
-			run, action = o.withFormat(rule.instead), actionConverted
+		}
+		if instead != nil {
+			run, action = o.withFormats(instead), actionConverted
 		}
 	}
 	r.metrics.fallback(o.op, why, action)

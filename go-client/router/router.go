@@ -341,18 +341,25 @@ func (r *Router) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.Re
 		detach: func() func(context.Context, ferry.Processor) (*ferry.ResizeResult, error) {
 			own := req
 			own.Image = append([]byte(nil), req.Image...)
+			own.Outputs = append([]ferry.OutputSpec(nil), req.Outputs...)
 			return func(ctx context.Context, p ferry.Processor) (*ferry.ResizeResult, error) { return p.Resize(ctx, own) }
 		},
 		snapshot: func(res *ferry.ResizeResult) *ferry.ResizeResult {
 			own := *res
 			own.Image = append([]byte(nil), res.Image...)
+			if res.Outputs != nil {
+				own.Outputs = make([]ferry.Output, len(res.Outputs))
+				for i, o := range res.Outputs {
+					o.Image = append([]byte(nil), o.Image...)
+					own.Outputs[i] = o
+				}
+			}
 			return &own
 		},
 		compare: r.compareResize,
-		format:  func() ferry.Format { return req.Format },
-		withFormat: func(f ferry.Format) func(context.Context, ferry.Processor) (*ferry.ResizeResult, error) {
-			own := req
-			own.Format = f
+		formats: func() []ferry.Format { return resizeFormats(&req) },
+		withFormats: func(instead map[ferry.Format]ferry.Format) func(context.Context, ferry.Processor) (*ferry.ResizeResult, error) {
+			own := withFormats(req, instead)
 			return func(ctx context.Context, p ferry.Processor) (*ferry.ResizeResult, error) { return p.Resize(ctx, own) }
 		},
 	})
@@ -402,10 +409,11 @@ type routedOp[T any] struct {
 	snapshot func(T) T
 	// compare says whether two successful results agree, and if not, how they differ.
 	compare func(primary, shadow T) (bool, string)
-	// format and withFormat, for ops with an output format (resize): the requested format, and
-	// run with the output format replaced (a fallback's WithFallbackFormat).
-	format     func() ferry.Format
-	withFormat func(ferry.Format) func(context.Context, ferry.Processor) (T, error)
+	// formats and withFormats, for ops with output formats (resize): the requested formats (one
+	// per output, the protocol default filled in), and run with some of them replaced (a
+	// fallback's WithFallbackFormat; formats not in the map stay).
+	formats     func() []ferry.Format
+	withFormats func(instead map[ferry.Format]ferry.Format) func(context.Context, ferry.Processor) (T, error)
 }
 
 // decision is where policy sends one request.

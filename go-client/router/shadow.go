@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"slices"
+	"strings"
 
 	ferry "github.com/ferryd/ferry/go-client"
 	"github.com/ferryd/ferry/go-client/internal/imgdiff"
@@ -143,6 +144,9 @@ func compareChecksums(a, b *ferry.ChecksumResult) (bool, string) {
 // compareResize: the same output and source dimensions and formats, and pictures that look
 // alike (PSNR at least the shadow's MinPSNR once both are decoded).
 func (r *Router) compareResize(a, b *ferry.ResizeResult) (bool, string) {
+	if a.Outputs != nil || b.Outputs != nil {
+		return r.compareOutputs(a, b)
+	}
 	if a.Width != b.Width || a.Height != b.Height || a.Format != b.Format {
 		return false, fmt.Sprintf("output %dx%d %s against %dx%d %s", a.Width, a.Height, a.Format, b.Width, b.Height, b.Format)
 	}
@@ -166,4 +170,25 @@ func (r *Router) compareResize(a, b *ferry.ResizeResult) (bool, string) {
 		return false, fmt.Sprintf("PSNR %.1f dB below %.1f", db, r.cfg.shadow.MinPSNR)
 	}
 	return true, fmt.Sprintf("%dx%d, PSNR %.1f dB", a.Width, a.Height, db)
+}
+
+// compareOutputs compares results with several outputs, output by output, as compareResize
+// compares single ones.
+func (r *Router) compareOutputs(a, b *ferry.ResizeResult) (bool, string) {
+	if len(a.Outputs) != len(b.Outputs) {
+		return false, fmt.Sprintf("%d outputs against %d", len(a.Outputs), len(b.Outputs))
+	}
+	notes := make([]string, len(a.Outputs))
+	for i := range a.Outputs {
+		one := func(res *ferry.ResizeResult, o ferry.Output) *ferry.ResizeResult {
+			return &ferry.ResizeResult{Image: o.Image, Width: o.Width, Height: o.Height, Format: o.Format,
+				SourceWidth: res.SourceWidth, SourceHeight: res.SourceHeight, SourceFormat: res.SourceFormat}
+		}
+		same, note := r.compareResize(one(a, a.Outputs[i]), one(b, b.Outputs[i]))
+		if !same {
+			return false, fmt.Sprintf("output %d: %s", i, note)
+		}
+		notes[i] = note
+	}
+	return true, strings.Join(notes, "; ")
 }

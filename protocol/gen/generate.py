@@ -191,7 +191,7 @@ OPTIONAL_REQUEST_FIELDS = {
     "hello": ["timeout_ms", "client"],
     "ping": ["timeout_ms"],
     "resize": ["timeout_ms", "width", "height", "mode", "anchor", "filter", "format", "quality",
-               "auto_orient", "keep_icc", "keep_metadata"],
+               "outputs", "auto_orient", "keep_icc", "keep_metadata"],
     "checksum": ["timeout_ms"],
     "stats": ["timeout_ms"],
     "cancel": ["timeout_ms"],
@@ -227,7 +227,8 @@ def messages():
             "filters": ["nearest", "bilinear", "catmull_rom", "lanczos3"],
             "algorithms": ["crc32c", "xxh3_64", "sha256", "blake3"],
             "workers": 2, "queue_jobs": 64, "queue_bytes": 268_435_456,
-            "memory_budget": 2_147_483_648, "max_connections": 1024, "max_queue_wait_ms": 2000}),
+            "memory_budget": 2_147_483_648, "max_connections": 1024, "max_queue_wait_ms": 2000,
+            "max_outputs": 8}),
         ("ping_request", req, "ping", {"id": 7, "op": "ping"}),
         ("ping_request_large_id", req, "ping",
          {"id": 18446744073709551615, "op": "ping", "timeout_ms": 4294967295}),
@@ -247,6 +248,23 @@ def messages():
             "id": 42, "ok": True, "image": painted(40), "width": 400, "height": 300,
             "format": "webp", "source_width": 5312, "source_height": 2988,
             "source_format": "jpeg"}),
+        ("resize_request_outputs", req, "resize", {
+            "id": 44, "op": "resize", "timeout_ms": 2000, "image": FAKE_JPEG,
+            "outputs": [
+                {"width": 1600, "height": 1600},
+                {"width": 800, "height": 600, "mode": "fill", "anchor": "top",
+                 "filter": "catmull_rom", "format": "webp", "quality": 70},
+                {"width": 200, "format": "png"},
+            ],
+            "keep_metadata": True}),
+        ("resize_reply_outputs", rep, "resize", {
+            "id": 44, "ok": True,
+            "outputs": [
+                {"image": painted(30), "width": 1600, "height": 1067, "format": "jpeg"},
+                {"image": painted(20), "width": 800, "height": 600, "format": "webp"},
+                {"image": painted(10), "width": 200, "height": 133, "format": "png"},
+            ],
+            "source_width": 5312, "source_height": 3542, "source_format": "jpeg"}),
         ("checksum_request", req, "checksum",
          {"id": 3, "op": "checksum", "data": b"123456789", "algorithms": ["crc32c"]}),
         ("checksum_request_all", req, "checksum", {
@@ -318,6 +336,13 @@ def alternatives(kind, op, value):
         if missing:
             alts.append(("explicit nil for absent optional fields",
                          pack({**value, **{k: None for k in missing}})))
+    if "outputs" in value:
+        # The nested maps follow the section 3 rules too: any key order, unknown keys, nil.
+        nested = [{"x_future": [1, {"y": None}], **dict(reversed(list(o.items()))),
+                   **({"quality": None} if "quality" not in o else {})}
+                  for o in value["outputs"]]
+        alts.append(("outputs with keys reversed, unknown keys and explicit nil",
+                     pack({**value, "outputs": nested})))
     canonical = pack(value)
     seen = {canonical}
     out = []
@@ -438,6 +463,37 @@ def invalid():
             "algorithms": ["crc32c", "xxh3_64", "sha256", "blake3", "crc32c"]}), 4, 41, False),
         ("checksum_algorithm_nil", "nil inside the algorithms array",
          f({"id": 42, "op": "checksum", "data": b"x", "algorithms": [None]}), 1, 42, False),
+        ("resize_outputs_too_many", "9 outputs: at most 8 (checked from the array header)",
+         f({"id": 46, "op": "resize", "image": FAKE_JPEG, "outputs": [{"width": 10}] * 9}),
+         4, 46, False),
+        ("resize_outputs_empty", "an empty outputs array",
+         f({"id": 47, "op": "resize", "image": FAKE_JPEG, "outputs": []}), 4, 47, False),
+        ("resize_outputs_with_width", "outputs plus a top-level width",
+         f({"id": 48, "op": "resize", "image": FAKE_JPEG, "width": 10,
+            "outputs": [{"width": 20}]}), 4, 48, False),
+        ("resize_outputs_repeated_key", "an output map giving width twice",
+         f({"id": 49, "op": "resize", "image": FAKE_JPEG,
+            "outputs": [{"width": 20}, Pairs([("width", 10), ("width", 20)])]}), 1, 49, False),
+        ("resize_outputs_not_array", "outputs as a map",
+         f({"id": 50, "op": "resize", "image": FAKE_JPEG, "outputs": {"width": 10}}),
+         1, 50, False),
+        ("resize_outputs_element_not_map", "an output that is an integer",
+         f({"id": 51, "op": "resize", "image": FAKE_JPEG, "outputs": [{"width": 10}, 7]}),
+         1, 51, False),
+        ("resize_outputs_non_string_key", "an output map with an integer key",
+         f({"id": 52, "op": "resize", "image": FAKE_JPEG, "outputs": [{1: 10}]}), 1, 52, False),
+        ("resize_outputs_width_str", "an output width as a str",
+         f({"id": 53, "op": "resize", "image": FAKE_JPEG, "outputs": [{"width": "10"}]}),
+         1, 53, False),
+        ("resize_outputs_unknown_format", "an output in format bmp",
+         f({"id": 54, "op": "resize", "image": FAKE_JPEG,
+            "outputs": [{"width": 10}, {"width": 10, "format": "bmp"}]}), 4, 54, False),
+        ("resize_outputs_quality_zero", "an output with quality 0",
+         f({"id": 55, "op": "resize", "image": FAKE_JPEG, "outputs": [{"width": 10, "quality": 0}]}),
+         4, 55, False),
+        ("resize_outputs_fit_no_box", "an output with neither width nor height",
+         f({"id": 56, "op": "resize", "image": FAKE_JPEG, "outputs": [{"width": 10}, {}]}),
+         4, 56, False),
         ("id_repeated", "id given twice: no id can be trusted",
          frame(pack(Pairs([("id", 43), ("op", "ping"), ("id", 44)]))), 1, 0, False),
         ("non_string_key_after_id", "a readable id, then an integer key",

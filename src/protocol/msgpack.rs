@@ -202,6 +202,38 @@ impl<'a> Value<'a> {
         };
         Ok(Items { cur, left: len })
     }
+
+    /// A nested map with `str` keys (a `resize` output), read like the request map: its keys
+    /// and the byte range of each value, for [`MapView::get`] and [`MapView::repeated_key`].
+    pub fn map(&self) -> Result<MapView<'a>, NestedMapError> {
+        let mut cur = self.cursor();
+        let len = match cur.marker() {
+            Ok(Marker::FixMap(n)) => u64::from(n),
+            Ok(Marker::Map16) => cur.be::<2>(),
+            Ok(Marker::Map32) => cur.be::<4>(),
+            _ => return Err(NestedMapError::NotAMap(self.kind())),
+        };
+        if len as usize > MAX_KEYS {
+            return Err(NestedMapError::Shape(ShapeError::TooManyKeys(len)));
+        }
+        let mut entries = Vec::with_capacity(len as usize);
+        for _ in 0..len {
+            let key = cur.str_key().map_err(NestedMapError::Shape)?;
+            let start = cur.pos;
+            cur.skip_value().map_err(NestedMapError::Shape)?;
+            entries.push((key, start..cur.pos));
+        }
+        Ok(MapView { body: self.body, entries })
+    }
+}
+
+/// Why a value is not a nested map with `str` keys (both `malformed` on the wire).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NestedMapError {
+    /// The value has another type.
+    NotAMap(Kind),
+    /// A key is not a UTF-8 `str`, or there are too many keys.
+    Shape(ShapeError),
 }
 
 /// The elements of an array value, one at a time (see [`Value::array`]).
@@ -484,6 +516,19 @@ mod tests {
         assert_eq!(map.get("a").unwrap().bin(), Err(TypeMismatch::Kind(Kind::Array)));
         assert_eq!(map.get("s").unwrap().str(), Ok("ab"));
         assert_eq!(map.get("b").unwrap().str(), Err(TypeMismatch::Kind(Kind::Bin)));
+    }
+
+    #[test]
+    fn nested_maps_are_read_like_the_request_map() {
+        // {"o": [{"w": 1, "x": [nil]}, {"w": 2, "w": 3}, 5, {1: 2}]}
+        let body = hex("81 a1 6f 94 82 a1 77 01 a1 78 91 c0 82 a1 77 02 a1 77 03 05 81 01 02");
+        let map = scan_map(&body).unwrap();
+        let items: Vec<Value<'_>> = map.get("o").unwrap().array().unwrap().collect();
+        let first = items[0].map().unwrap();
+        assert_eq!((first.get("w").unwrap().uint(), first.repeated_key()), (Ok(1), None));
+        assert_eq!(items[1].map().unwrap().repeated_key(), Some("w"));
+        assert_eq!(items[2].map().unwrap_err(), NestedMapError::NotAMap(Kind::UnsignedInt));
+        assert!(matches!(items[3].map().unwrap_err(), NestedMapError::Shape(ShapeError::NonStringKey(_))));
     }
 
     #[test]

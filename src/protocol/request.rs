@@ -15,7 +15,7 @@
 use bytes::Bytes;
 
 use super::error_code::{ErrorCode, WireError};
-use super::msgpack::{scan_map, MapView, TypeMismatch, Value};
+use super::msgpack::{scan_map, MapView, NestedMapError, TypeMismatch, Value};
 use crate::vocabulary::{Algorithm, Anchor, Filter, Mode, OutputFormat};
 
 /// The operations of SPEC.md section 4.
@@ -141,6 +141,48 @@ pub struct ResizeRequest {
     pub keep_icc: Option<bool>,
     /// Copy EXIF and XMP.
     pub keep_metadata: Option<bool>,
+    /// Several outputs from one decode (SPEC.md 5.3.1): 1 to [`MAX_OUTPUTS`] of them, in request
+    /// order. When present, the box fields above are all `None` (the decoder refuses a request
+    /// that sets both).
+    pub outputs: Option<Vec<OutputRequest>>,
+}
+
+/// One entry of a `resize` request's `outputs` (SPEC.md 5.3.1): the single-output box fields,
+/// each as sent, with the meaning they have at the top level.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputRequest {
+    /// Box width.
+    pub width: Option<u32>,
+    /// Box height.
+    pub height: Option<u32>,
+    /// `fit`, `fill` or `exact`.
+    pub mode: Option<Mode>,
+    /// Crop anchor for `fill`.
+    pub anchor: Option<Anchor>,
+    /// Resampling filter.
+    pub filter: Option<Filter>,
+    /// Output format.
+    pub format: Option<OutputFormat>,
+    /// Encoder quality, `1..=100`.
+    pub quality: Option<u8>,
+}
+
+impl OutputRequest {
+    /// The first field that was sent, in table order (for the "both `outputs` and a box"
+    /// refusal).
+    fn first_present(&self) -> Option<&'static str> {
+        [
+            ("width", self.width.is_some()),
+            ("height", self.height.is_some()),
+            ("mode", self.mode.is_some()),
+            ("anchor", self.anchor.is_some()),
+            ("filter", self.filter.is_some()),
+            ("format", self.format.is_some()),
+            ("quality", self.quality.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(key, present)| present.then_some(key))
+    }
 }
 
 /// `checksum` fields (SPEC.md 5.4).
@@ -237,15 +279,42 @@ fn hello(fields: &Fields<'_, '_>) -> Result<HelloRequest, Rejection> {
     Ok(HelloRequest { versions, client })
 }
 
+/// Most outputs one `resize` may ask for (SPEC.md 5.3.1), checked from the array header.
+pub const MAX_OUTPUTS: u64 = 8;
+
 fn resize(fields: &Fields<'_, '_>) -> Result<ResizeRequest, Rejection> {
     let image = fields.bin("image")?;
+    let single = output(fields)?;
+    let outputs = outputs(fields)?;
+    if outputs.is_some() {
+        if let Some(key) = single.first_present() {
+            return Err(fields.invalid(format!("`{key}` must be absent when `outputs` is given: set it per output")));
+        }
+    }
+    Ok(ResizeRequest {
+        image,
+        width: single.width,
+        height: single.height,
+        mode: single.mode,
+        anchor: single.anchor,
+        filter: single.filter,
+        format: single.format,
+        quality: single.quality,
+        auto_orient: fields.optional("auto_orient", |v| v.bool(), "a bool")?,
+        keep_icc: fields.optional("keep_icc", |v| v.bool(), "a bool")?,
+        keep_metadata: fields.optional("keep_metadata", |v| v.bool(), "a bool")?,
+        outputs,
+    })
+}
+
+/// The box fields of one output, read from the request map or from one `outputs` element.
+fn output(fields: &Fields<'_, '_>) -> Result<OutputRequest, Rejection> {
     let quality = match fields.optional("quality", |v| v.uint(), "a uint")? {
         None => None,
         Some(q @ 1..=100) => Some(q as u8),
         Some(q) => return Err(fields.invalid(format!("quality must be 1..=100, got {q}"))),
     };
-    Ok(ResizeRequest {
-        image,
+    Ok(OutputRequest {
         width: fields.optional("width", |v| v.uint32(), "a uint32")?,
         height: fields.optional("height", |v| v.uint32(), "a uint32")?,
         mode: fields.word("mode", Mode::from_word, Mode::WORDS)?,
@@ -253,10 +322,40 @@ fn resize(fields: &Fields<'_, '_>) -> Result<ResizeRequest, Rejection> {
         filter: fields.word("filter", Filter::from_word, Filter::WORDS)?,
         format: fields.word("format", OutputFormat::from_word, OutputFormat::WORDS)?,
         quality,
-        auto_orient: fields.optional("auto_orient", |v| v.bool(), "a bool")?,
-        keep_icc: fields.optional("keep_icc", |v| v.bool(), "a bool")?,
-        keep_metadata: fields.optional("keep_metadata", |v| v.bool(), "a bool")?,
     })
+}
+
+/// `outputs`, if sent: the count is checked from the array header before any element is read;
+/// each element must be a map with `str` keys and no repeats (section 3, as the request map).
+fn outputs(fields: &Fields<'_, '_>) -> Result<Option<Vec<OutputRequest>>, Rejection> {
+    let Some(items) = fields.optional("outputs", |v| v.array(), "an array of maps")? else {
+        return Ok(None);
+    };
+    let count = items.len();
+    if count == 0 || count > MAX_OUTPUTS {
+        return Err(fields.invalid(format!("`outputs` must hold 1 to {MAX_OUTPUTS} outputs, not {count}")));
+    }
+    let in_output = |n: usize, mut rejection: Rejection| {
+        rejection.error.message = format!("output {n}: {}", rejection.error.message);
+        rejection
+    };
+    items
+        .enumerate()
+        .map(|(n, item)| {
+            let map = item.map().map_err(|e| match e {
+                NestedMapError::NotAMap(kind) => {
+                    fields.malformed(format!("`outputs` must hold maps, not {}", kind.describe()))
+                }
+                NestedMapError::Shape(shape) => in_output(n, fields.malformed(shape.to_string())),
+            })?;
+            if let Some(key) = map.repeated_key() {
+                return Err(in_output(n, fields.malformed(format!("key `{key}` appears twice"))));
+            }
+            let nested = Fields { map: &map, frame: fields.frame, id: fields.id, op: fields.op };
+            output(&nested).map_err(|r| in_output(n, r))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 fn checksum(fields: &Fields<'_, '_>) -> Result<ChecksumRequest, Rejection> {
@@ -412,6 +511,43 @@ mod tests {
         body.extend(std::iter::repeat_n(0xc0, 5));
         let r = decode(&Bytes::from(body)).unwrap_err();
         assert_eq!((r.id, r.error.code), (6, ErrorCode::InvalidArgument));
+    }
+
+    #[test]
+    fn outputs_are_read_in_order_and_capped_from_the_header() {
+        // {"id":5,"op":"resize","image":bin(01),"outputs":[{"width":10,"format":"png"},{"height":7}]}
+        let req = decode_hex(
+            "84 a2 69 64 05 a2 6f 70 a6 72 65 73 69 7a 65 a5 69 6d 61 67 65 c4 01 01 a7 6f 75 74 70 75 74 73 \
+             92 82 a5 77 69 64 74 68 0a a6 66 6f 72 6d 61 74 a3 70 6e 67 81 a6 68 65 69 67 68 74 07",
+        )
+        .unwrap();
+        let Body::Resize(resize) = req.body else { panic!("not a resize") };
+        let first = OutputRequest { width: Some(10), format: Some(OutputFormat::Png), ..OutputRequest::default() };
+        let second = OutputRequest { height: Some(7), ..OutputRequest::default() };
+        assert_eq!(resize.outputs, Some(vec![first, second]));
+        assert_eq!(resize.width, None);
+        // nine nil elements: refused from the header, before any element's type is looked at
+        let mut body = hex::decode("84a2696405a26f70a6726573697a65a5696d616765c40101a76f75747075747399").unwrap();
+        body.extend(std::iter::repeat_n(0xc0, 9));
+        let r = decode(&Bytes::from(body)).unwrap_err();
+        assert_eq!((r.id, r.error.code), (5, ErrorCode::InvalidArgument));
+        assert!(r.error.message.contains("not 9"), "{}", r.error.message);
+        // a nil element is not a map: malformed
+        let r = decode_hex("84 a2 69 64 05 a2 6f 70 a6 72 65 73 69 7a 65 a5 69 6d 61 67 65 c4 01 01 a7 6f 75 74 70 75 74 73 91 c0")
+            .unwrap_err();
+        assert_eq!((r.id, r.error.code), (5, ErrorCode::Malformed));
+    }
+
+    #[test]
+    fn a_nil_top_level_box_field_beside_outputs_is_absent() {
+        // {"id":5,"op":"resize","image":bin(01),"width":nil,"outputs":[{"width":10}]}
+        let req = decode_hex(
+            "85 a2 69 64 05 a2 6f 70 a6 72 65 73 69 7a 65 a5 69 6d 61 67 65 c4 01 01 a5 77 69 64 74 68 c0 \
+             a7 6f 75 74 70 75 74 73 91 81 a5 77 69 64 74 68 0a",
+        )
+        .unwrap();
+        let Body::Resize(resize) = req.body else { panic!("not a resize") };
+        assert_eq!(resize.outputs.map(|o| o.len()), Some(1));
     }
 
     #[test]

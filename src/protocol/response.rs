@@ -1,8 +1,8 @@
 //! Replies, encoded in the canonical form of protocol/SPEC.md section 3.1: keys in table order,
 //! every integer, `str`, `bin` and map header in its shortest form.
 //!
-//! A reply is built as up to three [`Bytes`] parts so that a large payload (a thumbnail) is sent
-//! as it came out of the job, without being copied into a frame buffer:
+//! A reply is built as [`Bytes`] parts so that a large payload (a thumbnail) is sent as it came
+//! out of the job, without being copied into a frame buffer:
 //!
 //! ```text
 //! +------------------------------------+---------------+-----------------------------+
@@ -10,6 +10,8 @@
 //! | id, ok, fields up to a bin header  | bin's bytes   | (resize: width, height, ...) |
 //! +------------------------------------+---------------+-----------------------------+
 //! ```
+//!
+//! A reply with several outputs repeats payload and tail once per output.
 //!
 //! The fields are written with `rmp::encode`, whose writers always pick the shortest encoding.
 //! (`rmp_serde` would need a wrapper to put `id` and `ok` in front of every body, and could not
@@ -22,18 +24,17 @@ use super::error_code::{ErrorCode, WireError};
 use super::request::Op;
 use crate::vocabulary::{Algorithm, Filter, ImageFormat, Mode, OutputFormat};
 
-/// An encoded reply frame, ready to write: `head`, then `payload`, then `tail`.
+/// An encoded reply frame, ready to write: the head, then each payload followed by the fields
+/// after it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplyFrame {
-    head: Bytes,
-    payload: Bytes,
-    tail: Bytes,
+    parts: Vec<Bytes>,
 }
 
 impl ReplyFrame {
     /// Total bytes on the wire, the length prefix included.
     pub fn len(&self) -> usize {
-        self.head.len() + self.payload.len() + self.tail.len()
+        self.parts.iter().map(Bytes::len).sum()
     }
 
     /// Whether the frame has no bytes at all (never true for an encoded reply).
@@ -42,8 +43,8 @@ impl ReplyFrame {
     }
 
     /// The parts in wire order; some may be empty.
-    pub fn parts(&self) -> [&Bytes; 3] {
-        [&self.head, &self.payload, &self.tail]
+    pub fn parts(&self) -> &[Bytes] {
+        &self.parts
     }
 
     /// The whole frame in one buffer (tests and tools; the server writes the parts).
@@ -63,6 +64,8 @@ pub enum ReplyBody {
     Stats(StatsReply),
     /// `resize`.
     Resize(ResizeReply),
+    /// `resize` with `outputs` (SPEC.md 5.3.1).
+    ResizeSeveral(SeveralReply),
     /// `checksum`.
     Checksum(ChecksumReply),
 }
@@ -101,6 +104,8 @@ pub struct HelloLimits {
     pub max_connections: u64,
     /// Longest expected queue wait a job is admitted with, in milliseconds.
     pub max_queue_wait_ms: u64,
+    /// Most outputs one `resize` may ask for; `None` leaves the key out (older vectors).
+    pub max_outputs: Option<u64>,
 }
 
 /// `stats` reply fields (SPEC.md 5.5).
@@ -162,6 +167,32 @@ pub struct ResizeReply {
     pub source_format: ImageFormat,
 }
 
+/// `resize` reply fields for a request with `outputs` (SPEC.md 5.3.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeveralReply {
+    /// One per requested output, in request order.
+    pub outputs: Vec<OutputReply>,
+    /// Input width after orientation.
+    pub source_width: u32,
+    /// Input height after orientation.
+    pub source_height: u32,
+    /// Detected input format.
+    pub source_format: ImageFormat,
+}
+
+/// One output of a [`SeveralReply`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputReply {
+    /// The encoded output.
+    pub image: Bytes,
+    /// Output width.
+    pub width: u32,
+    /// Output height.
+    pub height: u32,
+    /// Output format, as requested.
+    pub format: OutputFormat,
+}
+
 /// `checksum` reply fields (SPEC.md 5.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChecksumReply {
@@ -174,9 +205,10 @@ pub fn encode_ok(id: u64, body: ReplyBody) -> ReplyFrame {
     let mut out = Writer::new();
     let fields = match &body {
         ReplyBody::Ping => 0,
-        ReplyBody::Hello(hello) => 14 + if hello.limits.is_some() { 3 } else { 0 },
+        ReplyBody::Hello(hello) => 14 + hello.limits.map_or(0, |l| 3 + usize::from(l.max_outputs.is_some())),
         ReplyBody::Stats(stats) => 11 + if stats.memory.is_some() { 3 } else { 0 },
         ReplyBody::Resize(_) => 7,
+        ReplyBody::ResizeSeveral(_) => 4,
         ReplyBody::Checksum(_) => 1,
     };
     out.map(2 + fields);
@@ -200,10 +232,39 @@ pub fn encode_ok(id: u64, body: ReplyBody) -> ReplyFrame {
             tail.str("source_width").uint(resize.source_width.into());
             tail.str("source_height").uint(resize.source_height.into());
             tail.str("source_format").str(resize.source_format.word());
-            return finish(id, head, resize.image, tail);
+            return finish(id, head, vec![resize.image, Bytes::from(tail.0)]);
+        }
+        ReplyBody::ResizeSeveral(several) => {
+            // Each image goes out as its own part: head, then per output its bytes followed by
+            // the fields up to the next image's bin header.
+            let mut rest = Vec::with_capacity(2 * several.outputs.len());
+            out.str("outputs").array(several.outputs.len());
+            let mut current = out;
+            let mut head = None;
+            for output in several.outputs {
+                current.map(4).str("image").bin_header(output.image.len());
+                let done = std::mem::replace(&mut current, Writer::tail());
+                match head {
+                    None => head = Some(done),
+                    Some(_) => rest.push(Bytes::from(done.0)),
+                }
+                rest.push(output.image);
+                current.str("width").uint(output.width.into()).str("height").uint(output.height.into());
+                current.str("format").str(output.format.word());
+            }
+            current.str("source_width").uint(several.source_width.into());
+            current.str("source_height").uint(several.source_height.into());
+            current.str("source_format").str(several.source_format.word());
+            return match head {
+                Some(head) => {
+                    rest.push(Bytes::from(current.0));
+                    finish(id, head, rest)
+                }
+                None => finish(id, current, rest),
+            };
         }
     }
-    finish(id, out, Bytes::new(), Writer::tail())
+    finish(id, out, Vec::new())
 }
 
 /// Encodes an error reply: exactly `id`, `ok`, `code`, `message`.
@@ -211,7 +272,7 @@ pub fn encode_error(id: u64, error: &WireError) -> ReplyFrame {
     let mut out = Writer::new();
     out.map(4).str("id").uint(id).str("ok").bool(false);
     out.str("code").uint(error.code.number().into()).str("message").str(&error.message);
-    finish(id, out, Bytes::new(), Writer::tail())
+    finish(id, out, Vec::new())
 }
 
 fn write_hello(out: &mut Writer, hello: &HelloReply) {
@@ -232,6 +293,9 @@ fn write_hello(out: &mut Writer, hello: &HelloReply) {
         out.str("memory_budget").uint(limits.memory_budget);
         out.str("max_connections").uint(limits.max_connections);
         out.str("max_queue_wait_ms").uint(limits.max_queue_wait_ms);
+        if let Some(max_outputs) = limits.max_outputs {
+            out.str("max_outputs").uint(max_outputs);
+        }
     }
 }
 
@@ -253,17 +317,21 @@ fn write_stats(out: &mut Writer, stats: &StatsReply) {
     }
 }
 
-/// Patches the length prefix into `head`; a reply too large for a `u32` length (a pathological
-/// resize output) becomes an `internal` error reply instead.
-fn finish(id: u64, head: Writer, payload: Bytes, tail: Writer) -> ReplyFrame {
+/// Patches the length prefix into `head`, which `rest` (payloads and the fields between them)
+/// follows; a reply too large for a `u32` length (a pathological resize output) becomes an
+/// `internal` error reply instead.
+fn finish(id: u64, head: Writer, rest: Vec<Bytes>) -> ReplyFrame {
     let mut head = head.0;
-    let body_len = head.len() - 4 + payload.len() + tail.0.len();
+    let body_len = head.len() - 4 + rest.iter().map(Bytes::len).sum::<usize>();
     let Ok(prefix) = u32::try_from(body_len) else {
         let error = WireError::new(ErrorCode::Internal, format!("reply of {body_len} bytes does not fit in one frame"));
         return encode_error(id, &error);
     };
     head[..4].copy_from_slice(&prefix.to_be_bytes());
-    ReplyFrame { head: Bytes::from(head), payload, tail: Bytes::from(tail.0) }
+    let mut parts = Vec::with_capacity(1 + rest.len());
+    parts.push(Bytes::from(head));
+    parts.extend(rest.into_iter().filter(|part| !part.is_empty()));
+    ReplyFrame { parts }
 }
 
 /// A MessagePack writer over a `Vec`. Writing into a `Vec` cannot fail, hence the `expect`s.
@@ -286,6 +354,11 @@ impl Writer {
 
     fn map(&mut self, len: usize) -> &mut Self {
         encode::write_map_len(&mut self.0, len as u32).expect(VEC_WRITE);
+        self
+    }
+
+    fn array(&mut self, len: usize) -> &mut Self {
+        encode::write_array_len(&mut self.0, len as u32).expect(VEC_WRITE);
         self
     }
 

@@ -10,8 +10,11 @@ use tokio_util::codec::Decoder;
 
 use super::codec::{FrameDecoder, Inbound};
 use super::error_code::{ErrorCode, WireError};
-use super::request::{self, Body, ChecksumRequest, HelloRequest, Op, Request, ResizeRequest};
-use super::response::{self, ChecksumReply, HelloLimits, HelloReply, ReplyBody, ResizeReply, StatsMemory, StatsReply};
+use super::request::{self, Body, ChecksumRequest, HelloRequest, Op, OutputRequest, Request, ResizeRequest};
+use super::response::{
+    self, ChecksumReply, HelloLimits, HelloReply, OutputReply, ReplyBody, ResizeReply, SeveralReply, StatsMemory,
+    StatsReply,
+};
 use super::DEFAULT_MAX_FRAME;
 use crate::vocabulary::{Algorithm, Anchor, Filter, ImageFormat, Mode, OutputFormat};
 
@@ -54,19 +57,20 @@ fn expected_request(value: &Json) -> Request {
         Op::Cancel => Body::Cancel,
         Op::Resize => {
             let flag = |key: &str| value.get(key).map(|b| b.as_bool().unwrap());
-            let parsed = |key: &str| value.get(key).map(|w| w.as_str().unwrap());
+            let single = expected_output(value);
             Body::Resize(ResizeRequest {
                 image: bin(&value["image"]),
-                width: value.get("width").map(|v| uint(v) as u32),
-                height: value.get("height").map(|v| uint(v) as u32),
-                mode: parsed("mode").map(|w| Mode::from_word(w).expect("a known mode")),
-                anchor: parsed("anchor").map(|w| Anchor::from_word(w).expect("a known anchor")),
-                filter: parsed("filter").map(|w| Filter::from_word(w).expect("a known filter")),
-                format: parsed("format").map(|w| OutputFormat::from_word(w).expect("a known format")),
-                quality: value.get("quality").map(|v| uint(v) as u8),
+                width: single.width,
+                height: single.height,
+                mode: single.mode,
+                anchor: single.anchor,
+                filter: single.filter,
+                format: single.format,
+                quality: single.quality,
                 auto_orient: flag("auto_orient"),
                 keep_icc: flag("keep_icc"),
                 keep_metadata: flag("keep_metadata"),
+                outputs: value.get("outputs").map(|o| o.as_array().unwrap().iter().map(expected_output).collect()),
             })
         }
         Op::Checksum => Body::Checksum(ChecksumRequest {
@@ -81,6 +85,20 @@ fn expected_request(value: &Json) -> Request {
     };
     let timeout_ms = if op == Op::Cancel { None } else { value.get("timeout_ms").map(|t| uint(t) as u32) };
     Request { id: uint(&value["id"]), timeout_ms, body }
+}
+
+/// The box fields of a resize request or of one of its `outputs`, from the JSON.
+fn expected_output(value: &Json) -> OutputRequest {
+    let parsed = |key: &str| value.get(key).map(|w| w.as_str().unwrap());
+    OutputRequest {
+        width: value.get("width").map(|v| uint(v) as u32),
+        height: value.get("height").map(|v| uint(v) as u32),
+        mode: parsed("mode").map(|w| Mode::from_word(w).expect("a known mode")),
+        anchor: parsed("anchor").map(|w| Anchor::from_word(w).expect("a known anchor")),
+        filter: parsed("filter").map(|w| Filter::from_word(w).expect("a known filter")),
+        format: parsed("format").map(|w| OutputFormat::from_word(w).expect("a known format")),
+        quality: value.get("quality").map(|v| uint(v) as u8),
+    }
 }
 
 /// Ops and algorithms in the order the daemon writes them (the JSON object is sorted by key).
@@ -113,6 +131,7 @@ fn encode_reply(value: &Json) -> Vec<u8> {
                 memory_budget: uint(&value["memory_budget"]),
                 max_connections: uint(&value["max_connections"]),
                 max_queue_wait_ms: uint(&value["max_queue_wait_ms"]),
+                max_outputs: value.get("max_outputs").map(uint),
             }),
         })
     } else if value.get("uptime_ms").is_some() {
@@ -144,6 +163,23 @@ fn encode_reply(value: &Json) -> Vec<u8> {
                 .into_iter()
                 .map(|(a, d)| (a, bin(d).to_vec()))
                 .collect(),
+        })
+    } else if let Some(outputs) = value.get("outputs") {
+        ReplyBody::ResizeSeveral(SeveralReply {
+            outputs: outputs
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| OutputReply {
+                    image: bin(&o["image"]),
+                    width: uint(&o["width"]) as u32,
+                    height: uint(&o["height"]) as u32,
+                    format: OutputFormat::from_word(o["format"].as_str().unwrap()).unwrap(),
+                })
+                .collect(),
+            source_width: uint(&value["source_width"]) as u32,
+            source_height: uint(&value["source_height"]) as u32,
+            source_format: ImageFormat::from_word(&text("source_format")).unwrap(),
         })
     } else if value.get("image").is_some() {
         ReplyBody::Resize(ResizeReply {

@@ -452,7 +452,7 @@ impl Session {
         held.merge(frame);
         let kind = job.kind();
         let units = match kind {
-            super::cost::JobKind::Resize => memory,
+            super::cost::JobKind::Resize | super::cost::JobKind::ResizeSeveral => memory,
             super::cost::JobKind::Checksum => job.payload_len(),
         };
         let max_wait = remaining.map_or(self.state.max_queue_wait, |r| r.min(self.state.max_queue_wait));

@@ -23,7 +23,13 @@ pub enum JobKind {
     Resize,
     /// Digests.
     Checksum,
+    /// Several thumbnails from one decode: per byte of its estimate, more work than one output
+    /// (every output is encoded), so it learns its own rate.
+    ResizeSeveral,
 }
+
+/// How many [`JobKind`]s there are.
+const KINDS: usize = 3;
 
 /// Size classes: one per power of two of units.
 const CLASSES: usize = 64;
@@ -32,7 +38,7 @@ const CLASSES: usize = 64;
 /// atomics; 0 means no run yet).
 #[derive(Debug)]
 pub struct CostModel {
-    ns_per_unit: [[AtomicU64; CLASSES]; 2],
+    ns_per_unit: [[AtomicU64; CLASSES]; KINDS],
 }
 
 impl Default for CostModel {

@@ -2,8 +2,9 @@
 //! the connection's task; `resize` and `checksum` become a [`Job`] closure for the CPU pool.
 //!
 //! This is the one place where wire and jobs meet: a decoded [`ResizeRequest`] becomes the
-//! job's [`ResizeParams`] (defaults filled in), a [`ResizeOutput`] becomes a [`ResizeReply`],
-//! and every [`JobError`] becomes a [`WireError`] with its code (SPEC.md section 6).
+//! job's [`ResizeParams`] (defaults filled in; one per output for a request with `outputs`), a
+//! [`ResizeOutput`] becomes a [`ResizeReply`] (several a [`SeveralReply`]), and every
+//! [`JobError`] becomes a [`WireError`] with its code (SPEC.md section 6).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,9 +18,10 @@ use super::State;
 use crate::jobs::resize::ResizeOutput;
 use crate::jobs::{self, JobControl, JobError, Limits, ResizeParams};
 use crate::protocol::error_code::{ErrorCode, WireError};
-use crate::protocol::request::{ChecksumRequest, HelloRequest, ResizeRequest};
+use crate::protocol::request::{ChecksumRequest, HelloRequest, OutputRequest, ResizeRequest, MAX_OUTPUTS};
 use crate::protocol::response::{
-    ChecksumReply, HelloLimits, HelloReply, ReplyBody, ResizeReply, StatsMemory, StatsReply,
+    ChecksumReply, HelloLimits, HelloReply, OutputReply, ReplyBody, ResizeReply, SeveralReply, StatsMemory,
+    StatsReply,
 };
 use crate::protocol::{PROTOCOL_VERSION, SERVER_NAME};
 
@@ -45,6 +47,7 @@ pub fn hello(state: &State, request: &HelloRequest) -> Result<ReplyBody, WireErr
             memory_budget: state.budget.limit(),
             max_connections: state.connection_limits.max_connections,
             max_queue_wait_ms: state.max_queue_wait.as_millis() as u64,
+            max_outputs: Some(MAX_OUTPUTS),
         }),
     }))
 }
@@ -76,7 +79,7 @@ pub fn stats(state: &State) -> ReplyBody {
 /// A request that runs on the CPU pool.
 #[derive(Debug)]
 pub enum Job {
-    /// Decode, resize, encode.
+    /// Decode, resize, encode; with `outputs`, decode once and make each.
     Resize(ResizeRequest),
     /// Digests.
     Checksum(ChecksumRequest),
@@ -97,20 +100,26 @@ impl Job {
     /// Which cost average the job's run time feeds.
     pub fn kind(&self) -> JobKind {
         match self {
+            Job::Resize(r) if r.outputs.is_some() => JobKind::ResizeSeveral,
             Job::Resize(_) => JobKind::Resize,
             Job::Checksum(_) => JobKind::Checksum,
         }
     }
 
     /// Memory the job will allocate at most, beside its request frame: for a resize, the
-    /// estimate from the image header ([`jobs::resize::estimate_memory`]). A resize the job
-    /// would refuse before decoding (bad box, unreadable header, over the limits) is refused
+    /// estimate from the image header ([`jobs::resize::estimate_memory`], or
+    /// [`jobs::resize::estimate_memory_several`]: the decode plus every output). A resize the
+    /// job would refuse before decoding (bad box, unreadable header, over the limits) is refused
     /// here with the same error, before it is queued.
     pub fn memory(&self, limits: &Limits) -> Result<u64, WireError> {
         match self {
-            Job::Resize(r) => {
-                jobs::resize::estimate_memory(&r.image, &resize_params(r), limits).map_err(|e| WireError::from(&e))
+            Job::Resize(r) => match &r.outputs {
+                Some(outputs) => {
+                    jobs::resize::estimate_memory_several(&r.image, &output_params(r, outputs), limits)
+                }
+                None => jobs::resize::estimate_memory(&r.image, &resize_params(r), limits),
             }
+            .map_err(|e| WireError::from(&e)),
             Job::Checksum(_) => Ok(CHECKSUM_MEMORY),
         }
     }
@@ -140,9 +149,15 @@ impl Job {
             let kind = self.kind();
             let started = Instant::now();
             let result = match self {
-                Job::Resize(r) => jobs::resize::resize(&r.image, &resize_params(&r), &limits, &ctl)
-                    .map(|out| ReplyBody::Resize(resize_reply(out)))
-                    .map_err(|e| WireError::from(&e)),
+                Job::Resize(r) => match &r.outputs {
+                    Some(outputs) => {
+                        jobs::resize::resize_several(&r.image, &output_params(&r, outputs), &limits, &ctl)
+                            .map(|outs| ReplyBody::ResizeSeveral(several_reply(outs)))
+                    }
+                    None => jobs::resize::resize(&r.image, &resize_params(&r), &limits, &ctl)
+                        .map(|out| ReplyBody::Resize(resize_reply(out))),
+                }
+                .map_err(|e| WireError::from(&e)),
                 Job::Checksum(c) => jobs::checksum::checksum(&c.data, &c.algorithms, &ctl)
                     .map(|digests| ReplyBody::Checksum(ChecksumReply { digests }))
                     .map_err(|e| WireError::from(&e)),
@@ -170,6 +185,44 @@ pub fn resize_params(request: &ResizeRequest) -> ResizeParams {
         auto_orient: request.auto_orient.unwrap_or(d.auto_orient),
         keep_icc: request.keep_icc.unwrap_or(d.keep_icc),
         keep_metadata: request.keep_metadata.unwrap_or(d.keep_metadata),
+    }
+}
+
+/// The job's parameters for each of a request's `outputs`: the output's box fields and the
+/// request's `auto_orient`, `keep_icc` and `keep_metadata`, each as sent or defaulted.
+pub fn output_params(request: &ResizeRequest, outputs: &[OutputRequest]) -> Vec<ResizeParams> {
+    let shared = resize_params(request);
+    let d = ResizeParams::default();
+    outputs
+        .iter()
+        .map(|o| ResizeParams {
+            width: o.width.unwrap_or(d.width),
+            height: o.height.unwrap_or(d.height),
+            mode: o.mode.unwrap_or(d.mode),
+            anchor: o.anchor.unwrap_or(d.anchor),
+            filter: o.filter.unwrap_or(d.filter),
+            format: o.format.unwrap_or(d.format),
+            quality: o.quality.unwrap_or(d.quality),
+            ..shared.clone()
+        })
+        .collect()
+}
+
+/// The reply fields for thumbnails made from one decode, in request order. The job returns at
+/// least one output; the source fields are the same in each.
+pub fn several_reply(outs: Vec<ResizeOutput>) -> SeveralReply {
+    let (source_width, source_height, source_format) = outs
+        .first()
+        .map(|o| (o.source_width, o.source_height, o.source_format))
+        .unwrap_or((0, 0, crate::vocabulary::ImageFormat::Jpeg));
+    SeveralReply {
+        outputs: outs
+            .into_iter()
+            .map(|o| OutputReply { image: Bytes::from(o.bytes), width: o.width, height: o.height, format: o.format })
+            .collect(),
+        source_width,
+        source_height,
+        source_format,
     }
 }
 
@@ -241,5 +294,20 @@ mod tests {
             (10, 0, Mode::Fill, Filter::Nearest, OutputFormat::WebP, 5, true)
         );
         assert!(params.auto_orient, "auto_orient defaults to true");
+    }
+
+    #[test]
+    fn each_output_takes_its_box_and_the_shared_flags() {
+        let outputs = [
+            OutputRequest { width: Some(100), format: Some(OutputFormat::Png), ..OutputRequest::default() },
+            OutputRequest { width: Some(20), height: Some(10), mode: Some(Mode::Fill), quality: Some(9), ..OutputRequest::default() },
+        ];
+        let request = ResizeRequest { keep_metadata: Some(true), auto_orient: Some(false), ..ResizeRequest::default() };
+        let params = output_params(&request, &outputs);
+        assert_eq!(
+            params.iter().map(|p| (p.width, p.height, p.mode, p.format, p.quality)).collect::<Vec<_>>(),
+            [(100, 0, Mode::Fit, OutputFormat::Png, 80), (20, 10, Mode::Fill, OutputFormat::Jpeg, 9)]
+        );
+        assert!(params.iter().all(|p| p.keep_metadata && !p.auto_orient && !p.keep_icc));
     }
 }

@@ -13,6 +13,7 @@ mod overload;
 mod peers;
 mod metrics;
 mod operator;
+mod outputs;
 mod pipelining;
 mod queue;
 mod restart;

@@ -58,7 +58,7 @@ func parseFlags() options {
 	flag.StringVar(&o.corpus, "corpus", "", "directory of photos (*.jpg, *.jpeg, *.png); see benches/README.md to fetch them")
 	flag.StringVar(&o.out, "out", "out/bench", "directory for report.md, the SVG plots and results.json")
 	flag.StringVar(&o.kernels, "kernels", "", "JSON written by `FERRY_BENCH_JSON=... cargo bench --bench corpus` (the bare-pool ceiling)")
-	flag.IntVar(&o.rounds, "rounds", 3, "passes of ping, thumbnails, bare pool, sweep and checksums; the bar is each line's median (-short: 1)")
+	flag.IntVar(&o.rounds, "rounds", 3, "passes of ping, thumbnails, three sizes from one decode, bare pool, sweep and checksums; the bar is each line's median (-short: 1)")
 	flag.StringVar(&o.repo, "repo", "", "repository root: run the bare 2-thread pool (cargo bench --bench corpus) in each round, beside the sweep")
 	flag.BoolVar(&o.short, "short", false, "a quick pass with few runs and small sizes (what the test suite runs)")
 	flag.BoolVar(&o.noVips, "no-vips", false, "skip libvips even when pyvips is importable")
@@ -215,7 +215,7 @@ func writeReport(dir string, res *results) error {
 }
 
 // measureRound runs the repeated sections once: ping, thumbnails one at a time (with the libvips
-// anchors), the bare pool and the sweep side by side, checksums.
+// anchors), three sizes from one decode, the bare pool and the sweep side by side, checksums.
 func measureRound(ctx context.Context, o options, d *daemon, photos []photo, p plan, vips, govips *vipsWorker, i int) (round, error) {
 	var rd round
 	var err error
@@ -226,6 +226,10 @@ func measureRound(ctx context.Context, o options, d *daemon, photos []photo, p p
 	o.log("round %d: thumbnails, one at a time ...", i+1)
 	if rd.Thumbs, rd.Vips, rd.Govips, err = benchThumbsSerial(ctx, d, photos, p, vips, govips); err != nil {
 		return rd, fmt.Errorf("thumbnails: %w", err)
+	}
+	o.log("round %d: three sizes from one decode ...", i+1)
+	if rd.Several, err = benchSeveral(ctx, d, photos, p); err != nil {
+		return rd, fmt.Errorf("three sizes from one decode: %w", err)
 	}
 	if o.repo != "" && !o.short {
 		o.log("round %d: bare pool ...", i+1)

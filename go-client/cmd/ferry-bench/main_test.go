@@ -79,6 +79,15 @@ func TestShortRun(t *testing.T) {
 	if !autoLine {
 		t.Errorf("the auto bar line is not measured: %+v", res.Bar)
 	}
+	severalLine := false
+	for _, l := range res.Bar {
+		if strings.HasPrefix(l.Line, "three sizes from one decode") {
+			severalLine = l.Verdict != "not measured" && l.Value > 0 && l.Threshold == 1.4 && l.AtMost
+		}
+	}
+	if !severalLine || len(res.Several.Rows) == 0 || res.Several.GoSeveralSumMS <= 0 {
+		t.Errorf("the three-sizes bar line is not measured: %+v, %d rows", res.Bar, len(res.Several.Rows))
+	}
 	if _, err := router.LoadCostTable(filepath.Join(out, "crossover.json")); err != nil {
 		t.Errorf("crossover.json: %v", err)
 	}
@@ -86,7 +95,7 @@ func TestShortRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, section := range []string{"## The bar", "## Ping", "## Thumbnails, one at a time", "## Thumbnails at concurrency", "## Checksums", "## Router policy auto", "## Memory"} {
+	for _, section := range []string{"## The bar", "## Ping", "## Thumbnails, one at a time", "## Three sizes from one decode", "## Thumbnails at concurrency", "## Checksums", "## Router policy auto", "## Memory"} {
 		if !strings.Contains(string(md), section) {
 			t.Errorf("report.md lacks %q", section)
 		}

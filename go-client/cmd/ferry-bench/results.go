@@ -18,6 +18,7 @@ type results struct {
 	Host      host            `json:"host"`
 	Ping      pingResults     `json:"ping"`
 	Thumbs    thumbsSerial    `json:"thumbs"`
+	Several   severalResults  `json:"several"`
 	Sweep     sweep           `json:"sweep"`
 	Checksums checksumResults `json:"checksums"`
 	Auto      autoResults     `json:"auto"`

@@ -17,6 +17,7 @@ import (
 type round struct {
 	Ping      pingResults     `json:"ping"`
 	Thumbs    thumbsSerial    `json:"thumbs"`
+	Several   severalResults  `json:"several"` // three sizes from one decode vs the largest alone
 	Vips      *vipsResults    `json:"vips,omitempty"`
 	Govips    *vipsResults    `json:"govips,omitempty"`
 	Sweep     sweep           `json:"sweep"`
@@ -31,6 +32,7 @@ type round struct {
 // apply makes r the figures the report's tables show (the last round's).
 func (rd round) apply(r *results) {
 	r.Ping, r.Thumbs, r.Vips, r.Govips, r.Sweep, r.Checksums, r.Auto = rd.Ping, rd.Thumbs, rd.Vips, rd.Govips, rd.Sweep, rd.Checksums, rd.Auto
+	r.Several = rd.Several
 	if rd.Pool != nil {
 		pool := *rd.Pool
 		pool.SameRound = true

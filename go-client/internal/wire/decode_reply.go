@@ -97,6 +97,7 @@ func DecodeReply(body []byte, op Op, r *Reply, copyBins bool) error {
 type resultFields struct {
 	version, maxFrame    bool
 	image, width, height bool
+	outputs              bool
 	digests              bool
 }
 
@@ -112,6 +113,8 @@ func (h *resultFields) check(op Op) error {
 		}
 	case OpResize:
 		switch {
+		case h.outputs:
+			// A reply with outputs has no top-level image, width or height.
 		case !h.image:
 			missing = "image"
 		case !h.width:
@@ -174,6 +177,8 @@ func decodeHelloField(key, val []byte, r *Reply, have *resultFields) (err error)
 		h.MaxConnections, err = readUint(val, math.MaxUint64)
 	case "max_queue_wait_ms":
 		h.MaxQueueWaitMs, err = readUint(val, math.MaxUint64)
+	case "max_outputs":
+		h.MaxOutputs, err = readUint(val, math.MaxUint64)
 	}
 	return err
 }
@@ -206,8 +211,71 @@ func decodeResizeField(key, val []byte, r *ResizeReply, copyBins bool, have *res
 		var s []byte
 		s, err = readStr(val)
 		r.SourceFormat = word(s)
+	case "outputs":
+		r.Outputs, err = decodeOutputReplies(val, copyBins)
+		have.outputs = true
 	}
 	return err
+}
+
+// decodeOutputReplies reads a resize reply's outputs: an array of maps, each with image, width
+// and height required and format; other keys are skipped.
+func decodeOutputReplies(val []byte, copyBins bool) ([]OutputReply, error) {
+	n, rest, err := msgp.ReadArrayHeaderBytes(val)
+	if err != nil {
+		return nil, err
+	}
+	if int(n) > len(rest) {
+		return nil, msgp.ErrShortBytes
+	}
+	out := make([]OutputReply, n)
+	for i := range out {
+		elem, after, err := splitValue(rest)
+		if err != nil {
+			return nil, err
+		}
+		rest = after
+		it, err := openMap(elem)
+		if err != nil {
+			return nil, err
+		}
+		var have resultFields
+		o := &out[i]
+		for it.more() {
+			key, v, err := it.next()
+			if err != nil {
+				return nil, err
+			}
+			if isNil(v) {
+				continue
+			}
+			var n uint64
+			switch string(key) {
+			case "image":
+				o.Image, err = readBin(v, copyBins)
+				have.image = true
+			case "width":
+				n, err = readUint(v, math.MaxUint32)
+				o.Width = uint32(n)
+				have.width = true
+			case "height":
+				n, err = readUint(v, math.MaxUint32)
+				o.Height = uint32(n)
+				have.height = true
+			case "format":
+				var s []byte
+				s, err = readStr(v)
+				o.Format = word(s)
+			}
+			if err != nil {
+				return nil, fieldErr(string(key), err)
+			}
+		}
+		if err := have.check(OpResize); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func decodeChecksumField(key, val []byte, r *ChecksumReply, copyBins bool, have *resultFields) error {

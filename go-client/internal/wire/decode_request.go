@@ -3,12 +3,15 @@ package wire
 import (
 	"errors"
 	"math"
+
+	"github.com/tinylib/msgp/msgp"
 )
 
 // The request keys this package knows, as bit positions for duplicate detection.
 var requestKeys = [...]string{
 	"id", "op", "timeout_ms", "versions", "client", "image", "width", "height", "mode", "anchor",
 	"filter", "format", "quality", "auto_orient", "keep_icc", "keep_metadata", "data", "algorithms",
+	"outputs",
 }
 
 func requestKeyIndex(key []byte) int {
@@ -137,28 +140,15 @@ func decodeResizeRequest(get func(string) []byte, r *ResizeRequest) error {
 	if r.Image, err = readBin(v, false); err != nil {
 		return fieldErr("image", err)
 	}
-	for _, f := range []struct {
-		key string
-		dst *uint32
-	}{{"width", &r.Width}, {"height", &r.Height}, {"quality", &r.Quality}} {
-		if v := get(f.key); v != nil {
-			n, err := readUint(v, math.MaxUint32)
-			if err != nil {
-				return fieldErr(f.key, err)
-			}
-			*f.dst = uint32(n)
-		}
+	var box OutputRequest
+	if err := decodeBox(get, &box); err != nil {
+		return err
 	}
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{{"mode", &r.Mode}, {"anchor", &r.Anchor}, {"filter", &r.Filter}, {"format", &r.Format}} {
-		if v := get(f.key); v != nil {
-			s, err := readStr(v)
-			if err != nil {
-				return fieldErr(f.key, err)
-			}
-			*f.dst = word(s)
+	r.Width, r.Height, r.Quality = box.Width, box.Height, box.Quality
+	r.Mode, r.Anchor, r.Filter, r.Format = box.Mode, box.Anchor, box.Filter, box.Format
+	if v := get("outputs"); v != nil {
+		if r.Outputs, err = decodeOutputRequests(v); err != nil {
+			return fieldErr("outputs", err)
 		}
 	}
 	for _, f := range []struct {
@@ -174,6 +164,91 @@ func decodeResizeRequest(get func(string) []byte, r *ResizeRequest) error {
 		}
 	}
 	return nil
+}
+
+// decodeBox reads the box fields of a resize request or of one of its outputs. Their values are
+// the daemon's to judge; only their types are checked here.
+func decodeBox(get func(string) []byte, o *OutputRequest) error {
+	for _, f := range []struct {
+		key string
+		dst *uint32
+	}{{"width", &o.Width}, {"height", &o.Height}, {"quality", &o.Quality}} {
+		if v := get(f.key); v != nil {
+			n, err := readUint(v, math.MaxUint32)
+			if err != nil {
+				return fieldErr(f.key, err)
+			}
+			*f.dst = uint32(n)
+		}
+	}
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"mode", &o.Mode}, {"anchor", &o.Anchor}, {"filter", &o.Filter}, {"format", &o.Format}} {
+		if v := get(f.key); v != nil {
+			s, err := readStr(v)
+			if err != nil {
+				return fieldErr(f.key, err)
+			}
+			*f.dst = word(s)
+		}
+	}
+	return nil
+}
+
+// outputKeys are the keys of an outputs element, for duplicate detection.
+var outputKeys = [...]string{"width", "height", "mode", "anchor", "filter", "format", "quality"}
+
+// decodeOutputRequests reads outputs: an array of maps with str keys and none repeated (SPEC.md
+// section 3 applies to nested maps too). The count is the daemon's to judge.
+func decodeOutputRequests(val []byte) ([]OutputRequest, error) {
+	n, rest, err := msgp.ReadArrayHeaderBytes(val)
+	if err != nil {
+		return nil, err
+	}
+	if int(n) > len(rest) { // each element takes at least one byte
+		return nil, msgp.ErrShortBytes
+	}
+	out := make([]OutputRequest, n)
+	for i := range out {
+		elem, after, err := splitValue(rest)
+		if err != nil {
+			return nil, err
+		}
+		rest = after
+		var vals [len(outputKeys)][]byte
+		it, err := openMap(elem)
+		if err != nil {
+			return nil, err
+		}
+		for it.more() {
+			key, v, err := it.next()
+			if err != nil {
+				return nil, err
+			}
+			for k, name := range outputKeys {
+				if name != string(key) {
+					continue
+				}
+				if vals[k] != nil {
+					return nil, fieldErr(name, ErrDuplicateKey)
+				}
+				vals[k] = v
+			}
+		}
+		get := func(key string) []byte {
+			for k, name := range outputKeys {
+				if name == key && vals[k] != nil && !isNil(vals[k]) {
+					return vals[k]
+				}
+			}
+			return nil
+		}
+		if err := decodeBox(get, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func decodeChecksumRequest(get func(string) []byte, c *ChecksumRequest) error {

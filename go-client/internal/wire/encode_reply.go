@@ -27,7 +27,12 @@ func AppendReply(dst []byte, op Op, r *Reply) []byte {
 		fields = 14
 		if r.Hello.hasBudgetKeys() {
 			fields += 3
+			if r.Hello.MaxOutputs != 0 {
+				fields++
+			}
 		}
+	case op == OpResize && r.Resize.Outputs != nil:
+		fields = 4
 	case op == OpResize:
 		fields = 7
 	case op == OpChecksum:
@@ -98,6 +103,9 @@ func appendHelloReply(b []byte, h *HelloReply) []byte {
 		b = appendUintField(b, "memory_budget", h.MemoryBudget)
 		b = appendUintField(b, "max_connections", h.MaxConnections)
 		b = appendUintField(b, "max_queue_wait_ms", h.MaxQueueWaitMs)
+		if h.MaxOutputs != 0 {
+			b = appendUintField(b, "max_outputs", h.MaxOutputs)
+		}
 	}
 	return b
 }
@@ -114,6 +122,19 @@ func (s *StatsReply) hasBudgetKeys() bool {
 }
 
 func appendResizeReply(b []byte, r *ResizeReply) []byte {
+	if r.Outputs != nil {
+		b = msgp.AppendArrayHeader(appendKey(b, "outputs"), uint32(len(r.Outputs)))
+		for _, o := range r.Outputs {
+			b = msgp.AppendMapHeader(b, 4)
+			b = msgp.AppendBytes(appendKey(b, "image"), o.Image)
+			b = appendUintField(b, "width", uint64(o.Width))
+			b = appendUintField(b, "height", uint64(o.Height))
+			b = appendStrField(b, "format", o.Format)
+		}
+		b = appendUintField(b, "source_width", uint64(r.SourceWidth))
+		b = appendUintField(b, "source_height", uint64(r.SourceHeight))
+		return appendStrField(b, "source_format", r.SourceFormat)
+	}
 	b = msgp.AppendBytes(appendKey(b, "image"), r.Image)
 	b = appendUintField(b, "width", uint64(r.Width))
 	b = appendUintField(b, "height", uint64(r.Height))

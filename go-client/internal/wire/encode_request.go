@@ -83,7 +83,8 @@ func AppendResize(dst []byte, h Header, r *ResizeRequest, inlineMax int) Frame {
 	extra := 1
 	for _, present := range [...]bool{
 		r.Width != 0, r.Height != 0, r.Mode != "", r.Anchor != "", r.Filter != "", r.Format != "",
-		r.Quality != 0, r.AutoOrient != Unset, r.KeepICC != Unset, r.KeepMetadata != Unset,
+		r.Quality != 0, r.Outputs != nil, r.AutoOrient != Unset, r.KeepICC != Unset,
+		r.KeepMetadata != Unset,
 	} {
 		if present {
 			extra++
@@ -107,6 +108,13 @@ func AppendResize(dst []byte, h Header, r *ResizeRequest, inlineMax int) Frame {
 	if r.Quality != 0 {
 		b = appendKey(b, "quality")
 		b = msgp.AppendUint64(b, uint64(r.Quality))
+	}
+	if r.Outputs != nil {
+		b = appendKey(b, "outputs")
+		b = msgp.AppendArrayHeader(b, uint32(len(r.Outputs)))
+		for i := range r.Outputs {
+			b = appendOutputRequest(b, &r.Outputs[i])
+		}
 	}
 	b = appendOptBool(b, "auto_orient", r.AutoOrient)
 	b = appendOptBool(b, "keep_icc", r.KeepICC)
@@ -142,6 +150,32 @@ func AppendRequest(dst []byte, r *Request, inlineMax int) Frame {
 	default:
 		return AppendSimple(dst, r.Header)
 	}
+}
+
+// appendOutputRequest appends one outputs element: a map of its non-zero fields in table order.
+func appendOutputRequest(b []byte, o *OutputRequest) []byte {
+	n := 0
+	for _, present := range [...]bool{o.Width != 0, o.Height != 0, o.Mode != "", o.Anchor != "",
+		o.Filter != "", o.Format != "", o.Quality != 0} {
+		if present {
+			n++
+		}
+	}
+	b = msgp.AppendMapHeader(b, uint32(n))
+	if o.Width != 0 {
+		b = appendUintField(b, "width", uint64(o.Width))
+	}
+	if o.Height != 0 {
+		b = appendUintField(b, "height", uint64(o.Height))
+	}
+	b = appendOptString(b, "mode", o.Mode)
+	b = appendOptString(b, "anchor", o.Anchor)
+	b = appendOptString(b, "filter", o.Filter)
+	b = appendOptString(b, "format", o.Format)
+	if o.Quality != 0 {
+		b = appendUintField(b, "quality", uint64(o.Quality))
+	}
+	return b
 }
 
 func appendOptString(b []byte, key, v string) []byte {

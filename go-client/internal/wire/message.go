@@ -69,6 +69,24 @@ type ResizeRequest struct {
 	AutoOrient   OptBool // auto_orient: apply the EXIF orientation (daemon default true)
 	KeepICC      OptBool // keep_icc: keep pixels in their ICC profile and embed it
 	KeepMetadata OptBool // keep_metadata: copy EXIF and XMP to the output
+	// Outputs, when non-nil, asks for several outputs from one decode (SPEC.md section 5.3.1);
+	// the box fields above (Width to Quality) must then be zero.
+	Outputs []OutputRequest // outputs: 1 to MaxOutputs output boxes
+}
+
+// MaxOutputs is the most entries a resize request's outputs may hold (SPEC.md section 5.3.1).
+const MaxOutputs = 8
+
+// OutputRequest is one element of a resize request's outputs: the box fields of a single-output
+// resize, with the same meaning. Zero values are omitted on the wire.
+type OutputRequest struct {
+	Width   uint32 // width: box width, 0 unconstrained
+	Height  uint32 // height: box height, 0 unconstrained
+	Mode    string // mode: fit, fill or exact
+	Anchor  string // anchor: the part that survives a fill crop
+	Filter  string // filter: the resampling kernel
+	Format  string // format: the output format
+	Quality uint32 // quality: 1..100 for JPEG and WebP
 }
 
 // ChecksumRequest is the body of a checksum request (SPEC.md section 5.4).
@@ -119,17 +137,28 @@ type HelloReply struct {
 	MemoryBudget   uint64 // memory_budget: bytes the daemon lets everything it holds use
 	MaxConnections uint64 // max_connections: connections served at once
 	MaxQueueWaitMs uint64 // max_queue_wait_ms: longest expected queue wait before busy
+	MaxOutputs     uint64 // max_outputs: most outputs one resize may ask for
 }
 
-// ResizeReply is the result of resize (SPEC.md section 5.3).
+// ResizeReply is the result of resize (SPEC.md section 5.3). A reply to a request with outputs
+// carries Outputs (non-nil) and no Image, Width, Height or Format.
 type ResizeReply struct {
-	Image        []byte // image: the encoded output
-	Width        uint32 // width: output width
-	Height       uint32 // height: output height
-	Format       string // format: output format
-	SourceWidth  uint32 // source_width: input width after orientation
-	SourceHeight uint32 // source_height: input height after orientation
-	SourceFormat string // source_format: detected input format
+	Image        []byte        // image: the encoded output
+	Width        uint32        // width: output width
+	Height       uint32        // height: output height
+	Format       string        // format: output format
+	Outputs      []OutputReply // outputs: one per requested output, in request order
+	SourceWidth  uint32        // source_width: input width after orientation
+	SourceHeight uint32        // source_height: input height after orientation
+	SourceFormat string        // source_format: detected input format
+}
+
+// OutputReply is one element of a resize reply's outputs.
+type OutputReply struct {
+	Image  []byte // image: the encoded output
+	Width  uint32 // width: output width
+	Height uint32 // height: output height
+	Format string // format: output format
 }
 
 // Digest is one entry of a checksum reply's digests map.

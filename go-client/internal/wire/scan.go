@@ -73,6 +73,15 @@ func (it *mapIter) next() (key, val []byte, err error) {
 	return key, rest[:len(rest)-len(after)], nil
 }
 
+// splitValue splits b after its first complete MessagePack value.
+func splitValue(b []byte) (val, rest []byte, err error) {
+	rest, err = msgp.Skip(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b[:len(b)-len(rest)], rest, nil
+}
+
 // end checks that the map was the whole body.
 func (it *mapIter) end() error {
 	if len(it.rest) != 0 {

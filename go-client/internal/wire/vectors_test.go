@@ -204,15 +204,16 @@ func requestValue(r *Request) map[string]any {
 	case OpResize:
 		z := &r.Resize
 		v["image"] = bin(z.Image)
-		for k, x := range map[string]uint32{"width": z.Width, "height": z.Height, "quality": z.Quality} {
-			if x != 0 {
-				v[k] = num(uint64(x))
+		boxValue(v, &OutputRequest{Width: z.Width, Height: z.Height, Mode: z.Mode, Anchor: z.Anchor,
+			Filter: z.Filter, Format: z.Format, Quality: z.Quality})
+		if z.Outputs != nil {
+			outs := make([]any, len(z.Outputs))
+			for i := range z.Outputs {
+				o := map[string]any{}
+				boxValue(o, &z.Outputs[i])
+				outs[i] = o
 			}
-		}
-		for k, x := range map[string]string{"mode": z.Mode, "anchor": z.Anchor, "filter": z.Filter, "format": z.Format} {
-			if x != "" {
-				v[k] = x
-			}
+			v["outputs"] = outs
 		}
 		for k, x := range map[string]OptBool{"auto_orient": z.AutoOrient, "keep_icc": z.KeepICC, "keep_metadata": z.KeepMetadata} {
 			if x != Unset {
@@ -224,6 +225,20 @@ func requestValue(r *Request) map[string]any {
 		v["algorithms"] = strList(r.Checksum.Algorithms)
 	}
 	return v
+}
+
+// boxValue sets the non-zero box fields of o in v.
+func boxValue(v map[string]any, o *OutputRequest) {
+	for k, x := range map[string]uint32{"width": o.Width, "height": o.Height, "quality": o.Quality} {
+		if x != 0 {
+			v[k] = num(uint64(x))
+		}
+	}
+	for k, x := range map[string]string{"mode": o.Mode, "anchor": o.Anchor, "filter": o.Filter, "format": o.Format} {
+		if x != "" {
+			v[k] = x
+		}
+	}
 }
 
 func replyValue(r *Reply, op Op) map[string]any {
@@ -245,6 +260,9 @@ func replyValue(r *Reply, op Op) map[string]any {
 			v["memory_budget"], v["max_connections"] = num(h.MemoryBudget), num(h.MaxConnections)
 			v["max_queue_wait_ms"] = num(h.MaxQueueWaitMs)
 		}
+		if h.MaxOutputs != 0 {
+			v["max_outputs"] = num(h.MaxOutputs)
+		}
 		v["server"] = h.Server
 		for k, x := range map[string][]string{"ops": h.Ops, "input_formats": h.InputFormats,
 			"output_formats": h.OutputFormats, "modes": h.Modes, "filters": h.Filters,
@@ -253,10 +271,20 @@ func replyValue(r *Reply, op Op) map[string]any {
 		}
 	case OpResize:
 		z := &r.Resize
-		v["image"] = bin(z.Image)
-		v["width"], v["height"] = num(uint64(z.Width)), num(uint64(z.Height))
+		if z.Outputs != nil {
+			outs := make([]any, len(z.Outputs))
+			for i, o := range z.Outputs {
+				outs[i] = map[string]any{"image": bin(o.Image), "width": num(uint64(o.Width)),
+					"height": num(uint64(o.Height)), "format": o.Format}
+			}
+			v["outputs"] = outs
+		} else {
+			v["image"] = bin(z.Image)
+			v["width"], v["height"] = num(uint64(z.Width)), num(uint64(z.Height))
+			v["format"] = z.Format
+		}
 		v["source_width"], v["source_height"] = num(uint64(z.SourceWidth)), num(uint64(z.SourceHeight))
-		v["format"], v["source_format"] = z.Format, z.SourceFormat
+		v["source_format"] = z.SourceFormat
 	case OpChecksum:
 		d := map[string]any{}
 		for _, x := range r.Checksum.Digests {
@@ -324,6 +352,24 @@ func requestFromValue(t *testing.T, v map[string]any) Request {
 			Mode: s("mode"), Anchor: s("anchor"), Filter: s("filter"), Format: s("format"),
 			Quality: optU("quality"), AutoOrient: opt("auto_orient"), KeepICC: opt("keep_icc"),
 			KeepMetadata: opt("keep_metadata")}
+		if outs, ok := v["outputs"].([]any); ok {
+			r.Resize.Outputs = make([]OutputRequest, len(outs))
+			for i, x := range outs {
+				o := x.(map[string]any)
+				u := func(k string) uint32 {
+					n, ok := o[k].(json.Number)
+					if !ok {
+						return 0
+					}
+					w, _ := strconv.ParseUint(n.String(), 10, 32)
+					return uint32(w)
+				}
+				str := func(k string) string { x, _ := o[k].(string); return x }
+				r.Resize.Outputs[i] = OutputRequest{Width: u("width"), Height: u("height"),
+					Mode: str("mode"), Anchor: str("anchor"), Filter: str("filter"),
+					Format: str("format"), Quality: u("quality")}
+			}
+		}
 	case OpChecksum:
 		r.Checksum.Data = b("data")
 		for _, x := range v["algorithms"].([]any) {

@@ -23,6 +23,15 @@
 //!   libwebp's YUV(A) planes and its lossless alpha coder;
 //! - 1 MiB: codec state, colour transforms, rows, metadata.
 //!
+//! Several outputs from one decode ([`super::resize_several`]) hold the same decode-side terms
+//! once (the decoded picture, and one working copy at a time: its colour conversion, its turn
+//! upright or one resize's source) plus every output's `O x out`, since each output's encoded
+//! bytes (and a larger output kept to make smaller ones from) live until the reply:
+//!
+//! ```text
+//! P x (4 + 4 + extra)  +  sum of O_i x out_i  +  1 MiB
+//! ```
+//!
 //! The input bytes are not included: they are the request frame, counted on their own.
 //! `tests/memory_estimate.rs` measures the real peak of each image kind against this bound.
 
@@ -36,13 +45,24 @@ const FIXED: u64 = 1 << 20;
 /// return for the same input before decoding (bad parameters, unreadable header, over the
 /// limits), so a job refused here would have been refused by the job too.
 pub fn estimate_memory(input: &[u8], params: &ResizeParams, limits: &Limits) -> Result<u64, JobError> {
+    estimate_memory_several(input, std::slice::from_ref(params), limits)
+}
+
+/// The estimate for [`super::resize_several`]: one decode, every output (module docs). Errors
+/// as [`estimate_memory`], plus `InvalidArgument` for no outputs at all.
+pub fn estimate_memory_several(input: &[u8], outputs: &[ResizeParams], limits: &Limits) -> Result<u64, JobError> {
     // A fault-injection input is no image: admit it with the fixed allowance so it reaches the
     // job, which panics on purpose (tests only; the feature is off in every shipped build).
     #[cfg(feature = "fault-injection")]
     if input.starts_with(super::super::fault::PANIC_MAGIC) {
         return Ok(FIXED);
     }
-    validate::params(params, limits)?;
+    if outputs.is_empty() {
+        return Err(JobError::InvalidArgument("no outputs requested".into()));
+    }
+    for params in outputs {
+        validate::params(params, limits)?;
+    }
     let format = sniff::format(input)?;
     let (w, h) = sniff::dimensions(input, format)?;
     sniff::check_limits(w, h, limits)?;
@@ -52,13 +72,17 @@ pub fn estimate_memory(input: &[u8], params: &ResizeParams, limits: &Limits) -> 
         ImageFormat::Jpeg => jpeg_extra(input)?,
         ImageFormat::WebP | ImageFormat::Gif => 8,
     };
-    let out = [(w, h), (h, w)]
-        .into_iter()
-        .filter_map(|(uw, uh)| geometry::plan(uw, uh, params, limits).ok())
-        .map(|plan| u64::from(plan.width) * u64::from(plan.height))
-        .max()
-        .ok_or_else(|| JobError::InvalidArgument("no output size fits the limits".into()))?;
-    Ok(pixels * (8 + extra) + out * output_bytes_per_pixel(params.format) + FIXED)
+    let mut out = 0;
+    for params in outputs {
+        let pixels = [(w, h), (h, w)]
+            .into_iter()
+            .filter_map(|(uw, uh)| geometry::plan(uw, uh, params, limits).ok())
+            .map(|plan| u64::from(plan.width) * u64::from(plan.height))
+            .max()
+            .ok_or_else(|| JobError::InvalidArgument("no output size fits the limits".into()))?;
+        out += pixels * output_bytes_per_pixel(params.format);
+    }
+    Ok(pixels * (8 + extra) + out + FIXED)
 }
 
 /// What the output side holds per output pixel: the resized raster, its converted copy, the
@@ -128,6 +152,23 @@ mod tests {
         assert_eq!(estimate_memory(&input, &params, &Limits::default()), Ok(p * 16 + 160_000 * 16 + FIXED));
         let plain = png_header(10_000, 10_000, 8, 2, 0);
         assert_eq!(estimate_memory(&plain, &params, &Limits::default()), Ok(p * 8 + 160_000 * 16 + FIXED));
+    }
+
+    #[test]
+    fn several_outputs_count_the_decode_once_and_every_output() {
+        let input = png_header(4000, 3000, 8, 2, 0);
+        let fit = |side, format| ResizeParams { width: side, height: side, format, ..ResizeParams::default() };
+        let outputs = [fit(1600, OutputFormat::Jpeg), fit(800, OutputFormat::WebP), fit(200, OutputFormat::Png)];
+        let p = 12_000_000u64;
+        // 1600x1200, 800x600, 200x150
+        let want = p * 8 + 1_920_000 * 16 + 480_000 * 32 + 30_000 * 16 + FIXED;
+        assert_eq!(estimate_memory_several(&input, &outputs, &Limits::default()), Ok(want));
+        let alone = estimate_memory(&input, &outputs[0], &Limits::default()).unwrap();
+        assert_eq!(alone, p * 8 + 1_920_000 * 16 + FIXED);
+        assert!(matches!(estimate_memory_several(&input, &[], &Limits::default()), Err(JobError::InvalidArgument(_))));
+        let no_box = ResizeParams::default();
+        let got = estimate_memory_several(&input, &[outputs[0].clone(), no_box], &Limits::default());
+        assert!(matches!(got, Err(JobError::InvalidArgument(_))));
     }
 
     #[test]

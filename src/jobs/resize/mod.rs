@@ -46,7 +46,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use estimate::estimate_memory;
+pub use estimate::{estimate_memory, estimate_memory_several};
 
 use super::{ImageFormat, JobControl, JobError, Limits, OutputFormat, ResizeParams};
 pub use several::{decode_for, outputs_from, resize_several, Decoded};

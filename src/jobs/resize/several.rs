@@ -1,15 +1,18 @@
 //! Several outputs from one decode: a request for, say, 1600, 800 and 200 px versions of one
-//! photo decodes it once, at the DCT scale the most demanding output needs, turns it upright
-//! and into sRGB once, and makes every output from that picture with its own box, mode,
-//! anchor, filter, format, quality and metadata choice.
+//! photo decodes it once, at the DCT scale the most demanding output needs, and makes every
+//! output from that picture with its own box, mode, anchor, filter, format, quality and metadata
+//! choice.
 //!
 //! [`decode_for`] does the shared part, [`outputs_from`] the per-output part (a pure function of
 //! the decoded picture: smaller outputs are made from larger ones where that keeps a 2x margin);
-//! [`resize_several`] chains them. Orientation and colour handling
-//! (`auto_orient`, `keep_icc`) shape the shared picture, so all outputs must agree on them.
+//! [`resize_several`] chains them. Orientation and colour handling (`auto_orient`, `keep_icc`)
+//! are decided once for the decode, so all outputs must agree on them.
 //!
-//! Unlike [`resize`](super::resize), the colour conversion runs on the decoded picture rather
-//! than on each small output: once for all of them, on more pixels.
+//! As in [`resize`](super::resize), the decoded picture stays as stored (orientation, colour
+//! space) and each output is turned upright and converted to sRGB after its resize: that work
+//! follows the output's pixels, not the decode's (a 15 MP photo with an ICC profile would
+//! otherwise be converted whole for a 1600 px thumbnail). Outputs made from a larger output are
+//! made from its unconverted, stored-orientation pixels.
 
 use super::super::{ImageFormat, JobControl, JobError, Limits, ResizeParams};
 use super::colour;
@@ -20,18 +23,24 @@ use super::orient::Orientation;
 use super::raster::Raster;
 use super::{decode, decoded_region, resample, sniff, validate, ResizeOutput};
 
-/// One picture decoded for several outputs: upright, colour-converted.
+/// One picture decoded for several outputs, as stored: not turned upright, not colour-converted.
 pub struct Decoded {
-    /// The pixels, at `eighths`/8 of the upright source on each axis that was DCT-scaled.
+    /// The pixels, at `eighths`/8 of the stored picture on each axis that was DCT-scaled.
     pub raster: Raster,
     /// The DCT scale it was decoded at (8 when not scaled).
     pub eighths: u32,
+    /// The stored picture's size (header), which `raster` was decoded from.
+    pub stored_width: u32,
+    pub stored_height: u32,
+    /// How each output is turned upright (identity when `auto_orient` is off).
+    pub orientation: Orientation,
     /// The upright source's size, which every output's box refers to.
     pub source_width: u32,
     pub source_height: u32,
     pub source_format: ImageFormat,
-    /// The ICC profile to embed in every output (when kept rather than converted).
-    pub icc_to_embed: Option<Vec<u8>>,
+    /// The input's ICC profile, and whether outputs keep it rather than convert from it.
+    pub icc: Option<Vec<u8>>,
+    pub keep_icc: bool,
     /// EXIF (orientation reset when the pixels were turned upright) and XMP, copied into the
     /// outputs that keep metadata.
     pub exif: Option<Vec<u8>>,
@@ -39,7 +48,7 @@ pub struct Decoded {
 }
 
 /// Decodes `input` once for every request in `requests` (at least one): validated, planned,
-/// decoded at the largest DCT scale any of them needs, turned upright, converted to sRGB.
+/// decoded at the largest DCT scale any of them needs.
 ///
 /// Errors as [`resize`](super::resize), plus `InvalidArgument` when `requests` is empty or the
 /// requests disagree on `auto_orient` or `keep_icc`.
@@ -74,13 +83,9 @@ pub fn decode_for(input: &[u8], requests: &[ResizeParams], limits: &Limits, ctl:
     let icc = source.meta.icc.take();
     let mut exif = source.meta.exif.take().filter(|_| keep_metadata);
     let xmp = source.meta.xmp.take().filter(|_| keep_metadata);
-    let decoded = source.decode(eighths, ctl)?;
-
-    ctl.check("convert")?;
-    let converted = colour::to_srgb(decoded, icc.as_deref(), first.keep_icc, ctl)?;
-    ctl.check("orient")?;
-    let raster = orientation.apply(converted.raster);
+    let raster = source.decode(eighths, ctl)?;
     if first.auto_orient {
+        // Every output is turned upright: a copied tag must not make a viewer turn it again.
         if let Some(block) = exif.as_mut() {
             exif::reset_orientation(block);
         }
@@ -88,10 +93,14 @@ pub fn decode_for(input: &[u8], requests: &[ResizeParams], limits: &Limits, ctl:
     Ok(Decoded {
         raster,
         eighths,
+        stored_width: stored_w,
+        stored_height: stored_h,
+        orientation,
         source_width,
         source_height,
         source_format: format,
-        icc_to_embed: converted.icc_to_embed,
+        icc,
+        keep_icc: first.keep_icc,
         exif,
         xmp,
     })
@@ -107,6 +116,8 @@ pub fn decode_for(input: &[u8], requests: &[ResizeParams], limits: &Limits, ctl:
 /// picture is moved, not copied, into its last resize.
 pub fn outputs_from(decoded: Decoded, requests: &[ResizeParams], limits: &Limits, ctl: &JobControl) -> Result<Vec<ResizeOutput>, JobError> {
     let (source_w, source_h) = (decoded.source_width, decoded.source_height);
+    let (stored_w, stored_h) = (decoded.stored_width, decoded.stored_height);
+    let orientation = decoded.orientation;
     let plans = requests
         .iter()
         .map(|request| {
@@ -135,7 +146,8 @@ pub fn outputs_from(decoded: Decoded, requests: &[ResizeParams], limits: &Limits
         })
         .collect();
     let last_from_decode = sources.iter().rposition(Option::is_none);
-    let kept_for_later: Vec<bool> = (0..order.len()).map(|m| sources.contains(&Some(m))).collect();
+    // The last output made from each kept one: that one takes it rather than a copy.
+    let last_use: Vec<Option<usize>> = (0..order.len()).map(|m| sources.iter().rposition(|&s| s == Some(m))).collect();
 
     let dec_size = (decoded.raster.width, decoded.raster.height);
     let mut decoded_raster = Some(decoded.raster);
@@ -144,31 +156,40 @@ pub fn outputs_from(decoded: Decoded, requests: &[ResizeParams], limits: &Limits
     for (n, &i) in order.iter().enumerate() {
         let (request, plan) = (&requests[i], plans[i]);
         ctl.check("resize")?;
+        // Work in the stored orientation, as the single pipeline does.
+        let stored_region = orientation.region_to_stored(plan.region, stored_w, stored_h);
+        let (out_w, out_h) = orientation.upright_size(plan.width, plan.height);
         let (src, region) = match sources[n] {
             Some(m) => {
-                let earlier = intermediates[m].as_ref().ok_or_else(|| JobError::Internal("intermediate output missing".into()))?;
-                let (fx, fy) = (f64::from(earlier.width) / f64::from(source_w), f64::from(earlier.height) / f64::from(source_h));
-                let r = plan.region;
-                (earlier.clone(), Region { x: r.x * fx, y: r.y * fy, width: r.width * fx, height: r.height * fy })
+                let earlier = if last_use[m] == Some(n) { intermediates[m].take() } else { intermediates[m].clone() };
+                let earlier = earlier.ok_or_else(|| JobError::Internal("intermediate output missing".into()))?;
+                let (fx, fy) = (f64::from(earlier.width) / f64::from(stored_w), f64::from(earlier.height) / f64::from(stored_h));
+                let r = stored_region;
+                let region = Region { x: r.x * fx, y: r.y * fy, width: r.width * fx, height: r.height * fy };
+                (earlier, region)
             }
             None => {
                 let raster = if Some(n) == last_from_decode { decoded_raster.take() } else { decoded_raster.clone() };
                 let raster = raster.ok_or_else(|| JobError::Internal("decoded picture already used".into()))?;
-                (raster, decoded_region(plan.region, (source_w, source_h), dec_size, decoded.eighths))
+                (raster, decoded_region(stored_region, (stored_w, stored_h), dec_size, decoded.eighths))
             }
         };
-        let resized = resample::resize(src, region, plan.width, plan.height, request.filter, ctl)?;
-        if kept_for_later[n] {
+        let resized = resample::resize(src, region, out_w, out_h, request.filter, ctl)?;
+        if last_use[n].is_some() {
             intermediates[n] = Some(resized.clone());
         }
+        ctl.check("convert")?;
+        let converted = colour::to_srgb(resized, decoded.icc.as_deref(), decoded.keep_icc, ctl)?;
+        ctl.check("orient")?;
+        let upright = orientation.apply(converted.raster);
         ctl.check("encode")?;
         let keep = request.keep_metadata;
         let extras = Extras {
-            icc: decoded.icc_to_embed.clone(),
+            icc: converted.icc_to_embed,
             exif: decoded.exif.clone().filter(|_| keep),
             xmp: decoded.xmp.clone().filter(|_| keep),
         };
-        let bytes = encode::encode(resized, request.format, request.quality, &extras)?;
+        let bytes = encode::encode(upright, request.format, request.quality, &extras)?;
         outputs[i] = Some(ResizeOutput {
             bytes,
             width: plan.width,
@@ -229,6 +250,22 @@ mod tests {
     }
 
     #[test]
+    fn three_outputs_decode_the_jpeg_once() {
+        use super::super::decode::count;
+        let input = photo("rocket.jpg");
+        let requests = [fit(600, OutputFormat::Jpeg, 80), fit(300, OutputFormat::WebP, 80), fit(100, OutputFormat::Png, 80)];
+        let before = count::decodes();
+        resize_several(&input, &requests, &Limits::default(), &JobControl::unbounded()).unwrap();
+        assert_eq!(count::decodes() - before, 1);
+        // The counter sees every decode: the same outputs made one by one decode three times.
+        let before = count::decodes();
+        for request in &requests {
+            run(&input, request).unwrap();
+        }
+        assert_eq!(count::decodes() - before, 3);
+    }
+
+    #[test]
     fn outputs_match_single_resizes_closely() {
         // The single pipeline decodes at the scale each output needs; here the largest output's
         // scale serves all, so the small ones come from more pixels: close, not identical.
@@ -241,6 +278,33 @@ mod tests {
             assert_eq!((output.width, output.height), (single.width, single.height));
             let db = psnr(&decode_output(&output.bytes).to_rgb8(), &decode_output(&single.bytes).to_rgb8());
             assert!(db >= 35.0, "{request:?}: {db:.1} dB against the single resize");
+        }
+    }
+
+    #[test]
+    fn every_orientation_gives_each_output_as_its_single_resize() {
+        // A painted 480x320 JPEG, tagged with each EXIF orientation: every output (chained or
+        // cropped) has the single resize's size and pixels.
+        use super::super::tests::{exif_orientation_payload, with_app_segment};
+        let plain = super::super::tests::jpeg_of(&painted(480, 320), 95);
+        let requests = [
+            params(Mode::Fit, 200, 200),
+            params(Mode::Fit, 60, 60),
+            ResizeParams { anchor: crate::jobs::Anchor::TopLeft, ..params(Mode::Fill, 90, 30) },
+        ];
+        for value in 1..=8u8 {
+            let input = with_app_segment(&plain, 0xE1, &exif_orientation_payload(value));
+            let outputs = resize_several(&input, &requests, &Limits::default(), &JobControl::unbounded()).unwrap();
+            for (request, output) in requests.iter().zip(&outputs) {
+                let single = run(&input, request).unwrap();
+                assert_eq!(
+                    (output.width, output.height, output.source_width, output.source_height),
+                    (single.width, single.height, single.source_width, single.source_height),
+                    "orientation {value}, {request:?}"
+                );
+                let db = psnr(&decode_output(&output.bytes).to_rgb8(), &decode_output(&single.bytes).to_rgb8());
+                assert!(db >= 30.0, "orientation {value}, {request:?}: {db:.1} dB against the single resize");
+            }
         }
     }
 

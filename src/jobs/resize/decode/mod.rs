@@ -26,6 +26,26 @@ use super::super::{ImageFormat, JobControl, JobError, Limits};
 use super::metadata::Metadata;
 use super::raster::Raster;
 
+/// Decodes run on this thread, for tests that check a job decodes its input only once (a job
+/// runs on the calling thread, so parallel tests do not disturb each other's count).
+#[cfg(test)]
+pub mod count {
+    use std::cell::Cell;
+
+    thread_local! {
+        static DECODES: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub(super) fn one() {
+        DECODES.with(|n| n.set(n.get() + 1));
+    }
+
+    /// Decodes run on this thread so far.
+    pub fn decodes() -> usize {
+        DECODES.with(Cell::get)
+    }
+}
+
 /// Rows decoded between two deadline checks, where the decoder lets us see rows at all.
 pub const ROWS_PER_CHECK: usize = 64;
 
@@ -108,6 +128,8 @@ impl Source<'_> {
     /// [`Source::decode`], choosing whether a progressive JPEG at 1/8 is pruned of the scans
     /// that scale never reads (benches compare both).
     pub fn decode_with(self, jpeg_eighths: u32, scans: JpegScans, ctl: &JobControl) -> Result<Raster, JobError> {
+        #[cfg(test)]
+        count::one();
         let format = self.format;
         let (width, height) = (self.width, self.height);
         let raster = guard(format, || match self.decoder {
