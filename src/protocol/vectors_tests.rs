@@ -52,11 +52,12 @@ fn expected_request(value: &Json) -> Request {
         Op::Ping => Body::Ping,
         Op::Stats => Body::Stats,
         Op::Cancel => Body::Cancel,
-        Op::Resize => {
+        Op::Resize | Op::ResizeFile => {
             let flag = |key: &str| value.get(key).map(|b| b.as_bool().unwrap());
             let parsed = |key: &str| value.get(key).map(|w| w.as_str().unwrap());
             Body::Resize(ResizeRequest {
-                image: bin(&value["image"]),
+                // A resize_file has no image field: its input is a descriptor.
+                image: value.get("image").map_or_else(Bytes::new, bin),
                 width: value.get("width").map(|v| uint(v) as u32),
                 height: value.get("height").map(|v| uint(v) as u32),
                 mode: parsed("mode").map(|w| Mode::from_word(w).expect("a known mode")),
@@ -69,18 +70,19 @@ fn expected_request(value: &Json) -> Request {
                 keep_metadata: flag("keep_metadata"),
             })
         }
-        Op::Checksum => Body::Checksum(ChecksumRequest {
-            data: bin(&value["data"]),
-            algorithms: value["algorithms"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| Algorithm::from_word(a.as_str().unwrap()).unwrap())
-                .collect(),
-        }),
+        Op::Checksum => Body::Checksum(ChecksumRequest { data: bin(&value["data"]), algorithms: algorithms(value) }),
+        Op::ChecksumFile => Body::ChecksumFile(algorithms(value)),
+    };
+    let body = match body {
+        Body::Resize(r) if op == Op::ResizeFile => Body::ResizeFile(r),
+        body => body,
     };
     let timeout_ms = if op == Op::Cancel { None } else { value.get("timeout_ms").map(|t| uint(t) as u32) };
     Request { id: uint(&value["id"]), timeout_ms, body }
+}
+
+fn algorithms(value: &Json) -> Vec<Algorithm> {
+    value["algorithms"].as_array().unwrap().iter().map(|a| Algorithm::from_word(a.as_str().unwrap()).unwrap()).collect()
 }
 
 /// Ops and algorithms in the order the daemon writes them (the JSON object is sorted by key).
@@ -230,6 +232,7 @@ fn invalid_vectors_are_rejected_or_left_to_a_later_stage() {
                             ErrorCode::BadImage,
                             ErrorCode::ImageTooLarge,
                             ErrorCode::DeadlineExceeded,
+                            ErrorCode::BadFile,
                         ];
                         assert!(later.contains(&code), "{name}: decoded, but {code} must come from the decoder");
                         assert_eq!(req.id, reply_id, "{name}");
