@@ -159,7 +159,7 @@ func TestVectorsEncode(t *testing.T) {
 // replyOps is the op(s) a reply vector is decoded as; error replies ("*") answer any op.
 func replyOps(op string) []Op {
 	if op == "*" {
-		return []Op{OpPing, OpHello, OpResize, OpChecksum, OpStats}
+		return []Op{OpPing, OpHello, OpResize, OpChecksum, OpStats, OpChecksumFile, OpResizeFile}
 	}
 	return []Op{Op(op)}
 }
@@ -191,7 +191,7 @@ func requestValue(r *Request) map[string]any {
 	if r.HasTimeout {
 		v["timeout_ms"] = num(uint64(r.TimeoutMs))
 	}
-	switch r.Op {
+	switch r.Op.Base() {
 	case OpHello:
 		vs := make([]any, len(r.Hello.Versions))
 		for i, x := range r.Hello.Versions {
@@ -203,7 +203,9 @@ func requestValue(r *Request) map[string]any {
 		}
 	case OpResize:
 		z := &r.Resize
-		v["image"] = bin(z.Image)
+		if !r.Op.TakesFile() {
+			v["image"] = bin(z.Image)
+		}
 		for k, x := range map[string]uint32{"width": z.Width, "height": z.Height, "quality": z.Quality} {
 			if x != 0 {
 				v[k] = num(uint64(x))
@@ -220,7 +222,9 @@ func requestValue(r *Request) map[string]any {
 			}
 		}
 	case OpChecksum:
-		v["data"] = bin(r.Checksum.Data)
+		if !r.Op.TakesFile() {
+			v["data"] = bin(r.Checksum.Data)
+		}
 		v["algorithms"] = strList(r.Checksum.Algorithms)
 	}
 	return v
@@ -233,7 +237,7 @@ func replyValue(r *Reply, op Op) map[string]any {
 		v["message"] = r.Message
 		return v
 	}
-	switch op {
+	switch op.Base() {
 	case OpHello:
 		h := r.Hello
 		for k, x := range map[string]uint64{"version": h.Version, "max_frame": h.MaxFrame,
@@ -312,7 +316,7 @@ func requestFromValue(t *testing.T, v map[string]any) Request {
 	if _, ok := v["timeout_ms"]; ok {
 		r.TimeoutMs, r.HasTimeout = uint32(u("timeout_ms")), true
 	}
-	switch r.Op {
+	switch r.Op.Base() {
 	case OpHello:
 		for _, x := range v["versions"].([]any) {
 			n, _ := strconv.ParseUint(x.(json.Number).String(), 10, 64)
@@ -320,12 +324,18 @@ func requestFromValue(t *testing.T, v map[string]any) Request {
 		}
 		r.Hello.Client = s("client")
 	case OpResize:
-		r.Resize = ResizeRequest{Image: b("image"), Width: optU("width"), Height: optU("height"),
+		var image []byte
+		if !r.Op.TakesFile() {
+			image = b("image")
+		}
+		r.Resize = ResizeRequest{Image: image, Width: optU("width"), Height: optU("height"),
 			Mode: s("mode"), Anchor: s("anchor"), Filter: s("filter"), Format: s("format"),
 			Quality: optU("quality"), AutoOrient: opt("auto_orient"), KeepICC: opt("keep_icc"),
 			KeepMetadata: opt("keep_metadata")}
 	case OpChecksum:
-		r.Checksum.Data = b("data")
+		if !r.Op.TakesFile() {
+			r.Checksum.Data = b("data")
+		}
 		for _, x := range v["algorithms"].([]any) {
 			r.Checksum.Algorithms = append(r.Checksum.Algorithms, x.(string))
 		}
