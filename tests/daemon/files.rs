@@ -54,7 +54,7 @@ fn digests(reply: &crate::harness::Reply) -> Value {
 fn checksum_file_equals_checksum_of_the_same_bytes_and_each_request_takes_its_own_file() {
     let daemon = Daemon::start(&["--workers", "2"]);
     let mut client = daemon.connect();
-    // Two files, the first longer than two 4 MiB chunks, sent back to back: FIFO order.
+    // Two files, the first many read chunks long, sent back to back: FIFO order.
     let first = painted(9 * 1024 * 1024 + 17);
     let second = b"a small second file".to_vec();
     let (_d1, f1) = temp_file(&first);

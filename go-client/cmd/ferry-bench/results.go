@@ -20,7 +20,9 @@ type results struct {
 	Thumbs    thumbsSerial    `json:"thumbs"`
 	Sweep     sweep           `json:"sweep"`
 	Checksums checksumResults `json:"checksums"`
-	Auto      autoResults     `json:"auto"`
+	// FileChecksum is BLAKE3 of 64 MiB by file descriptor (the last round's runs).
+	FileChecksum *fileChecksum `json:"file_checksum,omitempty"`
+	Auto         autoResults   `json:"auto"`
 	// CostTable is this run's crossover table (crossover.json): the rounds' median figures.
 	CostTable *router.CostTable `json:"cost_table,omitempty"`
 	Memory    memoryResults     `json:"memory"`
