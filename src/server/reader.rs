@@ -104,11 +104,6 @@ impl FrameReader {
         self.fds.pop_front()
     }
 
-    /// Descriptors received and not claimed.
-    pub fn unclaimed_fds(&self) -> usize {
-        self.fds.len()
-    }
-
     /// After a read: why the connection must close for breaking the descriptor rules, once.
     /// The waiting descriptors are closed then; nothing more may be read.
     pub fn take_fd_violation(&mut self) -> Option<String> {
@@ -184,11 +179,26 @@ impl FrameReader {
         let received = loop {
             stream.readable().await?;
             let (buf, fds) = (&mut self.buf, &mut self.fds);
-            match stream.try_io(Interest::READABLE, || recv_with_fds(stream.as_raw_fd(), buf.spare_capacity_mut(), fds))
-            {
-                Ok(received) => break received,
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(error) => return Err(error),
+            let mut got = None;
+            let outcome = stream.try_io(Interest::READABLE, || {
+                let spare = buf.spare_capacity_mut();
+                let room = spare.len();
+                let received = recv_with_fds(stream.as_raw_fd(), spare, fds)?;
+                got = Some(received);
+                // A read that did not fill the buffer drained the socket: say WouldBlock so that
+                // tokio clears the readiness and this task waits for the next epoll edge, as
+                // tokio's own poll_read does. Otherwise a connection streaming a huge frame
+                // would loop on empty reads and starve the others on this reactor thread.
+                if received.len > 0 && received.len < room {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(())
+            });
+            match (got, outcome) {
+                (Some(received), _) => break received,
+                (None, Err(error)) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                (None, Err(error)) => return Err(error),
+                (None, Ok(())) => unreachable!("a successful read sets `got`"),
             }
         };
         let n = received.len;
