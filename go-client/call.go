@@ -1,6 +1,7 @@
 package ferry
 
 import (
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -32,6 +33,9 @@ type call struct {
 	// once it is done with that memory (written, skipped or failed), and a caller leaving early
 	// waits on it so that it never returns while its slice is still being read.
 	written chan struct{}
+	// file, for checksum_file and resize_file, is passed with SCM_RIGHTS on the frame's first
+	// byte (see conn.writeFileFrame). The caller owns it; it must stay open until written closes.
+	file *os.File
 
 	// done is closed by whoever removes the call from its connection's pending map: the reader
 	// with a reply, or the connection's failure with err.

@@ -10,7 +10,8 @@ import (
 // section 5.4). Digests are raw bytes: CRC32C and XXH3-64 big-endian.
 //
 // Data over 64 KiB is written to the socket straight from req.Data, without a copy; do not modify
-// it until Checksum returns.
+// it until Checksum returns. With req.File set instead, the daemon reads the file (see
+// ChecksumFile).
 func (c *Client) Checksum(ctx context.Context, req ChecksumRequest) (*ChecksumResult, error) {
 	// Up to four algorithms (all there are) fit this array, keeping the conversion off the heap.
 	var names [4]string
@@ -22,7 +23,13 @@ func (c *Client) Checksum(ctx context.Context, req ChecksumRequest) (*ChecksumRe
 		Header:   wire.Header{Op: wire.OpChecksum},
 		Checksum: wire.ChecksumRequest{Data: req.Data, Algorithms: algs},
 	}
-	cl, err := c.do(ctx, &r)
+	if req.File != nil {
+		if err := checkFileInput(req.File, req.Data, "Data"); err != nil {
+			return nil, err
+		}
+		r.Op = wire.OpChecksumFile
+	}
+	cl, err := c.doFile(ctx, &r, req.File)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,6 +120,11 @@ func (c *Client) pick(ctx context.Context) (*conn, error) {
 // failure is returned as an error: *ServerError for an error reply, ctx's error wrapped when ctx
 // ended first, the client-side sentinels (ErrClosed, ErrConnectionLost, ...) otherwise.
 func (c *Client) do(ctx context.Context, req *wire.Request) (*call, error) {
+	return c.doFile(ctx, req, nil)
+}
+
+// doFile is do for a request that passes file by descriptor (checksum_file, resize_file).
+func (c *Client) doFile(ctx context.Context, req *wire.Request, file *os.File) (*call, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, opError(req.Op, err)
 	}
@@ -140,7 +146,7 @@ func (c *Client) do(ctx context.Context, req *wire.Request) (*call, error) {
 			}
 			return nil, err
 		}
-		cl, err := c.send(ctx, cn, req)
+		cl, err := c.send(ctx, cn, req, file)
 		if err != nil {
 			// The connection failed before anything was written: nothing reached the daemon, so
 			// one more try on another connection is safe.
@@ -155,16 +161,17 @@ func (c *Client) do(ctx context.Context, req *wire.Request) (*call, error) {
 
 // send encodes req with a fresh id for cn, registers it, and writes it inline or queues it for
 // the writer goroutine.
-func (c *Client) send(ctx context.Context, cn *conn, req *wire.Request) (*call, error) {
+func (c *Client) send(ctx context.Context, cn *conn, req *wire.Request, file *os.File) (*call, error) {
 	req.ID = cn.nextID.Add(1)
-	cl := &call{id: req.ID, op: req.Op, buf: getBuf(), done: make(chan struct{})}
+	cl := &call{id: req.ID, op: req.Op, buf: getBuf(), done: make(chan struct{}), file: file}
 	cl.frame = wire.AppendRequest((*cl.buf)[:0], req, inlinePayloadMax)
 	if n := cl.frame.BodyLen(); n > cn.maxFrame {
 		cl.release()
 		return nil, fmt.Errorf("%w: %s request of %d bytes, daemon max_frame is %d",
 			ErrRequestTooLarge, req.Op, n, cn.maxFrame)
 	}
-	if cl.frame.References() {
+	if cl.frame.References() || file != nil {
+		// The writer reads the caller's memory or descriptor: the caller must not leave before.
 		cl.written = make(chan struct{})
 	}
 	if err := cn.register(cl); err != nil {

@@ -26,6 +26,14 @@
 // Several sizes of one photo are one request: with ResizeRequest.Outputs the daemon decodes the
 // photo once and makes each output from it (ResizeResult.Outputs, in request order).
 //
+// # Files by descriptor
+//
+// ChecksumFile and ResizeFile (or ChecksumRequest.File, ResizeRequest.File) pass an open file's
+// descriptor over the socket (SCM_RIGHTS) instead of its bytes: the daemon reads the file itself
+// with pread, so a large file is never copied through the connection and the caller's offset
+// never moves. The file must be a regular file open for reading (ErrBadFile otherwise) and stay
+// open until the call returns; the in-process Go path and the router accept the same requests.
+//
 // # Contexts, deadlines and cancellation
 //
 // Every call takes a context first. Its deadline travels with the request (as timeout_ms), so the

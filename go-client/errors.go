@@ -28,6 +28,9 @@ const (
 	// CodePeerNotAllowed: the daemon's uid/gid allowlist refuses this process; sent right after
 	// connecting, then the daemon closes the connection.
 	CodePeerNotAllowed Code = 14
+	// CodeBadFile: a ChecksumFile/ResizeFile descriptor did not reach the daemon, is not a
+	// regular file open for reading, or the file changed size while the daemon read it.
+	CodeBadFile Code = 15
 )
 
 var codeNames = map[Code]string{
@@ -45,6 +48,7 @@ var codeNames = map[Code]string{
 	CodeInternal:           "internal",
 	CodeTooLargeForBudget:  "too_large_for_budget",
 	CodePeerNotAllowed:     "peer_not_allowed",
+	CodeBadFile:            "bad_file",
 }
 
 // String returns the code's name in the spec, e.g. "bad_image".
@@ -91,6 +95,9 @@ var (
 	// ErrPeerNotAllowed: the daemon refuses this process's uid/gid. Dial and calls fail with it
 	// wrapped in ErrUnavailable; retrying does not help until the daemon's allowlist changes.
 	ErrPeerNotAllowed error = &ServerError{Code: CodePeerNotAllowed}
+	// ErrBadFile: the file passed by descriptor is not a readable regular file, or it changed
+	// while being read. The in-process Go path refuses the same files.
+	ErrBadFile error = &ServerError{Code: CodeBadFile}
 )
 
 // Client-side failures: nothing came back from a job.

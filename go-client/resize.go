@@ -17,14 +17,20 @@ import (
 //
 // An image over 64 KiB is written to the socket straight from req.Image, without a copy; do not
 // modify it until Resize returns. The result's Image (or each output's) is a fresh slice that the
-// caller owns.
+// caller owns. With req.File set instead of req.Image, the daemon reads the file (see ResizeFile).
 func (c *Client) Resize(ctx context.Context, req ResizeRequest) (*ResizeResult, error) {
 	w, err := wireResize(&req)
 	if err != nil {
 		return nil, err
 	}
 	r := wire.Request{Header: wire.Header{Op: wire.OpResize}, Resize: w}
-	cl, err := c.do(ctx, &r)
+	if req.File != nil {
+		if err := checkFileInput(req.File, req.Image, "Image"); err != nil {
+			return nil, err
+		}
+		r.Op = wire.OpResizeFile
+	}
+	cl, err := c.doFile(ctx, &r, req.File)
 	if err != nil {
 		return nil, err
 	}

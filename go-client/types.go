@@ -1,6 +1,9 @@
 package ferry
 
-import "context"
+import (
+	"context"
+	"os"
+)
 
 // Mode says how a resize fits the image into the requested box.
 type Mode string
@@ -82,6 +85,10 @@ const (
 type ResizeRequest struct {
 	// Image is the encoded input: JPEG, PNG, WebP or GIF (first frame).
 	Image []byte
+	// File, instead of Image, is an open file holding the encoded input: the daemon gets its
+	// descriptor (resize_file, SPEC.md 5.7) and reads it itself; the Go path reads it with
+	// ReadAt. Set exactly one of Image and File. Its offset is never moved.
+	File *os.File
 	// Width and Height are the box. In ModeFit one of them may be zero (unconstrained).
 	Width, Height int
 	Mode          Mode
@@ -146,9 +153,13 @@ type ResizeResult struct {
 	Served Served
 }
 
-// ChecksumRequest asks for digests of Data, all computed in one pass.
+// ChecksumRequest asks for digests of Data (or of File), all computed in one pass.
 type ChecksumRequest struct {
 	Data []byte
+	// File, instead of Data, is an open regular file to digest: the daemon gets its descriptor
+	// (checksum_file, SPEC.md 5.7) and reads it itself; the Go path reads it with ReadAt. Data
+	// must be nil when File is set. Its offset is never moved.
+	File *os.File
 	// Algorithms is non-empty, each at most once.
 	Algorithms []Algorithm
 	// Key is a routing key for the router; see ResizeRequest.Key.

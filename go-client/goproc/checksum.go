@@ -25,6 +25,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // data to every algorithm in turn (one pass over memory). Digest bytes are those of SPEC.md
 // 5.4: ferry.CRC32C and XXH3-64 big-endian, SHA-256 and ferry.BLAKE3 as their 32 digest bytes.
 func (p *Processor) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*ferry.ChecksumResult, error) {
+	if req.File != nil {
+		return p.checksumFile(ctx, req)
+	}
 	if len(req.Data) > p.limits.MaxInputBytes {
 		return nil, fmt.Errorf("%w: checksum data of %d bytes, limit %d", ferry.ErrRequestTooLarge,
 			len(req.Data), p.limits.MaxInputBytes)
@@ -48,6 +51,46 @@ func (p *Processor) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*f
 					return nil, err
 				}
 			}
+		}
+		digests := make(map[ferry.Algorithm][]byte, len(hashers))
+		for i, h := range hashers {
+			digests[req.Algorithms[i]] = h.Sum(nil)
+		}
+		return &ferry.ChecksumResult{Digests: digests, Served: ferry.Served{Path: ferry.PathGo, Reason: ferry.ReasonDirect}}, nil
+	})
+}
+
+// checksumFile is Checksum of req.File, read with ReadAt one chunk at a time (the same chunk
+// and context checks as Data), up to the size Stat gave first, within MaxInputBytes.
+func (p *Processor) checksumFile(ctx context.Context, req ferry.ChecksumRequest) (*ferry.ChecksumResult, error) {
+	size, err := p.inputFile(req.File, req.Data, "Data")
+	if err != nil {
+		return nil, err
+	}
+	hashers, err := newHashers(req.Algorithms)
+	if err != nil {
+		return nil, err
+	}
+	if err := stageCheck(ctx, "checksum"); err != nil {
+		return nil, err
+	}
+	return runLimited(ctx, p, func() (*ferry.ChecksumResult, error) {
+		buf := make([]byte, min(size, checksumChunk))
+		for off := int64(0); off < size; {
+			chunk := buf[:min(size-off, checksumChunk)]
+			if err := readFileAt(req.File, chunk, off); err != nil {
+				return nil, err
+			}
+			for _, h := range hashers {
+				h.Write(chunk)
+			}
+			off += int64(len(chunk))
+			if err := stageCheck(ctx, "the next chunk"); err != nil {
+				return nil, err
+			}
+		}
+		if err := checkUnchanged(req.File, size); err != nil {
+			return nil, err
 		}
 		digests := make(map[ferry.Algorithm][]byte, len(hashers))
 		for i, h := range hashers {

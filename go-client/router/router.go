@@ -333,13 +333,25 @@ func (r *Router) breakerChanged(from, to BreakerState) {
 // Resize routes one resize by policy; see Router.
 func (r *Router) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.ResizeResult, error) {
 	return route(r, ctx, &routedOp[*ferry.ResizeResult]{
-		op:        "resize",
-		key:       req.Key,
-		toRust:    func(t *CostTable) bool { return t.resizeToRust(req.Image) },
+		op:  "resize",
+		key: req.Key,
+		// A file's header is not in memory: it goes to the daemon, which reads it itself.
+		toRust:    func(t *CostTable) bool { return req.File != nil || t.resizeToRust(req.Image) },
 		run:       func(ctx context.Context, p ferry.Processor) (*ferry.ResizeResult, error) { return p.Resize(ctx, req) },
 		setServed: func(res *ferry.ResizeResult, s ferry.Served) { res.Served = s },
 		detach: func() func(context.Context, ferry.Processor) (*ferry.ResizeResult, error) {
 			own := req
+			if req.File != nil {
+				file, err := dupFile(req.File)
+				own.File = file
+				return func(ctx context.Context, p ferry.Processor) (*ferry.ResizeResult, error) {
+					if err != nil {
+						return nil, err
+					}
+					defer file.Close()
+					return p.Resize(ctx, own)
+				}
+			}
 			own.Image = append([]byte(nil), req.Image...)
 			own.Outputs = append([]ferry.OutputSpec(nil), req.Outputs...)
 			return func(ctx context.Context, p ferry.Processor) (*ferry.ResizeResult, error) { return p.Resize(ctx, own) }
@@ -368,9 +380,15 @@ func (r *Router) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.Re
 // Checksum routes one checksum by policy; see Router.
 func (r *Router) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*ferry.ChecksumResult, error) {
 	return route(r, ctx, &routedOp[*ferry.ChecksumResult]{
-		op:     "checksum",
-		key:    req.Key,
-		toRust: func(t *CostTable) bool { return t.checksumToRust(req.Algorithms, len(req.Data)) },
+		op:  "checksum",
+		key: req.Key,
+		toRust: func(t *CostTable) bool {
+			n := len(req.Data)
+			if req.File != nil {
+				n = fileLen(req.File)
+			}
+			return t.checksumToRust(req.Algorithms, n)
+		},
 		run: func(ctx context.Context, p ferry.Processor) (*ferry.ChecksumResult, error) {
 			return p.Checksum(ctx, req)
 		},
@@ -379,6 +397,18 @@ func (r *Router) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*ferr
 			own := req
 			own.Data = append([]byte(nil), req.Data...)
 			own.Algorithms = append([]ferry.Algorithm(nil), req.Algorithms...)
+			if req.File != nil {
+				own.Data = nil
+				file, err := dupFile(req.File)
+				own.File = file
+				return func(ctx context.Context, p ferry.Processor) (*ferry.ChecksumResult, error) {
+					if err != nil {
+						return nil, err
+					}
+					defer file.Close()
+					return p.Checksum(ctx, own)
+				}
+			}
 			return func(ctx context.Context, p ferry.Processor) (*ferry.ChecksumResult, error) {
 				return p.Checksum(ctx, own)
 			}

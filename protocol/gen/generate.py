@@ -193,6 +193,9 @@ OPTIONAL_REQUEST_FIELDS = {
     "resize": ["timeout_ms", "width", "height", "mode", "anchor", "filter", "format", "quality",
                "outputs", "auto_orient", "keep_icc", "keep_metadata"],
     "checksum": ["timeout_ms"],
+    "checksum_file": ["timeout_ms"],
+    "resize_file": ["timeout_ms", "width", "height", "mode", "anchor", "filter", "format", "quality",
+                    "auto_orient", "keep_icc", "keep_metadata"],
     "stats": ["timeout_ms"],
     "cancel": ["timeout_ms"],
 }
@@ -220,7 +223,8 @@ def messages():
         ("hello_reply", rep, "hello", {
             "id": 1, "ok": True, "version": 1, "server": "ferryd 0.1.0", "max_frame": MAX_FRAME,
             "max_pixels": 100_000_000, "max_dimension": 32768,
-            "ops": ["hello", "ping", "resize", "checksum", "stats", "cancel"],
+            "ops": ["hello", "ping", "resize", "checksum", "stats", "cancel", "checksum_file",
+                    "resize_file"],
             "input_formats": ["jpeg", "png", "webp", "gif"],
             "output_formats": ["jpeg", "png", "webp"],
             "modes": ["fit", "fill", "exact"],
@@ -276,6 +280,16 @@ def messages():
          {"id": 3, "ok": True, "digests": {"crc32c": bytes.fromhex("e3069283")}}),
         ("checksum_reply_all", rep, "checksum", {
             "id": 4, "ok": True, "digests": {a: digest(a, painted(1024)) for a in ALGORITHMS}}),
+        ("checksum_file_request", req, "checksum_file",
+         {"id": 50, "op": "checksum_file", "algorithms": ["blake3"]}),
+        ("checksum_file_request_all", req, "checksum_file", {
+            "id": 51, "op": "checksum_file", "timeout_ms": 5000,
+            "algorithms": ["crc32c", "xxh3_64", "sha256", "blake3"]}),
+        ("resize_file_request", req, "resize_file", {
+            "id": 52, "op": "resize_file", "timeout_ms": 1500, "width": 400, "height": 300,
+            "mode": "fill", "format": "webp", "quality": 75}),
+        ("resize_file_request_minimal", req, "resize_file",
+         {"id": 53, "op": "resize_file", "width": 64}),
         ("stats_request", req, "stats", {"id": 9, "op": "stats"}),
         ("stats_reply", rep, "stats", {
             "id": 9, "ok": True, "server": "ferryd 0.1.0", "uptime_ms": 123456,
@@ -297,7 +311,7 @@ ERROR_CODES = [
     (1, "malformed"), (2, "unsupported_version"), (3, "unknown_op"), (4, "invalid_argument"),
     (5, "frame_too_large"), (6, "bad_image"), (7, "image_too_large"), (8, "deadline_exceeded"),
     (9, "cancelled"), (10, "busy"), (11, "shutting_down"), (12, "internal"),
-    (13, "too_large_for_budget"), (14, "peer_not_allowed"),
+    (13, "too_large_for_budget"), (14, "peer_not_allowed"), (15, "bad_file"),
 ]
 
 ERROR_MESSAGES = {
@@ -315,6 +329,7 @@ ERROR_MESSAGES = {
     "internal": "job panicked",
     "too_large_for_budget": "job needs an estimated 6400000000 bytes; the memory budget is 2147483648",
     "peer_not_allowed": "peer uid 65534 gid 65534 pid 4242 is not allowed",
+    "bad_file": "not a regular file (a pipe)",
 }
 
 
@@ -500,6 +515,10 @@ def invalid():
          frame(pack(Pairs([("id", 45), ("op", "ping"), (1, 2)]))), 1, 0, False),
         ("cancel_without_id", "a cancel with no id is answered like any body without one",
          f({"op": "cancel"}), 1, 0, False),
+        ("checksum_file_without_descriptor", "a checksum_file frame sent with no SCM_RIGHTS",
+         f({"id": 60, "op": "checksum_file", "algorithms": ["blake3"]}), 15, 60, False),
+        ("resize_file_without_descriptor", "a resize_file frame sent with no SCM_RIGHTS",
+         f({"id": 61, "op": "resize_file", "width": 64}), 15, 61, False),
     ]
 
 

@@ -41,7 +41,7 @@ pub fn checksum(data: &[u8], algorithms: &[Algorithm], ctl: &JobControl) -> Resu
 }
 
 /// Refuses an empty list or one that repeats an algorithm.
-fn validate(algorithms: &[Algorithm]) -> Result<(), JobError> {
+pub(super) fn validate(algorithms: &[Algorithm]) -> Result<(), JobError> {
     if algorithms.is_empty() {
         return Err(JobError::InvalidArgument("algorithms: at least one is required".into()));
     }
@@ -55,7 +55,7 @@ fn validate(algorithms: &[Algorithm]) -> Result<(), JobError> {
 }
 
 /// One running digest. An enum rather than `Box<dyn Trait>`: four known kinds, no allocation.
-enum Hasher {
+pub(super) enum Hasher {
     Crc32c(u32),
     Xxh3(Box<xxhash_rust::xxh3::Xxh3>),
     Sha256(sha2::Sha256),
@@ -63,7 +63,7 @@ enum Hasher {
 }
 
 impl Hasher {
-    fn new(algorithm: Algorithm) -> Self {
+    pub(super) fn new(algorithm: Algorithm) -> Self {
         match algorithm {
             Algorithm::Crc32c => Hasher::Crc32c(0),
             Algorithm::Xxh3_64 => Hasher::Xxh3(Box::new(xxhash_rust::xxh3::Xxh3::new())),
@@ -72,7 +72,7 @@ impl Hasher {
         }
     }
 
-    fn update(&mut self, chunk: &[u8]) {
+    pub(super) fn update(&mut self, chunk: &[u8]) {
         match self {
             Hasher::Crc32c(crc) => *crc = crc32c::crc32c_append(*crc, chunk),
             Hasher::Xxh3(h) => h.update(chunk),
@@ -86,7 +86,7 @@ impl Hasher {
         }
     }
 
-    fn finish(self) -> Vec<u8> {
+    pub(super) fn finish(self) -> Vec<u8> {
         match self {
             Hasher::Crc32c(crc) => crc.to_be_bytes().to_vec(),
             Hasher::Xxh3(h) => h.digest().to_be_bytes().to_vec(),

@@ -19,6 +19,10 @@ pub enum JobError {
     /// The caller cancelled; `stage` says where the job noticed. Wire code `cancelled`.
     #[error("cancelled before {stage}")]
     Cancelled { stage: &'static str },
+    /// A file passed by descriptor could not be read whole: not readable, a short read, or its
+    /// size changed while it was read. Wire code `bad_file`.
+    #[error("{0}")]
+    BadFile(String),
     /// A bug: an encoder failed on valid pixels, or the job panicked. Wire code `internal`.
     #[error("{0}")]
     Internal(String),

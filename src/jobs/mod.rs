@@ -8,11 +8,15 @@
 //!   (modes, filters, formats, algorithms) are re-exported from [`crate::vocabulary`].
 //! - [`resize`]: decode, orient, colour-convert, resize, encode.
 //! - [`checksum`]: several digests in one pass.
+//! - [`file`]: a file passed by descriptor, read with `pread` ([`InputFile`]).
+//! - [`checksum_file`]: digests of such a file, reading the next chunk while hashing this one.
 //! - `fault` (feature `fault-injection`, tests only): jobs that panic on demand.
 
 pub mod checksum;
+pub mod checksum_file;
 pub mod control;
 pub mod error;
+pub mod file;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod params;
@@ -21,4 +25,5 @@ pub mod resize;
 pub use crate::vocabulary::{Algorithm, Anchor, Filter, ImageFormat, Mode, OutputFormat};
 pub use control::JobControl;
 pub use error::JobError;
+pub use file::InputFile;
 pub use params::{Limits, ResizeParams};

@@ -41,11 +41,14 @@ pub enum ErrorCode {
     TooLargeForBudget = 13,
     /// The connecting process's uid/gid is not allowed; sent with id 0 right after accept.
     PeerNotAllowed = 14,
+    /// A `*_file` request's descriptor is missing, not a readable regular file, or the file
+    /// changed size while it was read.
+    BadFile = 15,
 }
 
 impl ErrorCode {
     /// Every code, in table order.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::Malformed,
         ErrorCode::UnsupportedVersion,
         ErrorCode::UnknownOp,
@@ -60,6 +63,7 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::TooLargeForBudget,
         ErrorCode::PeerNotAllowed,
+        ErrorCode::BadFile,
     ];
 
     /// The number sent on the wire.
@@ -84,6 +88,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::TooLargeForBudget => "too_large_for_budget",
             ErrorCode::PeerNotAllowed => "peer_not_allowed",
+            ErrorCode::BadFile => "bad_file",
         }
     }
 
@@ -154,6 +159,6 @@ mod tests {
             assert_eq!(ErrorCode::from_number(code.number().into()), Some(code));
         }
         assert_eq!(ErrorCode::from_number(0), None);
-        assert_eq!(ErrorCode::from_number(15), None);
+        assert_eq!(ErrorCode::from_number(16), None);
     }
 }

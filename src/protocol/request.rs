@@ -33,11 +33,16 @@ pub enum Op {
     Stats,
     /// Abandon an in-flight request (no reply).
     Cancel,
+    /// Digests of a file passed by descriptor.
+    ChecksumFile,
+    /// Thumbnail of a file passed by descriptor.
+    ResizeFile,
 }
 
 impl Op {
     /// Every op, in the spec's table order (the `hello` reply lists them so).
-    pub const ALL: [Op; 6] = [Op::Hello, Op::Ping, Op::Resize, Op::Checksum, Op::Stats, Op::Cancel];
+    pub const ALL: [Op; 8] =
+        [Op::Hello, Op::Ping, Op::Resize, Op::Checksum, Op::Stats, Op::Cancel, Op::ChecksumFile, Op::ResizeFile];
 
     /// The word used on the wire.
     pub fn word(self) -> &'static str {
@@ -48,7 +53,14 @@ impl Op {
             Op::Checksum => "checksum",
             Op::Stats => "stats",
             Op::Cancel => "cancel",
+            Op::ChecksumFile => "checksum_file",
+            Op::ResizeFile => "resize_file",
         }
+    }
+
+    /// Whether the op's input is a descriptor from the connection's queue (SPEC.md 5.7).
+    pub fn takes_file(self) -> bool {
+        matches!(self, Op::ChecksumFile | Op::ResizeFile)
     }
 
     /// Parses a wire word; `None` for an op the daemon does not serve.
@@ -88,6 +100,11 @@ pub enum Body {
     Stats,
     /// `cancel`: the target is the request with the same id.
     Cancel,
+    /// `checksum_file`: the algorithms; the input is the connection's oldest descriptor.
+    ChecksumFile(Vec<Algorithm>),
+    /// `resize_file`: the `resize` fields with an empty `image`; the input is the connection's
+    /// oldest descriptor.
+    ResizeFile(ResizeRequest),
 }
 
 impl Body {
@@ -100,6 +117,8 @@ impl Body {
             Body::Checksum(_) => Op::Checksum,
             Body::Stats => Op::Stats,
             Body::Cancel => Op::Cancel,
+            Body::ChecksumFile(_) => Op::ChecksumFile,
+            Body::ResizeFile(_) => Op::ResizeFile,
         }
     }
 }
@@ -240,8 +259,10 @@ pub fn decode(frame: &Bytes) -> Result<Request, Rejection> {
     let body = match op {
         Op::Hello => Body::Hello(hello(&fields)?),
         Op::Ping => Body::Ping,
-        Op::Resize => Body::Resize(resize(&fields)?),
-        Op::Checksum => Body::Checksum(checksum(&fields)?),
+        Op::Resize => Body::Resize(resize(&fields, fields.bin("image")?)?),
+        Op::Checksum => Body::Checksum(ChecksumRequest { data: fields.bin("data")?, algorithms: algorithms(&fields)? }),
+        Op::ResizeFile => Body::ResizeFile(resize(&fields, Bytes::new())?),
+        Op::ChecksumFile => Body::ChecksumFile(algorithms(&fields)?),
         Op::Stats => Body::Stats,
         Op::Cancel => unreachable!("handled above"),
     };
@@ -282,8 +303,9 @@ fn hello(fields: &Fields<'_, '_>) -> Result<HelloRequest, Rejection> {
 /// Most outputs one `resize` may ask for (SPEC.md 5.3.1), checked from the array header.
 pub const MAX_OUTPUTS: u64 = 8;
 
-fn resize(fields: &Fields<'_, '_>) -> Result<ResizeRequest, Rejection> {
-    let image = fields.bin("image")?;
+/// The `resize` fields around `image` (read by the caller: from the frame for `resize`, empty
+/// for `resize_file`, whose input is a descriptor).
+fn resize(fields: &Fields<'_, '_>, image: Bytes) -> Result<ResizeRequest, Rejection> {
     let single = output(fields)?;
     let outputs = outputs(fields)?;
     if outputs.is_some() {
@@ -358,8 +380,8 @@ fn outputs(fields: &Fields<'_, '_>) -> Result<Option<Vec<OutputRequest>>, Reject
         .map(Some)
 }
 
-fn checksum(fields: &Fields<'_, '_>) -> Result<ChecksumRequest, Rejection> {
-    let data = fields.bin("data")?;
+/// The `algorithms` of `checksum` and `checksum_file`.
+fn algorithms(fields: &Fields<'_, '_>) -> Result<Vec<Algorithm>, Rejection> {
     let items = fields.required("algorithms", |v| v.array(), "an array of str")?;
     if items.len() > MAX_ALGORITHMS {
         return Err(
@@ -376,7 +398,7 @@ fn checksum(fields: &Fields<'_, '_>) -> Result<ChecksumRequest, Rejection> {
         })?;
         algorithms.push(algorithm);
     }
-    Ok(ChecksumRequest { data, algorithms })
+    Ok(algorithms)
 }
 
 /// Typed access to the fields of a request whose id is known, so every error carries it.
@@ -578,7 +600,7 @@ mod tests {
     #[test]
     fn op_words_are_the_spec_table() {
         let words: Vec<&str> = Op::ALL.iter().map(|op| op.word()).collect();
-        assert_eq!(words, ["hello", "ping", "resize", "checksum", "stats", "cancel"]);
+        assert_eq!(words, ["hello", "ping", "resize", "checksum", "stats", "cancel", "checksum_file", "resize_file"]);
         for op in Op::ALL {
             assert_eq!(Op::from_word(op.word()), Some(op));
         }

@@ -55,11 +55,12 @@ fn expected_request(value: &Json) -> Request {
         Op::Ping => Body::Ping,
         Op::Stats => Body::Stats,
         Op::Cancel => Body::Cancel,
-        Op::Resize => {
+        Op::Resize | Op::ResizeFile => {
             let flag = |key: &str| value.get(key).map(|b| b.as_bool().unwrap());
             let single = expected_output(value);
             Body::Resize(ResizeRequest {
-                image: bin(&value["image"]),
+                // A resize_file has no image field: its input is a descriptor.
+                image: value.get("image").map_or_else(Bytes::new, bin),
                 width: single.width,
                 height: single.height,
                 mode: single.mode,
@@ -73,15 +74,12 @@ fn expected_request(value: &Json) -> Request {
                 outputs: value.get("outputs").map(|o| o.as_array().unwrap().iter().map(expected_output).collect()),
             })
         }
-        Op::Checksum => Body::Checksum(ChecksumRequest {
-            data: bin(&value["data"]),
-            algorithms: value["algorithms"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| Algorithm::from_word(a.as_str().unwrap()).unwrap())
-                .collect(),
-        }),
+        Op::Checksum => Body::Checksum(ChecksumRequest { data: bin(&value["data"]), algorithms: algorithms(value) }),
+        Op::ChecksumFile => Body::ChecksumFile(algorithms(value)),
+    };
+    let body = match body {
+        Body::Resize(r) if op == Op::ResizeFile => Body::ResizeFile(r),
+        body => body,
     };
     let timeout_ms = if op == Op::Cancel { None } else { value.get("timeout_ms").map(|t| uint(t) as u32) };
     Request { id: uint(&value["id"]), timeout_ms, body }
@@ -99,6 +97,10 @@ fn expected_output(value: &Json) -> OutputRequest {
         format: parsed("format").map(|w| OutputFormat::from_word(w).expect("a known format")),
         quality: value.get("quality").map(|v| uint(v) as u8),
     }
+}
+
+fn algorithms(value: &Json) -> Vec<Algorithm> {
+    value["algorithms"].as_array().unwrap().iter().map(|a| Algorithm::from_word(a.as_str().unwrap()).unwrap()).collect()
 }
 
 /// Ops and algorithms in the order the daemon writes them (the JSON object is sorted by key).
@@ -266,6 +268,7 @@ fn invalid_vectors_are_rejected_or_left_to_a_later_stage() {
                             ErrorCode::BadImage,
                             ErrorCode::ImageTooLarge,
                             ErrorCode::DeadlineExceeded,
+                            ErrorCode::BadFile,
                         ];
                         assert!(later.contains(&code), "{name}: decoded, but {code} must come from the decoder");
                         assert_eq!(req.id, reply_id, "{name}");

@@ -97,6 +97,12 @@ impl Reservation {
         self.bytes
     }
 
+    /// The budget this reservation is part of (a job that learns its estimate only after
+    /// reading its input reserves the rest from it).
+    pub fn budget(&self) -> &Arc<MemoryBudget> {
+        &self.budget
+    }
+
     /// Adds another reservation's bytes to this one (a frame joining its job).
     pub fn merge(&mut self, mut other: Reservation) {
         self.bytes += std::mem::take(&mut other.bytes);

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,7 +35,7 @@ use super::reader::{FrameReader, Inbound};
 use super::writer::{self, Outgoing};
 use super::State;
 use crate::cpu_pool::{Admission, Busy, JobPanicked, Ticket};
-use crate::jobs::JobControl;
+use crate::jobs::{InputFile, JobControl, JobError};
 use crate::protocol::codec::PREFIX_LEN;
 use crate::protocol::error_code::{ErrorCode, WireError};
 use crate::protocol::request::{self, Body, Op, Request};
@@ -194,7 +194,7 @@ impl Session {
         loop {
             if reading {
                 while let Some(item) = self.backlog_allows().then(|| reader.next_buffered()).flatten() {
-                    if !self.on_inbound(item).await {
+                    if !self.on_inbound(item, &mut reader).await {
                         reading = false;
                         break;
                     }
@@ -236,7 +236,17 @@ impl Session {
                     reader.discard_partial();
                     reading = false;
                 }
-                Event::Read(Ok(_)) => self.last_heard = Instant::now(),
+                Event::Read(Ok(_)) => {
+                    self.last_heard = Instant::now();
+                    if let Some(why) = reader.take_fd_violation() {
+                        // Like frame_too_large: answered with id 0, requests in flight still
+                        // finish, nothing more is read (SPEC.md 5.7).
+                        tracing::warn!(why, "descriptor rules broken; closing the connection");
+                        self.reply_error(0, None, 0, Instant::now(), WireError::new(ErrorCode::Malformed, why));
+                        reader.discard_partial();
+                        reading = false;
+                    }
+                }
                 Event::Read(Err(error)) => {
                     tracing::debug!(%error, "read failed");
                     return self.abandon("read failed");
@@ -270,9 +280,9 @@ impl Session {
     }
 
     /// Handles one item from the reader; `false` when nothing more may be read.
-    async fn on_inbound(&mut self, item: Inbound) -> bool {
+    async fn on_inbound(&mut self, item: Inbound, reader: &mut FrameReader) -> bool {
         match item {
-            Inbound::Frame(body, held) => self.on_frame(body, held).await,
+            Inbound::Frame(body, held) => self.on_frame(body, held, reader).await,
             Inbound::Empty => {
                 let error = WireError::new(ErrorCode::Malformed, "empty frame (N = 0)");
                 self.reply_error(0, None, PREFIX_LEN, Instant::now(), error);
@@ -338,7 +348,9 @@ impl Session {
         }
     }
 
-    async fn on_frame(&mut self, body: Bytes, held: Reservation) {
+    /// Decodes and serves one frame. A `*_file` frame claims the oldest waiting descriptor now,
+    /// even when it is refused, so that the next one finds its own (SPEC.md 5.7).
+    async fn on_frame(&mut self, body: Bytes, held: Reservation, reader: &mut FrameReader) {
         let arrived = Instant::now();
         let bytes_in = body.len() + PREFIX_LEN;
         let decoded = if body.len() > DECODE_OFF_REACTOR {
@@ -353,14 +365,26 @@ impl Session {
         } else {
             request::decode(&body)
         };
+        let op = match &decoded {
+            Ok(request) => Some(request.body.op()),
+            Err(rejected) => rejected.op,
+        };
+        let fd = if op.is_some_and(Op::takes_file) { reader.take_fd() } else { None };
         let request = match decoded {
             Ok(request) => request,
             Err(rejected) => return self.reply_error(rejected.id, rejected.op, bytes_in, arrived, rejected.error),
         };
-        self.on_request(request, held, bytes_in, arrived);
+        self.on_request(request, fd, held, bytes_in, arrived);
     }
 
-    fn on_request(&mut self, request: Request, held: Reservation, bytes_in: usize, arrived: Instant) {
+    fn on_request(
+        &mut self,
+        request: Request,
+        fd: Option<OwnedFd>,
+        held: Reservation,
+        bytes_in: usize,
+        arrived: Instant,
+    ) {
         let (id, op) = (request.id, request.body.op());
         if op == Op::Cancel {
             let found = self.cancel(id);
@@ -389,9 +413,36 @@ impl Session {
             }
             Body::Resize(resize) => Job::Resize(resize),
             Body::Checksum(checksum) => Job::Checksum(checksum),
+            Body::ChecksumFile(algorithms) => match self.input_file(fd) {
+                Ok(file) => Job::ChecksumFile(file, algorithms),
+                Err(error) => return self.reply_error(id, Some(op), bytes_in, arrived, error),
+            },
+            Body::ResizeFile(resize) => match self.input_file(fd) {
+                // Read whole like a `resize` frame's image, so bounded the same way.
+                Ok(file) if file.size() > u64::from(self.state.max_frame) => {
+                    let message = format!("file of {} bytes exceeds max_frame {}", file.size(), self.state.max_frame);
+                    let error = WireError::new(ErrorCode::ImageTooLarge, message);
+                    return self.reply_error(id, Some(op), bytes_in, arrived, error);
+                }
+                Ok(file) => Job::ResizeFile(file, resize),
+                Err(error) => return self.reply_error(id, Some(op), bytes_in, arrived, error),
+            },
             Body::Cancel => unreachable!("handled above"),
         };
         self.start(id, op, request.timeout_ms, job, held, bytes_in, arrived);
+    }
+
+    /// The claimed descriptor of a `*_file` request as a file to read: `bad_file` when none was
+    /// waiting or it is no readable regular file. Runs on the reactor: `fstat` and a zero-byte
+    /// `pread` do not block.
+    fn input_file(&self, fd: Option<OwnedFd>) -> Result<InputFile, WireError> {
+        let fd = fd.ok_or_else(|| {
+            WireError::new(
+                ErrorCode::BadFile,
+                "no descriptor waiting: send one with SCM_RIGHTS on the frame's first byte",
+            )
+        })?;
+        InputFile::new(fd).map_err(|e: JobError| WireError::from(&e))
     }
 
     /// `cancel`: a queued target is withdrawn and answered `cancelled` now; a running one is
@@ -451,10 +502,7 @@ impl Session {
         };
         held.merge(frame);
         let kind = job.kind();
-        let units = match kind {
-            super::cost::JobKind::Resize | super::cost::JobKind::ResizeSeveral => memory,
-            super::cost::JobKind::Checksum => job.payload_len(),
-        };
+        let units = job.cost_units(memory);
         let max_wait = remaining.map_or(self.state.max_queue_wait, |r| r.min(self.state.max_queue_wait));
         let admission =
             Admission { bytes: job.payload_len(), expected: self.state.costs.expected(kind, units), max_wait };
@@ -559,7 +607,7 @@ fn log_request(
         Some(error) => {
             tracing::info!(target: "ferryd::request", id, op = op_word, bytes_in, bytes_out, elapsed_us, outcome = error.code.name(), message = %error.message, "request")
         }
-        None if matches!(op, Some(Op::Resize | Op::Checksum)) => {
+        None if matches!(op, Some(Op::Resize | Op::Checksum | Op::ResizeFile | Op::ChecksumFile)) => {
             tracing::info!(target: "ferryd::request", id, op = op_word, bytes_in, bytes_out, elapsed_us, outcome = "ok", "request")
         }
         None => {

@@ -1,5 +1,6 @@
 //! What each operation does once its request is decoded: `hello` and `stats` are answered from
-//! the connection's task; `resize` and `checksum` become a [`Job`] closure for the CPU pool.
+//! the connection's task; `resize` and `checksum` (and their `*_file` forms) become a [`Job`]
+//! closure for the CPU pool.
 //!
 //! This is the one place where wire and jobs meet: a decoded [`ResizeRequest`] becomes the
 //! job's [`ResizeParams`] (defaults filled in; one per output for a request with `outputs`), a
@@ -12,11 +13,11 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
-use super::budget::Reservation;
+use super::budget::{Reservation, Shortfall};
 use super::cost::{CostModel, JobKind};
 use super::State;
 use crate::jobs::resize::ResizeOutput;
-use crate::jobs::{self, JobControl, JobError, Limits, ResizeParams};
+use crate::jobs::{self, Algorithm, InputFile, JobControl, JobError, Limits, ResizeParams};
 use crate::protocol::error_code::{ErrorCode, WireError};
 use crate::protocol::request::{ChecksumRequest, HelloRequest, OutputRequest, ResizeRequest, MAX_OUTPUTS};
 use crate::protocol::response::{
@@ -83,6 +84,10 @@ pub enum Job {
     Resize(ResizeRequest),
     /// Digests.
     Checksum(ChecksumRequest),
+    /// Digests of a file passed by descriptor (closed when the job is dropped).
+    ChecksumFile(InputFile, Vec<Algorithm>),
+    /// Thumbnail of a file passed by descriptor; `image` is empty until the job reads the file.
+    ResizeFile(InputFile, ResizeRequest),
 }
 
 /// What a checksum holds beside its data (hash states, rayon's split of a large input).
@@ -90,19 +95,33 @@ const CHECKSUM_MEMORY: u64 = 1 << 20;
 
 impl Job {
     /// Payload bytes the job holds while queued and running (counted against `--queue-bytes`).
+    /// For `checksum_file` that is its two chunk buffers, not the file: a file of any size is
+    /// read through them.
     pub fn payload_len(&self) -> u64 {
         match self {
             Job::Resize(r) => r.image.len() as u64,
             Job::Checksum(c) => c.data.len() as u64,
+            Job::ChecksumFile(file, _) => jobs::checksum_file::buffer_bytes(file.size()),
+            Job::ResizeFile(file, _) => file.size(),
+        }
+    }
+
+    /// What the job's run time is proportional to, for the cost model: a resize's memory
+    /// estimate (`memory`), a checksum's input length.
+    pub fn cost_units(&self, memory: u64) -> u64 {
+        match self {
+            Job::Resize(_) | Job::ResizeFile(..) => memory,
+            Job::Checksum(c) => c.data.len() as u64,
+            Job::ChecksumFile(file, _) => file.size(),
         }
     }
 
     /// Which cost average the job's run time feeds.
     pub fn kind(&self) -> JobKind {
         match self {
-            Job::Resize(r) if r.outputs.is_some() => JobKind::ResizeSeveral,
-            Job::Resize(_) => JobKind::Resize,
-            Job::Checksum(_) => JobKind::Checksum,
+            Job::Resize(r) | Job::ResizeFile(_, r) if r.outputs.is_some() => JobKind::ResizeSeveral,
+            Job::Resize(_) | Job::ResizeFile(..) => JobKind::Resize,
+            Job::Checksum(_) | Job::ChecksumFile(..) => JobKind::Checksum,
         }
     }
 
@@ -110,17 +129,15 @@ impl Job {
     /// estimate from the image header ([`jobs::resize::estimate_memory`], or
     /// [`jobs::resize::estimate_memory_several`]: the decode plus every output). A resize the
     /// job would refuse before decoding (bad box, unreadable header, over the limits) is refused
-    /// here with the same error, before it is queued.
+    /// here with the same error, before it is queued. A `resize_file` holds its file's bytes;
+    /// its estimate needs the header, so the job reserves it after reading ([`resize_file`]).
+    /// A `checksum_file` holds its chunk buffers.
     pub fn memory(&self, limits: &Limits) -> Result<u64, WireError> {
         match self {
-            Job::Resize(r) => match &r.outputs {
-                Some(outputs) => {
-                    jobs::resize::estimate_memory_several(&r.image, &output_params(r, outputs), limits)
-                }
-                None => jobs::resize::estimate_memory(&r.image, &resize_params(r), limits),
-            }
-            .map_err(|e| WireError::from(&e)),
+            Job::Resize(r) => resize_estimate(r, limits).map_err(|e| WireError::from(&e)),
             Job::Checksum(_) => Ok(CHECKSUM_MEMORY),
+            Job::ChecksumFile(file, _) => Ok(CHECKSUM_MEMORY + jobs::checksum_file::buffer_bytes(file.size())),
+            Job::ResizeFile(file, _) => Ok(file.size()),
         }
     }
 
@@ -138,6 +155,7 @@ impl Job {
         units: u64,
     ) -> impl FnOnce() -> Result<ReplyBody, WireError> + Send + 'static {
         move || {
+            let budget = Arc::clone(held.budget());
             let _held = held;
             if draining.is_cancelled() {
                 return Err(WireError::new(
@@ -149,24 +167,64 @@ impl Job {
             let kind = self.kind();
             let started = Instant::now();
             let result = match self {
-                Job::Resize(r) => match &r.outputs {
-                    Some(outputs) => {
-                        jobs::resize::resize_several(&r.image, &output_params(&r, outputs), &limits, &ctl)
-                            .map(|outs| ReplyBody::ResizeSeveral(several_reply(outs)))
-                    }
-                    None => jobs::resize::resize(&r.image, &resize_params(&r), &limits, &ctl)
-                        .map(|out| ReplyBody::Resize(resize_reply(out))),
-                }
-                .map_err(|e| WireError::from(&e)),
+                Job::Resize(r) => run_resize(&r, &limits, &ctl).map_err(|e| WireError::from(&e)),
                 Job::Checksum(c) => jobs::checksum::checksum(&c.data, &c.algorithms, &ctl)
                     .map(|digests| ReplyBody::Checksum(ChecksumReply { digests }))
                     .map_err(|e| WireError::from(&e)),
+                Job::ChecksumFile(file, algorithms) => jobs::checksum_file::checksum_file(&file, &algorithms, &ctl)
+                    .map(|digests| ReplyBody::Checksum(ChecksumReply { digests }))
+                    .map_err(|e| WireError::from(&e)),
+                Job::ResizeFile(file, r) => resize_file(file, r, &limits, &ctl, &budget),
             };
             if !matches!(&result, Err(e) if matches!(e.code, ErrorCode::Cancelled | ErrorCode::DeadlineExceeded)) {
                 costs.record(kind, units, started.elapsed());
             }
             result
         }
+    }
+}
+
+/// `resize_file` on a worker: the file is read whole (its size already reserved and bounded by
+/// `max_frame`) and its descriptor closed; then the estimate from its header is reserved like a
+/// `resize`'s at admission, and the normal resize runs.
+fn resize_file(
+    file: InputFile,
+    mut request: ResizeRequest,
+    limits: &Limits,
+    ctl: &JobControl,
+    budget: &Arc<super::budget::MemoryBudget>,
+) -> Result<ReplyBody, WireError> {
+    let wire = |e: JobError| WireError::from(&e);
+    request.image = Bytes::from(file.read_all(ctl).map_err(wire)?);
+    drop(file);
+    let memory = resize_estimate(&request, limits).map_err(wire)?;
+    let _estimate = budget.try_reserve(memory).map_err(|shortfall| match shortfall {
+        Shortfall::Never => WireError::new(
+            ErrorCode::TooLargeForBudget,
+            format!("job needs an estimated {memory} bytes; the memory budget is {}", budget.limit()),
+        ),
+        Shortfall::Full => WireError::new(
+            ErrorCode::Busy,
+            format!("memory budget full: {} of {} bytes in use", budget.used(), budget.limit()),
+        ),
+    })?;
+    run_resize(&request, limits, ctl).map_err(wire)
+}
+
+/// The memory estimate of a `resize` (or a `resize_file` once read), one output or several.
+fn resize_estimate(r: &ResizeRequest, limits: &Limits) -> Result<u64, JobError> {
+    match &r.outputs {
+        Some(outputs) => jobs::resize::estimate_memory_several(&r.image, &output_params(r, outputs), limits),
+        None => jobs::resize::estimate_memory(&r.image, &resize_params(r), limits),
+    }
+}
+
+/// A `resize` (or a `resize_file` once read) on a worker: one output or several.
+fn run_resize(r: &ResizeRequest, limits: &Limits, ctl: &JobControl) -> Result<ReplyBody, JobError> {
+    match &r.outputs {
+        Some(outputs) => jobs::resize::resize_several(&r.image, &output_params(r, outputs), limits, ctl)
+            .map(|outs| ReplyBody::ResizeSeveral(several_reply(outs))),
+        None => jobs::resize::resize(&r.image, &resize_params(r), limits, ctl).map(|out| ReplyBody::Resize(resize_reply(out))),
     }
 }
 
@@ -248,6 +306,7 @@ impl From<&JobError> for WireError {
             JobError::ImageTooLarge { .. } => ErrorCode::ImageTooLarge,
             JobError::DeadlineExceeded { .. } => ErrorCode::DeadlineExceeded,
             JobError::Cancelled { .. } => ErrorCode::Cancelled,
+            JobError::BadFile(_) => ErrorCode::BadFile,
             JobError::Internal(_) => ErrorCode::Internal,
         };
         WireError::new(code, error.to_string())
@@ -267,6 +326,7 @@ mod tests {
             (JobError::ImageTooLarge { width: 2, height: 3, limit: "max_pixels 1".into() }, ErrorCode::ImageTooLarge),
             (JobError::DeadlineExceeded { stage: "decode" }, ErrorCode::DeadlineExceeded),
             (JobError::Cancelled { stage: "resize" }, ErrorCode::Cancelled),
+            (JobError::BadFile("short".into()), ErrorCode::BadFile),
             (JobError::Internal("boom".into()), ErrorCode::Internal),
         ];
         for (error, code) in cases {

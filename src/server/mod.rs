@@ -7,6 +7,7 @@
 //! - [`connection`]: one client: frames in, requests dispatched, replies out of order; its
 //!   timeouts (frame, idle) and its bound on unread replies.
 //! - [`reader`]: a connection's read side: each frame's length reserved before its body.
+//! - [`recv_fds`]: `recvmsg` with the descriptors a client passes for `*_file` requests.
 //! - [`writer`]: a connection's write side, replies coalesced into few writes; the reply timeout.
 //! - [`budget`]: the memory budget frames, jobs and replies are counted against.
 //! - [`cost`]: expected job run times, for admission by expected queue wait.
@@ -34,6 +35,7 @@ pub mod counters;
 pub mod dispatch;
 pub mod listener;
 pub mod reader;
+pub mod recv_fds;
 pub mod peer;
 pub mod shutdown;
 pub mod systemd;

@@ -14,16 +14,25 @@
 //! The buffer is never allocated for `N` up front: a peer that announces 128 MiB and sends
 //! two bytes holds its reservation (which [`super::connection`] bounds in time with
 //! `--frame-timeout`), not 128 MiB of memory.
+//!
+//! Reads are `recvmsg` calls ([`super::recv_fds`]): descriptors passed with `SCM_RIGHTS` wait
+//! in a per-connection FIFO until a `*_file` request claims the oldest ([`FrameReader::take_fd`],
+//! SPEC.md 5.7). More than [`MAX_UNCLAIMED_FDS`] waiting, or truncated control data, is a
+//! frame-level protocol error ([`FrameReader::take_fd_violation`]).
 
+use std::collections::VecDeque;
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::AsyncReadExt;
+use tokio::io::Interest;
 use tokio::net::unix::OwnedReadHalf;
+use tokio::net::UnixStream;
 
 use super::budget::{MemoryBudget, Reservation, Shortfall};
+use super::recv_fds::recv_with_fds;
 use crate::protocol::codec::{classify_prefix, Prefix, PREFIX_LEN};
 
 /// Bytes read at a time between frames, and the smallest growth step inside one.
@@ -31,6 +40,9 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// Outgrown buffers at least this large are returned to the system at once.
 const TRIM_AFTER: usize = 4 << 20;
+
+/// Descriptors a connection may have received and not yet claimed (SPEC.md 5.7).
+pub const MAX_UNCLAIMED_FDS: usize = 8;
 
 /// What the reader produced.
 #[derive(Debug)]
@@ -64,12 +76,40 @@ pub struct FrameReader {
     stage: Stage,
     /// When the first byte of the frame now being read arrived; `None` between frames.
     frame_started: Option<Instant>,
+    /// Received descriptors not yet claimed by a `*_file` request, oldest first. Closed when
+    /// the reader is dropped (the connection ends).
+    fds: VecDeque<OwnedFd>,
+    /// Why the descriptor rules were broken (too many unclaimed, truncated control data).
+    fd_violation: Option<String>,
 }
 
 impl FrameReader {
     /// A reader of frames of up to `max_frame` bytes, reserving from `budget`.
     pub fn new(half: OwnedReadHalf, max_frame: u32, budget: Arc<MemoryBudget>) -> Self {
-        FrameReader { half, buf: BytesMut::new(), max_frame, budget, stage: Stage::Prefix, frame_started: None }
+        FrameReader {
+            half,
+            buf: BytesMut::new(),
+            max_frame,
+            budget,
+            stage: Stage::Prefix,
+            frame_started: None,
+            fds: VecDeque::new(),
+            fd_violation: None,
+        }
+    }
+
+    /// The oldest received descriptor, for the `*_file` request whose frame was just read;
+    /// `None` when none is waiting (`bad_file`).
+    pub fn take_fd(&mut self) -> Option<OwnedFd> {
+        self.fds.pop_front()
+    }
+
+    /// After a read: why the connection must close for breaking the descriptor rules, once.
+    /// The waiting descriptors are closed then; nothing more may be read.
+    pub fn take_fd_violation(&mut self) -> Option<String> {
+        let why = self.fd_violation.take()?;
+        self.fds.clear();
+        Some(why)
     }
 
     /// The socket, for the hang-up check.
@@ -131,10 +171,45 @@ impl FrameReader {
         }
     }
 
-    /// Reads once from the socket (cancel-safe); `Ok(0)` is end of stream.
+    /// Reads once from the socket (cancel-safe: bytes are only taken inside `try_io`, after
+    /// readiness); `Ok(0)` is end of stream. Descriptors that came along join the queue.
     pub async fn read_more(&mut self) -> io::Result<usize> {
         self.make_room();
-        let n = self.half.read_buf(&mut self.buf).await?;
+        let stream: &UnixStream = self.half.as_ref();
+        let received = loop {
+            stream.readable().await?;
+            let (buf, fds) = (&mut self.buf, &mut self.fds);
+            let mut got = None;
+            let outcome = stream.try_io(Interest::READABLE, || {
+                let spare = buf.spare_capacity_mut();
+                let room = spare.len();
+                let received = recv_with_fds(stream.as_raw_fd(), spare, fds)?;
+                got = Some(received);
+                // A read that did not fill the buffer drained the socket: say WouldBlock so that
+                // tokio clears the readiness and this task waits for the next epoll edge, as
+                // tokio's own poll_read does. Otherwise a connection streaming a huge frame
+                // would loop on empty reads and starve the others on this reactor thread.
+                if received.len > 0 && received.len < room {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(())
+            });
+            match (got, outcome) {
+                (Some(received), _) => break received,
+                (None, Err(error)) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                (None, Err(error)) => return Err(error),
+                (None, Ok(())) => unreachable!("a successful read sets `got`"),
+            }
+        };
+        let n = received.len;
+        // SAFETY: recvmsg initialised the first `n` spare bytes.
+        unsafe { self.buf.set_len(self.buf.len() + n) };
+        if received.truncated {
+            self.fd_violation = Some("control data truncated (MSG_CTRUNC): descriptors lost".into());
+        } else if self.fds.len() > MAX_UNCLAIMED_FDS {
+            self.fd_violation =
+                Some(format!("more than {MAX_UNCLAIMED_FDS} received descriptors not claimed by a *_file request"));
+        }
         if n > 0 && self.frame_started.is_none() {
             self.frame_started = Some(Instant::now());
         }

@@ -283,6 +283,39 @@ impl Client {
         self.stream.write_all(bytes).expect("write to ferryd");
     }
 
+    /// Writes one whole frame in one `sendmsg` with `fds` attached as one `SCM_RIGHTS` message
+    /// (how a client passes a file to `checksum_file` / `resize_file`).
+    pub fn send_with_fds(&mut self, body: &[u8], fds: &[std::os::fd::RawFd]) {
+        use std::os::fd::AsRawFd;
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(body);
+        let payload = std::mem::size_of_val(fds) as u32;
+        // SAFETY: CMSG_SPACE is pure arithmetic.
+        let space = unsafe { libc::CMSG_SPACE(payload) } as usize;
+        let mut control = vec![0u64; space.div_ceil(8)];
+        let mut iov = libc::iovec { iov_base: frame.as_mut_ptr().cast(), iov_len: frame.len() };
+        // SAFETY: the msghdr points at `iov`, `frame` and `control`, all alive across the call;
+        // the cmsg is written inside `control`, which CMSG_SPACE sized.
+        let sent = unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = space as _;
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(payload) as _;
+            std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cmsg).cast(), fds.len());
+            libc::sendmsg(self.stream.as_raw_fd(), &msg, 0)
+        };
+        assert!(sent >= 0, "sendmsg: {}", std::io::Error::last_os_error());
+        let sent = sent as usize;
+        if sent < frame.len() {
+            self.send_raw(&frame[sent..]);
+        }
+    }
+
     /// Writes one frame: the length prefix, then `body`.
     pub fn send(&mut self, body: &[u8]) {
         let mut frame = Vec::with_capacity(4 + body.len());

@@ -4,6 +4,7 @@
 mod harness;
 
 mod control;
+mod files;
 mod framing;
 mod invalid_vectors;
 mod jobs;

@@ -47,7 +47,9 @@ type options struct {
 	// autoOnly: measure the auto section alone, routing by costTable (empty: the router's default).
 	autoOnly  bool
 	costTable string
-	log       func(format string, args ...any)
+	// fdFile is the 64 MiB file BLAKE3 by descriptor reads, written once per run.
+	fdFile string
+	log    func(format string, args ...any)
 }
 
 func parseFlags() options {
@@ -116,6 +118,12 @@ func run(ctx context.Context, o options) error {
 	}
 	defer d.close()
 	p := planFor(o.short)
+	fdFile, removeFdFile, err := benchFileFile()
+	if err != nil {
+		return fmt.Errorf("the 64 MiB file for BLAKE3 by descriptor: %w", err)
+	}
+	defer removeFdFile()
+	o.fdFile = fdFile
 	res := &results{Started: time.Now(), Short: o.short, Corpus: publicCorpus(o.corpus), Host: hostFacts()}
 
 	var vips, govips *vipsWorker
@@ -244,6 +252,10 @@ func measureRound(ctx context.Context, o options, d *daemon, photos []photo, p p
 	o.log("round %d: checksums ...", i+1)
 	if rd.Checksums, err = benchChecksums(ctx, d, p); err != nil {
 		return rd, fmt.Errorf("checksums: %w", err)
+	}
+	o.log("round %d: BLAKE3 of 64 MiB by file descriptor ...", i+1)
+	if rd.FileChecksum, err = benchFileChecksum(ctx, d, o.fdFile); err != nil {
+		return rd, fmt.Errorf("checksum by descriptor: %w", err)
 	}
 	o.log("round %d: router policy auto ...", i+1)
 	table := costTable(rd.Checksums.Cells, rd.Thumbs.Rows, fmt.Sprintf("ferry-bench round %d of the run that measured it", i+1))

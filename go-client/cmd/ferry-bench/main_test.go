@@ -88,6 +88,14 @@ func TestShortRun(t *testing.T) {
 	if !severalLine || len(res.Several.Rows) == 0 || res.Several.GoSeveralSumMS <= 0 {
 		t.Errorf("the three-sizes bar line is not measured: %+v, %d rows", res.Bar, len(res.Several.Rows))
 	}
+	if fc := res.FileChecksum; fc == nil || len(fc.RustGBps) != fdRuns || len(fc.GoGBps) != fdRuns || fc.RustGBps[0] <= 0 {
+		t.Errorf("BLAKE3 by descriptor: %+v", fc)
+	}
+	for _, l := range res.Bar {
+		if strings.HasPrefix(l.Line, "BLAKE3 of 64 MiB by file descriptor") && (l.Verdict == "not measured" || l.Value <= 0) {
+			t.Errorf("the file-descriptor bar line is not measured: %+v", l)
+		}
+	}
 	if _, err := router.LoadCostTable(filepath.Join(out, "crossover.json")); err != nil {
 		t.Errorf("crossover.json: %v", err)
 	}

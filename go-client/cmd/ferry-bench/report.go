@@ -100,6 +100,12 @@ func markdown(r *results) string {
 			w("- %s: never, up to %s\n", alg, sizeWord(r.Checksums.Cells[len(r.Checksums.Cells)-1].Size))
 		}
 	}
+	if fc := r.FileChecksum; fc != nil && len(fc.RustGBps) > 0 {
+		med, lo, hi := spreadOf(fc.RustGBps)
+		gmed, glo, ghi := spreadOf(fc.GoGBps)
+		w("\nBLAKE3 of a %s file in the page cache, %d runs per path, alternated: by file descriptor through the socket (the daemon preads it) **%.2f GB/s** median (%.2f to %.2f); the Go path reading the same file in process %.2f GB/s (%.2f to %.2f).\n",
+			sizeWord(fc.Size), len(fc.RustGBps), med, lo, hi, gmed, glo, ghi)
+	}
 
 	writeAuto(w, r)
 

@@ -21,7 +21,9 @@ type results struct {
 	Several   severalResults  `json:"several"`
 	Sweep     sweep           `json:"sweep"`
 	Checksums checksumResults `json:"checksums"`
-	Auto      autoResults     `json:"auto"`
+	// FileChecksum is BLAKE3 of 64 MiB by file descriptor (the last round's runs).
+	FileChecksum *fileChecksum `json:"file_checksum,omitempty"`
+	Auto         autoResults   `json:"auto"`
 	// CostTable is this run's crossover table (crossover.json): the rounds' median figures.
 	CostTable *router.CostTable `json:"cost_table,omitempty"`
 	Memory    memoryResults     `json:"memory"`

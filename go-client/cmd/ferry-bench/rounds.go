@@ -22,6 +22,8 @@ type round struct {
 	Govips    *vipsResults    `json:"govips,omitempty"`
 	Sweep     sweep           `json:"sweep"`
 	Checksums checksumResults `json:"checksums"`
+	// FileChecksum is BLAKE3 of a 64 MiB file by descriptor, and in process in Go.
+	FileChecksum *fileChecksum `json:"file_checksum,omitempty"`
 	// Auto is the router in RouteAuto, routing by a table of this round's own figures.
 	Auto autoResults `json:"auto"`
 	// Pool is the bare kernels on a 2-thread rayon pool, measured in this round right before
@@ -33,6 +35,7 @@ type round struct {
 func (rd round) apply(r *results) {
 	r.Ping, r.Thumbs, r.Vips, r.Govips, r.Sweep, r.Checksums, r.Auto = rd.Ping, rd.Thumbs, rd.Vips, rd.Govips, rd.Sweep, rd.Checksums, rd.Auto
 	r.Several = rd.Several
+	r.FileChecksum = rd.FileChecksum
 	if rd.Pool != nil {
 		pool := *rd.Pool
 		pool.SameRound = true

@@ -62,7 +62,7 @@ func DecodeReply(body []byte, op Op, r *Reply, copyBins bool) error {
 			s, err = readStr(val)
 			r.Message = string(s)
 		default:
-			switch op {
+			switch op.Base() {
 			case OpHello:
 				err = decodeHelloField(key, val, r, &have)
 			case OpResize:
@@ -103,7 +103,7 @@ type resultFields struct {
 
 func (h *resultFields) check(op Op) error {
 	missing := ""
-	switch op {
+	switch op.Base() {
 	case OpHello:
 		switch {
 		case !h.version:

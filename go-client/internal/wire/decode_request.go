@@ -101,13 +101,13 @@ func DecodeRequest(body []byte) (Request, error) {
 		r.TimeoutMs, r.HasTimeout = uint32(t), true
 	}
 
-	switch r.Op {
+	switch r.Op.Base() {
 	case OpHello:
 		err = decodeHelloRequest(get, &r.Hello)
 	case OpResize:
-		err = decodeResizeRequest(get, &r.Resize)
+		err = decodeResizeRequest(get, &r.Resize, r.Op.TakesFile())
 	case OpChecksum:
-		err = decodeChecksumRequest(get, &r.Checksum)
+		err = decodeChecksumRequest(get, &r.Checksum, r.Op.TakesFile())
 	}
 	return r, err
 }
@@ -131,14 +131,17 @@ func decodeHelloRequest(get func(string) []byte, h *HelloRequest) error {
 	return nil
 }
 
-func decodeResizeRequest(get func(string) []byte, r *ResizeRequest) error {
+// decodeResizeRequest reads resize's fields; resize_file (file) has no image.
+func decodeResizeRequest(get func(string) []byte, r *ResizeRequest, file bool) error {
 	v := get("image")
-	if v == nil {
+	if v == nil && !file {
 		return fieldErr("image", ErrMissing)
 	}
 	var err error
-	if r.Image, err = readBin(v, false); err != nil {
-		return fieldErr("image", err)
+	if !file {
+		if r.Image, err = readBin(v, false); err != nil {
+			return fieldErr("image", err)
+		}
 	}
 	var box OutputRequest
 	if err := decodeBox(get, &box); err != nil {
@@ -251,14 +254,17 @@ func decodeOutputRequests(val []byte) ([]OutputRequest, error) {
 	return out, nil
 }
 
-func decodeChecksumRequest(get func(string) []byte, c *ChecksumRequest) error {
+// decodeChecksumRequest reads checksum's fields; checksum_file (file) has no data.
+func decodeChecksumRequest(get func(string) []byte, c *ChecksumRequest, file bool) error {
 	v := get("data")
-	if v == nil {
+	if v == nil && !file {
 		return fieldErr("data", ErrMissing)
 	}
 	var err error
-	if c.Data, err = readBin(v, false); err != nil {
-		return fieldErr("data", err)
+	if !file {
+		if c.Data, err = readBin(v, false); err != nil {
+			return fieldErr("data", err)
+		}
 	}
 	v = get("algorithms")
 	if v == nil {

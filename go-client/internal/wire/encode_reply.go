@@ -8,6 +8,7 @@ import "github.com/tinylib/msgp/msgp"
 func AppendReply(dst []byte, op Op, r *Reply) []byte {
 	start := len(dst)
 	b := startFrame(dst)
+	op = op.Base()
 	if !r.OK {
 		b = msgp.AppendMapHeader(b, 4)
 		b = appendKey(b, "id")

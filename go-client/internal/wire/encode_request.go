@@ -76,11 +76,15 @@ func frameFor(b []byte, start, split int, payload []byte) Frame {
 	return Frame{Buf: b, Split: split, Payload: payload}
 }
 
-// AppendResize appends a resize request. An image longer than inlineMax bytes is left out of the
+// AppendResize appends a resize request, or a resize_file request (h.Op) without image. An image longer than inlineMax bytes is left out of the
 // buffer and referenced from the Frame instead (see Frame).
 func AppendResize(dst []byte, h Header, r *ResizeRequest, inlineMax int) Frame {
 	start := len(dst)
 	extra := 1
+	file := h.Op == OpResizeFile
+	if file {
+		extra = 0 // resize_file: the image is the passed file
+	}
 	for _, present := range [...]bool{
 		r.Width != 0, r.Height != 0, r.Mode != "", r.Anchor != "", r.Filter != "", r.Format != "",
 		r.Quality != 0, r.Outputs != nil, r.AutoOrient != Unset, r.KeepICC != Unset,
@@ -91,8 +95,11 @@ func AppendResize(dst []byte, h Header, r *ResizeRequest, inlineMax int) Frame {
 		}
 	}
 	b := appendHeader(startFrame(dst), &h, extra)
-	b = appendKey(b, "image")
-	b, split, payload := appendPayload(b, r.Image, inlineMax)
+	split, payload := 0, []byte(nil)
+	if !file {
+		b = appendKey(b, "image")
+		b, split, payload = appendPayload(b, r.Image, inlineMax)
+	}
 	if r.Width != 0 {
 		b = appendKey(b, "width")
 		b = msgp.AppendUint64(b, uint64(r.Width))
@@ -122,13 +129,21 @@ func AppendResize(dst []byte, h Header, r *ResizeRequest, inlineMax int) Frame {
 	return frameFor(b, start, split, payload)
 }
 
-// AppendChecksum appends a checksum request. Data longer than inlineMax bytes is left out of the
+// AppendChecksum appends a checksum request, or a checksum_file request (h.Op) without data. Data longer than inlineMax bytes is left out of the
 // buffer and referenced from the Frame instead (see Frame).
 func AppendChecksum(dst []byte, h Header, r *ChecksumRequest, inlineMax int) Frame {
 	start := len(dst)
-	b := appendHeader(startFrame(dst), &h, 2)
-	b = appendKey(b, "data")
-	b, split, payload := appendPayload(b, r.Data, inlineMax)
+	file := h.Op == OpChecksumFile
+	fields := 2
+	if file {
+		fields = 1
+	}
+	b := appendHeader(startFrame(dst), &h, fields)
+	split, payload := 0, []byte(nil)
+	if !file {
+		b = appendKey(b, "data")
+		b, split, payload = appendPayload(b, r.Data, inlineMax)
+	}
 	b = appendKey(b, "algorithms")
 	b = msgp.AppendArrayHeader(b, uint32(len(r.Algorithms)))
 	for _, a := range r.Algorithms {
@@ -140,7 +155,7 @@ func AppendChecksum(dst []byte, h Header, r *ChecksumRequest, inlineMax int) Fra
 // AppendRequest appends any request, dispatching on r.Op. Unknown ops are encoded with the common
 // fields only, which is how a test provokes unknown_op.
 func AppendRequest(dst []byte, r *Request, inlineMax int) Frame {
-	switch r.Op {
+	switch r.Op.Base() {
 	case OpHello:
 		return AppendHello(dst, r.Header, &r.Hello)
 	case OpResize:

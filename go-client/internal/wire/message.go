@@ -11,7 +11,26 @@ const (
 	OpChecksum Op = "checksum"
 	OpStats    Op = "stats"
 	OpCancel   Op = "cancel"
+	// OpChecksumFile and OpResizeFile are checksum and resize of a file whose descriptor is
+	// passed with SCM_RIGHTS on the frame's first byte (SPEC.md section 5.7).
+	OpChecksumFile Op = "checksum_file"
+	OpResizeFile   Op = "resize_file"
 )
+
+// Base is the op whose fields and reply a *_file op shares (checksum, resize); other ops are
+// their own base.
+func (o Op) Base() Op {
+	switch o {
+	case OpChecksumFile:
+		return OpChecksum
+	case OpResizeFile:
+		return OpResize
+	}
+	return o
+}
+
+// TakesFile reports whether the op's input is a passed file descriptor instead of a payload.
+func (o Op) TakesFile() bool { return o == OpChecksumFile || o == OpResizeFile }
 
 // ProtocolVersion is the protocol version this package speaks.
 const ProtocolVersion = 1

@@ -159,7 +159,7 @@ func TestVectorsEncode(t *testing.T) {
 // replyOps is the op(s) a reply vector is decoded as; error replies ("*") answer any op.
 func replyOps(op string) []Op {
 	if op == "*" {
-		return []Op{OpPing, OpHello, OpResize, OpChecksum, OpStats}
+		return []Op{OpPing, OpHello, OpResize, OpChecksum, OpStats, OpChecksumFile, OpResizeFile}
 	}
 	return []Op{Op(op)}
 }
@@ -191,7 +191,7 @@ func requestValue(r *Request) map[string]any {
 	if r.HasTimeout {
 		v["timeout_ms"] = num(uint64(r.TimeoutMs))
 	}
-	switch r.Op {
+	switch r.Op.Base() {
 	case OpHello:
 		vs := make([]any, len(r.Hello.Versions))
 		for i, x := range r.Hello.Versions {
@@ -203,7 +203,9 @@ func requestValue(r *Request) map[string]any {
 		}
 	case OpResize:
 		z := &r.Resize
-		v["image"] = bin(z.Image)
+		if !r.Op.TakesFile() {
+			v["image"] = bin(z.Image)
+		}
 		boxValue(v, &OutputRequest{Width: z.Width, Height: z.Height, Mode: z.Mode, Anchor: z.Anchor,
 			Filter: z.Filter, Format: z.Format, Quality: z.Quality})
 		if z.Outputs != nil {
@@ -221,7 +223,9 @@ func requestValue(r *Request) map[string]any {
 			}
 		}
 	case OpChecksum:
-		v["data"] = bin(r.Checksum.Data)
+		if !r.Op.TakesFile() {
+			v["data"] = bin(r.Checksum.Data)
+		}
 		v["algorithms"] = strList(r.Checksum.Algorithms)
 	}
 	return v
@@ -248,7 +252,7 @@ func replyValue(r *Reply, op Op) map[string]any {
 		v["message"] = r.Message
 		return v
 	}
-	switch op {
+	switch op.Base() {
 	case OpHello:
 		h := r.Hello
 		for k, x := range map[string]uint64{"version": h.Version, "max_frame": h.MaxFrame,
@@ -340,7 +344,7 @@ func requestFromValue(t *testing.T, v map[string]any) Request {
 	if _, ok := v["timeout_ms"]; ok {
 		r.TimeoutMs, r.HasTimeout = uint32(u("timeout_ms")), true
 	}
-	switch r.Op {
+	switch r.Op.Base() {
 	case OpHello:
 		for _, x := range v["versions"].([]any) {
 			n, _ := strconv.ParseUint(x.(json.Number).String(), 10, 64)
@@ -348,7 +352,11 @@ func requestFromValue(t *testing.T, v map[string]any) Request {
 		}
 		r.Hello.Client = s("client")
 	case OpResize:
-		r.Resize = ResizeRequest{Image: b("image"), Width: optU("width"), Height: optU("height"),
+		var image []byte
+		if !r.Op.TakesFile() {
+			image = b("image")
+		}
+		r.Resize = ResizeRequest{Image: image, Width: optU("width"), Height: optU("height"),
 			Mode: s("mode"), Anchor: s("anchor"), Filter: s("filter"), Format: s("format"),
 			Quality: optU("quality"), AutoOrient: opt("auto_orient"), KeepICC: opt("keep_icc"),
 			KeepMetadata: opt("keep_metadata")}
@@ -371,7 +379,9 @@ func requestFromValue(t *testing.T, v map[string]any) Request {
 			}
 		}
 	case OpChecksum:
-		r.Checksum.Data = b("data")
+		if !r.Op.TakesFile() {
+			r.Checksum.Data = b("data")
+		}
 		for _, x := range v["algorithms"].([]any) {
 			r.Checksum.Algorithms = append(r.Checksum.Algorithms, x.(string))
 		}
