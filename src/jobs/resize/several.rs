@@ -111,8 +111,8 @@ pub fn decode_for(input: &[u8], requests: &[ResizeParams], limits: &Limits, ctl:
 /// few pixels, though still correctly sized).
 ///
 /// Outputs are made largest first, and a smaller one is resized from an earlier output of the
-/// whole picture when that is still at least twice its size on both axes (the same margin the
-/// DCT scale keeps): 200 px from the 800 px output rather than from a 12 MP decode. The decoded
+/// whole picture when that is still at least twice its size on both axes (the margin a 1/4 or
+/// 1/2 DCT-scaled decode keeps): 200 px from the 800 px output rather than from a 12 MP decode. The decoded
 /// picture is moved, not copied, into its last resize.
 pub fn outputs_from(decoded: Decoded, requests: &[ResizeParams], limits: &Limits, ctl: &JobControl) -> Result<Vec<ResizeOutput>, JobError> {
     let (source_w, source_h) = (decoded.source_width, decoded.source_height);
