@@ -13,7 +13,7 @@
 //! So the daemon uses one arena ([`configure`]: `M_ARENA_MAX = 1`; small allocations still go
 //! through glibc's per-thread caches without the lock), keeps malloc's fast reuse while busy,
 //! and calls [`release_free_memory`] once the worker pool has gone idle (`server::trim`).
-//! Measured: same throughput, peak about the same, 6 MiB resident half a second after the burst.
+//! Measured: same throughput, peak about the same, 6 MiB resident a second after the burst.
 //!
 //! Blocks over glibc's largest mmap threshold (32 MiB) would still get mappings of their own,
 //! unmapped at free: a 64 MiB request body then arrives in fresh pages every time, and their
