@@ -230,3 +230,37 @@ func TestAnInvalidCostTableFailsNew(t *testing.T) {
 		t.Error("an invalid WithCostTable was accepted")
 	}
 }
+
+// A file passed by descriptor routes by the table's file map, which a bench measures apart (the
+// socket carries no bytes, the Go path reads the file); a table without one routes files by the
+// bytes map.
+func TestAutoRoutesFilesByTheFileMap(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "painted")
+	if err := os.WriteFile(path, largeBLAKE.Data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	byFile := ferry.ChecksumRequest{File: f, Algorithms: largeBLAKE.Algorithms}
+	table := &CostTable{Version: 1, Source: "test",
+		ChecksumBytes:     map[ferry.Algorithm]Threshold{ferry.BLAKE3: Never},
+		ChecksumFileBytes: map[ferry.Algorithm]Threshold{ferry.BLAKE3: 1 << 20},
+		ResizePixels:      map[ferry.Format]Threshold{},
+	}
+	d := testdaemon.Start(t)
+	r := autoRouter(t, d, WithCostTable(table))
+	if s := checksumServed(t, r, largeBLAKE); s != goCost {
+		t.Errorf("8 MiB blake3 in memory served %v, want go/cost", s)
+	}
+	if s := checksumServed(t, r, byFile); s != rustCost {
+		t.Errorf("8 MiB blake3 file served %v, want rust/cost (file map: from 1 MiB)", s)
+	}
+	table.ChecksumFileBytes = nil
+	r2 := autoRouter(t, d, WithCostTable(table))
+	if s := checksumServed(t, r2, byFile); s != goCost {
+		t.Errorf("8 MiB blake3 file without a file map served %v, want go/cost (the bytes map)", s)
+	}
+}

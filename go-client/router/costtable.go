@@ -23,10 +23,14 @@ import (
 //	  "version": 1,
 //	  "source": "where the figures come from",
 //	  "checksum_rust_from_bytes": {"crc32c": "never", "blake3": 1625213},
+//	  "checksum_file_rust_from_bytes": {"crc32c": "never", "blake3": 262144},
 //	  "resize_rust_from_pixels": {"jpeg": 0, "png": 0}
 //	}
 //
-// A checksum goes to the daemon when its payload has at least that many bytes, a resize when its
+// A checksum goes to the daemon when its payload has at least that many bytes; a checksum of a
+// file (ChecksumRequest.File) by checksum_file_rust_from_bytes instead, since a descriptor
+// crosses the socket in place of the bytes and the Go path must read the file too (a table
+// without that map routes files by the bytes map); a resize when its
 // input has at least that many pixels (width x height, from the image header); "never" keeps
 // every size on Go, 0 sends every size to the daemon. A checksum of several algorithms goes to
 // the daemon when any one of them would: the payload crosses the socket once for all of them,
@@ -38,7 +42,9 @@ type CostTable struct {
 	// Source says where the figures come from (the bench run, machine, date), for people.
 	Source        string                        `json:"source"`
 	ChecksumBytes map[ferry.Algorithm]Threshold `json:"checksum_rust_from_bytes"`
-	ResizePixels  map[ferry.Format]Threshold    `json:"resize_rust_from_pixels"`
+	// ChecksumFileBytes is ChecksumBytes for files passed by descriptor (optional).
+	ChecksumFileBytes map[ferry.Algorithm]Threshold `json:"checksum_file_rust_from_bytes,omitempty"`
+	ResizePixels      map[ferry.Format]Threshold    `json:"resize_rust_from_pixels"`
 }
 
 // Threshold is the size from which the daemon is faster; Never when the Go path is faster at
@@ -136,14 +142,16 @@ func (t *CostTable) Validate() error {
 	if t.Version != 1 {
 		return fmt.Errorf("ferry: cost table: version %d, want 1", t.Version)
 	}
-	for a, th := range t.ChecksumBytes {
-		switch a {
-		case ferry.CRC32C, ferry.XXH3_64, ferry.SHA256, ferry.BLAKE3:
-		default:
-			return fmt.Errorf("ferry: cost table: unknown checksum algorithm %q", a)
-		}
-		if th < Never {
-			return fmt.Errorf("ferry: cost table: %s threshold %d is negative", a, th)
+	for _, m := range []map[ferry.Algorithm]Threshold{t.ChecksumBytes, t.ChecksumFileBytes} {
+		for a, th := range m {
+			switch a {
+			case ferry.CRC32C, ferry.XXH3_64, ferry.SHA256, ferry.BLAKE3:
+			default:
+				return fmt.Errorf("ferry: cost table: unknown checksum algorithm %q", a)
+			}
+			if th < Never {
+				return fmt.Errorf("ferry: cost table: %s threshold %d is negative", a, th)
+			}
 		}
 	}
 	for f, th := range t.ResizePixels {
@@ -162,11 +170,23 @@ func (t *CostTable) Validate() error {
 // checksumToRust says whether the daemon serves a checksum of n bytes faster: when it does for
 // any one of the algorithms (see CostTable).
 func (t *CostTable) checksumToRust(algs []ferry.Algorithm, n int) bool {
+	return checksumByTable(t.ChecksumBytes, algs, n)
+}
+
+// checksumFileToRust is checksumToRust for a file of n bytes passed by descriptor.
+func (t *CostTable) checksumFileToRust(algs []ferry.Algorithm, n int) bool {
+	if len(t.ChecksumFileBytes) == 0 {
+		return t.checksumToRust(algs, n)
+	}
+	return checksumByTable(t.ChecksumFileBytes, algs, n)
+}
+
+func checksumByTable(table map[ferry.Algorithm]Threshold, algs []ferry.Algorithm, n int) bool {
 	if len(algs) == 0 {
 		return true // the daemon answers the invalid request with its own error
 	}
 	for _, a := range algs {
-		th, ok := t.ChecksumBytes[a]
+		th, ok := table[a]
 		if !ok || th.reaches(int64(n)) {
 			return true
 		}

@@ -383,11 +383,10 @@ func (r *Router) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*ferr
 		op:  "checksum",
 		key: req.Key,
 		toRust: func(t *CostTable) bool {
-			n := len(req.Data)
 			if req.File != nil {
-				n = fileLen(req.File)
+				return t.checksumFileToRust(req.Algorithms, fileLen(req.File))
 			}
-			return t.checksumToRust(req.Algorithms, n)
+			return t.checksumToRust(req.Algorithms, len(req.Data))
 		},
 		run: func(ctx context.Context, p ferry.Processor) (*ferry.ChecksumResult, error) {
 			return p.Checksum(ctx, req)

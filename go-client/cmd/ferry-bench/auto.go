@@ -172,6 +172,15 @@ func writeAuto(w func(string, ...any), r *results) {
 			}
 			w("%s %s", alg, thresholdWord(t.ChecksumBytes[alg], sizeWordOf))
 		}
+		if len(t.ChecksumFileBytes) > 0 {
+			w("; files by descriptor: ")
+			for i, alg := range algorithms {
+				if i > 0 {
+					w(", ")
+				}
+				w("%s %s", alg, thresholdWord(t.ChecksumFileBytes[alg], sizeWordOf))
+			}
+		}
 		w(". Install it on this machine with `FERRY_COST_TABLE=crossover.json` (or router.WithCostTableFile).\n")
 	}
 }

@@ -29,7 +29,7 @@ func runAutoOnly(ctx context.Context, o options) error {
 		if res.Checksums, err = benchChecksums(ctx, d, planFor(o.short)); err != nil {
 			return err
 		}
-		table = costTable(res.Checksums.Cells, nil, "checksum cells measured by this -auto-only run")
+		table = costTable(res.Checksums.Cells, res.Checksums.FileCells, nil, "checksum cells measured by this -auto-only run")
 	default:
 		if table, err = router.LoadCostTable(o.costTable); err != nil {
 			return err

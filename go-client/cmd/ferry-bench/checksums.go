@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
@@ -26,6 +28,10 @@ type checksumCell struct {
 type checksumResults struct {
 	Cells     []checksumCell          `json:"cells"`
 	Crossover map[ferry.Algorithm]int `json:"crossover"`
+	// FileCells are the same algorithms and sizes with the bytes in a file (in the page cache):
+	// by descriptor through the socket (checksum_file) against the Go path reading the file.
+	// The router's cost table routes files by them.
+	FileCells []checksumCell `json:"file_cells"`
 }
 
 // paint fills n bytes with i % 251: data that no compressor or cache trick favours, and the same
@@ -74,6 +80,11 @@ func benchChecksums(ctx context.Context, d *daemon, p plan) (checksumResults, er
 			c.GoGBps = float64(size) / (c.Go.P50 * 1e6)
 			out.Cells = append(out.Cells, c)
 		}
+		cells, err := fileChecksumCells(ctx, d, p, data)
+		if err != nil {
+			return out, err
+		}
+		out.FileCells = append(out.FileCells, cells...)
 	}
 	for _, alg := range algorithms {
 		cross := 0
@@ -91,4 +102,57 @@ func benchChecksums(ctx context.Context, d *daemon, p plan) (checksumResults, er
 		out.Crossover[alg] = cross
 	}
 	return out, nil
+}
+
+// fileChecksumCells times every algorithm over data written to a file: by descriptor through the
+// socket against the Go path reading the same file, alternated call by call, half a byte
+// cell's time budget each.
+func fileChecksumCells(ctx context.Context, d *daemon, p plan, data []byte) ([]checksumCell, error) {
+	dir, err := os.MkdirTemp("", "ferry-sum")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "painted")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var cells []checksumCell
+	for _, alg := range algorithms {
+		req := ferry.ChecksumRequest{File: f, Algorithms: []ferry.Algorithm{alg}}
+		r, err := d.client.Checksum(ctx, req)
+		if err != nil {
+			return nil, fmt.Errorf("%s of a %d-byte file on ferryd: %w", alg, len(data), err)
+		}
+		g, err := goPath.Checksum(ctx, req)
+		if err != nil {
+			return nil, fmt.Errorf("%s of a %d-byte file on Go: %w", alg, len(data), err)
+		}
+		if !bytes.Equal(r.Digests[alg], g.Digests[alg]) {
+			return nil, fmt.Errorf("%s of a %d-byte file: ferryd %x, Go %x", alg, len(data), r.Digests[alg], g.Digests[alg])
+		}
+		var rt, gt []time.Duration
+		for start := time.Now(); len(rt) < 3 || time.Since(start) < p.checksumBudget/2; {
+			t := time.Now()
+			if _, err := d.client.Checksum(ctx, req); err != nil {
+				return nil, err
+			}
+			rt = append(rt, time.Since(t))
+			t = time.Now()
+			if _, err := goPath.Checksum(ctx, req); err != nil {
+				return nil, err
+			}
+			gt = append(gt, time.Since(t))
+		}
+		c := checksumCell{Algorithm: alg, Size: len(data), Rust: summarise(rt), Go: summarise(gt)}
+		c.RustGBps = float64(len(data)) / (c.Rust.P50 * 1e6)
+		c.GoGBps = float64(len(data)) / (c.Go.P50 * 1e6)
+		cells = append(cells, c)
+	}
+	return cells, nil
 }

@@ -45,16 +45,13 @@ func crossover(points []point) router.Threshold {
 	return router.Threshold(math.Ceil(a.size + (b.size-a.size)*da/(da-db)))
 }
 
-// costTable is the router's cost table from one run's checksum cells and thumbnail rows.
-func costTable(cells []checksumCell, rows []thumbRow, source string) *router.CostTable {
+// costTable is the router's cost table from one run's checksum cells (bytes, and files when the
+// run measured them) and thumbnail rows.
+func costTable(cells, fileCells []checksumCell, rows []thumbRow, source string) *router.CostTable {
 	t := &router.CostTable{Version: 1, Source: source,
-		ChecksumBytes: map[ferry.Algorithm]router.Threshold{}, ResizePixels: map[ferry.Format]router.Threshold{}}
-	byAlg := map[ferry.Algorithm][]point{}
-	for _, c := range cells {
-		byAlg[c.Algorithm] = append(byAlg[c.Algorithm], point{float64(c.Size), c.Rust.P50, c.Go.P50})
-	}
-	for alg, pts := range byAlg {
-		t.ChecksumBytes[alg] = crossover(pts)
+		ChecksumBytes: checksumThresholds(cells), ResizePixels: map[ferry.Format]router.Threshold{}}
+	if len(fileCells) > 0 {
+		t.ChecksumFileBytes = checksumThresholds(fileCells)
 	}
 	byFormat := map[ferry.Format][]point{}
 	for _, r := range rows {
@@ -67,6 +64,19 @@ func costTable(cells []checksumCell, rows []thumbRow, source string) *router.Cos
 		}
 	}
 	return t
+}
+
+// checksumThresholds is each algorithm's crossover over its cells.
+func checksumThresholds(cells []checksumCell) map[ferry.Algorithm]router.Threshold {
+	byAlg := map[ferry.Algorithm][]point{}
+	for _, c := range cells {
+		byAlg[c.Algorithm] = append(byAlg[c.Algorithm], point{float64(c.Size), c.Rust.P50, c.Go.P50})
+	}
+	out := map[ferry.Algorithm]router.Threshold{}
+	for alg, pts := range byAlg {
+		out[alg] = crossover(pts)
+	}
+	return out
 }
 
 // photoFormat is a corpus file's format, from its name (the corpus holds *.jpg, *.jpeg, *.png).
@@ -118,7 +128,7 @@ func tableFromReport(resultsPath, out string) error {
 	if i := strings.Index(resultsPath, "benches/"); i >= 0 {
 		from = resultsPath[i:] // the repository's path, not this machine's
 	}
-	return writeCostTable(out, costTable(r.Checksums.Cells, r.Thumbs.Rows, from+": "+runSource(&r)))
+	return writeCostTable(out, costTable(r.Checksums.Cells, r.Checksums.FileCells, r.Thumbs.Rows, from+": "+runSource(&r)))
 }
 
 // medianCostTable is the run's table: each checksum cell's and thumbnail row's p50s are their
@@ -133,12 +143,17 @@ func medianCostTable(rounds []round, r *results) *router.CostTable {
 		cells[i].Rust.P50 = medianOf(rounds, func(rd round) float64 { return rd.Checksums.Cells[i].Rust.P50 })
 		cells[i].Go.P50 = medianOf(rounds, func(rd round) float64 { return rd.Checksums.Cells[i].Go.P50 })
 	}
+	fileCells := slices.Clone(last.Checksums.FileCells)
+	for i := range fileCells {
+		fileCells[i].Rust.P50 = medianOf(rounds, func(rd round) float64 { return rd.Checksums.FileCells[i].Rust.P50 })
+		fileCells[i].Go.P50 = medianOf(rounds, func(rd round) float64 { return rd.Checksums.FileCells[i].Go.P50 })
+	}
 	rows := slices.Clone(last.Thumbs.Rows)
 	for i := range rows {
 		rows[i].Rust.P50 = medianOf(rounds, func(rd round) float64 { return rd.Thumbs.Rows[i].Rust.P50 })
 		rows[i].Go.P50 = medianOf(rounds, func(rd round) float64 { return rd.Thumbs.Rows[i].Go.P50 })
 	}
-	return costTable(cells, rows, runSource(r))
+	return costTable(cells, fileCells, rows, runSource(r))
 }
 
 // medianOf is the median of f over the rounds (every round measures the same cells and rows).

@@ -258,7 +258,7 @@ func measureRound(ctx context.Context, o options, d *daemon, photos []photo, p p
 		return rd, fmt.Errorf("checksum by descriptor: %w", err)
 	}
 	o.log("round %d: router policy auto ...", i+1)
-	table := costTable(rd.Checksums.Cells, rd.Thumbs.Rows, fmt.Sprintf("ferry-bench round %d of the run that measured it", i+1))
+	table := costTable(rd.Checksums.Cells, rd.Checksums.FileCells, rd.Thumbs.Rows, fmt.Sprintf("ferry-bench round %d of the run that measured it", i+1))
 	if rd.Auto, err = benchAuto(ctx, d, p, table); err != nil {
 		return rd, fmt.Errorf("auto: %w", err)
 	}

@@ -47,8 +47,8 @@ func TestShortRun(t *testing.T) {
 			t.Errorf("%s: %+v", row.Photo.Name, row)
 		}
 	}
-	if want := 3 * len(algorithms); len(res.Checksums.Cells) != want {
-		t.Errorf("%d checksum cells, want %d", len(res.Checksums.Cells), want)
+	if want := 3 * len(algorithms); len(res.Checksums.Cells) != want || len(res.Checksums.FileCells) != want {
+		t.Errorf("%d checksum cells and %d file cells, want %d each", len(res.Checksums.Cells), len(res.Checksums.FileCells), want)
 	}
 	if len(res.Sweep.Rust) != 2 || len(res.Sweep.Go) != 2 || res.Sweep.Rust[1].PerSecond <= 0 {
 		t.Errorf("sweep: %+v", res.Sweep)

@@ -100,6 +100,18 @@ func markdown(r *results) string {
 			w("- %s: never, up to %s\n", alg, sizeWord(r.Checksums.Cells[len(r.Checksums.Cells)-1].Size))
 		}
 	}
+	if len(r.Checksums.FileCells) > 0 {
+		w("\nThe same with the bytes in a file (in the page cache): the socket path passes the descriptor (checksum_file, the daemon preads), the Go path reads the file with ReadAt. The router's cost table routes files by these (`checksum_file_rust_from_bytes`).\n\n")
+		w("| algorithm | size | socket p50 | socket p99 | socket GB/s | Go p50 | Go p99 | Go GB/s | faster |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		for _, c := range r.Checksums.FileCells {
+			faster := "Go"
+			if c.Rust.P50 < c.Go.P50 {
+				faster = "socket"
+			}
+			w("| %s | %s | %.3f | %.3f | %.2f | %.3f | %.3f | %.2f | %s |\n", c.Algorithm, sizeWord(c.Size), c.Rust.P50, c.Rust.P99, c.RustGBps,
+				c.Go.P50, c.Go.P99, c.GoGBps, faster)
+		}
+	}
 	if fc := r.FileChecksum; fc != nil && len(fc.RustGBps) > 0 {
 		med, lo, hi := spreadOf(fc.RustGBps)
 		gmed, glo, ghi := spreadOf(fc.GoGBps)
