@@ -41,11 +41,14 @@ worker="$dir/ferry-thumbs"
 echo; echo "== 1. through the router, policy rust: ferryd makes the thumbnails"
 "$worker" -socket "$sock" -in "$PHOTOS" -out "$OUT"
 
-echo; echo "== 2. the kill switch (-route go, or FERRY_ROUTE=go): the in-process Go path, same photos"
+echo; echo "== 2. three sizes from one request per photo (one decode), each photo passed by descriptor"
+"$worker" -socket "$sock" -in "$PHOTOS" -out "$OUT/sizes" -sizes 1600,800,200 -by-file
+
+echo; echo "== 3. the kill switch (-route go, or FERRY_ROUTE=go): the in-process Go path, same photos"
 "$worker" -socket "$sock" -in "$PHOTOS" -out "$OUT/go" -route go
 
-echo; echo "== 3. ferryd stopped (SIGTERM): the router falls back to Go by itself"
+echo; echo "== 4. ferryd stopped (SIGTERM): the router falls back to Go by itself"
 kill -TERM "$pid"; wait "$pid" || true
 "$worker" -socket "$sock" -in "$PHOTOS" -out "$OUT/fallback" -concurrency 1
 echo
-echo "thumbnails in $OUT (Go path: $OUT/go, fallback: $OUT/fallback)"
+echo "thumbnails in $OUT (three sizes: $OUT/sizes, Go path: $OUT/go, fallback: $OUT/fallback)"

@@ -5,6 +5,8 @@
 //	ferry-thumbs -socket /tmp/ferry.sock -in photos/ -out thumbs/ -width 400 -height 400
 //	ferry-thumbs -route go ...            the kill switch: every photo on the Go path
 //	FERRY_ROUTE=percentage:50 ferry-thumbs ...   half of the photos (by name) to the daemon
+//	ferry-thumbs -sizes 1600,800,200 -by-file ...  three sizes from one request per photo, the
+//	                                      photo passed to ferryd by descriptor, not by bytes
 //
 // The daemon may be down: the Router then serves every photo on Go and says so.
 package main
@@ -19,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,6 +43,10 @@ type options struct {
 	concurrency   int
 	timeout       time.Duration
 	route         string
+	// sizes, when set, asks for one output per box side (fit, the same format) in one request;
+	// byFile passes each photo's open file instead of its bytes.
+	sizes  []int
+	byFile bool
 }
 
 func parseFlags() options {
@@ -55,6 +62,17 @@ func parseFlags() options {
 	flag.IntVar(&o.concurrency, "concurrency", 4, "photos in flight at once")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "time budget per photo")
 	flag.StringVar(&o.route, "route", "", "routing policy: rust, go, percentage:N or shadow (empty: $FERRY_ROUTE, else rust)")
+	flag.Func("sizes", "comma-separated box sides: several outputs from one decode per photo (instead of -width/-height)", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				return fmt.Errorf("%q is not a box side", f)
+			}
+			o.sizes = append(o.sizes, n)
+		}
+		return nil
+	})
+	flag.BoolVar(&o.byFile, "by-file", false, "pass each photo's open file to ferryd (SCM_RIGHTS) instead of its bytes")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: ferry-thumbs -in DIR [-out DIR] [flags]\n\n")
 		flag.PrintDefaults()
@@ -148,31 +166,53 @@ func run(ctx context.Context, o options) error {
 	return report(os.Stdout, outcomes, wall)
 }
 
-// thumbnail reads one photo, resizes it and writes the result.
+// thumbnail reads one photo (or opens it, with -by-file), resizes it and writes the result.
 func thumbnail(ctx context.Context, proc ferry.Processor, o options, name string) outcome {
-	data, err := os.ReadFile(filepath.Join(o.in, name))
-	if err != nil {
-		return outcome{name: name, err: err}
+	req := ferry.ResizeRequest{Width: o.width, Height: o.height, Mode: ferry.Mode(o.mode),
+		Format: ferry.Format(o.format), Quality: o.quality, Key: name}
+	path := filepath.Join(o.in, name)
+	if o.byFile {
+		f, err := os.Open(path)
+		if err != nil {
+			return outcome{name: name, err: err}
+		}
+		defer f.Close()
+		req.File = f
+	} else {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return outcome{name: name, err: err}
+		}
+		req.Image = data
+	}
+	if len(o.sizes) > 0 {
+		req.Width, req.Height, req.Mode, req.Format, req.Quality = 0, 0, "", "", 0
+		for _, side := range o.sizes {
+			req.Outputs = append(req.Outputs, ferry.OutputSpec{Width: side, Height: side,
+				Mode: ferry.Mode(o.mode), Format: ferry.Format(o.format), Quality: o.quality})
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	start := time.Now()
-	res, err := proc.Resize(ctx, ferry.ResizeRequest{
-		Image:   data,
-		Width:   o.width,
-		Height:  o.height,
-		Mode:    ferry.Mode(o.mode),
-		Format:  ferry.Format(o.format),
-		Quality: o.quality,
-		Key:     name,
-	})
+	res, err := proc.Resize(ctx, req)
 	elapsed := time.Since(start)
 	if err != nil {
 		return outcome{name: name, elapsed: elapsed, err: err}
 	}
 	base := strings.TrimSuffix(name, filepath.Ext(name))
-	if err := os.WriteFile(filepath.Join(o.out, base+extension(res.Format)), res.Image, 0o644); err != nil {
-		return outcome{name: name, elapsed: elapsed, err: err}
+	outs := res.Outputs
+	if len(outs) == 0 {
+		outs = []ferry.Output{{Image: res.Image, Width: res.Width, Height: res.Height, Format: res.Format}}
+	}
+	for i, out := range outs {
+		file := base + extension(out.Format)
+		if len(res.Outputs) > 0 {
+			file = fmt.Sprintf("%s-%d%s", base, o.sizes[i], extension(out.Format))
+		}
+		if err := os.WriteFile(filepath.Join(o.out, file), out.Image, 0o644); err != nil {
+			return outcome{name: name, elapsed: elapsed, err: err}
+		}
 	}
 	return outcome{name: name, res: res, elapsed: elapsed}
 }
@@ -192,8 +232,17 @@ func report(w *os.File, outcomes []outcome, wall time.Duration) error {
 			fmt.Fprintf(tw, "%s\t-\t-\t%.1f\t-\terror: %v\t\n", r.name, ms, r.err)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%dx%d\t%dx%d\t%.1f\t%d\t%s/%s\t\n", r.name, r.res.SourceWidth, r.res.SourceHeight,
-			r.res.Width, r.res.Height, ms, len(r.res.Image), r.res.Served.Path, r.res.Served.Reason)
+		size, n := fmt.Sprintf("%dx%d", r.res.Width, r.res.Height), len(r.res.Image)
+		if len(r.res.Outputs) > 0 {
+			sizes := make([]string, len(r.res.Outputs))
+			n = 0
+			for i, out := range r.res.Outputs {
+				sizes[i], n = fmt.Sprintf("%dx%d", out.Width, out.Height), n+len(out.Image)
+			}
+			size = strings.Join(sizes, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%dx%d\t%s\t%.1f\t%d\t%s/%s\t\n", r.name, r.res.SourceWidth, r.res.SourceHeight,
+			size, ms, n, r.res.Served.Path, r.res.Served.Reason)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d photos, %d failed; %.1f ms summed per photo, %.1f ms wall\n",
