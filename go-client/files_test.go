@@ -5,12 +5,12 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/internal/testimages"
 )
 
 // Files by descriptor (SPEC.md 5.7) against the real daemon: ChecksumFile and ResizeFile give
@@ -18,26 +18,11 @@ import (
 
 var allAlgorithms = []ferry.Algorithm{ferry.CRC32C, ferry.XXH3_64, ferry.SHA256, ferry.BLAKE3}
 
-// tempFile writes data to a file in a test directory and opens it for reading.
-func tempFile(t testing.TB, data []byte) *os.File {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "input")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
-}
-
 func TestChecksumFileEqualsChecksum(t *testing.T) {
 	_, c := startDaemon(t)
 	for _, n := range []int{0, 1, 100 << 10, 9<<20 + 17} {
 		data := paint(n)
-		f := tempFile(t, data)
+		f := testimages.OpenTemp(t, data)
 		byFile, err := c.ChecksumFile(ctxFor(t, 10*time.Second), f, allAlgorithms...)
 		if err != nil {
 			t.Fatalf("ChecksumFile of %d bytes: %v", n, err)
@@ -61,7 +46,7 @@ func TestResizeFileEqualsResize(t *testing.T) {
 	_, c := startDaemon(t)
 	for _, p := range loadPhotos(t) {
 		req := ferry.ResizeRequest{Width: 96, Height: 64, Mode: ferry.ModeFill, Format: ferry.FormatPNG}
-		byFile, err := c.ResizeFile(ctxFor(t, 10*time.Second), tempFile(t, p.data), req)
+		byFile, err := c.ResizeFile(ctxFor(t, 10*time.Second), testimages.OpenTemp(t, p.data), req)
 		if err != nil {
 			t.Fatalf("%s: ResizeFile: %v", p.name, err)
 		}
@@ -112,13 +97,13 @@ func TestFilesThatCannotBeReadAreBadFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A closed file is refused before anything is sent.
-	closed := tempFile(t, []byte("x"))
+	closed := testimages.OpenTemp(t, []byte("x"))
 	closed.Close()
 	if _, err := c.ChecksumFile(ctxFor(t, 5*time.Second), closed, ferry.BLAKE3); !errors.Is(err, ferry.ErrBadFile) {
 		t.Errorf("closed file: %v", err)
 	}
 	// Image and File together are a caller's mistake.
-	_, err = c.ResizeFile(ctxFor(t, 5*time.Second), tempFile(t, []byte("x")), ferry.ResizeRequest{Image: []byte("y"), Width: 8})
+	_, err = c.ResizeFile(ctxFor(t, 5*time.Second), testimages.OpenTemp(t, []byte("x")), ferry.ResizeRequest{Image: []byte("y"), Width: 8})
 	if !errors.Is(err, ferry.ErrInvalidArgument) {
 		t.Errorf("Image and File: %v", err)
 	}
@@ -129,7 +114,7 @@ func TestFileFramesInterleaveWithOtherRequests(t *testing.T) {
 	// on its own frame's first byte, whatever the writer batched around it.
 	_, c := startDaemon(t)
 	data := paint(300 << 10)
-	f := tempFile(t, data)
+	f := testimages.OpenTemp(t, data)
 	want, err := c.Checksum(ctxFor(t, 5*time.Second), ferry.ChecksumRequest{Data: data, Algorithms: []ferry.Algorithm{ferry.SHA256}})
 	if err != nil {
 		t.Fatal(err)

@@ -5,25 +5,11 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"testing"
 
 	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/internal/testimages"
 )
-
-func openTemp(t *testing.T, data []byte) *os.File {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "input")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
-}
 
 func TestChecksumOfAFileEqualsChecksumOfItsBytes(t *testing.T) {
 	p := New()
@@ -33,7 +19,7 @@ func TestChecksumOfAFileEqualsChecksumOfItsBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byFile, err := p.Checksum(context.Background(), ferry.ChecksumRequest{File: openTemp(t, data), Algorithms: algs})
+	byFile, err := p.Checksum(context.Background(), ferry.ChecksumRequest{File: testimages.OpenTemp(t, data), Algorithms: algs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +47,7 @@ func TestFilesThatAreNotRegularOrOverTheLimitAreRefused(t *testing.T) {
 		t.Errorf("pipe resize: %v", err)
 	}
 	small := New(WithLimits(Limits{MaxInputBytes: 10}))
-	_, err = small.Resize(context.Background(), ferry.ResizeRequest{File: openTemp(t, make([]byte, 11)), Width: 8})
+	_, err = small.Resize(context.Background(), ferry.ResizeRequest{File: testimages.OpenTemp(t, make([]byte, 11)), Width: 8})
 	if !errors.Is(err, ferry.ErrRequestTooLarge) {
 		t.Errorf("file over MaxInputBytes: %v", err)
 	}

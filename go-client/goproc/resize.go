@@ -43,50 +43,27 @@ func (p *Processor) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry
 	if err != nil {
 		return nil, err
 	}
-	srcFormat, err := sniffFormat(req.Image)
+	h, err := p.readHeader(req.Image, rp.autoOrient)
 	if err != nil {
 		return nil, err
 	}
-	storedW, storedH, err := headerSize(req.Image, srcFormat)
+	plan, err := p.planOutput(&h, &rp)
 	if err != nil {
 		return nil, err
-	}
-	if err := p.checkInputSize(storedW, storedH); err != nil {
-		return nil, err
-	}
-
-	meta := readMeta(req.Image, srcFormat)
-	o := 1
-	if rp.autoOrient {
-		o = meta.orientation()
-	}
-	uprightW, uprightH := uprightSize(o, storedW, storedH)
-	plan, err := p.planResize(uprightW, uprightH, &rp)
-	if err != nil {
-		return nil, err
-	}
-	if side := maxOutputSide(rp.format); plan.width > side || plan.height > side {
-		return nil, refuse(ferry.CodeInvalidArgument, "output %dx%d exceeds what %s can store (%d per side)",
-			plan.width, plan.height, rp.format, side)
 	}
 	if err := stageCheck(ctx, "decode"); err != nil {
 		return nil, err
 	}
 
-	return runLimited(ctx, p, func() (res *ferry.ResizeResult, err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				res, err = nil, refuse(ferry.CodeInternal, "go resize panicked: %v", r)
-			}
-		}()
-		src, err := decodeImage(req.Image, srcFormat, storedW, storedH)
+	return runResize(ctx, p, func() (*ferry.ResizeResult, error) {
+		src, err := decodeImage(req.Image, h.format, h.storedW, h.storedH)
 		if err != nil {
 			return nil, err
 		}
 		if err := stageCheck(ctx, "resize"); err != nil {
 			return nil, err
 		}
-		out, err := makeOutput(ctx, decodedSource(src), o, plan, &rp, &meta)
+		out, err := makeOutput(ctx, decodedSource(src), h.orientation, plan, &rp, &h.meta)
 		if err != nil {
 			return nil, err
 		}
@@ -95,11 +72,67 @@ func (p *Processor) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry
 			Width:        plan.width,
 			Height:       plan.height,
 			Format:       rp.format,
-			SourceWidth:  uprightW,
-			SourceHeight: uprightH,
-			SourceFormat: srcFormat,
+			SourceWidth:  h.uprightW,
+			SourceHeight: h.uprightH,
+			SourceFormat: h.format,
 			Served:       ferry.Served{Path: ferry.PathGo, Reason: ferry.ReasonDirect},
 		}, nil
+	})
+}
+
+// header is what an input's header says, read and checked against the limits before anything is
+// decoded: the format, the stored size, the metadata, the orientation to apply and the size after it.
+type header struct {
+	format             ferry.Format
+	storedW, storedH   int
+	meta               imageMeta
+	orientation        int
+	uprightW, uprightH int
+}
+
+func (p *Processor) readHeader(img []byte, autoOrient bool) (header, error) {
+	h := header{orientation: 1}
+	var err error
+	if h.format, err = sniffFormat(img); err != nil {
+		return h, err
+	}
+	if h.storedW, h.storedH, err = headerSize(img, h.format); err != nil {
+		return h, err
+	}
+	if err := p.checkInputSize(h.storedW, h.storedH); err != nil {
+		return h, err
+	}
+	h.meta = readMeta(img, h.format)
+	if autoOrient {
+		h.orientation = h.meta.orientation()
+	}
+	h.uprightW, h.uprightH = uprightSize(h.orientation, h.storedW, h.storedH)
+	return h, nil
+}
+
+// planOutput plans one output of the input h describes, refusing one its format cannot store.
+func (p *Processor) planOutput(h *header, rp *resizeParams) (resizePlan, error) {
+	plan, err := p.planResize(h.uprightW, h.uprightH, rp)
+	if err != nil {
+		return plan, err
+	}
+	if side := maxOutputSide(rp.format); plan.width > side || plan.height > side {
+		return plan, refuse(ferry.CodeInvalidArgument, "output %dx%d exceeds what %s can store (%d per side)",
+			plan.width, plan.height, rp.format, side)
+	}
+	return plan, nil
+}
+
+// runResize runs the decode-and-resize work under the concurrency limit; a panic in it is an
+// internal error, as the daemon reports one.
+func runResize(ctx context.Context, p *Processor, work func() (*ferry.ResizeResult, error)) (*ferry.ResizeResult, error) {
+	return runLimited(ctx, p, func() (res *ferry.ResizeResult, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				res, err = nil, refuse(ferry.CodeInternal, "go resize panicked: %v", r)
+			}
+		}()
+		return work()
 	})
 }
 

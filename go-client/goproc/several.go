@@ -29,46 +29,22 @@ func (p *Processor) resizeSeveral(ctx context.Context, req *ferry.ResizeRequest)
 		}
 		rps[i] = rp
 	}
-	srcFormat, err := sniffFormat(req.Image)
+	h, err := p.readHeader(req.Image, !req.NoAutoOrient)
 	if err != nil {
 		return nil, err
 	}
-	storedW, storedH, err := headerSize(req.Image, srcFormat)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.checkInputSize(storedW, storedH); err != nil {
-		return nil, err
-	}
-	meta := readMeta(req.Image, srcFormat)
-	o := 1
-	if !req.NoAutoOrient {
-		o = meta.orientation()
-	}
-	uprightW, uprightH := uprightSize(o, storedW, storedH)
 	plans := make([]resizePlan, len(rps))
 	for i := range rps {
-		plan, err := p.planResize(uprightW, uprightH, &rps[i])
-		if err != nil {
+		if plans[i], err = p.planOutput(&h, &rps[i]); err != nil {
 			return nil, err
 		}
-		if side := maxOutputSide(rps[i].format); plan.width > side || plan.height > side {
-			return nil, refuse(ferry.CodeInvalidArgument, "output %dx%d exceeds what %s can store (%d per side)",
-				plan.width, plan.height, rps[i].format, side)
-		}
-		plans[i] = plan
 	}
 	if err := stageCheck(ctx, "decode"); err != nil {
 		return nil, err
 	}
 
-	return runLimited(ctx, p, func() (res *ferry.ResizeResult, err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				res, err = nil, refuse(ferry.CodeInternal, "go resize panicked: %v", r)
-			}
-		}()
-		img, err := decodeImage(req.Image, srcFormat, storedW, storedH)
+	return runResize(ctx, p, func() (*ferry.ResizeResult, error) {
+		img, err := decodeImage(req.Image, h.format, h.storedW, h.storedH)
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +54,7 @@ func (p *Processor) resizeSeveral(ctx context.Context, req *ferry.ResizeRequest)
 			if err := stageCheck(ctx, "resize"); err != nil {
 				return nil, err
 			}
-			b, err := makeOutput(ctx, src, o, plan, &rps[i], &meta)
+			b, err := makeOutput(ctx, src, h.orientation, plan, &rps[i], &h.meta)
 			if err != nil {
 				return nil, err
 			}
@@ -86,9 +62,9 @@ func (p *Processor) resizeSeveral(ctx context.Context, req *ferry.ResizeRequest)
 		}
 		return &ferry.ResizeResult{
 			Outputs:      outs,
-			SourceWidth:  uprightW,
-			SourceHeight: uprightH,
-			SourceFormat: srcFormat,
+			SourceWidth:  h.uprightW,
+			SourceHeight: h.uprightH,
+			SourceFormat: h.format,
 			Served:       ferry.Served{Path: ferry.PathGo, Reason: ferry.ReasonDirect},
 		}, nil
 	})

@@ -90,15 +90,7 @@ func TestAutoRoutesByTheShippedTable(t *testing.T) {
 	if len(fileTable) == 0 {
 		fileTable = def.ChecksumBytes
 	}
-	path := filepath.Join(t.TempDir(), "painted")
-	if err := os.WriteFile(path, largeBLAKE.Data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := testimages.OpenTemp(t, largeBLAKE.Data)
 
 	d := testdaemon.Start(t)
 	r := autoRouter(t, d)
@@ -272,15 +264,7 @@ func TestAnInvalidCostTableFailsNew(t *testing.T) {
 // socket carries no bytes, the Go path reads the file); a table without one routes files by the
 // bytes map.
 func TestAutoRoutesFilesByTheFileMap(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "painted")
-	if err := os.WriteFile(path, largeBLAKE.Data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := testimages.OpenTemp(t, largeBLAKE.Data)
 	byFile := ferry.ChecksumRequest{File: f, Algorithms: largeBLAKE.Algorithms}
 	table := &CostTable{Version: 1, Source: "test",
 		ChecksumBytes:     map[ferry.Algorithm]Threshold{ferry.BLAKE3: Never},

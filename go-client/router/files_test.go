@@ -2,8 +2,6 @@ package router
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,9 +18,9 @@ func TestRouterFallsBackToGoForFiles(t *testing.T) {
 	r, _ := faultRouter(t, d, BreakerConfig{ConsecutiveFailures: 100, OpenFor: time.Minute},
 		WithPolicy(Policy{Mode: RouteRust}))
 	data := bytes.Repeat([]byte("ferry files "), 200_000)
-	sumFile := writeTemp(t, data)
+	sumFile := testimages.OpenTemp(t, data)
 	png := testimages.EncodePNG(t, testimages.Painted(64, 48))
-	imgFile := writeTemp(t, png)
+	imgFile := testimages.OpenTemp(t, png)
 	algs := []ferry.Algorithm{ferry.SHA256, ferry.BLAKE3}
 	want, err := goproc.New().Checksum(bg(t), ferry.ChecksumRequest{Data: data, Algorithms: algs})
 	if err != nil {
@@ -55,18 +53,4 @@ func TestRouterFallsBackToGoForFiles(t *testing.T) {
 	check(ferry.PathRust, ReasonPolicy)
 	d.Kill()
 	check(ferry.PathGo, ReasonFallback)
-}
-
-func writeTemp(t *testing.T, data []byte) *os.File {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "input")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
 }

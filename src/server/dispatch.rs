@@ -231,39 +231,49 @@ fn run_resize(r: &ResizeRequest, limits: &Limits, ctl: &JobControl) -> Result<Re
 /// The job's parameters for a wire request: each field as sent, or the job's default (which is
 /// the default SPEC.md 5.3 states).
 pub fn resize_params(request: &ResizeRequest) -> ResizeParams {
-    let d = ResizeParams::default();
-    ResizeParams {
-        width: request.width.unwrap_or(d.width),
-        height: request.height.unwrap_or(d.height),
-        mode: request.mode.unwrap_or(d.mode),
-        anchor: request.anchor.unwrap_or(d.anchor),
-        filter: request.filter.unwrap_or(d.filter),
-        format: request.format.unwrap_or(d.format),
-        quality: request.quality.unwrap_or(d.quality),
-        auto_orient: request.auto_orient.unwrap_or(d.auto_orient),
-        keep_icc: request.keep_icc.unwrap_or(d.keep_icc),
-        keep_metadata: request.keep_metadata.unwrap_or(d.keep_metadata),
-    }
+    let single = OutputRequest {
+        width: request.width,
+        height: request.height,
+        mode: request.mode,
+        anchor: request.anchor,
+        filter: request.filter,
+        format: request.format,
+        quality: request.quality,
+    };
+    with_box(&shared_params(request), &single)
 }
 
 /// The job's parameters for each of a request's `outputs`: the output's box fields and the
 /// request's `auto_orient`, `keep_icc` and `keep_metadata`, each as sent or defaulted.
 pub fn output_params(request: &ResizeRequest, outputs: &[OutputRequest]) -> Vec<ResizeParams> {
-    let shared = resize_params(request);
+    let shared = shared_params(request);
+    outputs.iter().map(|o| with_box(&shared, o)).collect()
+}
+
+/// The fields every output of a request shares, as sent or defaulted; the box at its defaults.
+fn shared_params(request: &ResizeRequest) -> ResizeParams {
     let d = ResizeParams::default();
-    outputs
-        .iter()
-        .map(|o| ResizeParams {
-            width: o.width.unwrap_or(d.width),
-            height: o.height.unwrap_or(d.height),
-            mode: o.mode.unwrap_or(d.mode),
-            anchor: o.anchor.unwrap_or(d.anchor),
-            filter: o.filter.unwrap_or(d.filter),
-            format: o.format.unwrap_or(d.format),
-            quality: o.quality.unwrap_or(d.quality),
-            ..shared.clone()
-        })
-        .collect()
+    ResizeParams {
+        auto_orient: request.auto_orient.unwrap_or(d.auto_orient),
+        keep_icc: request.keep_icc.unwrap_or(d.keep_icc),
+        keep_metadata: request.keep_metadata.unwrap_or(d.keep_metadata),
+        ..d
+    }
+}
+
+/// `shared` with one output's box fields, each as sent or defaulted.
+fn with_box(shared: &ResizeParams, o: &OutputRequest) -> ResizeParams {
+    let d = ResizeParams::default();
+    ResizeParams {
+        width: o.width.unwrap_or(d.width),
+        height: o.height.unwrap_or(d.height),
+        mode: o.mode.unwrap_or(d.mode),
+        anchor: o.anchor.unwrap_or(d.anchor),
+        filter: o.filter.unwrap_or(d.filter),
+        format: o.format.unwrap_or(d.format),
+        quality: o.quality.unwrap_or(d.quality),
+        ..shared.clone()
+    }
 }
 
 /// The reply fields for thumbnails made from one decode, in request order. The job returns at

@@ -102,18 +102,10 @@ fn stats_counts_what_happened() {
         .expect_ok();
     first.send_raw(&[0, 0, 0, 0]); // malformed, no id
     first.recv().expect_code(code::MALFORMED);
-    // The start-up probe's connection (Daemon::wait_ready) may still be being reaped: ask until
-    // only this test's two remain (every ask is a request, counted below).
-    let mut asks = 0;
-    let started = std::time::Instant::now();
-    let stats = loop {
-        asks += 1;
-        let stats = first.call(&request(7, "stats", vec![])).expect_ok();
-        if stats.uint("connections") == 2 || started.elapsed() > crate::harness::PATIENCE {
-            break stats;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
+    // Until the start-up probe's connection is reaped there are three (every ask is a request,
+    // counted below).
+    let (stats, asks) = first.stats_once_connections_are(7, 2);
+    let stats = stats.expect_ok();
     assert_eq!(stats.id(), 7);
     assert_eq!(stats.get("server").and_then(Value::as_str), Some(concat!("ferryd ", env!("CARGO_PKG_VERSION"))));
     assert_eq!(stats.uint("connections"), 2);

@@ -270,6 +270,23 @@ pub struct Client {
 }
 
 impl Client {
+    /// Asks `stats` (as request `id`) until it counts `n` connections, or PATIENCE is spent;
+    /// returns the last reply and how many asks it took. The daemon reaps a closed connection
+    /// asynchronously (the start-up probe of [`Daemon::wait_ready`], a client just dropped), so
+    /// a count right after a close may still include it.
+    pub fn stats_once_connections_are(&mut self, id: u64, n: u64) -> (Reply, u64) {
+        let started = Instant::now();
+        let mut asks = 0;
+        loop {
+            asks += 1;
+            let stats = self.call(&request(id, "stats", vec![]));
+            if stats.uint("connections") == n || started.elapsed() > PATIENCE {
+                return (stats, asks);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Connects to `socket`.
     pub fn connect(socket: &Path) -> Client {
         let stream = UnixStream::connect(socket).unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));

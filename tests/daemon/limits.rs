@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rmpv::Value;
 
-use crate::harness::{code, request, slow_job, slow_png, Client, Daemon, PATIENCE};
+use crate::harness::{code, request, slow_job, slow_png, Daemon, PATIENCE};
 
 /// Peak resident memory of a process (`VmHWM`), in bytes.
 fn peak_rss(pid: i32) -> u64 {
@@ -91,13 +91,8 @@ fn connections_over_the_limit_are_answered_busy_and_closed() {
     let daemon = Daemon::start(&["--max-connections", "2"]);
     let mut first = daemon.connect();
     first.expect_alive(1);
-    // The start-up probe's connection (Daemon::wait_ready) may not be reaped yet: wait until
-    // `first` is the only one, or the second would be refused in its place.
-    let connections = |c: &mut Client| c.call(&request(9, "stats", vec![])).expect_ok().uint("connections");
-    let started = Instant::now();
-    while connections(&mut first) != 1 && started.elapsed() < PATIENCE {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Until the start-up probe's connection is reaped, the second would be refused in its place.
+    first.stats_once_connections_are(9, 1);
     let mut second = daemon.connect();
     second.expect_alive(1);
     let mut third = daemon.connect();
@@ -107,14 +102,7 @@ fn connections_over_the_limit_are_answered_busy_and_closed() {
     drop(second);
     // Asked on `first`: a new connection could itself be refused while the second one's close
     // is still being processed.
-    let started = Instant::now();
-    let stats = loop {
-        let stats = first.call(&request(10, "stats", vec![])).expect_ok();
-        if stats.uint("connections") == 1 || started.elapsed() > PATIENCE {
-            break stats;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (stats, _) = first.stats_once_connections_are(10, 1);
     assert_eq!(stats.uint("connections"), 1, "the second connection is gone");
     assert_eq!(stats.uint("connections_refused"), 1);
     first.expect_alive(2);

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
@@ -50,34 +49,10 @@ func benchChecksums(ctx context.Context, d *daemon, p plan) (checksumResults, er
 		data := paint(size)
 		for _, alg := range algorithms {
 			req := ferry.ChecksumRequest{Data: data, Algorithms: []ferry.Algorithm{alg}}
-			var rt, gt []time.Duration
-			// one warm-up each, checked against each other
-			r, err := d.client.Checksum(ctx, req)
-			if err != nil {
-				return out, fmt.Errorf("%s %d on ferryd: %w", alg, size, err)
-			}
-			g, err := goPath.Checksum(ctx, req)
+			c, err := checksumCellOf(ctx, d, req, size, p.checksumBudget)
 			if err != nil {
 				return out, err
 			}
-			if !bytes.Equal(r.Digests[alg], g.Digests[alg]) {
-				return out, fmt.Errorf("%s of %d bytes: ferryd %x, Go %x", alg, size, r.Digests[alg], g.Digests[alg])
-			}
-			for start := time.Now(); len(rt) < 3 || time.Since(start) < p.checksumBudget; {
-				t := time.Now()
-				if _, err := d.client.Checksum(ctx, req); err != nil {
-					return out, err
-				}
-				rt = append(rt, time.Since(t))
-				t = time.Now()
-				if _, err := goPath.Checksum(ctx, req); err != nil {
-					return out, err
-				}
-				gt = append(gt, time.Since(t))
-			}
-			c := checksumCell{Algorithm: alg, Size: size, Rust: summarise(rt), Go: summarise(gt)}
-			c.RustGBps = float64(size) / (c.Rust.P50 * 1e6)
-			c.GoGBps = float64(size) / (c.Go.P50 * 1e6)
 			out.Cells = append(out.Cells, c)
 		}
 		cells, err := fileChecksumCells(ctx, d, p, data)
@@ -105,18 +80,13 @@ func benchChecksums(ctx context.Context, d *daemon, p plan) (checksumResults, er
 }
 
 // fileChecksumCells times every algorithm over data written to a file: by descriptor through the
-// socket against the Go path reading the same file, alternated call by call, half a byte
-// cell's time budget each.
+// socket against the Go path reading the same file, half a byte cell's time budget each.
 func fileChecksumCells(ctx context.Context, d *daemon, p plan, data []byte) ([]checksumCell, error) {
-	dir, err := os.MkdirTemp("", "ferry-sum")
+	path, cleanup, err := tempFileOf(data)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "painted")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return nil, err
-	}
+	defer cleanup()
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -125,34 +95,50 @@ func fileChecksumCells(ctx context.Context, d *daemon, p plan, data []byte) ([]c
 	var cells []checksumCell
 	for _, alg := range algorithms {
 		req := ferry.ChecksumRequest{File: f, Algorithms: []ferry.Algorithm{alg}}
-		r, err := d.client.Checksum(ctx, req)
+		c, err := checksumCellOf(ctx, d, req, len(data), p.checksumBudget/2)
 		if err != nil {
-			return nil, fmt.Errorf("%s of a %d-byte file on ferryd: %w", alg, len(data), err)
+			return nil, err
 		}
-		g, err := goPath.Checksum(ctx, req)
-		if err != nil {
-			return nil, fmt.Errorf("%s of a %d-byte file on Go: %w", alg, len(data), err)
-		}
-		if !bytes.Equal(r.Digests[alg], g.Digests[alg]) {
-			return nil, fmt.Errorf("%s of a %d-byte file: ferryd %x, Go %x", alg, len(data), r.Digests[alg], g.Digests[alg])
-		}
-		var rt, gt []time.Duration
-		for start := time.Now(); len(rt) < 3 || time.Since(start) < p.checksumBudget/2; {
-			t := time.Now()
-			if _, err := d.client.Checksum(ctx, req); err != nil {
-				return nil, err
-			}
-			rt = append(rt, time.Since(t))
-			t = time.Now()
-			if _, err := goPath.Checksum(ctx, req); err != nil {
-				return nil, err
-			}
-			gt = append(gt, time.Since(t))
-		}
-		c := checksumCell{Algorithm: alg, Size: len(data), Rust: summarise(rt), Go: summarise(gt)}
-		c.RustGBps = float64(len(data)) / (c.Rust.P50 * 1e6)
-		c.GoGBps = float64(len(data)) / (c.Go.P50 * 1e6)
 		cells = append(cells, c)
 	}
 	return cells, nil
+}
+
+// checksumCellOf times one checksum request of size bytes (in memory or in a file) on both paths,
+// alternated call by call for budget (at least 3 calls each), after one warm-up each whose
+// digests must agree.
+func checksumCellOf(ctx context.Context, d *daemon, req ferry.ChecksumRequest, size int, budget time.Duration) (checksumCell, error) {
+	alg := req.Algorithms[0]
+	what := fmt.Sprintf("%s of %d bytes", alg, size)
+	if req.File != nil {
+		what = fmt.Sprintf("%s of a %d-byte file", alg, size)
+	}
+	r, err := d.client.Checksum(ctx, req)
+	if err != nil {
+		return checksumCell{}, fmt.Errorf("%s on ferryd: %w", what, err)
+	}
+	g, err := goPath.Checksum(ctx, req)
+	if err != nil {
+		return checksumCell{}, fmt.Errorf("%s on Go: %w", what, err)
+	}
+	if !bytes.Equal(r.Digests[alg], g.Digests[alg]) {
+		return checksumCell{}, fmt.Errorf("%s: ferryd %x, Go %x", what, r.Digests[alg], g.Digests[alg])
+	}
+	var rt, gt []time.Duration
+	for start := time.Now(); len(rt) < 3 || time.Since(start) < budget; {
+		t := time.Now()
+		if _, err := d.client.Checksum(ctx, req); err != nil {
+			return checksumCell{}, err
+		}
+		rt = append(rt, time.Since(t))
+		t = time.Now()
+		if _, err := goPath.Checksum(ctx, req); err != nil {
+			return checksumCell{}, err
+		}
+		gt = append(gt, time.Since(t))
+	}
+	c := checksumCell{Algorithm: alg, Size: size, Rust: summarise(rt), Go: summarise(gt)}
+	c.RustGBps = float64(size) / (c.Rust.P50 * 1e6)
+	c.GoGBps = float64(size) / (c.Go.P50 * 1e6)
+	return c, nil
 }

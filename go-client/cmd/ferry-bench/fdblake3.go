@@ -41,14 +41,19 @@ func spreadOf(sorted []float64) (med, lo, hi float64) {
 }
 
 // benchFileFile writes the painted 64 MiB file once per run of the harness; the caller removes
-// its directory when done.
+// it with cleanup.
 func benchFileFile() (path string, cleanup func(), err error) {
+	return tempFileOf(paint(fdFileSize))
+}
+
+// tempFileOf writes data to a file of its own temporary directory, which cleanup removes.
+func tempFileOf(data []byte) (path string, cleanup func(), err error) {
 	dir, err := os.MkdirTemp("", "ferry-fd")
 	if err != nil {
 		return "", nil, err
 	}
-	path = filepath.Join(dir, "painted-64MiB")
-	if err := os.WriteFile(path, paint(fdFileSize), 0o600); err != nil {
+	path = filepath.Join(dir, "painted")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err
 	}

@@ -83,15 +83,7 @@ func markdown(r *results) string {
 	}
 
 	w("\n## Checksums\n\nMedian (p99) milliseconds per call and GB/s from the median; the paths alternate per call. ![checksums](checksums.svg)\n\n")
-	w("| algorithm | size | socket p50 | socket p99 | socket GB/s | Go p50 | Go p99 | Go GB/s | faster |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
-	for _, c := range r.Checksums.Cells {
-		faster := "Go"
-		if c.Rust.P50 < c.Go.P50 {
-			faster = "socket"
-		}
-		w("| %s | %s | %.3f | %.3f | %.2f | %.3f | %.3f | %.2f | %s |\n", c.Algorithm, sizeWord(c.Size), c.Rust.P50, c.Rust.P99, c.RustGBps,
-			c.Go.P50, c.Go.P99, c.GoGBps, faster)
-	}
+	writeChecksumCells(w, r.Checksums.Cells)
 	w("\nWhere the socket path starts to win (and keeps winning at every larger size measured):\n\n")
 	for _, alg := range algorithms {
 		if s := r.Checksums.Crossover[alg]; s > 0 {
@@ -102,15 +94,7 @@ func markdown(r *results) string {
 	}
 	if len(r.Checksums.FileCells) > 0 {
 		w("\nThe same with the bytes in a file (in the page cache): the socket path passes the descriptor (checksum_file, the daemon preads), the Go path reads the file with ReadAt. The router's cost table routes files by these (`checksum_file_rust_from_bytes`).\n\n")
-		w("| algorithm | size | socket p50 | socket p99 | socket GB/s | Go p50 | Go p99 | Go GB/s | faster |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
-		for _, c := range r.Checksums.FileCells {
-			faster := "Go"
-			if c.Rust.P50 < c.Go.P50 {
-				faster = "socket"
-			}
-			w("| %s | %s | %.3f | %.3f | %.2f | %.3f | %.3f | %.2f | %s |\n", c.Algorithm, sizeWord(c.Size), c.Rust.P50, c.Rust.P99, c.RustGBps,
-				c.Go.P50, c.Go.P99, c.GoGBps, faster)
-		}
+		writeChecksumCells(w, r.Checksums.FileCells)
 	}
 	if fc := r.FileChecksum; fc != nil && len(fc.RustGBps) > 0 {
 		med, lo, hi := spreadOf(fc.RustGBps)
@@ -147,4 +131,17 @@ func maxLevel(cells []sweepCell) int {
 		top = max(top, c.Concurrency)
 	}
 	return top
+}
+
+// writeChecksumCells is the table of checksum cells, one row per algorithm and size.
+func writeChecksumCells(w func(string, ...any), cells []checksumCell) {
+	w("| algorithm | size | socket p50 | socket p99 | socket GB/s | Go p50 | Go p99 | Go GB/s | faster |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, c := range cells {
+		faster := "Go"
+		if c.Rust.P50 < c.Go.P50 {
+			faster = "socket"
+		}
+		w("| %s | %s | %.3f | %.3f | %.2f | %.3f | %.3f | %.2f | %s |\n", c.Algorithm, sizeWord(c.Size), c.Rust.P50, c.Rust.P99, c.RustGBps,
+			c.Go.P50, c.Go.P99, c.GoGBps, faster)
+	}
 }

@@ -301,3 +301,19 @@ func Generated(t testing.TB) []Fixture {
 	}
 	return out
 }
+
+// OpenTemp writes data to a file in the test's temporary directory and opens it for reading
+// (closed when the test ends): the input of the tests that pass files by descriptor.
+func OpenTemp(t testing.TB, data []byte) *os.File {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "input")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
