@@ -9,8 +9,9 @@ use crate::harness::{bin, code, painted, request, slow_job, strs, vectors, Daemo
 
 #[test]
 fn hundreds_of_pipelined_requests_each_get_their_own_reply() {
-    // A queue deep enough for all of them: this test is about routing, not `busy`.
-    let daemon = Daemon::start(&["--workers", "2", "--queue-jobs", "1000"]);
+    // A queue deep enough for all of them, and a queue wait long enough on a loaded machine:
+    // this test is about routing, not `busy`.
+    let daemon = Daemon::start(&["--workers", "2", "--queue-jobs", "1000", "--max-queue-wait", "120"]);
     let file = vectors("checksums.json");
     let cases = file["checksums"].as_array().unwrap();
     let mut client = daemon.connect();
