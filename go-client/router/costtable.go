@@ -167,33 +167,6 @@ func (t *CostTable) Validate() error {
 	return nil
 }
 
-// checksumToRust says whether the daemon serves a checksum of n bytes faster: when it does for
-// any one of the algorithms (see CostTable).
-func (t *CostTable) checksumToRust(algs []ferry.Algorithm, n int) bool {
-	return checksumByTable(t.ChecksumBytes, algs, n)
-}
-
-// checksumFileToRust is checksumToRust for a file of n bytes passed by descriptor.
-func (t *CostTable) checksumFileToRust(algs []ferry.Algorithm, n int) bool {
-	if len(t.ChecksumFileBytes) == 0 {
-		return t.checksumToRust(algs, n)
-	}
-	return checksumByTable(t.ChecksumFileBytes, algs, n)
-}
-
-func checksumByTable(table map[ferry.Algorithm]Threshold, algs []ferry.Algorithm, n int) bool {
-	if len(algs) == 0 {
-		return true // the daemon answers the invalid request with its own error
-	}
-	for _, a := range algs {
-		th, ok := table[a]
-		if !ok || th.reaches(int64(n)) {
-			return true
-		}
-	}
-	return false
-}
-
 // resizeToRust says whether the daemon serves a resize of img faster. The header is read only
 // when the threshold is neither 0 nor Never; an input whose format or size cannot be read goes
 // to the daemon, which refuses it with a typed error.

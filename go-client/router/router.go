@@ -116,6 +116,7 @@ type config struct {
 	// costTable routes RouteAuto; costFile, when set, is loaded by New in its place.
 	costTable *CostTable
 	costFile  string
+	routes    *costRoutes // costTable compiled
 }
 
 // WithPolicy sets the policy the Router starts with (default: RouteRust). FERRY_ROUTE and the
@@ -228,6 +229,7 @@ func New(rust, goPath ferry.Processor, opts ...Option) (*Router, error) {
 	default:
 		cfg.costTable = DefaultCostTable()
 	}
+	cfg.routes = compileRoutes(cfg.costTable)
 	r := &Router{
 		rust: rust, goPath: goPath, cfg: cfg,
 		metrics:     cfg.metrics,
@@ -336,7 +338,7 @@ func (r *Router) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.Re
 		op:  "resize",
 		key: req.Key,
 		// A file's header is not in memory: it goes to the daemon, which reads it itself.
-		toRust:    func(t *CostTable) bool { return req.File != nil || t.resizeToRust(req.Image) },
+		toRust:    func(t *costRoutes) bool { return req.File != nil || t.resizeToRust(req.Image) },
 		run:       func(ctx context.Context, p ferry.Processor) (*ferry.ResizeResult, error) { return p.Resize(ctx, req) },
 		setServed: func(res *ferry.ResizeResult, s ferry.Served) { res.Served = s },
 		detach: func() func(context.Context, ferry.Processor) (*ferry.ResizeResult, error) {
@@ -382,7 +384,7 @@ func (r *Router) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*ferr
 	return route(r, ctx, &routedOp[*ferry.ChecksumResult]{
 		op:  "checksum",
 		key: req.Key,
-		toRust: func(t *CostTable) bool {
+		toRust: func(t *costRoutes) bool {
 			if req.File != nil {
 				return t.checksumFileToRust(req.Algorithms, fileLen(req.File))
 			}
@@ -429,7 +431,7 @@ type routedOp[T any] struct {
 	op  string
 	key string
 	// toRust is RouteAuto's decision for this request: whether the table says the daemon is faster.
-	toRust    func(*CostTable) bool
+	toRust    func(*costRoutes) bool
 	run       func(context.Context, ferry.Processor) (T, error)
 	setServed func(T, ferry.Served)
 	// detach returns run over a private copy of the request, and snapshot a private copy of a
@@ -452,11 +454,11 @@ type decision struct {
 	shadow bool
 }
 
-func (r *Router) decide(key string, toRust func(*CostTable) bool) decision {
+func (r *Router) decide(key string, toRust func(*costRoutes) bool) decision {
 	p := r.Policy()
 	switch p.Mode {
 	case RouteAuto:
-		if toRust(r.cfg.costTable) {
+		if toRust(r.cfg.routes) {
 			return decision{path: ferry.PathRust, reason: ReasonCost}
 		}
 		return decision{path: ferry.PathGo, reason: ReasonCost}

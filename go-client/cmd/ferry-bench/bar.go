@@ -122,7 +122,7 @@ func judge(r *results) []barLine {
 	if w := r.Auto.worst(policyRatio); w != nil {
 		d := r.Auto.worst(directRatio)
 		most("router policy auto vs the faster path, every size (both through a Router)",
-			"within 5%: worst auto p50 / faster pinned Router's p50 <= 1.05x",
+			"within 5%: worst median of auto / faster pinned Router, paired by pass, <= 1.05x",
 			fmt.Sprintf("worst: %s %s, auto %.1f us (%s) vs pinned to socket %.1f us, to Go %.1f us; against the paths called without a Router the worst is %.2fx (%s %s: the Router's own cost, about %.1f us, on a %.1f us call)",
 				w.Algorithm, sizeWord(w.Size), 1000*w.Auto.P50, w.Path, 1000*w.RouterRust.P50, 1000*w.RouterGo.P50,
 				d.Ratio, d.Algorithm, sizeWord(d.Size), 1000*(d.Auto.P50-min(d.Rust.P50, d.Go.P50)), 1000*min(d.Rust.P50, d.Go.P50)),

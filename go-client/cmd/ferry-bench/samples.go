@@ -29,3 +29,23 @@ func summarise(d []time.Duration) dist {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+// pairedRatio is the median of a[i]/b[i] over the passes i in which both ran. Calls of one pass
+// run back to back, so a noisy machine's drift and the cache state a pass starts from are on
+// both sides of each pair; a ratio of two medians has neither advantage, and when the times are
+// bimodal (a 1 MiB buffer in or out of L2) it swings by the share of each mode in each sample.
+func pairedRatio(a, b []time.Duration) float64 {
+	n := min(len(a), len(b))
+	if n == 0 {
+		return 0
+	}
+	ratios := make([]float64, n)
+	for i := range n {
+		ratios[i] = float64(a[i]) / float64(max(b[i], 1))
+	}
+	slices.Sort(ratios)
+	if n%2 == 1 {
+		return ratios[n/2]
+	}
+	return (ratios[n/2-1] + ratios[n/2]) / 2
+}
