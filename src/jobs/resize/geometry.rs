@@ -1,11 +1,11 @@
 //! Output size and source region, exactly as SPEC.md 5.3 (Geometry) defines them, plus the
-//! choice of JPEG DCT scale (shrink-on-load).
+//! choice of decode scale (shrink-on-load: JPEG's DCT scale, PNG's box).
 //!
 //! Sizes are computed in integers (products of u32 in u64), never from a floating-point scale,
 //! so "round half up" and "never exceeds the box" hold exactly: 640x427 into 400x400 is
 //! 400x267 (266.875 rounds up), not an accident of `0.625 * 427`.
 
-use super::super::{Anchor, JobError, Limits, Mode, ResizeParams};
+use super::super::{Anchor, Filter, ImageFormat, JobError, Limits, Mode, ResizeParams};
 use super::validate;
 
 /// A rectangle of the source picture in pixel units; may be fractional (`fill` crops a
@@ -109,6 +109,29 @@ pub fn jpeg_scale_eighths(region: Region, out_width: u32, out_height: u32) -> u3
         return 1;
     }
     [2u32, 4].into_iter().find(|&eighths| f64::from(eighths) / 8.0 >= SHRINK_ON_LOAD_MARGIN * ratio).unwrap_or(8)
+}
+
+/// The PNG shrink-on-load scale, in eighths (1, 2, 4 or 8): the smallest of 1/8, 1/4 and 1/2
+/// that keeps [`SHRINK_ON_LOAD_MARGIN`] on both axes, else full size. The decoder averages
+/// blocks of pixels as rows arrive (`decode::box_shrink`), as libvips' `resize` shrinks by an
+/// integer box before its Lanczos reduction (with the same gap of 2). `nearest` is promised
+/// original pixels for every input but a JPEG, so it always decodes at full size.
+pub fn box_scale_eighths(region: Region, out_width: u32, out_height: u32, filter: Filter) -> u32 {
+    if filter == Filter::Nearest {
+        return 8;
+    }
+    let ratio = (f64::from(out_width) / region.width).max(f64::from(out_height) / region.height);
+    [1u32, 2, 4].into_iter().find(|&eighths| f64::from(eighths) / 8.0 >= SHRINK_ON_LOAD_MARGIN * ratio).unwrap_or(8)
+}
+
+/// The scale `format` is decoded at for one output, in eighths: [`jpeg_scale_eighths`] for
+/// JPEG, [`box_scale_eighths`] for PNG, full size (8) for the rest.
+pub fn decode_scale_eighths(format: ImageFormat, region: Region, out_width: u32, out_height: u32, filter: Filter) -> u32 {
+    match format {
+        ImageFormat::Jpeg => jpeg_scale_eighths(region, out_width, out_height),
+        ImageFormat::Png => box_scale_eighths(region, out_width, out_height, filter),
+        ImageFormat::WebP | ImageFormat::Gif => 8,
+    }
 }
 
 #[cfg(test)]

@@ -25,9 +25,9 @@ use super::{decode, decoded_region, resample, sniff, validate, ResizeOutput};
 
 /// One picture decoded for several outputs, as stored: not turned upright, not colour-converted.
 pub struct Decoded {
-    /// The pixels, at `eighths`/8 of the stored picture on each axis that was DCT-scaled.
+    /// The pixels, at `eighths`/8 of the stored picture on each axis that was shrunk on load.
     pub raster: Raster,
-    /// The DCT scale it was decoded at (8 when not scaled).
+    /// The scale it was decoded at (8 when not scaled): DCT scale for JPEG, box for PNG.
     pub eighths: u32,
     /// The stored picture's size (header), which `raster` was decoded from.
     pub stored_width: u32,
@@ -72,13 +72,9 @@ pub fn decode_for(input: &[u8], requests: &[ResizeParams], limits: &Limits, ctl:
     let mut eighths = 1;
     for request in requests {
         let plan = checked_plan(source_width, source_height, request, limits)?;
-        if format == ImageFormat::Jpeg {
-            let region = orientation.region_to_stored(plan.region, stored_w, stored_h);
-            let (out_w, out_h) = orientation.upright_size(plan.width, plan.height);
-            eighths = eighths.max(geometry::jpeg_scale_eighths(region, out_w, out_h));
-        } else {
-            eighths = 8;
-        }
+        let region = orientation.region_to_stored(plan.region, stored_w, stored_h);
+        let (out_w, out_h) = orientation.upright_size(plan.width, plan.height);
+        eighths = eighths.max(geometry::decode_scale_eighths(format, region, out_w, out_h, request.filter));
     }
     let icc = source.meta.icc.take();
     let mut exif = source.meta.exif.take().filter(|_| keep_metadata);

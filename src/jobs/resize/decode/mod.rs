@@ -4,12 +4,14 @@
 //!
 //! - JPEG: libjpeg-turbo's scanline API (DCT-domain scaling, SIMD, deadline checks per band),
 //!   metadata from our own marker walk.
-//! - PNG: the `png` crate row by row, so the deadline is checked per band of rows.
+//! - PNG: the `png` crate row by row, so the deadline is checked per band of rows, and blocks of
+//!   rows can be averaged as they arrive (shrink-on-load by a box filter).
 //! - WebP, GIF (first frame): the `image` crate.
 //!
 //! Decoders are third-party code fed untrusted bytes. A panic inside one is caught here and
 //! reported as `BadImage`: the input is what made it fail, and retrying cannot help.
 
+mod box_shrink;
 mod image_rs;
 mod jpeg;
 mod jpeg_stream;
@@ -118,29 +120,38 @@ impl Source<'_> {
         }
     }
 
-    /// Decodes the pixels. `jpeg_eighths` (1 to 8; the plan uses 1, 2, 4, 8) is the DCT scale
-    /// for JPEG; other formats always decode at full size. Alpha that is opaque everywhere is
-    /// dropped.
-    pub fn decode(self, jpeg_eighths: u32, ctl: &JobControl) -> Result<Raster, JobError> {
-        self.decode_with(jpeg_eighths, JpegScans::Pruned, ctl)
+    /// Decodes the pixels. `eighths` (1 to 8; the plan uses 1, 2, 4, 8) is the DCT scale for
+    /// JPEG and the box shrink (8 / eighths) for PNG without alpha, interlacing or an odd scale;
+    /// other inputs decode at full size, so callers read the decoded size from the raster.
+    /// Alpha that is opaque everywhere is dropped.
+    pub fn decode(self, eighths: u32, ctl: &JobControl) -> Result<Raster, JobError> {
+        self.decode_with(eighths, JpegScans::Pruned, ctl)
     }
 
     /// [`Source::decode`], choosing whether a progressive JPEG at 1/8 is pruned of the scans
     /// that scale never reads (benches compare both).
-    pub fn decode_with(self, jpeg_eighths: u32, scans: JpegScans, ctl: &JobControl) -> Result<Raster, JobError> {
+    pub fn decode_with(self, eighths: u32, scans: JpegScans, ctl: &JobControl) -> Result<Raster, JobError> {
         #[cfg(test)]
         count::one();
         let format = self.format;
         let (width, height) = (self.width, self.height);
         let raster = guard(format, || match self.decoder {
             Decoder::Jpeg(input) => match scans {
-                JpegScans::Pruned => jpeg::decode(input, (width, height), jpeg_eighths, self.meta.adobe, ctl),
-                JpegScans::All => jpeg::decode_every_scan(input, (width, height), jpeg_eighths, self.meta.adobe, ctl),
+                JpegScans::Pruned => jpeg::decode(input, (width, height), eighths, self.meta.adobe, ctl),
+                JpegScans::All => jpeg::decode_every_scan(input, (width, height), eighths, self.meta.adobe, ctl),
             },
-            Decoder::Png(source) => source.decode(ctl),
+            Decoder::Png(source) => source.decode(box_factor(eighths), ctl),
             Decoder::ImageRs(source) => source.decode(),
         })?;
         Ok(raster.drop_opaque_alpha())
+    }
+}
+
+/// The box shrink for a scale in eighths: 1/2, 1/4 and 1/8 only (others decode at full size).
+fn box_factor(eighths: u32) -> u32 {
+    match eighths {
+        1 | 2 | 4 => 8 / eighths,
+        _ => 1,
     }
 }
 

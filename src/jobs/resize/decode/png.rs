@@ -1,7 +1,8 @@
 //! PNG through the `png` crate, row by row: palettes and low bit depths are expanded to 8 bits,
 //! `tRNS` becomes an alpha channel, 16-bit samples are rounded to 8, and the deadline is checked
 //! every [`ROWS_PER_CHECK`] rows (large PNGs are the slowest inputs to decode). Interlaced
-//! images, whose passes cover the whole picture, are decoded in one call.
+//! images, whose passes cover the whole picture, are decoded in one call. Rows may be shrunk on
+//! load by averaging blocks (`box_shrink`), as the plan asks.
 
 use std::io::Cursor;
 
@@ -11,6 +12,7 @@ use super::super::super::{JobControl, JobError};
 use super::super::exif;
 use super::super::metadata::Metadata;
 use super::super::raster::{Layout, Raster};
+use super::box_shrink::BoxShrinker;
 use super::{narrow_be16, ROWS_PER_CHECK};
 
 /// The iTXt keyword under which XMP is stored.
@@ -50,8 +52,10 @@ impl PngSource<'_> {
         self.reader.info().size()
     }
 
-    /// Decodes every row into an 8-bit raster.
-    pub fn decode(mut self, ctl: &JobControl) -> Result<Raster, JobError> {
+    /// Decodes every row into an 8-bit raster, shrunk on load by `shrink` (1, 2, 4 or 8) on
+    /// both axes when that is more than 1, the image is not interlaced and has no alpha (see
+    /// [`BoxShrinker`]); otherwise at full size.
+    pub fn decode(mut self, shrink: u32, ctl: &JobControl) -> Result<Raster, JobError> {
         let (width, height) = self.size();
         let (color, depth) = self.reader.output_color_type();
         let layout = match color {
@@ -63,8 +67,12 @@ impl PngSource<'_> {
         };
         let wide = depth == BitDepth::Sixteen;
         let stride = width as usize * layout.channels();
+        let interlaced = self.reader.info().interlaced;
+        if shrink > 1 && !interlaced && !layout.has_alpha() {
+            return self.decode_shrunk(layout, wide, shrink, ctl);
+        }
         let mut data = vec![0u8; stride * height as usize];
-        if self.reader.info().interlaced {
+        if interlaced {
             let size = self.reader.output_buffer_size().ok_or_else(|| JobError::BadImage("png: size overflows".into()))?;
             let mut frame = vec![0u8; size];
             self.reader.next_frame(&mut frame).map_err(bad)?;
@@ -83,6 +91,36 @@ impl PngSource<'_> {
             }
         }
         Ok(Raster::new(width, height, layout, data))
+    }
+}
+
+impl PngSource<'_> {
+    /// Rows straight into a [`BoxShrinker`]: the full-size picture is never held.
+    fn decode_shrunk(mut self, layout: Layout, wide: bool, shrink: u32, ctl: &JobControl) -> Result<Raster, JobError> {
+        let (width, height) = self.size();
+        let stride = width as usize * layout.channels();
+        let mut shrinker = BoxShrinker::new(width, height, layout.channels(), shrink);
+        let line = self.reader.output_line_size(width).ok_or_else(|| JobError::BadImage("png: row size overflows".into()))?;
+        let mut row = vec![0u8; line];
+        let mut narrowed = if wide { vec![0u8; stride] } else { Vec::new() };
+        for y in 0..height as usize {
+            if y % ROWS_PER_CHECK == 0 {
+                ctl.check("decode")?;
+            }
+            if self.reader.read_row(&mut row).map_err(bad)?.is_none() {
+                return Err(JobError::BadImage(format!("png: image data ends after {y} of {height} rows")));
+            }
+            if wide {
+                narrow_be16(&row, &mut narrowed);
+                shrinker.push_row(&narrowed);
+            } else {
+                shrinker.push_row(&row);
+            }
+        }
+        let out_width = shrinker.out_width();
+        let data = shrinker.finish();
+        let out_height = (data.len() / (out_width as usize * layout.channels())) as u32;
+        Ok(Raster::new(out_width, out_height, layout, data))
     }
 }
 

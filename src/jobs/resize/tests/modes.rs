@@ -7,7 +7,7 @@
 use image::DynamicImage;
 
 use super::*;
-use crate::jobs::{Anchor, ImageFormat};
+use crate::jobs::{Anchor, Filter, ImageFormat, Limits};
 
 fn keep_icc(mut p: ResizeParams) -> ResizeParams {
     p.keep_icc = true;
@@ -110,6 +110,38 @@ fn jpeg_shrink_on_load_stays_close_to_a_full_decode() {
         let out = run(&input, &params(Mode::Fit, box_side, box_side)).unwrap();
         assert_eq!(super::super::geometry::jpeg_scale_eighths(region, out.width, out.height), eighths, "{name}");
         let reference = reference_resize(&decode(&input), out.width, out.height);
+        assert_close_to_reference(&out, &reference, 40.0, name);
+    }
+}
+
+#[test]
+fn png_shrink_on_load_stays_close_to_a_full_decode() {
+    // A box of 8 (1600 -> 200 for a 100 box), 4 (1024 -> 256 for a 120 box) and 2 (1280 -> 640
+    // for a 200 fill: the 960 x 960 region), with gray and 16-bit rows, in fit and in an off-centre fill whose region
+    // is fractional; nearest always decodes at full size, and so does alpha.
+    let astronaut = decode(&photo("astronaut.png"));
+    let big = DynamicImage::ImageRgb8(image::imageops::resize(&astronaut.to_rgb8(), 1024, 1024, image::imageops::FilterType::Triangle));
+    let cases = [
+        ("painted 1/8", DynamicImage::ImageRgb8(painted(1600, 1200)), Mode::Fit, 100, 1),
+        ("astronaut x2", big.clone(), Mode::Fit, 120, 2),
+        ("gray 16-bit", DynamicImage::ImageLuma16(big.to_luma16()), Mode::Fit, 120, 2),
+        ("painted 1/2 fill", DynamicImage::ImageRgb8(painted(1280, 960)), Mode::Fill, 200, 4),
+    ];
+    for (name, img, mode, box_side, eighths) in cases {
+        let input = png_of(&img);
+        let mut p = params(mode, box_side, box_side);
+        p.anchor = Anchor::TopLeft;
+        let out = run(&input, &p).unwrap();
+        let plan = super::super::geometry::plan(img.width(), img.height(), &p, &Limits::default()).unwrap();
+        assert_eq!(super::super::geometry::box_scale_eighths(plan.region, out.width, out.height, p.filter), eighths, "{name}");
+        assert_eq!(super::super::geometry::box_scale_eighths(plan.region, out.width, out.height, Filter::Nearest), 8);
+        let reference = match mode {
+            Mode::Fit => reference_resize(&decode(&input), out.width, out.height),
+            _ => {
+                let side = img.width().min(img.height());
+                reference_resize(&decode(&input).crop_imm(0, 0, side, side), out.width, out.height)
+            }
+        };
         assert_close_to_reference(&out, &reference, 40.0, name);
     }
 }
