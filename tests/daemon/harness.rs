@@ -181,7 +181,7 @@ pub fn slow_job(id: u64, extra: Vec<(&str, Value)>) -> Vec<u8> {
 /// How long [`slow_job`] should take, at least, on one worker of the daemon under test.
 pub const SLOW_JOB: Duration = Duration::from_millis(500);
 
-/// A flat grey PNG (compresses to almost nothing, decodes to many pixels), sized once per test
+/// A flat translucent grey PNG (compresses to almost nothing, decodes to many pixels), sized once per test
 /// run so that resizing it takes at least [`SLOW_JOB`] on this machine and this build.
 pub fn slow_png() -> &'static [u8] {
     static PNG: OnceLock<Vec<u8>> = OnceLock::new();
@@ -205,14 +205,16 @@ pub fn slow_png() -> &'static [u8] {
     })
 }
 
-/// A `side` x `side` RGB PNG of one grey.
+/// A `side` x `side` PNG of one translucent grey. Translucent so that the daemon decodes it at
+/// full size and premultiplies it (an opaque one is shrunk as it is decoded and costs little).
 pub fn flat_png(side: u32) -> Vec<u8> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, side, side);
-    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_color(png::ColorType::Rgba);
     encoder.set_depth(png::BitDepth::Eight);
     let mut writer = encoder.write_header().unwrap();
-    writer.write_image_data(&vec![128u8; (side * side * 3) as usize]).unwrap();
+    let pixels: Vec<u8> = [128u8, 128, 128, 200].repeat((side * side) as usize);
+    writer.write_image_data(&pixels).unwrap();
     writer.finish().unwrap();
     out
 }
