@@ -37,9 +37,12 @@ test-vectors:
 
 # The fault-injection build only recompiles ferryd itself (features change no dependency); it
 # runs first because the plain build after it puts the normal daemon back in target/release.
+# The overload tests judge latency against an unloaded baseline, so they run last and alone
+# (marked ignored, so that the parallel suite leaves them out).
 test-rust:
 	$(CARGO_TEST) --features fault-injection --test panics
 	$(CARGO_TEST)
+	$(CARGO_TEST) --test daemon -- --ignored --test-threads=1 overload::
 
 # The daemon is the one `cargo test --release` built (no second compile); `--no-run` is a
 # no-op when test-rust ran first and builds it when test-go runs alone.
