@@ -37,7 +37,7 @@ func planFor(short bool) plan {
 		concurrency: []int{1, 2, 8, 64}, sweepMinJobs: 24,
 		checksumSizes:  []int{4 << 10, 64 << 10, 1 << 20, 16 << 20, 64 << 20},
 		checksumBudget: 1500 * time.Millisecond,
-		autoBudget:     time.Second, autoMinCalls: 7,
+		autoBudget:     time.Second, autoMinCalls: 15, // 64 MiB cells reach only a few passes in a second
 		burst: 80, // the default queue bound (64) admits 64; the other 16 must be busy
 	}
 }
