@@ -225,12 +225,12 @@ func TestMain(m *testing.M) {
 // connection to it.
 func startEchoProcess(b testing.TB) net.Conn {
 	b.Helper()
-	conn, stop, err := echofloor.StartProcess()
+	echo, err := echofloor.StartProcess()
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(stop)
-	return conn
+	b.Cleanup(echo.Stop)
+	return echo.Conn
 }
 
 // BenchmarkSocketVsGo runs the same jobs through the Client (ferryd) and in process (the Go

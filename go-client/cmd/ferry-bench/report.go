@@ -21,13 +21,15 @@ func markdown(r *results) string {
 		w("| %s | %s | %s | %s |\n", l.Line, l.Target, l.Measured, l.Verdict)
 	}
 
-	w("\n## Ping\n\nSerial round trips, alternating the three kinds (%d each), in microseconds.\n\n", r.Ping.Client.N)
-	w("| round trip | p50 | p95 | p99 |\n|---|---:|---:|---:|\n")
-	for _, row := range []struct {
-		name string
-		d    dist
-	}{{"raw floor: ping frame to an echo process", r.Ping.RawFloor}, {"raw ping frame to ferryd", r.Ping.RawFerryd}, {"Client.Ping", r.Ping.Client}} {
-		w("| %s | %.1f | %.1f | %.1f |\n", row.name, 1000*row.d.P50, 1000*row.d.P95, 1000*row.d.P99)
+	w("\n## Ping\n\nSerial round trips, alternating the three kinds (%d each), in microseconds.", r.Ping.Client.N)
+	if r.Ping.Pinned {
+		w(" All three processes (this one, the echo server, ferryd) run on one CPU during the first table, the bar's: on this VM a round trip whose wake-up lands on the other, idle vCPU pays the hypervisor's wake of a halted CPU, tens of microseconds that have nothing to do with the software, and unpinned each process settles for a whole round in one mode or the other by where its threads happen to run (the ratio swung from 0.88x to 1.78x between rounds). The second table is the same round trips unpinned, right after. The pipelined phase and the rest of the run use every CPU.")
+	}
+	w("\n\n")
+	writeRoundTrips(w, serialRoundTrips{r.Ping.RawFloor, r.Ping.RawFerryd, r.Ping.Client})
+	if u := r.Ping.Unpinned; u != nil {
+		w("\nUnpinned (p50 ratio Client.Ping / floor %.2fx):\n\n", u.Client.P50/u.RawFloor.P50)
+		writeRoundTrips(w, *u)
 	}
 	w("\nPipelined: %d goroutines sharing one Client: %.0f pings/s.\n", r.Ping.Pipelined.Goroutines, r.Ping.Pipelined.PerSecond)
 
@@ -143,5 +145,16 @@ func writeChecksumCells(w func(string, ...any), cells []checksumCell) {
 		}
 		w("| %s | %s | %.3f | %.3f | %.2f | %.3f | %.3f | %.2f | %s |\n", c.Algorithm, sizeWord(c.Size), c.Rust.P50, c.Rust.P99, c.RustGBps,
 			c.Go.P50, c.Go.P99, c.GoGBps, faster)
+	}
+}
+
+// writeRoundTrips renders the three serial round trips as a table.
+func writeRoundTrips(w func(string, ...any), t serialRoundTrips) {
+	w("| round trip | p50 | p95 | p99 |\n|---|---:|---:|---:|\n")
+	for _, row := range []struct {
+		name string
+		d    dist
+	}{{"raw floor: ping frame to an echo process", t.RawFloor}, {"raw ping frame to ferryd", t.RawFerryd}, {"Client.Ping", t.Client}} {
+		w("| %s | %.1f | %.1f | %.1f |\n", row.name, 1000*row.d.P50, 1000*row.d.P95, 1000*row.d.P99)
 	}
 }

@@ -60,16 +60,27 @@ func ServeIfAsked() {
 	os.Exit(0)
 }
 
+// Process is the echo server running in a child process, and a connection to it.
+type Process struct {
+	Conn net.Conn
+	// PID is the child's process id (benchmarks pin its threads to a CPU).
+	PID  int
+	stop func()
+}
+
+// Stop closes the connection and stops the child.
+func (p *Process) Stop() { p.stop() }
+
 // StartProcess runs the echo server in a child process (this binary again, which must call
-// ServeIfAsked) and returns a connection to it, and a function that closes it and stops the child.
-func StartProcess() (net.Conn, func(), error) {
+// ServeIfAsked) and connects to it.
+func StartProcess() (*Process, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "fe")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	path := filepath.Join(dir, "e.sock")
 	cmd := exec.Command(self, "-test.run=^$") // the flag keeps a test binary from running tests
@@ -77,7 +88,7 @@ func StartProcess() (net.Conn, func(), error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
-		return nil, nil, err
+		return nil, err
 	}
 	stop := func() {
 		_ = cmd.Process.Kill()
@@ -87,11 +98,11 @@ func StartProcess() (net.Conn, func(), error) {
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		conn, err := net.Dial("unix", path)
 		if err == nil {
-			return conn, func() { conn.Close(); stop() }, nil
+			return &Process{Conn: conn, PID: cmd.Process.Pid, stop: func() { conn.Close(); stop() }}, nil
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return nil, nil, fmt.Errorf("echo process did not listen: %w", err)
+			return nil, fmt.Errorf("echo process did not listen: %w", err)
 		}
 	}
 }
