@@ -204,9 +204,14 @@ func runLimited[T any](ctx context.Context, p *Processor, job func() (T, error))
 	}
 	done := make(chan outcome, 1) // buffered: an abandoned job must not block on sending
 	go func() {
-		defer p.release()
-		v, err := job()
-		done <- outcome{v, err}
+		var o outcome
+		func() {
+			defer p.release()
+			o.v, o.err = job()
+		}()
+		// Freed before the result is sent: once a caller has its result, its slot is free
+		// (Running counts it no longer).
+		done <- o
 	}()
 	select {
 	case o := <-done:

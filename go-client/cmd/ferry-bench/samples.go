@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"slices"
 	"time"
 )
@@ -43,9 +44,32 @@ func pairedRatio(a, b []time.Duration) float64 {
 	for i := range n {
 		ratios[i] = float64(a[i]) / float64(max(b[i], 1))
 	}
-	slices.Sort(ratios)
-	if n%2 == 1 {
-		return ratios[n/2]
+	return median(ratios)
+}
+
+// abbaRatio is the median, over pairs of passes (0 and 1, 2 and 3, ...), of the geometric mean
+// of a[i]/b[i] over the pair: a and b ran back to back in opposite orders in the two passes of
+// a pair, so the cost of going first or second is on both sides once.
+func abbaRatio(a, b []time.Duration) float64 {
+	n := min(len(a), len(b)) / 2
+	if n == 0 {
+		return pairedRatio(a, b)
 	}
-	return (ratios[n/2-1] + ratios[n/2]) / 2
+	ratios := make([]float64, n)
+	for k := range n {
+		r0 := float64(a[2*k]) / float64(max(b[2*k], 1))
+		r1 := float64(a[2*k+1]) / float64(max(b[2*k+1], 1))
+		ratios[k] = math.Sqrt(r0 * r1)
+	}
+	return median(ratios)
+}
+
+// median of xs, which it sorts.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
