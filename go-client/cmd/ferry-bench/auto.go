@@ -106,20 +106,21 @@ func benchAuto(ctx context.Context, d *daemon, p plan, table *router.CostTable) 
 					alg, size, first.Served, first.Digests[alg], want.Digests[alg])
 			}
 			cell := autoCell{Algorithm: alg, Size: size, Path: first.Served.Path}
-			var at, rt, gt, prt, pgt []time.Duration
+			// Samples of each call, in pass order: auto, socket, Go, pinned to the socket, to Go.
+			var times [5][]time.Duration
 			var served ferry.Served
 			calls := []func() error{
-				timed(&at, func() error {
+				timed(&times[0], func() error {
 					res, err := r.Checksum(ctx, req)
 					if err == nil {
 						served = res.Served
 					}
 					return err
 				}),
-				timed(&rt, func() error { _, err := d.client.Checksum(ctx, req); return err }),
-				timed(&gt, func() error { _, err := goPath.Checksum(ctx, req); return err }),
-				timed(&prt, func() error { _, err := routers[1].Checksum(ctx, req); return err }),
-				timed(&pgt, func() error { _, err := routers[2].Checksum(ctx, req); return err }),
+				timed(&times[1], func() error { _, err := d.client.Checksum(ctx, req); return err }),
+				timed(&times[2], func() error { _, err := goPath.Checksum(ctx, req); return err }),
+				timed(&times[3], func() error { _, err := routers[1].Checksum(ctx, req); return err }),
+				timed(&times[4], func() error { _, err := routers[2].Checksum(ctx, req); return err }),
 			}
 			// auto's twin is the Router pinned to the path auto takes: the same work plus the
 			// same fixed cost, so any difference between them is auto's decision. The other
@@ -132,12 +133,13 @@ func benchAuto(ctx context.Context, d *daemon, p plan, table *router.CostTable) 
 				twin, other = 3, 4
 			}
 			rest := []int{1, 2, other}
-			for start := time.Now(); len(at) < p.autoMinCalls || time.Since(start) < p.autoBudget || len(at)%2 == 1; {
+			passes := func() int { return len(times[0]) }
+			for start := time.Now(); passes() < p.autoMinCalls || time.Since(start) < p.autoBudget || passes()%2 == 1; {
 				order := make([]int, 0, len(calls))
 				for _, k := range rand.Perm(len(rest)) {
 					order = append(order, rest[k])
 				}
-				if len(at)%2 == 0 {
+				if passes()%2 == 0 {
 					order = append(order, 0, twin)
 				} else {
 					order = append(order, twin, 0)
@@ -152,19 +154,16 @@ func benchAuto(ctx context.Context, d *daemon, p plan, table *router.CostTable) 
 				}
 			}
 			// Paired before summarise sorts the samples out of pass order.
-			pinnedTimes := map[int][]time.Duration{3: prt, 4: pgt}
-			overTwin := abbaRatio(at, pinnedTimes[twin])
-			overOther := pairedRatio(at, pinnedTimes[other])
-			cell.Auto, cell.Rust, cell.Go = summarise(at), summarise(rt), summarise(gt)
-			cell.RouterRust, cell.RouterGo = summarise(prt), summarise(pgt)
+			overTwin, overOther := abbaRatio(times[0], times[twin]), pairedRatio(times[0], times[other])
+			var d [5]dist
+			for i := range times {
+				d[i] = summarise(times[i])
+			}
+			cell.Auto, cell.Rust, cell.Go, cell.RouterRust, cell.RouterGo = d[0], d[1], d[2], d[3], d[4]
 			cell.Ratio = cell.Auto.P50 / min(cell.Rust.P50, cell.Go.P50)
 			// Against the faster pinned Router: the twin unless auto chose the slower path.
-			twinP50, otherP50 := cell.RouterGo.P50, cell.RouterRust.P50
-			if twin == 3 {
-				twinP50, otherP50 = otherP50, twinP50
-			}
 			cell.PolicyRatio = overTwin
-			if otherP50 < twinP50 {
+			if d[other].P50 < d[twin].P50 {
 				cell.PolicyRatio = overOther
 			}
 			out.Cells = append(out.Cells, cell)

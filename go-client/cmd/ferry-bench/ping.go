@@ -11,7 +11,10 @@ import (
 	"github.com/ferryd/ferry/go-client/internal/echofloor"
 )
 
-// serialRoundTrips are the three serial round trips of pingResults.
+// serialRoundTrips are three kinds of serial round trip. RawFloor: a ping frame to a trivial
+// echo server in another process (this binary, re-run), no client machinery at all. RawFerryd:
+// the same frame written to ferryd on a plain connection. Client: Client.Ping. The three
+// alternate, so they share machine conditions.
 type serialRoundTrips struct {
 	RawFloor  dist `json:"raw_floor"`
 	RawFerryd dist `json:"raw_ferryd"`
@@ -20,12 +23,7 @@ type serialRoundTrips struct {
 
 // pingResults compare the Client's round trip with the floor a bare Unix socket sets.
 type pingResults struct {
-	// RawFloor: a ping frame to a trivial echo server in another process (this binary, re-run),
-	// no client machinery at all. RawFerryd: the same frame written to ferryd on a plain
-	// connection. Client: Client.Ping. The three alternate, so they share machine conditions.
-	RawFloor  dist `json:"raw_floor"`
-	RawFerryd dist `json:"raw_ferryd"`
-	Client    dist `json:"client"`
+	serialRoundTrips
 	// Pinned says whether the three above ran with all three processes on one CPU (see
 	// pinForPing); Unpinned, then, the same round trips free to run anywhere.
 	Pinned   bool              `json:"pinned"`
@@ -59,14 +57,13 @@ func benchPing(ctx context.Context, d *daemon, p plan) (pingResults, error) {
 	// are what the software costs, and the bar's.
 	unpin, pinned := pinForPing(os.Getpid(), d.pid, echoProcess.PID)
 	res.Pinned = pinned
-	res.RawFloor, res.RawFerryd, res.Client, err = serialPings(ctx, d, echo, direct, p.pings)
+	res.serialRoundTrips, err = serialPings(ctx, d, echo, direct, p.pings)
 	unpin()
 	if err != nil {
 		return res, err
 	}
 	if pinned {
-		var u serialRoundTrips
-		u.RawFloor, u.RawFerryd, u.Client, err = serialPings(ctx, d, echo, direct, p.pings)
+		u, err := serialPings(ctx, d, echo, direct, p.pings)
 		if err != nil {
 			return res, err
 		}
@@ -97,26 +94,25 @@ func benchPing(ctx context.Context, d *daemon, p plan) (pingResults, error) {
 	return res, firstErr
 }
 
-// serialPings times n round trips of each kind, alternated: a ping frame to the echo server,
-// the same frame to ferryd on a plain connection, and Client.Ping.
-func serialPings(ctx context.Context, d *daemon, echo, direct net.Conn, n int) (floor, raw, client dist, err error) {
+// serialPings times n round trips of each kind, alternated.
+func serialPings(ctx context.Context, d *daemon, echo, direct net.Conn, n int) (serialRoundTrips, error) {
 	reply := make([]byte, len(echofloor.PingReply))
 	var f, r, c []time.Duration
 	for i := 0; i < n; i++ {
 		t0 := time.Now()
 		if err := echofloor.RoundTrip(echo, reply); err != nil {
-			return floor, raw, client, err
+			return serialRoundTrips{}, err
 		}
 		t1 := time.Now()
 		if err := echofloor.RoundTrip(direct, reply); err != nil {
-			return floor, raw, client, err
+			return serialRoundTrips{}, err
 		}
 		t2 := time.Now()
 		if err := d.client.Ping(ctx); err != nil {
-			return floor, raw, client, err
+			return serialRoundTrips{}, err
 		}
 		t3 := time.Now()
 		f, r, c = append(f, t1.Sub(t0)), append(r, t2.Sub(t1)), append(c, t3.Sub(t2))
 	}
-	return summarise(f), summarise(r), summarise(c), nil
+	return serialRoundTrips{summarise(f), summarise(r), summarise(c)}, nil
 }

@@ -26,7 +26,7 @@ func markdown(r *results) string {
 		w(" All three processes (this one, the echo server, ferryd) run on one CPU during the first table, the bar's: on this VM a round trip whose wake-up lands on the other, idle vCPU pays the hypervisor's wake of a halted CPU, tens of microseconds that have nothing to do with the software, and unpinned each process settles for a whole round in one mode or the other by where its threads happen to run (the ratio swung from 0.88x to 1.78x between rounds). The second table is the same round trips unpinned, right after. The pipelined phase and the rest of the run use every CPU.")
 	}
 	w("\n\n")
-	writeRoundTrips(w, serialRoundTrips{r.Ping.RawFloor, r.Ping.RawFerryd, r.Ping.Client})
+	writeRoundTrips(w, r.Ping.serialRoundTrips)
 	if u := r.Ping.Unpinned; u != nil {
 		w("\nUnpinned (p50 ratio Client.Ping / floor %.2fx):\n\n", u.Client.P50/u.RawFloor.P50)
 		writeRoundTrips(w, *u)

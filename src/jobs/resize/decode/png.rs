@@ -78,17 +78,12 @@ impl PngSource<'_> {
             self.reader.next_frame(&mut frame).map_err(bad)?;
             store(&frame, &mut data, wide);
         } else {
-            let line = self.reader.output_line_size(width).ok_or_else(|| JobError::BadImage("png: row size overflows".into()))?;
-            let mut row = vec![0u8; line];
-            for (y, out) in data.chunks_exact_mut(stride).enumerate() {
-                if y % ROWS_PER_CHECK == 0 {
-                    ctl.check("decode")?;
+            let mut rows = data.chunks_exact_mut(stride);
+            self.for_each_row(ctl, |row| {
+                if let Some(out) = rows.next() {
+                    store(row, out, wide);
                 }
-                if self.reader.read_row(&mut row).map_err(bad)?.is_none() {
-                    return Err(JobError::BadImage(format!("png: image data ends after {y} of {height} rows")));
-                }
-                store(&row, out, wide);
-            }
+            })?;
         }
         Ok(Raster::new(width, height, layout, data))
     }
@@ -98,11 +93,28 @@ impl PngSource<'_> {
     /// Rows straight into a [`BoxShrinker`]: the full-size picture is never held.
     fn decode_shrunk(mut self, layout: Layout, wide: bool, shrink: u32, ctl: &JobControl) -> Result<Raster, JobError> {
         let (width, height) = self.size();
-        let stride = width as usize * layout.channels();
         let mut shrinker = BoxShrinker::new(width, height, layout.channels(), shrink);
+        let mut narrowed = if wide { vec![0u8; width as usize * layout.channels()] } else { Vec::new() };
+        self.for_each_row(ctl, |row| {
+            if wide {
+                narrow_be16(row, &mut narrowed);
+                shrinker.push_row(&narrowed);
+            } else {
+                shrinker.push_row(row);
+            }
+        })?;
+        let out_width = shrinker.out_width();
+        let data = shrinker.finish();
+        let out_height = (data.len() / (out_width as usize * layout.channels())) as u32;
+        Ok(Raster::new(out_width, out_height, layout, data))
+    }
+
+    /// Hands every row of a non-interlaced image, as decoded (16-bit samples still wide), to
+    /// `each` in order, checking the deadline every [`ROWS_PER_CHECK`] rows.
+    fn for_each_row(&mut self, ctl: &JobControl, mut each: impl FnMut(&[u8])) -> Result<(), JobError> {
+        let (width, height) = self.size();
         let line = self.reader.output_line_size(width).ok_or_else(|| JobError::BadImage("png: row size overflows".into()))?;
         let mut row = vec![0u8; line];
-        let mut narrowed = if wide { vec![0u8; stride] } else { Vec::new() };
         for y in 0..height as usize {
             if y % ROWS_PER_CHECK == 0 {
                 ctl.check("decode")?;
@@ -110,17 +122,9 @@ impl PngSource<'_> {
             if self.reader.read_row(&mut row).map_err(bad)?.is_none() {
                 return Err(JobError::BadImage(format!("png: image data ends after {y} of {height} rows")));
             }
-            if wide {
-                narrow_be16(&row, &mut narrowed);
-                shrinker.push_row(&narrowed);
-            } else {
-                shrinker.push_row(&row);
-            }
+            each(&row);
         }
-        let out_width = shrinker.out_width();
-        let data = shrinker.finish();
-        let out_height = (data.len() / (out_width as usize * layout.channels())) as u32;
-        Ok(Raster::new(out_width, out_height, layout, data))
+        Ok(())
     }
 }
 
