@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"math"
 
 	"github.com/tinylib/msgp/msgp"
@@ -37,7 +38,11 @@ func DecodeReply(body []byte, op Op, r *Reply, copyBins bool) error {
 	if err != nil {
 		return err
 	}
-	var haveID, haveOK, haveCode bool
+	var haveID, haveOK bool
+	// code and message belong to error replies only; in a success reply they are keys the
+	// reply does not define, skipped whatever their type. The map's order is free, so they are
+	// kept raw until ok is known.
+	var code, message []byte
 	var have resultFields
 	for it.more() {
 		key, val, err := it.next()
@@ -55,12 +60,9 @@ func DecodeReply(body []byte, op Op, r *Reply, copyBins bool) error {
 			r.OK, err = readBool(val)
 			haveOK = true
 		case "code":
-			r.Code, err = readUint(val, math.MaxUint16)
-			haveCode = true
+			code = val
 		case "message":
-			var s []byte
-			s, err = readStr(val)
-			r.Message = string(s)
+			message = val
 		default:
 			switch op.Base() {
 			case OpHello:
@@ -85,12 +87,28 @@ func DecodeReply(body []byte, op Op, r *Reply, copyBins bool) error {
 		return fieldErr("id", ErrMissing)
 	case !haveOK:
 		return fieldErr("ok", ErrMissing)
-	case !r.OK && !haveCode:
-		return fieldErr("code", ErrMissing)
 	case !r.OK:
-		return nil
+		return decodeErrorFields(code, message, r)
 	}
 	return have.check(op)
+}
+
+// decodeErrorFields decodes an error reply's code (required) and message.
+func decodeErrorFields(code, message []byte, r *Reply) (err error) {
+	if code == nil {
+		return fieldErr("code", ErrMissing)
+	}
+	if r.Code, err = readUint(code, math.MaxUint16); err != nil {
+		return fieldErr("code", err)
+	}
+	if message != nil {
+		s, err := readStr(message)
+		if err != nil {
+			return fieldErr("message", err)
+		}
+		r.Message = string(s)
+	}
+	return nil
 }
 
 // resultFields records which required result fields a success reply carried.
@@ -300,7 +318,7 @@ func decodeChecksumField(key, val []byte, r *ChecksumReply, copyBins bool, have 
 			return err
 		}
 		if copyBins {
-			sum = append([]byte(nil), sum...)
+			sum = bytes.Clone(sum) // empty stays empty, as in place
 		}
 		r.Digests = append(r.Digests, Digest{Algorithm: word(name), Sum: sum})
 		rest = after

@@ -112,9 +112,10 @@ func appendHelloReply(b []byte, h *HelloReply) []byte {
 }
 
 // hasBudgetKeys says whether the reply carries the keys protocol v1 added after queue_bytes; a
-// daemon from before them sends none, and the encoder then writes none either.
+// daemon from before them sends none, and the encoder then writes none either. max_outputs came
+// last, so a reply with it has the others too (a zero one is written as 0).
 func (h *HelloReply) hasBudgetKeys() bool {
-	return h.MemoryBudget != 0 || h.MaxConnections != 0 || h.MaxQueueWaitMs != 0
+	return h.MemoryBudget != 0 || h.MaxConnections != 0 || h.MaxQueueWaitMs != 0 || h.MaxOutputs != 0
 }
 
 // hasBudgetKeys says whether the reply carries the keys protocol v1 added after workers.

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -118,7 +119,8 @@ func readBin(val []byte, copyOut bool) ([]byte, error) {
 		return nil, err
 	}
 	if copyOut {
-		return append([]byte(nil), b...), nil
+		// Clone keeps an empty bin empty rather than nil, as it is in place.
+		return bytes.Clone(b), nil
 	}
 	return b, nil
 }
