@@ -177,7 +177,9 @@ fn the_estimate_bounds_every_image_kinds_real_peak() {
     let kinds = kinds();
     let limits = Limits::default();
     for format in [OutputFormat::Jpeg, OutputFormat::Png, OutputFormat::WebP] {
-        for box_side in [200, 1600] {
+        // 100 decodes JPEG at 1/8 (progressive ones pruned through a copy), 200 JPEG and PNG at
+        // 1/4, 1600 everything at full size.
+        for box_side in [100, 200, 1600] {
             let params = ResizeParams { width: box_side, height: box_side, format, ..ResizeParams::default() };
             for (name, input) in &kinds {
                 let estimate = estimate_memory(input, &params, &limits).unwrap();
@@ -250,9 +252,10 @@ fn kinds() -> Vec<(&'static str, Vec<u8>)> {
     kinds
 }
 
-/// The whole daemon, C allocations included: a fresh ferryd per kind (one worker), its VmHWM
-/// reset to its resident size once it is idle, then one resize to 1600x1600 WebP (the largest
-/// output and the heaviest encoder). The rise of its peak must stay under the estimate plus the
+/// The whole daemon, C allocations included: a fresh ferryd per kind and size (one worker), its
+/// VmHWM reset to its resident size once it is idle, then one resize: to 1600x1600 WebP (the
+/// largest output and the heaviest encoder) and to 100x100 JPEG (shrunk on load, where the
+/// estimate is smallest). The rise of its peak must stay under the estimate plus the
 /// request frame (the budget counts the frame on its own) plus 8 MiB for what a first request
 /// touches beyond the job (thread stacks, the reply buffer, allocator arenas).
 #[test]
@@ -260,18 +263,20 @@ fn the_estimate_bounds_the_daemons_peak_memory_for_every_image_kind() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     const SLACK: u64 = 8 << 20;
     let limits = Limits::default();
-    let params = ResizeParams { width: 1600, height: 1600, format: OutputFormat::WebP, ..ResizeParams::default() };
     for (name, input) in kinds() {
-        let estimate = estimate_memory(&input, &params, &limits).unwrap();
-        let daemon = daemon::Daemon::start();
-        let frame = daemon::resize_frame(&input);
-        daemon.reset_peak();
-        let baseline = daemon.status_kib("VmRSS:") << 10;
-        daemon.call(&frame);
-        let peak = (daemon.status_kib("VmHWM:") << 10).saturating_sub(baseline);
-        let bound = estimate + frame.len() as u64 + SLACK;
-        eprintln!("{name}: daemon peak rise {peak} <= estimate {estimate} + frame {} + slack", frame.len());
-        assert!(peak <= bound, "{name}: the daemon's peak rose {peak} bytes, over {bound}");
+        for (side, format) in [(1600, OutputFormat::WebP), (100, OutputFormat::Jpeg)] {
+            let params = ResizeParams { width: side, height: side, format, ..ResizeParams::default() };
+            let estimate = estimate_memory(&input, &params, &limits).unwrap();
+            let daemon = daemon::Daemon::start();
+            let frame = daemon::resize_frame(&input, side, format.word());
+            daemon.reset_peak();
+            let baseline = daemon.status_kib("VmRSS:") << 10;
+            daemon.call(&frame);
+            let peak = (daemon.status_kib("VmHWM:") << 10).saturating_sub(baseline);
+            let bound = estimate + frame.len() as u64 + SLACK;
+            eprintln!("{name} in {side}: daemon peak rise {peak} <= estimate {estimate} + frame {} + slack", frame.len());
+            assert!(peak <= bound, "{name} in {side}: the daemon's peak rose {peak} bytes, over {bound}");
+        }
     }
 }
 
@@ -342,16 +347,16 @@ mod daemon {
         }
     }
 
-    /// A resize request frame: fit 1600x1600, WebP.
-    pub fn resize_frame(image: &[u8]) -> Vec<u8> {
+    /// A resize request frame: fit in a `side` square, as `format`.
+    pub fn resize_frame(image: &[u8], side: u32, format: &str) -> Vec<u8> {
         use rmpv::Value;
         let body = Value::Map(vec![
             ("id".into(), 1.into()),
             ("op".into(), "resize".into()),
             ("image".into(), Value::Binary(image.to_vec())),
-            ("width".into(), 1600.into()),
-            ("height".into(), 1600.into()),
-            ("format".into(), "webp".into()),
+            ("width".into(), side.into()),
+            ("height".into(), side.into()),
+            ("format".into(), format.into()),
         ]);
         let mut encoded = Vec::new();
         rmpv::encode::write_value(&mut encoded, &body).unwrap();

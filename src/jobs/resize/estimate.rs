@@ -1,36 +1,42 @@
 //! An upper bound on the memory one resize will allocate, from the image header alone, so the
 //! server can admit or refuse the job against its memory budget before anything is decoded.
 //!
-//! With `P` the stored pixel count (header width x height) and `O` the output pixel count (the
-//! plan for the upright picture, taking the larger of the two orientations since EXIF is not
+//! With `P` the stored pixel count (header width x height), `D` the pixel count the decoder
+//! produces (`P`, or less when the image is shrunk on load, below) and `O` the output pixel count
+//! (the plan for the upright picture, taking the larger of the two orientations since EXIF is not
 //! read here), the estimate in bytes is
 //!
 //! ```text
-//! P x (4 + 4 + extra)  +  O x out  +  1 MiB
+//! P x extra  +  D x (4 + 4)  +  O x out  +  copy  +  1 MiB
 //! ```
 //!
-//! - `P x 4`: the decoded 8-bit raster (at most 4 channels after expansion);
-//! - `P x 4`: the resampler's working copy of the source (alpha premultiplied);
-//! - `extra`, per pixel, what a decoder holds beside its output:
+//! - `D x 4`: the decoded 8-bit raster (at most 4 channels after expansion);
+//! - `D x 4`: the resampler's working copy of it (alpha premultiplied);
+//! - `D`: the plan's decode scale `e` in eighths (`geometry::decode_scale_eighths`, the largest
+//!   over the outputs and both orientations) gives `ceil(W x e / 8) x ceil(H x e / 8)`, for
+//!   - JPEG, scaled by libjpeg-turbo's DCT (lossless files, which it cannot scale: `P`);
+//!   - PNG not interlaced and without alpha (no alpha channel, no `tRNS` before the first
+//!     `IDAT`), averaged in blocks as rows arrive (`decode::box_shrink`; others: `P`);
+//!   - WebP and GIF: `P`, always decoded at full size;
+//! - `extra`, per stored pixel, what a decoder holds beside its output:
 //!   - PNG interlaced: the whole frame at its native depth, `channels x bytes per sample`
 //!     (16-bit RGBA: 8; a palette expands to RGB or RGBA first: 3 or 4);
-//!   - PNG not interlaced: 0 (one row, inside the 1 MiB);
+//!   - PNG not interlaced: 0 (a few rows, inside the 1 MiB);
 //!   - JPEG progressive: the DCT coefficients of every component, 2 bytes each
-//!     (`components x 2`; libjpeg keeps them all until the last scan); baseline: 0;
+//!     (`components x 2`; libjpeg keeps them all until the last scan, at any scale); baseline: 0;
 //!   - WebP and GIF: 8 (the `image` crate's own frame and colour buffers);
 //! - `O x out`: the resized raster, its colour-converted copy, the encoder's buffer and the
 //!   encoded output (4 bytes per pixel each: `out` = 16 for JPEG and PNG); WebP 32, for
 //!   libwebp's YUV(A) planes and its lossless alpha coder;
+//! - `copy`: a progressive JPEG decoded at 1/8 is decoded from a copy without the scans that
+//!   scale never reads (`decode::scan_pruning`), at most the input's size; otherwise 0;
 //! - 1 MiB: codec state, colour transforms, rows, metadata.
 //!
 //! Several outputs from one decode ([`super::resize_several`]) hold the same decode-side terms
 //! once (the decoded picture, and one working copy at a time: its colour conversion, its turn
 //! upright or one resize's source) plus every output's `O x out`, since each output's encoded
-//! bytes (and a larger output kept to make smaller ones from) live until the reply:
-//!
-//! ```text
-//! P x (4 + 4 + extra)  +  sum of O_i x out_i  +  1 MiB
-//! ```
+//! bytes (and a larger output kept to make smaller ones from) live until the reply; `e` is then
+//! the scale the largest output needs, as the decode uses.
 //!
 //! The input bytes are not included: they are the request frame, counted on their own.
 //! `tests/memory_estimate.rs` measures the real peak of each image kind against this bound.
@@ -67,22 +73,47 @@ pub fn estimate_memory_several(input: &[u8], outputs: &[ResizeParams], limits: &
     let (w, h) = sniff::dimensions(input, format)?;
     sniff::check_limits(w, h, limits)?;
     let pixels = u64::from(w) * u64::from(h);
-    let extra = match format {
-        ImageFormat::Png => png_extra(input),
-        ImageFormat::Jpeg => jpeg_extra(input)?,
-        ImageFormat::WebP | ImageFormat::Gif => 8,
+    let decoder = match format {
+        ImageFormat::Png => png_decoder(input),
+        ImageFormat::Jpeg => jpeg_decoder(input)?,
+        ImageFormat::WebP | ImageFormat::Gif => DecoderFacts { extra: 8, shrinks: false, progressive: false },
     };
     let mut out = 0;
+    let mut eighths = 1;
     for params in outputs {
-        let pixels = [(w, h), (h, w)]
-            .into_iter()
-            .filter_map(|(uw, uh)| geometry::plan(uw, uh, params, limits).ok())
+        let plans: Vec<_> =
+            [(w, h), (h, w)].into_iter().filter_map(|(uw, uh)| geometry::plan(uw, uh, params, limits).ok()).collect();
+        let pixels = plans
+            .iter()
             .map(|plan| u64::from(plan.width) * u64::from(plan.height))
             .max()
             .ok_or_else(|| JobError::InvalidArgument("no output size fits the limits".into()))?;
         out += pixels * output_bytes_per_pixel(params.format);
+        // The scale reads only the ratio of output to region, which turning the picture
+        // upright does not change; the larger of the two orientations' scales is kept.
+        for plan in &plans {
+            eighths = eighths.max(geometry::decode_scale_eighths(format, plan.region, plan.width, plan.height, params.filter));
+        }
     }
-    Ok(pixels * (8 + extra) + out + FIXED)
+    let decoded = if decoder.shrinks { scaled(w, eighths) * scaled(h, eighths) } else { pixels };
+    let copy = if decoder.progressive && eighths == 1 { input.len() as u64 } else { 0 };
+    Ok(pixels * decoder.extra + decoded * 8 + out + copy + FIXED)
+}
+
+/// What the estimate needs to know of a decoder, from the header.
+struct DecoderFacts {
+    /// Bytes it holds per stored pixel beside its output (module docs).
+    extra: u64,
+    /// Whether it decodes at the plan's scale (else at full size).
+    shrinks: bool,
+    /// A progressive JPEG, pruned through a copy at 1/8.
+    progressive: bool,
+}
+
+/// One axis of `side` pixels decoded at `eighths`/8, rounded up as libjpeg-turbo and the box
+/// shrink both do.
+fn scaled(side: u32, eighths: u32) -> u64 {
+    (u64::from(side) * u64::from(eighths)).div_ceil(8)
 }
 
 /// What the output side holds per output pixel: the resized raster, its converted copy, the
@@ -96,14 +127,17 @@ fn output_bytes_per_pixel(format: OutputFormat) -> u64 {
     }
 }
 
-/// Bytes per pixel an interlaced PNG's native frame holds (0 when not interlaced), from IHDR:
-/// bit depth at offset 24, colour type at 25, interlace method at 28.
-fn png_extra(input: &[u8]) -> u64 {
+/// A PNG's decoder, from IHDR (bit depth at offset 24, colour type at 25, interlace method at
+/// 28) and the chunks before the first IDAT: an interlaced frame holds its native depth whole;
+/// a non-interlaced image without alpha is shrunk on load.
+fn png_decoder(input: &[u8]) -> DecoderFacts {
     let (Some(&depth), Some(&colour), Some(&interlace)) = (input.get(24), input.get(25), input.get(28)) else {
-        return 8;
+        return DecoderFacts { extra: 8, shrinks: false, progressive: false };
     };
     if interlace == 0 {
-        return 0;
+        // Gray, RGB or palette: alpha only through tRNS.
+        let shrinks = matches!(colour, 0 | 2 | 3) && !has_trns(input);
+        return DecoderFacts { extra: 0, shrinks, progressive: false };
     }
     let channels = match colour {
         0 => 1,
@@ -113,27 +147,44 @@ fn png_extra(input: &[u8]) -> u64 {
         _ => 4,
     };
     let bytes = if depth == 16 { 2 } else { 1 };
-    channels * bytes
+    DecoderFacts { extra: channels * bytes, shrinks: false, progressive: false }
 }
 
-/// Coefficient bytes per pixel of a progressive JPEG (0 for a sequential one).
-fn jpeg_extra(input: &[u8]) -> Result<u64, JobError> {
+/// Whether a tRNS chunk comes before the first IDAT (where the png crate reads it). A chunk
+/// list that cannot be walked to an IDAT answers yes: full size is the safe guess.
+fn has_trns(input: &[u8]) -> bool {
+    let mut at = 8;
+    while let Some(header) = input.get(at..at + 8) {
+        let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        match &header[4..8] {
+            b"tRNS" => return true,
+            b"IDAT" | b"IEND" => return false,
+            _ => at = at.saturating_add(length).saturating_add(12),
+        }
+    }
+    true
+}
+
+/// A JPEG's decoder: a progressive one holds 2 bytes of coefficient per component and stored
+/// pixel; every one but a lossless one is scaled by the DCT.
+fn jpeg_decoder(input: &[u8]) -> Result<DecoderFacts, JobError> {
     let segments = jpeg_markers::header_segments(input)?;
     let Some(sof) =
         segments.iter().find(|s| matches!(s.marker, 0xC0..=0xCF) && !matches!(s.marker, 0xC4 | 0xC8 | 0xCC))
     else {
-        return Ok(0);
+        return Ok(DecoderFacts { extra: 0, shrinks: false, progressive: false });
     };
-    // SOF2, SOF6, SOF10, SOF14 are progressive.
+    // SOF2, SOF6, SOF10, SOF14 are progressive; SOF3, SOF7, SOF11, SOF15 lossless.
     let progressive = matches!(sof.marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
+    let lossless = matches!(sof.marker, 0xC3 | 0xC7 | 0xCB | 0xCF);
     let components = sof.payload.get(5).copied().map_or(4, u64::from).min(4);
-    Ok(if progressive { components * 2 } else { 0 })
+    Ok(DecoderFacts { extra: if progressive { components * 2 } else { 0 }, shrinks: !lossless, progressive })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocabulary::Mode;
+    use crate::vocabulary::{Filter, Mode};
 
     fn png_header(width: u32, height: u32, depth: u8, colour: u8, interlace: u8) -> Vec<u8> {
         let mut out = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
@@ -150,8 +201,67 @@ mod tests {
         let p = 100_000_000u64;
         // 400 x 400 out
         assert_eq!(estimate_memory(&input, &params, &Limits::default()), Ok(p * 16 + 160_000 * 16 + FIXED));
-        let plain = png_header(10_000, 10_000, 8, 2, 0);
-        assert_eq!(estimate_memory(&plain, &params, &Limits::default()), Ok(p * 8 + 160_000 * 16 + FIXED));
+        // Not interlaced, no alpha: averaged in 8x8 blocks as it decodes (400 / 10000 leaves
+        // twice the output at 1/8), 1250 x 1250 pixels held instead of 10000 x 10000.
+        let mut plain = png_header(10_000, 10_000, 8, 2, 0);
+        plain.extend_from_slice(&[0; 4]); // IHDR's CRC
+        plain.extend_from_slice(&chunk(b"IDAT", &[0; 16]));
+        assert_eq!(estimate_memory(&plain, &params, &Limits::default()), Ok(1250 * 1250 * 8 + 160_000 * 16 + FIXED));
+    }
+
+    /// A PNG chunk: length, kind, data, and a CRC the estimate does not read.
+    fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+        let mut out = (data.len() as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&[0; 4]);
+        out
+    }
+
+    #[test]
+    fn a_png_is_counted_shrunk_only_where_the_decoder_shrinks_it() {
+        let limits = Limits::default();
+        let fit = |side, filter| ResizeParams { width: side, height: side, filter, ..ResizeParams::default() };
+        let with = |colour: u8, chunks: &[Vec<u8>]| {
+            let mut png = png_header(4000, 3000, 8, colour, 0);
+            png.extend_from_slice(&[0; 4]); // IHDR's CRC
+            for c in chunks {
+                png.extend_from_slice(c);
+            }
+            png
+        };
+        let idat = chunk(b"IDAT", &[0; 16]);
+        let gama = chunk(b"gAMA", &[0, 0, 0xb1, 0x8f]);
+        let trns = chunk(b"tRNS", &[0, 1, 0, 2, 0, 3]);
+        let full = 12_000_000u64 * 8;
+        let out = |w: u64, h: u64| w * h * 16 + FIXED;
+        // 4000x3000 into 500: 1/4 keeps twice the output (1000x750).
+        let rgb = with(2, &[gama.clone(), idat.clone()]);
+        assert_eq!(estimate_memory(&rgb, &fit(500, Filter::Lanczos3), &limits), Ok(1000 * 750 * 8 + out(500, 375)));
+        // 1/2 for 1000 (2000x1500); nothing smaller than full size for 1500.
+        assert_eq!(estimate_memory(&rgb, &fit(1000, Filter::Lanczos3), &limits), Ok(2000 * 1500 * 8 + out(1000, 750)));
+        assert_eq!(estimate_memory(&rgb, &fit(1500, Filter::Lanczos3), &limits), Ok(full + out(1500, 1125)));
+        // nearest keeps original pixels; tRNS before IDAT is an alpha channel; RGBA has one;
+        // a chunk list that runs off the end is not trusted.
+        assert_eq!(estimate_memory(&rgb, &fit(500, Filter::Nearest), &limits), Ok(full + out(500, 375)));
+        let transparent = with(2, &[gama.clone(), trns.clone(), idat.clone()]);
+        assert_eq!(estimate_memory(&transparent, &fit(500, Filter::Lanczos3), &limits), Ok(full + out(500, 375)));
+        assert_eq!(estimate_memory(&with(6, &[idat.clone()]), &fit(500, Filter::Lanczos3), &limits), Ok(full + out(500, 375)));
+        assert_eq!(estimate_memory(&with(2, &[]), &fit(500, Filter::Lanczos3), &limits), Ok(full + out(500, 375)));
+        // tRNS after the image data is not read, as the decoder does not.
+        let late = with(3, &[chunk(b"PLTE", &[0; 6]), idat, trns]);
+        assert_eq!(estimate_memory(&late, &fit(500, Filter::Lanczos3), &limits), Ok(1000 * 750 * 8 + out(500, 375)));
+    }
+
+    #[test]
+    fn several_outputs_are_counted_at_the_scale_of_the_largest() {
+        let mut rgb = png_header(4000, 3000, 8, 2, 0);
+        rgb.extend_from_slice(&[0; 4]);
+        rgb.extend_from_slice(&chunk(b"IDAT", &[0; 16]));
+        let fit = |side| ResizeParams { width: side, height: side, ..ResizeParams::default() };
+        let got = estimate_memory_several(&rgb, &[fit(200), fit(1000)], &Limits::default());
+        // 1/2 for 1000: 2000x1500 decoded; 200x150 and 1000x750 out.
+        assert_eq!(got, Ok(2000 * 1500 * 8 + (30_000 + 750_000) * 16 + FIXED));
     }
 
     #[test]
