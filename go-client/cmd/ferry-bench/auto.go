@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -77,6 +79,11 @@ func benchAuto(ctx context.Context, d *daemon, p plan, table *router.CostTable) 
 		routers[i] = r
 	}
 	r := routers[0]
+	// Go's collector runs between passes only, never inside a timed call: a pass at 16 MiB
+	// allocates about 32 MiB of frames, so a collection left to its own pacing ran every pass or
+	// two, and where its mark phase fell in a pass biased the pair that paid for it (auto and its
+	// twin read 1.04-1.08x apart in full runs and 0.98-1.01x alone).
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	// timed is f, timed into *into.
 	timed := func(into *[]time.Duration, f func() error) func() error {
 		return func() error {
@@ -139,6 +146,7 @@ func benchAuto(ctx context.Context, d *daemon, p plan, table *router.CostTable) 
 				for _, k := range rand.Perm(len(rest)) {
 					order = append(order, rest[k])
 				}
+				runtime.GC()
 				if passes()%2 == 0 {
 					order = append(order, 0, twin)
 				} else {
@@ -175,7 +183,7 @@ func benchAuto(ctx context.Context, d *daemon, p plan, table *router.CostTable) 
 // writeAuto renders the auto section: the table the router routed by and each cell's ratio.
 func writeAuto(w func(string, ...any), r *results) {
 	a := r.Auto
-	w("\n## Router policy auto\n\nA Router in policy `auto` (package router), routing by a cost table made from this round's checksum cells and thumbnail rows, against the socket path and the Go path called directly and against Routers pinned to each path (policies rust and go); the five alternate call by call. Policy ratio: auto's time over the time of the pinned Router faster by p50, paired call by call (a 1 MiB buffer in or out of L2 makes the times bimodal, and a ratio of two medians swung by 10%). Auto and the Router pinned to its own path run back to back at the end of each pass, after the other three in a fresh order, auto first in even passes and second in odd ones; the figure is the median over pairs of passes of the geometric mean of the pair's two ratios, so that what each place in the pass costs (a call right after a socket call finds the caches colder) cancels out; it is the cost of auto's choice alone, the Router's own fixed cost (its decision, breaker, metrics) being on both sides: the bar's figure, <= 1.05 at every size. Ratio: auto p50 over the faster path called without a Router, which adds that fixed cost; it matters only where a call takes a few microseconds. Microseconds.\n\n")
+	w("\n## Router policy auto\n\nA Router in policy `auto` (package router), routing by a cost table made from this round's checksum cells and thumbnail rows, against the socket path and the Go path called directly and against Routers pinned to each path (policies rust and go); the five alternate call by call. Policy ratio: auto's time over the time of the pinned Router faster by p50, paired call by call (a 1 MiB buffer in or out of L2 makes the times bimodal, and a ratio of two medians swung by 10%%). Go's collector runs between passes only, never inside a timed call. Auto and the Router pinned to its own path run back to back at the end of each pass, after the other three in a fresh order, auto first in even passes and second in odd ones; the figure is the median over pairs of passes of the geometric mean of the pair's two ratios, so that what each place in the pass costs (a call right after a socket call finds the caches colder) cancels out; it is the cost of auto's choice alone, the Router's own fixed cost (its decision, breaker, metrics) being on both sides: the bar's figure, <= 1.05 at every size. Ratio: auto p50 over the faster path called without a Router, which adds that fixed cost; it matters only where a call takes a few microseconds. Microseconds.\n\n")
 	if a.Table != nil {
 		w("Routed by: ")
 		for i, alg := range algorithms {
