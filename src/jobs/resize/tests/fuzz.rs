@@ -1,5 +1,5 @@
-//! Fuzz-ish: truncated and bit-flipped versions of real inputs must give `Ok` or a `JobError`,
-//! never a panic, not even one caught inside the pipeline (decoder panics are turned into
+//! Fuzz-ish: truncated and bit-flipped versions of real inputs must give `Ok` or a `JobError`
+//! from the job and from its memory estimate, never a panic, not even one caught inside the pipeline (decoder panics are turned into
 //! `BadImage` as a safety net, so the test counts panics on its own thread with a hook).
 
 use std::cell::Cell;
@@ -88,8 +88,14 @@ fn damaged_inputs_never_panic() {
                 let mut p = params(Mode::Fit, 64, 64);
                 p.format = format;
                 p.keep_metadata = true;
+                // Admission reads the same untrusted header first (and walks PNG chunks).
+                let estimate = std::panic::catch_unwind(|| super::super::estimate_memory(variant, &p, &Limits::default()))
+                    .unwrap_or_else(|_| panic!("{name} variant {i}: the memory estimate panicked"));
                 let result = std::panic::catch_unwind(|| run(variant, &p));
                 let outcome = result.unwrap_or_else(|_| panic!("{name} variant {i} escaped as a panic"));
+                if let Err(refusal) = &estimate {
+                    assert!(outcome.is_err(), "{name} variant {i}: admission refuses ({refusal:?}) what the job accepts");
+                }
                 match outcome {
                     Ok(out) => {
                         assert!(out.width <= 64 && out.height <= 64);
