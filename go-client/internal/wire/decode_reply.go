@@ -54,14 +54,27 @@ func DecodeReply(body []byte, op Op, r *Reply, copyBins bool) error {
 		}
 		switch string(key) {
 		case "id":
+			// Twice would leave two requests this could answer; ReplyID reads the first.
+			if haveID {
+				return fieldErr("id", ErrDuplicateKey)
+			}
 			r.ID, err = readUint(val, math.MaxUint64)
 			haveID = true
 		case "ok":
+			if haveOK {
+				return fieldErr("ok", ErrDuplicateKey)
+			}
 			r.OK, err = readBool(val)
 			haveOK = true
 		case "code":
+			if code != nil {
+				return fieldErr("code", ErrDuplicateKey)
+			}
 			code = val
 		case "message":
+			if message != nil {
+				return fieldErr("message", ErrDuplicateKey)
+			}
 			message = val
 		default:
 			switch op.Base() {
