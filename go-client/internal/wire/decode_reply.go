@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"bytes"
 	"math"
 
 	"github.com/tinylib/msgp/msgp"
@@ -330,10 +329,7 @@ func decodeChecksumField(key, val []byte, r *ChecksumReply, copyBins bool, have 
 		if err != nil {
 			return err
 		}
-		if copyBins {
-			sum = bytes.Clone(sum) // empty stays empty, as in place
-		}
-		r.Digests = append(r.Digests, Digest{Algorithm: word(name), Sum: sum})
+		r.Digests = append(r.Digests, Digest{Algorithm: word(name), Sum: ownBin(sum, copyBins)})
 		rest = after
 	}
 	have.digests = true

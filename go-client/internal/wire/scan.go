@@ -118,11 +118,16 @@ func readBin(val []byte, copyOut bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ownBin(b, copyOut), nil
+}
+
+// ownBin is a bin read in place, copied out of the body when copyOut is set. The copy of an
+// empty bin stays empty rather than nil, as it is in place.
+func ownBin(b []byte, copyOut bool) []byte {
 	if copyOut {
-		// Clone keeps an empty bin empty rather than nil, as it is in place.
-		return bytes.Clone(b), nil
+		return bytes.Clone(b)
 	}
-	return b, nil
+	return b
 }
 
 func readBool(val []byte) (bool, error) {
