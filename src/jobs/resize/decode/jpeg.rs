@@ -15,7 +15,7 @@ use super::super::jpeg_markers;
 use super::super::metadata::Metadata;
 use super::super::raster::{Layout, Raster};
 use super::libjpeg::{Decompressor, Failure, FileColorSpace};
-use super::scan_pruning;
+use super::{eighth_scale, scan_pruning};
 use super::ROWS_PER_CHECK;
 
 /// Most progressive scans a JPEG may have. Real encoders write about ten; thousands of tiny
@@ -30,7 +30,9 @@ pub fn metadata(input: &[u8]) -> Result<Metadata, JobError> {
 
 /// Decodes at `eighths`/8 of the stored size (lossless JPEGs, which cannot be scaled, at full
 /// size). Gray stays gray; CMYK and YCCK come out as CMYK for the colour stage. At 1/8 a
-/// progressive file is first pruned of the scans that scale never reads.
+/// progressive file is decoded without libjpeg from only the scans it needs where
+/// [`eighth_scale`] takes it, else pruned of the scans that scale never reads and given to
+/// libjpeg.
 pub fn decode(
     input: &[u8],
     (width, height): (u32, u32),
@@ -38,8 +40,24 @@ pub fn decode(
     adobe: bool,
     ctl: &JobControl,
 ) -> Result<Raster, JobError> {
+    if eighths == 1 {
+        if let Some(raster) = eighth_scale::decode(input, (width, height), ctl)? {
+            return Ok(raster);
+        }
+    }
+    decode_with_libjpeg(input, (width, height), eighths, adobe, ctl)
+}
+
+/// [`decode`] through libjpeg only: at 1/8 pruned of the scans that scale never reads.
+pub fn decode_with_libjpeg(
+    input: &[u8],
+    (width, height): (u32, u32),
+    eighths: u32,
+    adobe: bool,
+    ctl: &JobControl,
+) -> Result<Raster, JobError> {
     let pruned = if eighths == 1 { scan_pruning::for_eighth_scale(input) } else { None };
-    decode_stream(pruned.as_deref().unwrap_or(input), input, (width, height), eighths, adobe, ctl)
+    decode_stream(pruned.as_deref().unwrap_or(input), input, (width, height), eighths, adobe, false, ctl)
 }
 
 /// [`decode`] without scan pruning: every scan is decoded (the reference pruning is held to).
@@ -50,21 +68,30 @@ pub fn decode_every_scan(
     adobe: bool,
     ctl: &JobControl,
 ) -> Result<Raster, JobError> {
-    decode_stream(input, input, (width, height), eighths, adobe, ctl)
+    decode_stream(input, input, (width, height), eighths, adobe, false, ctl)
+}
+
+/// [`decode_every_scan`] with YCbCr files left in YCbCr (in an `Rgb` raster): tests compare
+/// luma.
+#[cfg(test)]
+pub fn decode_every_scan_to_ycc(input: &[u8], (width, height): (u32, u32), eighths: u32) -> Result<Raster, JobError> {
+    decode_stream(input, input, (width, height), eighths, false, true, &JobControl::unbounded())
 }
 
 /// Decodes `stream` (the input, or a pruned copy of it) at `eighths`/8; `input` is the
 /// original, which warnings are judged against.
+#[allow(clippy::too_many_arguments)]
 fn decode_stream(
     stream: &[u8],
     input: &[u8],
     (width, height): (u32, u32),
     eighths: u32,
     adobe: bool,
+    keep_ycc: bool,
     ctl: &JobControl,
 ) -> Result<Raster, JobError> {
     let mut decompressor = Decompressor::new(ctl, MAX_SCANS)?;
-    let started = decompressor.start(stream, eighths, false).map_err(failed)?;
+    let started = decompressor.start(stream, eighths, keep_ycc).map_err(failed)?;
     if (started.image_width, started.image_height) != (width, height) {
         return Err(JobError::BadImage(format!(
             "jpeg: libjpeg reads {}x{}, the header walk {width}x{height}",

@@ -41,15 +41,18 @@ pub struct Frame {
     pub marker: u8,
     /// Bits per sample.
     pub precision: u8,
+    pub width: u16,
+    pub height: u16,
     pub components: Vec<Component>,
 }
 
-/// One frame component and its sampling factors.
+/// One frame component, its sampling factors and its quantisation table.
 #[derive(Clone, Copy, Debug)]
 pub struct Component {
     pub id: u8,
     pub h: u8,
     pub v: u8,
+    pub quant_table: u8,
 }
 
 /// An SOS header, with component selectors resolved to indices into the frame.
@@ -66,6 +69,8 @@ pub struct ScanHeader {
     /// The restart interval in force (DRI), and whether restart markers appear in the data.
     pub restart_interval: u16,
     pub has_restarts: bool,
+    /// Where the entropy-coded data starts (it ends where the scan's piece does).
+    pub data_start: usize,
 }
 
 /// Cuts `jpeg` into pieces, or says what it did not understand.
@@ -113,8 +118,8 @@ pub fn split(jpeg: &[u8]) -> Result<Stream, &'static str> {
         } else if marker == SOS {
             let frame = frame.as_ref().ok_or("scan before the frame")?;
             let (end, has_restarts) = entropy_coded_end(jpeg, pos)?;
+            scan = Some(parse_scan(frame, payload, restart_interval, has_restarts, pos)?);
             pos = end;
-            scan = Some(parse_scan(frame, payload, restart_interval, has_restarts)?);
         }
         pieces.push(Piece { range: start..pos, scan });
     }
@@ -157,13 +162,15 @@ fn parse_frame(marker: u8, p: &[u8]) -> Result<Frame, &'static str> {
         if !(1..=4).contains(&h) || !(1..=4).contains(&v) || components.iter().any(|o| o.id == id) {
             return Err("bad frame component");
         }
-        components.push(Component { id, h, v });
+        components.push(Component { id, h, v, quant_table: c[2] });
     }
-    Ok(Frame { marker, precision: p[0], components })
+    let height = u16::from_be_bytes([p[1], p[2]]);
+    let width = u16::from_be_bytes([p[3], p[4]]);
+    Ok(Frame { marker, precision: p[0], width, height, components })
 }
 
 /// count, then per component: selector, tables; then Ss, Se, Ah<<4|Al.
-fn parse_scan(frame: &Frame, p: &[u8], restart_interval: u16, has_restarts: bool) -> Result<ScanHeader, &'static str> {
+fn parse_scan(frame: &Frame, p: &[u8], restart_interval: u16, has_restarts: bool, data_start: usize) -> Result<ScanHeader, &'static str> {
     let count = usize::from(*p.first().ok_or("short scan header")?);
     if !(1..=4).contains(&count) || p.len() != 4 + 2 * count {
         return Err("bad scan header");
@@ -185,6 +192,7 @@ fn parse_scan(frame: &Frame, p: &[u8], restart_interval: u16, has_restarts: bool
         al: tail[2] & 15,
         restart_interval,
         has_restarts,
+        data_start,
     })
 }
 
@@ -217,7 +225,8 @@ mod tests {
         assert_eq!(ranges, [2..18, 18..24, 24..41, 41..58, 58..60]);
         let scans: Vec<_> = stream.pieces.iter().filter_map(|p| p.scan.as_ref()).collect();
         assert_eq!(scans[0].components, [0, 1]);
-        assert_eq!((scans[0].ss, scans[0].se, scans[0].has_restarts), (0, 0, false));
+        assert_eq!((scans[0].ss, scans[0].se, scans[0].has_restarts, scans[0].data_start), (0, 0, false, 36));
+        assert_eq!((stream.frame.width, stream.frame.height, stream.frame.components[1].quant_table), (16, 16, 1));
         assert_eq!(scans[1].components, [1]);
         assert_eq!((scans[1].ss, scans[1].se, scans[1].ah, scans[1].al, scans[1].has_restarts), (1, 63, 0, 0, true));
     }

@@ -7,10 +7,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::super::super::{Filter, JobControl, JobError};
-use super::super::geometry::Region;
+use super::super::geometry::{Region, DC_ONLY_MARGIN};
 use super::super::raster::{Layout, Raster};
 use super::super::resample;
-use super::jpeg::{decode, decode_every_scan};
+use super::eighth_scale::decode_to_ycc;
+use super::jpeg::{decode, decode_every_scan, decode_every_scan_to_ycc, decode_with_libjpeg};
 use super::jpeg_stream;
 use super::scan_pruning::for_eighth_scale;
 
@@ -25,6 +26,7 @@ extern "C" {
         v0: c_int,
         script: *const c_int,
         nscans: c_int,
+        restart_interval: c_uint,
         out: *mut *mut u8,
         out_len: *mut c_ulong,
     ) -> c_int;
@@ -36,7 +38,20 @@ type Scan = (&'static [i32], i32, i32, i32, i32);
 
 /// Encodes `pixels` (gray or RGB rows) as a progressive JPEG with `script` (empty: libjpeg's
 /// default script), the first component sampled `h0 x v0`.
-fn encode_progressive(pixels: &[u8], width: u32, height: u32, components: i32, (h0, v0): (i32, i32), script: &[Scan]) -> Vec<u8> {
+fn encode_progressive(pixels: &[u8], width: u32, height: u32, components: i32, sampling: (i32, i32), script: &[Scan]) -> Vec<u8> {
+    encode_progressive_with_restarts(pixels, width, height, components, sampling, script, 0)
+}
+
+/// [`encode_progressive`] with a restart marker every `restart_interval` MCUs.
+fn encode_progressive_with_restarts(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    components: i32,
+    (h0, v0): (i32, i32),
+    script: &[Scan],
+    restart_interval: u32,
+) -> Vec<u8> {
     assert_eq!(pixels.len(), (width * height) as usize * components as usize);
     let flat: Vec<c_int> = script
         .iter()
@@ -60,6 +75,7 @@ fn encode_progressive(pixels: &[u8], width: u32, height: u32, components: i32, (
             v0,
             flat.as_ptr(),
             script.len() as c_int,
+            restart_interval,
             &mut out,
             &mut len,
         );
@@ -118,11 +134,6 @@ fn scan_count(jpeg: &[u8]) -> usize {
     jpeg_stream::split(jpeg).unwrap().pieces.iter().filter(|p| p.scan.is_some()).count()
 }
 
-/// A Lanczos3 thumbnail fitting 200x200, as the pipeline's resize makes it.
-fn thumbnail(raster: Raster) -> Raster {
-    thumbnail_of_side(raster, 200)
-}
-
 /// A Lanczos3 thumbnail whose longer side is `side`.
 fn thumbnail_of_side(raster: Raster, side: u32) -> Raster {
     let scale = f64::from(side) / f64::from(raster.width.max(raster.height));
@@ -137,27 +148,54 @@ fn psnr(a: &[u8], b: &[u8]) -> f64 {
     if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0 * 255.0 / mse).log10() }
 }
 
-/// What pruning did to one file, for the assertions and the log.
+/// What pruning and the 1/8 decoder did to one file, for the assertions and the log.
 struct Compared {
     pruned: bool,
     scans: (usize, usize),
+    /// Whether the 1/8 decoder (`eighth_scale`) took the file (else the pipeline used libjpeg,
+    /// pruned).
+    own_decoder: bool,
+    /// Whether the pipeline's 1/8 picture equals libjpeg's full decode sample for sample.
+    identical: bool,
     thumbnail_psnr: f64,
 }
 
-/// Decodes `jpeg` at 1/8 pruned and with every scan; the decodes must be identical (pruning
-/// drops only coefficients the 1/8 IDCTs never read), and so their thumbnails.
+/// Every third sample from the first: luma of a YCbCr raster.
+fn luma(raster: &Raster) -> Vec<u8> {
+    raster.data.iter().step_by(raster.layout.channels()).copied().collect()
+}
+
+/// Decodes `jpeg` at 1/8 three ways: libjpeg reading every scan (the reference), libjpeg pruned
+/// (must be identical: pruning drops only coefficients the 1/8 IDCTs never read), and the
+/// pipeline's own decode (`eighth_scale` where it takes the file): luma identical to the
+/// reference (compared in YCbCr), the RGB picture reported, and its thumbnail within 40 dB PSNR
+/// (callers assert identity where it must hold).
 fn compare_at_eighth(name: &str, jpeg: &[u8]) -> Compared {
     let size = frame_size(jpeg);
     let ctl = JobControl::unbounded();
     let full = decode_every_scan(jpeg, size, 1, false, &ctl).unwrap();
-    let pruned_decode = decode(jpeg, size, 1, false, &ctl).unwrap();
+    let pruned_decode = decode_with_libjpeg(jpeg, size, 1, false, &ctl).unwrap();
     assert_eq!((full.width, full.height, full.layout), (pruned_decode.width, pruned_decode.height, pruned_decode.layout), "{name}");
     assert!(full.data == pruned_decode.data, "{name}: pruned decode differs (luma or chroma), PSNR {:.1} dB", psnr(&full.data, &pruned_decode.data));
-    let thumbnail_psnr = psnr(&thumbnail(full).data, &thumbnail(pruned_decode).data);
+    let ours = decode(jpeg, size, 1, false, &ctl).unwrap();
+    assert_eq!((full.width, full.height, full.layout), (ours.width, ours.height, ours.layout), "{name}");
+    let own_decoder = match decode_to_ycc(jpeg, size) {
+        Some(ycc) => {
+            let reference = decode_every_scan_to_ycc(jpeg, size, 1).unwrap();
+            assert!(luma(&ycc) == luma(&reference), "{name}: 1/8 decoder's luma differs, PSNR {:.1} dB", psnr(&luma(&ycc), &luma(&reference)));
+            true
+        }
+        None => false,
+    };
+    let identical = full.data == ours.data;
+    // The largest thumbnail the pipeline makes from a 1/8 decode (it keeps DC_ONLY_MARGIN over
+    // the output), at most 200 px: a thumbnail reduces.
+    let side = ((f64::from(full.width.max(full.height)) / DC_ONLY_MARGIN) as u32).min(200);
+    let thumbnail_psnr = psnr(&thumbnail_of_side(full, side).data, &thumbnail_of_side(ours, side).data);
     assert!(thumbnail_psnr >= 40.0, "{name}: thumbnail PSNR {thumbnail_psnr:.1} dB");
     let pruned = for_eighth_scale(jpeg);
     let scans = (pruned.as_deref().map_or(scan_count(jpeg), scan_count), scan_count(jpeg));
-    Compared { pruned: pruned.is_some(), scans, thumbnail_psnr }
+    Compared { pruned: pruned.is_some(), scans, own_decoder, identical, thumbnail_psnr }
 }
 
 #[test]
@@ -176,12 +214,14 @@ fn pruned_decodes_equal_full_decodes_for_every_scan_script_and_sampling() {
             let jpeg = encode_progressive(&rgb, width, height, 3, sampling, script);
             let got = compare_at_eighth(&name, &jpeg);
             assert!(got.pruned && got.scans.0 < got.scans.1, "{name}: nothing pruned ({:?} scans)", got.scans);
-            eprintln!("{name}: kept {} of {} scans, thumbnail PSNR {:.1} dB", got.scans.0, got.scans.1, got.thumbnail_psnr);
+            assert!(got.own_decoder, "{name}: the 1/8 decoder declined");
+            assert!(got.identical, "{name}: the picture differs from libjpeg's");
+            eprintln!("{name}: libjpeg would keep {} of {} scans, thumbnail PSNR {:.1} dB", got.scans.0, got.scans.1, got.thumbnail_psnr);
         }
     }
     let jpeg = encode_progressive(&gray, width, height, 1, (1, 1), &[]);
     let got = compare_at_eighth("gray, libjpeg default", &jpeg);
-    assert!(got.pruned && got.scans.0 < got.scans.1);
+    assert!(got.pruned && got.scans.0 < got.scans.1 && got.own_decoder && got.identical);
     // TurboJPEG's own progressive output (libjpeg's default script through another door).
     let mut compressor = turbojpeg::Compressor::new().unwrap();
     compressor.set_progressive(true).unwrap();
@@ -189,6 +229,66 @@ fn pruned_decodes_equal_full_decodes_for_every_scan_script_and_sampling() {
     let image = turbojpeg::Image { pixels: &rgb[..], width: width as usize, pitch: width as usize * 3, height: height as usize, format: turbojpeg::PixelFormat::RGB };
     let jpeg = compressor.compress_to_vec(image).unwrap();
     assert!(compare_at_eighth("turbojpeg progressive", &jpeg).pruned);
+}
+
+#[test]
+fn restart_markers_and_odd_sizes_decode_identically() {
+    let (rgb, width, height) = rocket_rgb();
+    // A crop whose sides are not multiples of 16 (partial MCUs on both edges).
+    let (w, h) = (width - 13, height - 7);
+    let crop: Vec<u8> = rgb.chunks_exact(width as usize * 3).take(h as usize).flat_map(|row| &row[..w as usize * 3]).copied().collect();
+    for (interval, sampling) in [(1, (2, 2)), (7, (2, 2)), (5, (2, 1)), (3, (1, 1))] {
+        for (script_name, script) in [("libjpeg default", &[][..]), ("split chroma, refined", &SPLIT_CHROMA_REFINED[..])] {
+            let name = format!("{script_name}, restart every {interval}, sampling {sampling:?}");
+            let jpeg = encode_progressive_with_restarts(&crop, w, h, 3, sampling, script, interval);
+            let got = compare_at_eighth(&name, &jpeg);
+            assert!(got.own_decoder && got.identical, "{name}");
+        }
+    }
+}
+
+/// Damaged progressive files: whenever the 1/8 decoder takes one, libjpeg (pruned, as before)
+/// accepts it too and gives the same picture; what it cannot read exactly goes to libjpeg;
+/// never a panic. Restart markers included.
+#[test]
+fn damaged_progressive_files_decode_as_libjpeg_does_or_go_to_it() {
+    let (rgb, width, height) = rocket_rgb();
+    let mut state = 0x2545_F491_u64;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let (mut taken, mut declined) = (0, 0);
+    for (interval, script) in [(0, &[][..]), (4, &SPLIT_CHROMA_REFINED[..]), (0, &MOZJPEG_STYLE[..])] {
+        let jpeg = encode_progressive_with_restarts(&rgb, width, height, 3, (2, 2), script, interval);
+        let ctl = JobControl::unbounded();
+        for round in 0..300 {
+            let mut copy = jpeg.clone();
+            for _ in 0..1 + round % 3 {
+                let at = next(copy.len());
+                copy[at] ^= 1 << next(8);
+            }
+            if round % 10 == 0 {
+                copy.truncate(next(copy.len()));
+            }
+            let size = (width, height);
+            let ours = std::panic::catch_unwind(|| decode_to_ycc(&copy, size)).expect("the 1/8 decoder panicked");
+            let Some(ours) = ours else {
+                declined += 1;
+                continue;
+            };
+            taken += 1;
+            let pipeline = decode(&copy, size, 1, false, &ctl).expect("taken, so decoded");
+            let reference = decode_with_libjpeg(&copy, size, 1, false, &ctl)
+                .unwrap_or_else(|e| panic!("round {round}: decoded here, refused by libjpeg: {e:?}"));
+            assert!(pipeline.data == reference.data, "round {round}: libjpeg decodes the damaged file differently");
+            assert_eq!((ours.width, ours.height), (pipeline.width, pipeline.height));
+        }
+    }
+    eprintln!("damaged progressive files: {taken} decoded at 1/8 without libjpeg, {declined} left to it");
+    assert!(taken > 0 && declined > 0, "taken {taken}, declined {declined}");
 }
 
 #[test]
@@ -227,10 +327,12 @@ fn corpus_photos_decode_identically_pruned() {
         let pruned = started.elapsed();
         let got = compare_at_eighth(&path.display().to_string(), &jpeg);
         eprintln!(
-            "{}: kept {} of {} scans, thumbnail PSNR {:.1} dB, decode at 1/8 {:.1} ms all scans, {:.1} ms pruned",
+            "{}: libjpeg keeps {} of {} scans, own 1/8 decoder {}, identical {}, thumbnail PSNR {:.1} dB, decode at 1/8 {:.1} ms all scans, {:.1} ms as the pipeline does",
             path.file_name().unwrap().to_string_lossy(),
             got.scans.0,
             got.scans.1,
+            got.own_decoder,
+            got.identical,
             got.thumbnail_psnr,
             full.as_secs_f64() * 1e3,
             pruned.as_secs_f64() * 1e3

@@ -89,7 +89,7 @@ extern "C" {
         data: *const u8,
         len: c_ulong,
         scale_eighths: c_uint,
-        block_smoothing: c_int,
+        keep_ycc: c_int,
         info: *mut RawInfo,
     ) -> c_int;
     fn ferry_jpeg_read_rows(d: *mut RawDecompressor, buf: *mut u8, stride: usize, rows: c_uint) -> c_int;
@@ -130,14 +130,15 @@ impl<'a> Decompressor<'a> {
         }
     }
 
-    /// Reads the header of `input` and starts decompressing at `eighths`/8 (1..=8). For a
-    /// progressive file this decodes every scan into coefficients, the slow part.
-    pub fn start(&mut self, input: &'a [u8], eighths: u32, block_smoothing: bool) -> Result<Started, Failure> {
+    /// Reads the header of `input` and starts decompressing at `eighths`/8 (1..=8), YCbCr
+    /// files to RGB unless `keep_ycc` (for tests). For a progressive file this decodes every
+    /// scan into coefficients, the slow part.
+    pub fn start(&mut self, input: &'a [u8], eighths: u32, keep_ycc: bool) -> Result<Started, Failure> {
         let mut info = RawInfo::default();
         let len = c_ulong::try_from(input.len()).map_err(|_| Failure::Libjpeg("input too large".into()))?;
         // SAFETY: input outlives self ('a); info is a valid out-pointer.
         let status = unsafe {
-            ferry_jpeg_start(self.raw.as_ptr(), input.as_ptr(), len, eighths, c_int::from(block_smoothing), &mut info)
+            ferry_jpeg_start(self.raw.as_ptr(), input.as_ptr(), len, eighths, c_int::from(keep_ycc), &mut info)
         };
         self.status(status)?;
         let color_space = match info.jpeg_color_space {

@@ -105,10 +105,11 @@ void ferry_jpeg_free(struct ferry_jpeg *d) {
 }
 
 /* Reads the header and starts decompression at scale_eighths/8 (lossless files ignore the
- * scale), to 8-bit gray, RGB or CMYK. A multi-scan (progressive) file is absorbed whole here.
+ * scale), to 8-bit gray, RGB or CMYK (YCbCr files to YCbCr when keep_ycc is set: tests compare
+ * luma). Block smoothing is off. A multi-scan (progressive) file is absorbed whole here.
  * `data` must stay valid until ferry_jpeg_free. */
 int ferry_jpeg_start(struct ferry_jpeg *d, const unsigned char *data, unsigned long len, unsigned scale_eighths,
-                     int block_smoothing, struct ferry_jpeg_info *info) {
+                     int keep_ycc, struct ferry_jpeg_info *info) {
   if (setjmp(d->jump)) return failed(d);
   jpeg_mem_src(&d->cinfo, data, len);
   if (jpeg_read_header(&d->cinfo, TRUE) != JPEG_HEADER_OK) {
@@ -123,13 +124,14 @@ int ferry_jpeg_start(struct ferry_jpeg *d, const unsigned char *data, unsigned l
     case JCS_GRAYSCALE: d->cinfo.out_color_space = JCS_GRAYSCALE; break;
     case JCS_CMYK:
     case JCS_YCCK: d->cinfo.out_color_space = JCS_CMYK; break;
+    case JCS_YCbCr: d->cinfo.out_color_space = keep_ycc ? JCS_YCbCr : JCS_RGB; break;
     default: d->cinfo.out_color_space = JCS_RGB; break;
   }
   d->cinfo.scale_num = scale_eighths;
   d->cinfo.scale_denom = 8;
   d->cinfo.dct_method = JDCT_ISLOW;
   d->cinfo.do_fancy_upsampling = TRUE;
-  d->cinfo.do_block_smoothing = block_smoothing ? TRUE : FALSE;
+  d->cinfo.do_block_smoothing = FALSE;
   jpeg_start_decompress(&d->cinfo);
   info->image_width = d->cinfo.image_width;
   info->image_height = d->cinfo.image_height;

@@ -23,11 +23,12 @@ static void fail(j_common_ptr c) { longjmp(((struct failure *)c->err)->jump, 1);
  * at h0 x v0, the others at 1x1. `script` holds `nscans` scans of 8 ints each: component count,
  * up to four component indices, Ss, Se, Ah, Al packed as {n, c0, c1, c2, c3, Ss, Se, Ah_Al}
  * with Ah_Al = Ah * 16 + Al. nscans 0 asks for libjpeg's default progressive script.
+ * restart_interval: MCUs between restart markers (0: none).
  * Returns 0 and a malloc'd buffer in *out (free with ferry_test_free), or 1.
  */
 int ferry_test_encode(const unsigned char *pixels, unsigned width, unsigned height, int components,
-                      int quality, int h0, int v0, const int *script, int nscans, unsigned char **out,
-                      unsigned long *out_len) {
+                      int quality, int h0, int v0, const int *script, int nscans, unsigned restart_interval,
+                      unsigned char **out, unsigned long *out_len) {
   struct jpeg_compress_struct c;
   struct failure err;
   jpeg_scan_info *volatile scans = NULL;
@@ -70,6 +71,7 @@ int ferry_test_encode(const unsigned char *pixels, unsigned width, unsigned heig
     c.scan_info = scans;
     c.num_scans = nscans;
   }
+  c.restart_interval = restart_interval;
   jpeg_start_compress(&c, TRUE);
   while (c.next_scanline < c.image_height) {
     JSAMPROW row = (JSAMPROW)(pixels + (size_t)c.next_scanline * width * (size_t)components);

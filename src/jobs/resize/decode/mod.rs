@@ -3,7 +3,8 @@
 //! the DCT scale the plan chose.
 //!
 //! - JPEG: libjpeg-turbo's scanline API (DCT-domain scaling, SIMD, deadline checks per band),
-//!   metadata from our own marker walk.
+//!   metadata from our own marker walk; progressive files at 1/8 through our own decoder of
+//!   the few scans that scale reads (`eighth_scale`), identical to libjpeg's output.
 //! - PNG: the `png` crate row by row, so the deadline is checked per band of rows, and blocks of
 //!   rows can be averaged as they arrive (shrink-on-load by a box filter).
 //! - WebP, GIF (first frame): the `image` crate.
@@ -11,7 +12,12 @@
 //! Decoders are third-party code fed untrusted bytes. A panic inside one is caught here and
 //! reported as `BadImage`: the input is what made it fail, and retrying cannot help.
 
+mod ac_blocks;
 mod box_shrink;
+mod eighth_scale;
+mod eighth_pixels;
+mod eighth_scans;
+mod entropy;
 mod image_rs;
 mod jpeg;
 mod jpeg_stream;

@@ -96,7 +96,7 @@ fn scans_to_keep(stream: &Stream) -> Result<Vec<bool>, &'static str> {
 /// broken): DC scans cover coefficient 0 only, AC scans one component and a band within
 /// 1..=63 of it after its DC; each pass over a coefficient refines the previous one by exactly
 /// one bit. Restart markers need a restart interval.
-fn check_progression(frame: &Frame, scans: &[&ScanHeader]) -> Result<(), &'static str> {
+pub(super) fn check_progression(frame: &Frame, scans: &[&ScanHeader]) -> Result<(), &'static str> {
     // Per component and coefficient: the bit position of the last pass, or -1 before the first.
     let mut bits = vec![[-1i8; 64]; frame.components.len()];
     for scan in scans {
@@ -154,8 +154,8 @@ mod tests {
     use super::*;
 
     fn frame(sampling: &[(u8, u8)]) -> Frame {
-        let components = sampling.iter().enumerate().map(|(i, &(h, v))| Component { id: i as u8 + 1, h, v }).collect();
-        Frame { marker: PROGRESSIVE_HUFFMAN, precision: 8, components }
+        let components = sampling.iter().enumerate().map(|(i, &(h, v))| Component { id: i as u8 + 1, h, v, quant_table: 0 }).collect();
+        Frame { marker: PROGRESSIVE_HUFFMAN, precision: 8, width: 64, height: 64, components }
     }
 
     /// (components, Ss, Se, Ah, Al) per scan.
@@ -172,6 +172,7 @@ mod tests {
                     al,
                     restart_interval: 0,
                     has_restarts: false,
+                    data_start: 0,
                 }),
             })
             .collect();

@@ -1,0 +1,145 @@
+//! One block of a progressive AC scan, first pass or refinement, decoded as libjpeg-turbo's
+//! `decode_mcu_AC_first` and `decode_mcu_AC_refine` do (JPEG's G.1.2.2 and G.1.2.3), for the
+//! components whose reduced inverse DCT at 1/8 reads AC coefficients (4:2:0 chroma).
+
+use super::entropy::{BitReader, HuffmanTable};
+
+/// Zigzag index to position in the block (row * 8 + column), with the 16 extra entries libjpeg
+/// keeps so that a corrupt run past coefficient 63 lands on 63 instead of outside the block.
+const NATURAL: [u8; 80] = {
+    const ORDER: [u8; 64] = [
+        0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
+        28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61,
+        54, 47, 55, 62, 63,
+    ];
+    let mut table = [63u8; 80];
+    let mut k = 0;
+    while k < 64 {
+        table[k] = ORDER[k];
+        k += 1;
+    }
+    table
+};
+
+/// A scan's band and bit position, and the run of blocks its last end-of-band code still
+/// covers.
+pub struct AcBand<'t> {
+    pub table: &'t HuffmanTable,
+    pub ss: usize,
+    pub se: usize,
+    pub al: u8,
+    pub end_of_band_run: u32,
+}
+
+impl AcBand<'_> {
+    /// A first pass over the band: coefficients `value << al`.
+    pub fn first(&mut self, reader: &mut BitReader, block: &mut [i16; 64]) -> Result<(), &'static str> {
+        if self.end_of_band_run > 0 {
+            self.end_of_band_run -= 1;
+            return Ok(());
+        }
+        let mut k = self.ss;
+        while k <= self.se {
+            let symbol = reader.symbol(self.table)?;
+            let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
+            if size != 0 {
+                k += run;
+                let value = extend(reader.bits(size), size);
+                block[usize::from(NATURAL[k])] = ((value as u32) << self.al) as i32 as i16;
+            } else if run == 15 {
+                k += 15;
+            } else {
+                self.end_of_band_run = self.run_length(reader, run as u32) - 1;
+                break;
+            }
+            k += 1;
+        }
+        Ok(())
+    }
+
+    /// A refinement pass: one more bit of every coefficient already nonzero in the band, and
+    /// coefficients newly nonzero at +-1 << al. `Err` for a new coefficient of size other than
+    /// 1, which libjpeg warns about.
+    pub fn refine(&mut self, reader: &mut BitReader, block: &mut [i16; 64]) -> Result<(), &'static str> {
+        let plus = 1i16 << self.al;
+        let minus = -1i16 << self.al;
+        let mut k = self.ss;
+        if self.end_of_band_run == 0 {
+            while k <= self.se {
+                let symbol = reader.symbol(self.table)?;
+                let (mut run, size) = (i32::from(symbol >> 4), symbol & 15);
+                let mut new_value = 0i16;
+                if size != 0 {
+                    if size != 1 {
+                        return Err("refinement coefficient of size other than 1");
+                    }
+                    new_value = if reader.bits(1) == 1 { plus } else { minus };
+                } else if run != 15 {
+                    self.end_of_band_run = self.run_length(reader, run as u32);
+                    break;
+                }
+                // Past the nonzero coefficients (each gets its correction bit) and `run` zero
+                // ones, to where the new coefficient goes.
+                loop {
+                    let coefficient = &mut block[usize::from(NATURAL[k])];
+                    if *coefficient != 0 {
+                        correct(coefficient, reader, plus, minus);
+                    } else {
+                        run -= 1;
+                        if run < 0 {
+                            break;
+                        }
+                    }
+                    k += 1;
+                    if k > self.se {
+                        break;
+                    }
+                }
+                if new_value != 0 {
+                    block[usize::from(NATURAL[k])] = new_value;
+                }
+                k += 1;
+            }
+        }
+        if self.end_of_band_run > 0 {
+            while k <= self.se {
+                let coefficient = &mut block[usize::from(NATURAL[k])];
+                if *coefficient != 0 {
+                    correct(coefficient, reader, plus, minus);
+                }
+                k += 1;
+            }
+            self.end_of_band_run -= 1;
+        }
+        Ok(())
+    }
+
+    /// An end-of-band run: 2^r blocks plus r more bits' worth.
+    fn run_length(&self, reader: &mut BitReader, r: u32) -> u32 {
+        (1 << r) + reader.bits(r)
+    }
+}
+
+/// A correction bit for an already-nonzero coefficient: when set (and the bit not already
+/// there), its magnitude grows by one step of this pass.
+#[inline]
+fn correct(coefficient: &mut i16, reader: &mut BitReader, plus: i16, minus: i16) {
+    if reader.bits(1) == 1 && *coefficient & plus == 0 {
+        *coefficient = coefficient.wrapping_add(if *coefficient >= 0 { plus } else { minus });
+    }
+}
+
+/// JPEG's EXTEND: `size` raw bits to a signed value.
+fn extend(raw: u32, size: u32) -> i32 {
+    let raw = raw as i32;
+    if raw < 1 << (size - 1) {
+        raw - (1 << size) + 1
+    } else {
+        raw
+    }
+}
+
+/// Block positions in natural order, for other modules' quantisation tables.
+pub fn natural(k: usize) -> usize {
+    usize::from(NATURAL[k])
+}

@@ -1,0 +1,272 @@
+//! Pixels at 1/8 scale from the coefficients [`eighth_scans`](super::eighth_scans) decoded, with
+//! libjpeg-turbo's arithmetic throughout, so the picture is bit-identical to libjpeg's own 1/8
+//! decode: its 1x1 inverse DCT (a block's dequantised DC over 8) for components at full
+//! resolution, its 2x2 inverse DCT for 4:2:0 chroma, its sample replication for chroma
+//! subsampled on one axis only (at 1/8 libjpeg does no fancy upsampling), and its YCbCr to RGB
+//! tables.
+
+use super::eighth_scans::{Grid, Plane};
+
+/// libjpeg's post-IDCT range limit, as its table (`prepare_range_limit_table`) is indexed:
+/// `value & 1023` clamps to 0..=255 over what real data produces and wraps beyond.
+fn range_limit(value: i64) -> u8 {
+    let value = value as i32 & 1023;
+    match value {
+        0..=127 => (value + 128) as u8,
+        128..=511 => 255,
+        512..=895 => 0,
+        _ => (value - 896) as u8,
+    }
+}
+
+/// A coefficient times its quantiser as libjpeg's SIMD build multiplies them (quantisers kept
+/// as 16-bit multipliers).
+fn dequantise(coefficient: i16, quantiser: u16) -> i64 {
+    i64::from(i32::from(coefficient) * i32::from(quantiser as i16))
+}
+
+/// JPEG's DESCALE: divide by 2^n, rounding half up.
+fn descale(value: i64, n: u32) -> i64 {
+    (value + (1 << (n - 1))) >> n
+}
+
+/// The AC positions `jpeg_idct_2x2` reads: rows and columns 0, 1, 3, 5 and 7, but (0, 0).
+const READ_AC: [usize; 24] = {
+    const LINES: [usize; 5] = [0, 1, 3, 5, 7];
+    let mut out = [0; 24];
+    let (mut n, mut r) = (0, 0);
+    while r < 5 {
+        let mut c = 0;
+        while c < 5 {
+            if r + c > 0 {
+                out[n] = LINES[r] * 8 + LINES[c];
+                n += 1;
+            }
+            c += 1;
+        }
+        r += 1;
+    }
+    out
+};
+
+/// libjpeg's `jpeg_idct_2x2` (`jidctred.c`): the 2x2 samples of a block from its coefficients
+/// in rows and columns 0, 1, 3, 5 and 7, in its fixed-point arithmetic (13 fraction bits, 2
+/// more kept between the passes).
+pub fn idct_2x2(block: &[i16], quantisers: &[u16; 64]) -> [[u8; 2]; 2] {
+    const CONST_BITS: u32 = 13;
+    const PASS1_BITS: u32 = 2;
+    // FIX(x) = x * 2^13 rounded: sqrt(2) times sums of the odd cosines.
+    let odd = |v1: i64, v3: i64, v5: i64, v7: i64| v7 * -5906 + v5 * 6967 + v3 * -10426 + v1 * 29692;
+    // Most chroma blocks have no AC coefficient the 2x2 reads: both passes then keep the DC.
+    if READ_AC.iter().all(|&i| block[i] == 0) {
+        let dc = ((dequantise(block[0], quantisers[0]) as i32 as u32) << PASS1_BITS) as i32;
+        let dc = range_limit(descale(i64::from(dc), PASS1_BITS + 3));
+        return [[dc, dc], [dc, dc]];
+    }
+    let mut work = [[0i32; 8]; 2];
+    for column in [0, 1, 3, 5, 7] {
+        let coefficient = |row: usize| block[row * 8 + column];
+        let value = |row: usize| dequantise(coefficient(row), quantisers[row * 8 + column]);
+        if [1, 3, 5, 7].iter().all(|&row| coefficient(row) == 0) {
+            let dc = ((value(0) as i32 as u32) << PASS1_BITS) as i32;
+            work[0][column] = dc;
+            work[1][column] = dc;
+            continue;
+        }
+        let even = value(0) << (CONST_BITS + 2);
+        let odd = odd(value(1), value(3), value(5), value(7));
+        work[0][column] = descale(even + odd, CONST_BITS - PASS1_BITS + 2) as i32;
+        work[1][column] = descale(even - odd, CONST_BITS - PASS1_BITS + 2) as i32;
+    }
+    work.map(|w| {
+        if w[1] == 0 && w[3] == 0 && w[5] == 0 && w[7] == 0 {
+            let dc = range_limit(descale(i64::from(w[0]), PASS1_BITS + 3));
+            return [dc, dc];
+        }
+        let even = i64::from(w[0]) << (CONST_BITS + 2);
+        let odd = odd(i64::from(w[1]), i64::from(w[3]), i64::from(w[5]), i64::from(w[7]));
+        let shift = CONST_BITS + PASS1_BITS + 3 + 2;
+        [range_limit(descale(even + odd, shift)), range_limit(descale(even - odd, shift))]
+    })
+}
+
+/// One component at 1/8 scale: `width x height` samples (those of the blocks the component
+/// really has, not the MCU padding).
+struct Samples {
+    data: Vec<u8>,
+    width: usize,
+    height: usize,
+}
+
+/// The samples of `width x height` blocks: one per block from the DC alone, or 2x2 per block
+/// when the plane holds whole blocks.
+fn samples(plane: &Plane, width: usize, height: usize) -> Samples {
+    if plane.per_block == 1 {
+        // libjpeg's `jpeg_idct_1x1`: the dequantised DC over 8, rounded, range-limited (by a
+        // table, as libjpeg does it).
+        let limit: Vec<u8> = (0..1024).map(range_limit).collect();
+        let quantiser = plane.quantisers[0];
+        let mut data = Vec::with_capacity(width * height);
+        for row in plane.coefficients.chunks_exact(plane.stride).take(height) {
+            data.extend(row[..width].iter().map(|&c| limit[(descale(dequantise(c, quantiser), 3) & 1023) as usize]));
+        }
+        return Samples { data, width, height };
+    }
+    let mut data = vec![0u8; width * height * 4];
+    for (by, row) in plane.coefficients.chunks_exact(plane.stride * 64).take(height).enumerate() {
+        for (bx, block) in row.chunks_exact(64).take(width).enumerate() {
+            let pixels = idct_2x2(block, &plane.quantisers);
+            for (dy, pair) in pixels.iter().enumerate() {
+                let at = (2 * by + dy) * 2 * width + 2 * bx;
+                data[at..at + 2].copy_from_slice(pair);
+            }
+        }
+    }
+    Samples { data, width: 2 * width, height: 2 * height }
+}
+
+/// The picture at 1/8 of `frame_size`: gray for one component, RGB (from YCbCr) for three with
+/// the first component the most sampled. Returns the samples, row-major.
+pub fn pixels(planes: &[Plane], sampling: &[(u8, u8)], frame_size: (u16, u16), grid: &Grid) -> Vec<u8> {
+    match planes_at_eighth(planes, sampling, frame_size, grid) {
+        Planes::Gray(y) => y,
+        Planes::Ycc(y, cb, cr) => ycc_to_rgb(&y, &cb, &cr),
+    }
+}
+
+/// The components at the output size, before colour conversion.
+pub enum Planes {
+    Gray(Vec<u8>),
+    Ycc(Vec<u8>, Vec<u8>, Vec<u8>),
+}
+
+/// [`pixels`] before the colour conversion.
+pub fn planes_at_eighth(planes: &[Plane], sampling: &[(u8, u8)], frame_size: (u16, u16), grid: &Grid) -> Planes {
+    let (image_width, image_height) = (usize::from(frame_size.0), usize::from(frame_size.1));
+    let (out_width, out_height) = (image_width.div_ceil(8), image_height.div_ceil(8));
+    let component = |c: usize| {
+        let (h, v) = (usize::from(sampling[c].0), usize::from(sampling[c].1));
+        let width = (image_width * h).div_ceil(grid.max_h).div_ceil(8);
+        let height = (image_height * v).div_ceil(grid.max_v).div_ceil(8);
+        samples(&planes[c], width, height)
+    };
+    let luma = component(0);
+    if planes.len() == 1 {
+        return Planes::Gray(crop(&luma, out_width, out_height));
+    }
+    // Chroma not already at the luma's resolution (a 2x2 IDCT per block for 4:2:0) is
+    // repeated on the axis it is subsampled on.
+    let (h_factor, v_factor) = (grid.max_h / usize::from(sampling[1].0), grid.max_v / usize::from(sampling[1].1));
+    let to_full = |s: Samples| match (h_factor, v_factor) {
+        (2, 2) | (1, 1) => crop(&s, out_width, out_height),
+        _ => replicate(&s, h_factor, v_factor, out_width, out_height),
+    };
+    let (cb, cr) = (to_full(component(1)), to_full(component(2)));
+    Planes::Ycc(crop(&luma, out_width, out_height), cb, cr)
+}
+
+/// The first `width x height` samples of `s`.
+fn crop(s: &Samples, width: usize, height: usize) -> Vec<u8> {
+    s.data.chunks_exact(s.width).take(height).flat_map(|row| &row[..width]).copied().collect()
+}
+
+/// Each sample repeated over `h x v` output pixels (libjpeg's `h2v1_upsample` and
+/// `int_upsample`), cut to `width x height`.
+fn replicate(s: &Samples, h: usize, v: usize, width: usize, height: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(width * height);
+    for y in 0..height {
+        let row = &s.data[(y / v).min(s.height - 1) * s.width..][..s.width];
+        out.extend((0..width).map(|x| row[(x / h).min(s.width - 1)]));
+    }
+    out
+}
+
+/// libjpeg's YCbCr to RGB conversion (`jdcolor.c`): fixed point with 16 fraction bits, the
+/// chroma terms rounded as its tables round them, clamped.
+fn ycc_to_rgb(y: &[u8], cb: &[u8], cr: &[u8]) -> Vec<u8> {
+    const ONE_HALF: i32 = 1 << 15;
+    let fix = |v: f64| (v * 65536.0 + 0.5) as i32;
+    let mut cr_r = [0i32; 256];
+    let mut cb_b = [0i32; 256];
+    let mut cr_g = [0i32; 256];
+    let mut cb_g = [0i32; 256];
+    for i in 0..256 {
+        let x = i as i32 - 128;
+        cr_r[i] = (fix(1.40200) * x + ONE_HALF) >> 16;
+        cb_b[i] = (fix(1.77200) * x + ONE_HALF) >> 16;
+        cr_g[i] = -fix(0.71414) * x;
+        cb_g[i] = -fix(0.34414) * x + ONE_HALF;
+    }
+    let clamp = |v: i32| v.clamp(0, 255) as u8;
+    let mut out = Vec::with_capacity(y.len() * 3);
+    for ((&y, &cb), &cr) in y.iter().zip(cb).zip(cr) {
+        let (y, cb, cr) = (i32::from(y), usize::from(cb), usize::from(cr));
+        out.extend([clamp(y + cr_r[cr]), clamp(y + ((cb_g[cb] + cr_g[cr]) >> 16)), clamp(y + cb_b[cb])]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One block's sample at 1/8 from its DC, as `samples` computes it.
+    fn idct_1x1(coefficient: i16, quantiser: u16) -> u8 {
+        let mut quantisers = [0; 64];
+        quantisers[0] = quantiser;
+        let plane = Plane { coefficients: vec![coefficient], per_block: 1, stride: 1, quantisers };
+        samples(&plane, 1, 1).data[0]
+    }
+
+    #[test]
+    fn the_1x1_idct_follows_libjpegs_range_limit_table() {
+        assert_eq!(idct_1x1(0, 16), 128);
+        assert_eq!(idct_1x1(-64, 16), 0); // -128
+        assert_eq!(idct_1x1(63, 16), 254); // 126
+        assert_eq!(idct_1x1(4, 1), 129); // 0.5 rounds up
+        assert_eq!(idct_1x1(-4, 1), 128); // -0.5 rounds up too
+        assert_eq!(idct_1x1(200, 16), 255); // 400: clamped
+        assert_eq!(idct_1x1(-200, 16), 0);
+        // Far outside what real data gives, libjpeg's table wraps (value & 1023).
+        assert_eq!(idct_1x1(1000, 16), 80); // 2000 & 1023 = 976
+        assert_eq!(idct_1x1(i16::MAX, 255), idct_1x1_by_table((i64::from(i16::MAX) * 255 + 4) >> 3));
+    }
+
+    /// The table libjpeg builds (`prepare_range_limit_table`), indexed as `jpeg_idct_1x1` does.
+    fn idct_1x1_by_table(value: i64) -> u8 {
+        let mut table = vec![0u8; 1024];
+        for (i, t) in table.iter_mut().enumerate() {
+            *t = match i {
+                0..=127 => i as u8 + 128,
+                128..=511 => 255,
+                512..=895 => 0,
+                _ => (i - 896) as u8,
+            };
+        }
+        table[(value as i32 & 1023) as usize]
+    }
+
+    #[test]
+    fn replication_repeats_samples_on_the_subsampled_axis() {
+        let s = Samples { data: vec![0, 160], width: 2, height: 1 };
+        assert_eq!(replicate(&s, 2, 1, 3, 2), [0, 0, 160, 0, 0, 160]);
+    }
+
+    #[test]
+    fn a_2x2_idct_of_a_flat_block_is_flat_and_of_a_gradient_is_not() {
+        let quantisers = [2u16; 64];
+        let mut block = [0i16; 64];
+        block[0] = 40; // 80 dequantised: 10 above mid-grey
+        assert_eq!(idct_2x2(&block, &quantisers), [[138, 138], [138, 138]]);
+        block[1] = 20; // a horizontal cosine: left brighter than right
+        let [[left, right], [left2, right2]] = idct_2x2(&block, &quantisers);
+        assert!(left > 138 && right < 138 && (left, right) == (left2, right2), "{left} {right}");
+    }
+
+    #[test]
+    fn gray_chroma_gives_gray_rgb() {
+        assert_eq!(ycc_to_rgb(&[0, 77, 255], &[128; 3], &[128; 3]), [0, 0, 0, 77, 77, 77, 255, 255, 255]);
+        // Pure red in JFIF's YCbCr: Y 76, Cb 85, Cr 255.
+        assert_eq!(ycc_to_rgb(&[76], &[85], &[255]), [254, 0, 0]);
+    }
+}

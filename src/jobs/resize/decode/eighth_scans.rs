@@ -1,0 +1,305 @@
+//! Decodes the scans of a progressive JPEG that a 1/8-scale picture needs, and only those:
+//! every block's DC coefficient, for each component, and the AC coefficients of components
+//! whose reduced inverse DCT reads them (4:2:0 chroma, whose 2x2 IDCT does). At 1/8 each luma
+//! block becomes one pixel, its average, so the luma AC scans, most of a progressive file, are
+//! never read, and a luma block costs two bytes instead of the 128 libjpeg's coefficient
+//! buffers keep for it.
+//!
+//! The coefficients are bit-identical to libjpeg's: same Huffman codes, same predictors, same
+//! successive-approximation arithmetic. Whatever this does not read exactly as libjpeg would
+//! (a missing or bad table, a bad code, data that runs short or long, a restart marker out of
+//! place) is an `Err`, and the caller decodes the file with libjpeg instead.
+
+use super::super::super::{JobControl, JobError};
+use super::ac_blocks::{natural, AcBand};
+use super::entropy::{BitReader, HuffmanTable};
+use super::jpeg_stream::{Frame, ScanHeader, Stream};
+
+const DHT: u8 = 0xC4;
+const DQT: u8 = 0xDB;
+const SOS: u8 = 0xDA;
+
+/// One component's coefficients: `per_block` of them per block (1: the DC only; 64: all, in
+/// natural order), blocks row-major over the component's blocks padded to whole MCUs.
+pub struct Plane {
+    pub coefficients: Vec<i16>,
+    pub per_block: usize,
+    /// Blocks per row.
+    pub stride: usize,
+    /// The component's quantisers in natural order, as libjpeg latched them at the component's
+    /// first scan.
+    pub quantisers: [u16; 64],
+}
+
+/// Why the DC scans were not decoded: the file is left to libjpeg, or the job was stopped.
+pub enum Declined {
+    Libjpeg(&'static str),
+    Stopped(JobError),
+}
+
+impl From<&'static str> for Declined {
+    fn from(why: &'static str) -> Self {
+        Declined::Libjpeg(why)
+    }
+}
+
+/// Block grid of the frame: MCU counts and each component's padded plane size.
+pub struct Grid {
+    pub mcus_across: usize,
+    pub mcus_down: usize,
+    pub max_h: usize,
+    pub max_v: usize,
+}
+
+impl Grid {
+    pub fn new(frame: &Frame) -> Grid {
+        let max_h = usize::from(frame.components.iter().map(|c| c.h).max().unwrap_or(1));
+        let max_v = usize::from(frame.components.iter().map(|c| c.v).max().unwrap_or(1));
+        Grid {
+            mcus_across: usize::from(frame.width).div_ceil(8 * max_h),
+            mcus_down: usize::from(frame.height).div_ceil(8 * max_v),
+            max_h,
+            max_v,
+        }
+    }
+}
+
+/// Decodes the scans of `stream` (a split of `jpeg`) a 1/8 picture needs into one plane per
+/// component; `full_blocks[c]` says whether component `c` needs its AC coefficients. The caller
+/// has checked the frame (8-bit progressive Huffman, a sane scan script).
+pub fn decode(jpeg: &[u8], stream: &Stream, full_blocks: &[bool], ctl: &JobControl) -> Result<Vec<Plane>, Declined> {
+    let frame = &stream.frame;
+    let grid = Grid::new(frame);
+    let mut planes: Vec<Plane> = frame
+        .components
+        .iter()
+        .zip(full_blocks)
+        .map(|(c, &full)| {
+            let stride = grid.mcus_across * usize::from(c.h);
+            let per_block = if full { 64 } else { 1 };
+            let blocks = stride * grid.mcus_down * usize::from(c.v);
+            Plane { coefficients: vec![0; blocks * per_block], per_block, stride, quantisers: [0; 64] }
+        })
+        .collect();
+    let mut latched = vec![false; planes.len()];
+    let mut quantisers: [Option<[u16; 64]>; 4] = [None; 4];
+    let mut dc_tables: [Option<HuffmanTable>; 4] = [None, None, None, None];
+    let mut ac_tables: [Option<HuffmanTable>; 4] = [None, None, None, None];
+    for piece in &stream.pieces {
+        let (marker, payload) = segment(jpeg, piece.range.start)?;
+        match (marker, &piece.scan) {
+            (DQT, _) => read_dqt(payload, &mut quantisers)?,
+            (DHT, _) => read_dht(payload, &mut dc_tables, &mut ac_tables)?,
+            (SOS, Some(scan)) => {
+                for &c in &scan.components {
+                    if !latched[c] {
+                        let table = usize::from(frame.components[c].quant_table);
+                        planes[c].quantisers = quantisers.get(table).copied().flatten().ok_or("quantisation table not defined")?;
+                        latched[c] = true;
+                    }
+                }
+                let data = &jpeg[scan.data_start..piece.range.end];
+                if scan.ss == 0 {
+                    let tables = table_per_component(jpeg, scan, &dc_tables, 4)?;
+                    decode_dc_scan(frame, &grid, scan, data, &tables, &mut planes, ctl)?;
+                } else if planes[scan.components[0]].per_block == 64 {
+                    let table = table_per_component(jpeg, scan, &ac_tables, 0)?[0].ok_or("AC Huffman table not defined")?;
+                    decode_ac_scan(frame, &grid, scan, data, table, &mut planes[scan.components[0]], ctl)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    if latched.iter().any(|&l| !l) {
+        return Err("a component has no scan".into());
+    }
+    Ok(planes)
+}
+
+/// The marker and payload of the segment starting at `start` (fill bytes allowed before it).
+fn segment(jpeg: &[u8], start: usize) -> Result<(u8, &[u8]), &'static str> {
+    let mut pos = start;
+    while jpeg.get(pos) == Some(&0xFF) {
+        pos += 1;
+    }
+    let marker = *jpeg.get(pos).ok_or("truncated marker")?;
+    if marker == 0xD9 {
+        return Ok((marker, &[]));
+    }
+    let length = jpeg.get(pos + 1..pos + 3).ok_or("truncated segment")?;
+    let length = usize::from(u16::from_be_bytes([length[0], length[1]]));
+    Ok((marker, jpeg.get(pos + 3..pos + 1 + length).ok_or("truncated segment")?))
+}
+
+/// DQT: tables in natural order.
+fn read_dqt(mut p: &[u8], quantisers: &mut [Option<[u16; 64]>; 4]) -> Result<(), &'static str> {
+    while let Some(&spec) = p.first() {
+        let (precision, id) = (spec >> 4, usize::from(spec & 15));
+        let size = match precision {
+            0 => 64,
+            1 => 128,
+            _ => return Err("bad DQT precision"),
+        };
+        let values = p.get(1..1 + size).filter(|_| id < 4).ok_or("bad DQT segment")?;
+        let mut table = [0u16; 64];
+        for k in 0..64 {
+            table[natural(k)] = if precision == 0 { u16::from(values[k]) } else { u16::from_be_bytes([values[2 * k], values[2 * k + 1]]) };
+        }
+        quantisers[id] = Some(table);
+        p = &p[1 + size..];
+    }
+    Ok(())
+}
+
+/// DHT: DC and AC tables, after the checks libjpeg makes.
+fn read_dht(mut p: &[u8], dc_tables: &mut [Option<HuffmanTable>; 4], ac_tables: &mut [Option<HuffmanTable>; 4]) -> Result<(), &'static str> {
+    while let Some(&spec) = p.first() {
+        let (class, id) = (spec >> 4, usize::from(spec & 15));
+        let counts: &[u8; 16] = p.get(1..17).and_then(|c| c.try_into().ok()).ok_or("bad DHT segment")?;
+        let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
+        let symbols = p.get(17..17 + total).filter(|_| total <= 256 && id < 4 && class <= 1).ok_or("bad DHT segment")?;
+        let table = HuffmanTable::new(counts, symbols, class == 0)?;
+        if class == 0 {
+            dc_tables[id] = Some(table);
+        } else {
+            ac_tables[id] = Some(table);
+        }
+        p = &p[17 + total..];
+    }
+    Ok(())
+}
+
+/// The table each of the scan's components names, from the SOS selectors (`Td` in the high
+/// nibble for DC, `Ta` in the low one for AC: `shift` 4 or 0). A refinement of DC reads raw
+/// bits and needs none.
+fn table_per_component<'t>(
+    jpeg: &[u8],
+    scan: &ScanHeader,
+    tables: &'t [Option<HuffmanTable>; 4],
+    shift: u8,
+) -> Result<Vec<Option<&'t HuffmanTable>>, &'static str> {
+    // The SOS payload sits just before the data: count, then (selector, Td<<4|Ta) per
+    // component, then Ss, Se, Ah<<4|Al.
+    let n = scan.components.len();
+    let selectors = jpeg.get(scan.data_start - 3 - 2 * n..scan.data_start - 3).ok_or("bad scan header")?;
+    selectors
+        .chunks_exact(2)
+        .map(|pair| {
+            if scan.ss == 0 && scan.ah != 0 {
+                return Ok(None);
+            }
+            let id = usize::from((pair[1] >> shift) & 15);
+            tables.get(id).and_then(Option::as_ref).map(Some).ok_or("Huffman table not defined")
+        })
+        .collect()
+}
+
+/// One AC scan (a single component, a block per MCU), first pass or refinement.
+fn decode_ac_scan(
+    frame: &Frame,
+    grid: &Grid,
+    scan: &ScanHeader,
+    data: &[u8],
+    table: &HuffmanTable,
+    plane: &mut Plane,
+    ctl: &JobControl,
+) -> Result<(), Declined> {
+    let mut reader = BitReader::new(data);
+    let mut band = AcBand { table, ss: usize::from(scan.ss), se: usize::from(scan.se), al: scan.al, end_of_band_run: 0 };
+    let interval = usize::from(scan.restart_interval);
+    let (mut blocks_done, mut restarts) = (0usize, 0u32);
+    let (across, down) = component_blocks(frame, grid, scan.components[0]);
+    for row in 0..down {
+        if row % 16 == 0 {
+            ctl.check("decode").map_err(Declined::Stopped)?;
+        }
+        for column in 0..across {
+            if interval > 0 && blocks_done > 0 && blocks_done % interval == 0 {
+                reader.restart(restarts)?;
+                restarts += 1;
+                band.end_of_band_run = 0;
+            }
+            let start = (row * plane.stride + column) * 64;
+            let block: &mut [i16; 64] = (&mut plane.coefficients[start..start + 64]).try_into().map_err(|_| "block outside the plane")?;
+            if scan.ah == 0 {
+                band.first(&mut reader, block)?;
+            } else {
+                band.refine(&mut reader, block)?;
+            }
+            blocks_done += 1;
+        }
+    }
+    reader.finish()?;
+    Ok(())
+}
+
+/// Blocks across and down of one component alone (a non-interleaved scan's MCUs).
+fn component_blocks(frame: &Frame, grid: &Grid, c: usize) -> (usize, usize) {
+    let comp = &frame.components[c];
+    let width = (usize::from(frame.width) * usize::from(comp.h)).div_ceil(grid.max_h);
+    let height = (usize::from(frame.height) * usize::from(comp.v)).div_ceil(grid.max_v);
+    (width.div_ceil(8), height.div_ceil(8))
+}
+
+/// One DC scan, first pass or refinement, into `planes`.
+fn decode_dc_scan(
+    frame: &Frame,
+    grid: &Grid,
+    scan: &ScanHeader,
+    data: &[u8],
+    tables: &[Option<&HuffmanTable>],
+    planes: &mut [Plane],
+    ctl: &JobControl,
+) -> Result<(), Declined> {
+    let mut reader = BitReader::new(data);
+    let mut predictions = [0i32; 4];
+    let interval = usize::from(scan.restart_interval);
+    let (mut mcus_done, mut restarts) = (0usize, 0u32);
+    // One block per MCU for a single-component scan, over that component's own blocks; an
+    // interleaved scan's MCU holds h x v blocks of each of its components.
+    let (across, down) = if let [c] = scan.components[..] {
+        component_blocks(frame, grid, c)
+    } else {
+        (grid.mcus_across, grid.mcus_down)
+    };
+    let single = scan.components.len() == 1;
+    for row in 0..down {
+        if row % 16 == 0 {
+            ctl.check("decode").map_err(Declined::Stopped)?;
+        }
+        for column in 0..across {
+            if interval > 0 && mcus_done > 0 && mcus_done % interval == 0 {
+                reader.restart(restarts)?;
+                restarts += 1;
+                predictions = [0; 4];
+            }
+            for (slot, &c) in scan.components.iter().enumerate() {
+                let comp = &frame.components[c];
+                let (h, v) = if single { (1, 1) } else { (usize::from(comp.h), usize::from(comp.v)) };
+                let plane = &mut planes[c];
+                for by in 0..v {
+                    for bx in 0..h {
+                        let index = ((row * v + by) * plane.stride + column * h + bx) * plane.per_block;
+                        let coefficient = &mut plane.coefficients[index];
+                        match tables[slot] {
+                            Some(table) => {
+                                let value = predictions[slot].checked_add(reader.dc_difference(table)?).ok_or("DC value overflows")?;
+                                predictions[slot] = value;
+                                // libjpeg stores (value << Al) into a 16-bit coefficient.
+                                *coefficient = ((value as u32) << scan.al) as i32 as i16;
+                            }
+                            None => {
+                                if reader.bits(1) == 1 {
+                                    *coefficient |= 1 << scan.al;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            mcus_done += 1;
+        }
+    }
+    reader.finish()?;
+    Ok(())
+}

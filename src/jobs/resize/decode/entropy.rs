@@ -1,0 +1,295 @@
+//! Reading a JPEG scan's entropy-coded data: Huffman tables as DHT defines them, and a bit
+//! reader that undoes byte stuffing and stops at markers. Serves the DC-scan decoder
+//! ([`eighth_scans`](super::eighth_scans)); anything this cannot read exactly as libjpeg would is an
+//! `Err`, and the caller hands the file to libjpeg instead.
+
+/// Bits looked up at once; longer codes take the slow path (rare: photos' DC codes are short).
+const FAST_BITS: u32 = 9;
+
+/// A Huffman table from a DHT segment, for decoding.
+pub struct HuffmanTable {
+    /// Indexed by the next `FAST_BITS` bits: code length << 8 | symbol, or 0 when the code is
+    /// longer than `FAST_BITS`.
+    fast: Vec<u16>,
+    /// Per code length 1..=16: the largest code of that length (-1 when there is none), and
+    /// the index into `symbols` of its first code minus that code.
+    max_code: [i32; 17],
+    offset: [i32; 17],
+    symbols: Vec<u8>,
+}
+
+impl HuffmanTable {
+    /// Builds the canonical code from `counts` (codes of each length 1..=16) and `symbols`,
+    /// refusing what libjpeg refuses: more than 256 symbols, codes that overflow their length,
+    /// and (for DC tables) symbols above 15.
+    pub fn new(counts: &[u8; 16], symbols: &[u8], dc: bool) -> Result<HuffmanTable, &'static str> {
+        let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
+        if total > 256 || total != symbols.len() {
+            return Err("bad Huffman table size");
+        }
+        if dc && symbols.iter().any(|&s| s > 15) {
+            return Err("DC Huffman symbol above 15");
+        }
+        let mut fast = vec![0u16; 1 << FAST_BITS];
+        let (mut max_code, mut offset) = ([-1i32; 17], [0i32; 17]);
+        let (mut code, mut index) = (0i32, 0usize);
+        for length in 1..=16u32 {
+            let count = usize::from(counts[length as usize - 1]);
+            if count > 0 {
+                offset[length as usize] = index as i32 - code;
+                for &symbol in &symbols[index..index + count] {
+                    if length <= FAST_BITS && code < 1 << length {
+                        let spread = FAST_BITS - length;
+                        let first = (code as usize) << spread;
+                        fast[first..first + (1 << spread)].fill((length as u16) << 8 | u16::from(symbol));
+                    }
+                    code += 1;
+                }
+                index += count;
+                max_code[length as usize] = code - 1;
+                // As libjpeg: the codes must fit their length, and none may be all ones.
+                if code >= 1 << length {
+                    return Err("Huffman codes overflow their length");
+                }
+            }
+            code <<= 1;
+        }
+        Ok(HuffmanTable { fast, max_code, offset, symbols: symbols.to_vec() })
+    }
+}
+
+/// Bits of one scan's entropy-coded data, most significant first.
+pub struct BitReader<'a> {
+    data: &'a [u8],
+    /// Next byte of `data` to load.
+    pos: usize,
+    /// Loaded bits, left-aligned.
+    bits: u64,
+    count: u32,
+    /// Set once `pos` reached a marker (or the end): zero bits are loaded from then on.
+    at_marker: bool,
+    /// Zero bits loaded past the data; reading into them means the data ran short.
+    padding: u32,
+}
+
+impl<'a> BitReader<'a> {
+    /// Reads `data`: a scan's entropy-coded bytes, up to (not including) the marker that ends
+    /// it; restart markers may appear inside.
+    pub fn new(data: &'a [u8]) -> BitReader<'a> {
+        BitReader { data, pos: 0, bits: 0, count: 0, at_marker: false, padding: 0 }
+    }
+
+    #[inline(never)]
+    fn refill(&mut self) {
+        while self.count <= 56 {
+            let byte = if self.at_marker {
+                self.padding += 8;
+                0
+            } else {
+                match self.data.get(self.pos) {
+                    Some(&0xFF) if self.data.get(self.pos + 1) == Some(&0x00) => {
+                        self.pos += 2;
+                        0xFF
+                    }
+                    Some(&0xFF) | None => {
+                        self.at_marker = true;
+                        continue;
+                    }
+                    Some(&byte) => {
+                        self.pos += 1;
+                        byte
+                    }
+                }
+            };
+            self.bits |= u64::from(byte) << (56 - self.count);
+            self.count += 8;
+        }
+    }
+
+    /// The next `n` bits (0..=16) as a number.
+    #[inline]
+    pub fn bits(&mut self, n: u32) -> u32 {
+        if n == 0 {
+            return 0;
+        }
+        if self.count < n {
+            self.refill();
+        }
+        let value = (self.bits >> (64 - n)) as u32;
+        self.bits <<= n;
+        self.count -= n;
+        value
+    }
+
+    /// The next Huffman-coded symbol, or `Err` for a code the table lacks.
+    #[inline]
+    pub fn symbol(&mut self, table: &HuffmanTable) -> Result<u8, &'static str> {
+        if self.count < 16 {
+            self.refill();
+        }
+        let entry = table.fast[(self.bits >> (64 - FAST_BITS)) as usize];
+        if entry != 0 {
+            let length = u32::from(entry >> 8);
+            self.bits <<= length;
+            self.count -= length;
+            return Ok(entry as u8);
+        }
+        for length in FAST_BITS + 1..=16 {
+            let code = (self.bits >> (64 - length)) as i32;
+            if code <= table.max_code[length as usize] {
+                self.bits <<= length;
+                self.count -= length;
+                let index = (table.offset[length as usize] + code) as usize;
+                return table.symbols.get(index).copied().ok_or("bad Huffman code");
+            }
+        }
+        Err("bad Huffman code")
+    }
+
+    /// A DC difference: a magnitude category from `table`, then that many bits, sign-extended
+    /// (JPEG's EXTEND).
+    #[inline]
+    pub fn dc_difference(&mut self, table: &HuffmanTable) -> Result<i32, &'static str> {
+        let size = u32::from(self.symbol(table)?);
+        let raw = self.bits(size) as i32;
+        Ok(if size > 0 && raw < 1 << (size - 1) { raw - (1 << size) + 1 } else { raw })
+    }
+
+    /// Whether every bit read so far was in the data (none from past its end).
+    pub fn in_bounds(&self) -> bool {
+        self.padding <= self.count
+    }
+
+    /// Bits loaded from the data but not read, beyond those that complete the current byte.
+    fn whole_bytes_unread(&self) -> bool {
+        self.count.saturating_sub(self.padding) >= 8
+    }
+
+    /// Ends a restart interval: the rest of the current byte is fill, and restart marker
+    /// `RST(n % 8)` must come next. `Err` for anything else (extra bytes, another marker,
+    /// data that ran short), which libjpeg would warn about or resynchronise over.
+    pub fn restart(&mut self, n: u32) -> Result<(), &'static str> {
+        if !self.in_bounds() || self.whole_bytes_unread() {
+            return Err("data before a restart marker is not as long as its blocks");
+        }
+        if !self.at_marker {
+            self.refill();
+        }
+        let expected = 0xD0 + (n % 8) as u8;
+        if self.data.get(self.pos..self.pos + 2) != Some(&[0xFF, expected]) || self.whole_bytes_unread() {
+            return Err("restart marker missing or out of order");
+        }
+        *self = BitReader { data: self.data, pos: self.pos + 2, bits: 0, count: 0, at_marker: false, padding: 0 };
+        Ok(())
+    }
+
+    /// Ends the scan: its blocks used exactly the data there was, up to the fill bits of the
+    /// last byte.
+    pub fn finish(&mut self) -> Result<(), &'static str> {
+        if !self.in_bounds() {
+            return Err("scan data ends before its blocks");
+        }
+        if !self.at_marker {
+            self.refill();
+        }
+        if self.whole_bytes_unread() || self.pos < self.data.len() {
+            return Err("extra bytes after the scan's blocks");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Symbol 0 as 00, 1..=5 as 010 to 110, then one code each of lengths 4 to 12: symbol 6
+    /// as 1110, ..., symbol 14 as 1111 1111 1110.
+    fn table() -> HuffmanTable {
+        let mut counts = [0u8; 16];
+        counts[1] = 1;
+        counts[2] = 5;
+        counts[3..12].fill(1);
+        let symbols: Vec<u8> = (0..=14).collect();
+        HuffmanTable::new(&counts, &symbols, true).unwrap()
+    }
+
+    #[test]
+    fn decodes_short_and_long_codes_through_stuffed_bytes() {
+        // 00 | 010 | 1111 1111 1110 (symbol 14, 12 bits, across a stuffed FF) | 011 | fill.
+        // Bits: 0001 0111 | 1111 1111 | 0011 1111 -> 0x17 0xFF(00) 0x3F.
+        let data = [0x17, 0xFF, 0x00, 0x3F];
+        let t = table();
+        let mut r = BitReader::new(&data);
+        assert_eq!(r.symbol(&t), Ok(0));
+        assert_eq!(r.symbol(&t), Ok(1));
+        assert_eq!(r.symbol(&t), Ok(14));
+        assert_eq!(r.symbol(&t), Ok(2));
+        assert_eq!(r.finish(), Ok(()));
+    }
+
+    #[test]
+    fn dc_differences_extend_their_sign() {
+        // Category 3 (symbol 3, code 100), bits 010: 2 - 8 + 1 = -5; category 3, bits 110: 6.
+        let data = [0b1000_1010, 0b0110_1111];
+        let t = table();
+        let mut r = BitReader::new(&data);
+        assert_eq!(r.dc_difference(&t), Ok(-5));
+        assert_eq!(r.dc_difference(&t), Ok(6));
+        assert!(r.in_bounds());
+    }
+
+    #[test]
+    fn reading_past_the_data_is_noticed() {
+        let t = table();
+        let mut r = BitReader::new(&[0x00]);
+        assert_eq!(r.symbol(&t), Ok(0));
+        assert_eq!(r.symbol(&t), Ok(0));
+        assert_eq!(r.symbol(&t), Ok(0));
+        assert_eq!(r.symbol(&t), Ok(0));
+        assert!(r.in_bounds());
+        assert_eq!(r.symbol(&t), Ok(0));
+        assert!(!r.in_bounds());
+        assert!(r.finish().is_err());
+    }
+
+    #[test]
+    fn restarts_need_the_right_marker_right_after_the_interval() {
+        let t = table();
+        // One symbol (00, then fill) per interval, RST0 then RST1.
+        let data = [0x3F, 0xFF, 0xD0, 0x3F, 0xFF, 0xD1, 0x3F];
+        let mut r = BitReader::new(&data);
+        for n in 0..2 {
+            assert_eq!(r.symbol(&t), Ok(0));
+            assert_eq!(r.restart(n), Ok(()));
+        }
+        assert_eq!(r.symbol(&t), Ok(0));
+        assert_eq!(r.finish(), Ok(()));
+        // Out of order.
+        let mut r = BitReader::new(&data);
+        r.symbol(&t).unwrap();
+        assert!(r.restart(1).is_err());
+        // A byte too many before the marker.
+        let data = [0x3F, 0x3F, 0xFF, 0xD0];
+        let mut r = BitReader::new(&data);
+        r.symbol(&t).unwrap();
+        assert!(r.restart(0).is_err());
+        // Trailing bytes at the end of a scan.
+        let mut r = BitReader::new(&[0x3F, 0x00]);
+        r.symbol(&t).unwrap();
+        assert!(r.finish().is_err());
+    }
+
+    #[test]
+    fn refuses_tables_libjpeg_refuses() {
+        let mut counts = [0u8; 16];
+        counts[0] = 3; // three 1-bit codes
+        assert!(HuffmanTable::new(&counts, &[0, 1, 2], true).is_err());
+        counts[0] = 2; // 0 and 1: the second is all ones
+        assert!(HuffmanTable::new(&counts, &[0, 1], true).is_err());
+        counts[0] = 1;
+        assert!(HuffmanTable::new(&counts, &[16], true).is_err());
+        assert!(HuffmanTable::new(&counts, &[16], false).is_ok());
+        assert!(HuffmanTable::new(&counts, &[1, 2], true).is_err());
+    }
+}
