@@ -33,7 +33,8 @@ pub struct AcBand<'t> {
 
 impl AcBand<'_> {
     /// A first pass over the band: coefficients `value << al`.
-    pub fn first(&mut self, reader: &mut BitReader, block: &mut [i16; 64]) -> Result<(), &'static str> {
+    /// `nonzero` is the block's mask of nonzero AC coefficients, kept up to date.
+    pub fn first(&mut self, reader: &mut BitReader, block: &mut [i16; 64], nonzero: &mut u64) -> Result<(), &'static str> {
         if self.end_of_band_run > 0 {
             self.end_of_band_run -= 1;
             return Ok(());
@@ -45,7 +46,11 @@ impl AcBand<'_> {
             if size != 0 {
                 k += run;
                 let value = extend(reader.bits(size), size);
-                block[usize::from(NATURAL[k])] = ((value as u32) << self.al) as i32 as i16;
+                let coefficient = ((value as u32) << self.al) as i32 as i16;
+                block[usize::from(NATURAL[k])] = coefficient;
+                if coefficient != 0 {
+                    *nonzero |= 1 << k.min(63);
+                }
             } else if run == 15 {
                 k += 15;
             } else {
@@ -60,7 +65,7 @@ impl AcBand<'_> {
     /// A refinement pass: one more bit of every coefficient already nonzero in the band, and
     /// coefficients newly nonzero at +-1 << al. `Err` for a new coefficient of size other than
     /// 1, which libjpeg warns about.
-    pub fn refine(&mut self, reader: &mut BitReader, block: &mut [i16; 64]) -> Result<(), &'static str> {
+    pub fn refine(&mut self, reader: &mut BitReader, block: &mut [i16; 64], nonzero: &mut u64) -> Result<(), &'static str> {
         let plus = 1i16 << self.al;
         let minus = -1i16 << self.al;
         let mut k = self.ss;
@@ -97,17 +102,20 @@ impl AcBand<'_> {
                 }
                 if new_value != 0 {
                     block[usize::from(NATURAL[k])] = new_value;
+                    *nonzero |= 1 << k.min(63);
                 }
                 k += 1;
             }
         }
         if self.end_of_band_run > 0 {
-            while k <= self.se {
-                let coefficient = &mut block[usize::from(NATURAL[k])];
-                if *coefficient != 0 {
-                    correct(coefficient, reader, plus, minus);
-                }
-                k += 1;
+            // The rest of the band: a correction bit per nonzero coefficient, found by the
+            // mask instead of looking at every zero (most of a block, in most blocks).
+            let rest = if k > self.se { 0 } else { (u64::MAX >> (63 - self.se)) & (u64::MAX << k) };
+            let mut pending = *nonzero & rest;
+            while pending != 0 {
+                let z = pending.trailing_zeros() as usize;
+                pending &= pending - 1;
+                correct(&mut block[usize::from(NATURAL[z])], reader, plus, minus);
             }
             self.end_of_band_run -= 1;
         }
@@ -139,7 +147,7 @@ fn extend(raw: u32, size: u32) -> i32 {
     }
 }
 
-/// Block positions in natural order, for other modules' quantisation tables.
-pub fn natural(k: usize) -> usize {
-    usize::from(NATURAL[k])
+/// The block position (row * 8 + column) of zigzag index `k`.
+pub const fn natural(k: usize) -> usize {
+    NATURAL[k] as usize
 }

@@ -5,6 +5,7 @@
 //! subsampled on one axis only (at 1/8 libjpeg does no fancy upsampling), and its YCbCr to RGB
 //! tables.
 
+use super::ac_blocks::natural;
 use super::eighth_scans::{Grid, Plane};
 
 /// libjpeg's post-IDCT range limit, as its table (`prepare_range_limit_table`) is indexed:
@@ -30,42 +31,40 @@ fn descale(value: i64, n: u32) -> i64 {
     (value + (1 << (n - 1))) >> n
 }
 
-/// The AC positions `jpeg_idct_2x2` reads: rows and columns 0, 1, 3, 5 and 7, but (0, 0).
-const READ_AC: [usize; 24] = {
-    const LINES: [usize; 5] = [0, 1, 3, 5, 7];
-    let mut out = [0; 24];
-    let (mut n, mut r) = (0, 0);
-    while r < 5 {
-        let mut c = 0;
-        while c < 5 {
-            if r + c > 0 {
-                out[n] = LINES[r] * 8 + LINES[c];
-                n += 1;
-            }
-            c += 1;
+/// The AC coefficients `jpeg_idct_2x2` reads (rows and columns 0, 1, 3, 5 and 7, but (0, 0)),
+/// as a mask of zigzag indices.
+const READ_AC_ZIGZAG: u64 = {
+    let mut mask = 0u64;
+    let mut k = 1;
+    while k < 64 {
+        let position = natural(k);
+        let (row, column) = (position / 8, position % 8);
+        if (row == 0 || row % 2 == 1) && (column == 0 || column % 2 == 1) {
+            mask |= 1 << k;
         }
-        r += 1;
+        k += 1;
     }
-    out
+    mask
 };
 
 /// libjpeg's `jpeg_idct_2x2` (`jidctred.c`): the 2x2 samples of a block from its coefficients
 /// in rows and columns 0, 1, 3, 5 and 7, in its fixed-point arithmetic (13 fraction bits, 2
 /// more kept between the passes).
-pub fn idct_2x2(block: &[i16], quantisers: &[u16; 64]) -> [[u8; 2]; 2] {
+pub fn idct_2x2(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64]) -> [[u8; 2]; 2] {
     const CONST_BITS: u32 = 13;
     const PASS1_BITS: u32 = 2;
     // FIX(x) = x * 2^13 rounded: sqrt(2) times sums of the odd cosines.
     let odd = |v1: i64, v3: i64, v5: i64, v7: i64| v7 * -5906 + v5 * 6967 + v3 * -10426 + v1 * 29692;
-    // Most chroma blocks have no AC coefficient the 2x2 reads: both passes then keep the DC.
-    if READ_AC.iter().all(|&i| block[i] == 0) {
-        let dc = ((dequantise(block[0], quantisers[0]) as i32 as u32) << PASS1_BITS) as i32;
+    // Most chroma blocks have no AC coefficient the 2x2 reads (`nonzero` says which are set):
+    // both passes then keep the DC.
+    if nonzero & READ_AC_ZIGZAG == 0 {
+        let dc = ((dequantise(dc, quantisers[0]) as i32 as u32) << PASS1_BITS) as i32;
         let dc = range_limit(descale(i64::from(dc), PASS1_BITS + 3));
         return [[dc, dc], [dc, dc]];
     }
     let mut work = [[0i32; 8]; 2];
     for column in [0, 1, 3, 5, 7] {
-        let coefficient = |row: usize| block[row * 8 + column];
+        let coefficient = |row: usize| if row == 0 && column == 0 { dc } else { ac[row * 8 + column] };
         let value = |row: usize| dequantise(coefficient(row), quantisers[row * 8 + column]);
         if [1, 3, 5, 7].iter().all(|&row| coefficient(row) == 0) {
             let dc = ((value(0) as i32 as u32) << PASS1_BITS) as i32;
@@ -101,21 +100,22 @@ struct Samples {
 /// The samples of `width x height` blocks: one per block from the DC alone, or 2x2 per block
 /// when the plane holds whole blocks.
 fn samples(plane: &Plane, width: usize, height: usize) -> Samples {
-    if plane.per_block == 1 {
+    if plane.ac.is_empty() {
         // libjpeg's `jpeg_idct_1x1`: the dequantised DC over 8, rounded, range-limited (by a
         // table, as libjpeg does it).
         let limit: Vec<u8> = (0..1024).map(range_limit).collect();
         let quantiser = plane.quantisers[0];
         let mut data = Vec::with_capacity(width * height);
-        for row in plane.coefficients.chunks_exact(plane.stride).take(height) {
+        for row in plane.dc.chunks_exact(plane.stride).take(height) {
             data.extend(row[..width].iter().map(|&c| limit[(descale(dequantise(c, quantiser), 3) & 1023) as usize]));
         }
         return Samples { data, width, height };
     }
     let mut data = vec![0u8; width * height * 4];
-    for (by, row) in plane.coefficients.chunks_exact(plane.stride * 64).take(height).enumerate() {
-        for (bx, block) in row.chunks_exact(64).take(width).enumerate() {
-            let pixels = idct_2x2(block, &plane.quantisers);
+    for by in 0..height {
+        for bx in 0..width {
+            let index = by * plane.stride + bx;
+            let pixels = idct_2x2(plane.dc[index], &plane.ac[index * 64..][..64], plane.nonzero[index], &plane.quantisers);
             for (dy, pair) in pixels.iter().enumerate() {
                 let at = (2 * by + dy) * 2 * width + 2 * bx;
                 data[at..at + 2].copy_from_slice(pair);
@@ -214,7 +214,7 @@ mod tests {
     fn idct_1x1(coefficient: i16, quantiser: u16) -> u8 {
         let mut quantisers = [0; 64];
         quantisers[0] = quantiser;
-        let plane = Plane { coefficients: vec![coefficient], per_block: 1, stride: 1, quantisers };
+        let plane = Plane { dc: vec![coefficient], ac: Vec::new(), nonzero: Vec::new(), stride: 1, quantisers };
         samples(&plane, 1, 1).data[0]
     }
 
@@ -255,11 +255,11 @@ mod tests {
     #[test]
     fn a_2x2_idct_of_a_flat_block_is_flat_and_of_a_gradient_is_not() {
         let quantisers = [2u16; 64];
-        let mut block = [0i16; 64];
-        block[0] = 40; // 80 dequantised: 10 above mid-grey
-        assert_eq!(idct_2x2(&block, &quantisers), [[138, 138], [138, 138]]);
-        block[1] = 20; // a horizontal cosine: left brighter than right
-        let [[left, right], [left2, right2]] = idct_2x2(&block, &quantisers);
+        let mut ac = [0i16; 64];
+        let dc = 40; // 80 dequantised: 10 above mid-grey
+        assert_eq!(idct_2x2(dc, &ac, 0, &quantisers), [[138, 138], [138, 138]]);
+        ac[1] = 20; // a horizontal cosine (zigzag index 1): left brighter than right
+        let [[left, right], [left2, right2]] = idct_2x2(dc, &ac, 1 << 1, &quantisers);
         assert!(left > 138 && right < 138 && (left, right) == (left2, right2), "{left} {right}");
     }
 

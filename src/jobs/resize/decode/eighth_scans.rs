@@ -19,11 +19,16 @@ const DHT: u8 = 0xC4;
 const DQT: u8 = 0xDB;
 const SOS: u8 = 0xDA;
 
-/// One component's coefficients: `per_block` of them per block (1: the DC only; 64: all, in
-/// natural order), blocks row-major over the component's blocks padded to whole MCUs.
+/// One component's coefficients, blocks row-major over the component's blocks padded to whole
+/// MCUs: the DC of every block, and for components whose IDCT reads them, the AC coefficients
+/// too. DCs are kept apart, two bytes a block, so the DC passes stay in cache.
 pub struct Plane {
-    pub coefficients: Vec<i16>,
-    pub per_block: usize,
+    pub dc: Vec<i16>,
+    /// 64 per block in natural order (position 0 unused), or empty.
+    pub ac: Vec<i16>,
+    /// For whole blocks, one mask per block of its nonzero AC coefficients (bit k: zigzag
+    /// index k), so refinement passes and the IDCT skip the zeros; empty otherwise.
+    pub nonzero: Vec<u64>,
     /// Blocks per row.
     pub stride: usize,
     /// The component's quantisers in natural order, as libjpeg latched them at the component's
@@ -76,9 +81,9 @@ pub fn decode(jpeg: &[u8], stream: &Stream, full_blocks: &[bool], ctl: &JobContr
         .zip(full_blocks)
         .map(|(c, &full)| {
             let stride = grid.mcus_across * usize::from(c.h);
-            let per_block = if full { 64 } else { 1 };
             let blocks = stride * grid.mcus_down * usize::from(c.v);
-            Plane { coefficients: vec![0; blocks * per_block], per_block, stride, quantisers: [0; 64] }
+            let (ac, nonzero) = if full { (vec![0; blocks * 64], vec![0; blocks]) } else { (Vec::new(), Vec::new()) };
+            Plane { dc: vec![0; blocks], ac, nonzero, stride, quantisers: [0; 64] }
         })
         .collect();
     let mut latched = vec![false; planes.len()];
@@ -102,7 +107,7 @@ pub fn decode(jpeg: &[u8], stream: &Stream, full_blocks: &[bool], ctl: &JobContr
                 if scan.ss == 0 {
                     let tables = table_per_component(jpeg, scan, &dc_tables, 4)?;
                     decode_dc_scan(frame, &grid, scan, data, &tables, &mut planes, ctl)?;
-                } else if planes[scan.components[0]].per_block == 64 {
+                } else if !planes[scan.components[0]].ac.is_empty() {
                     let table = table_per_component(jpeg, scan, &ac_tables, 0)?[0].ok_or("AC Huffman table not defined")?;
                     decode_ac_scan(frame, &grid, scan, data, table, &mut planes[scan.components[0]], ctl)?;
                 }
@@ -219,12 +224,13 @@ fn decode_ac_scan(
                 restarts += 1;
                 band.end_of_band_run = 0;
             }
-            let start = (row * plane.stride + column) * 64;
-            let block: &mut [i16; 64] = (&mut plane.coefficients[start..start + 64]).try_into().map_err(|_| "block outside the plane")?;
+            let index = row * plane.stride + column;
+            let block: &mut [i16; 64] = (&mut plane.ac[index * 64..index * 64 + 64]).try_into().map_err(|_| "block outside the plane")?;
+            let nonzero = &mut plane.nonzero[index];
             if scan.ah == 0 {
-                band.first(&mut reader, block)?;
+                band.first(&mut reader, block, nonzero)?;
             } else {
-                band.refine(&mut reader, block)?;
+                band.refine(&mut reader, block, nonzero)?;
             }
             blocks_done += 1;
         }
@@ -279,8 +285,7 @@ fn decode_dc_scan(
                 let plane = &mut planes[c];
                 for by in 0..v {
                     for bx in 0..h {
-                        let index = ((row * v + by) * plane.stride + column * h + bx) * plane.per_block;
-                        let coefficient = &mut plane.coefficients[index];
+                        let coefficient = &mut plane.dc[(row * v + by) * plane.stride + column * h + bx];
                         match tables[slot] {
                             Some(table) => {
                                 let value = predictions[slot].checked_add(reader.dc_difference(table)?).ok_or("DC value overflows")?;
