@@ -154,6 +154,7 @@ fn decoded_region(region: Region, (stored_w, stored_h): (u32, u32), (dec_w, dec_
 /// resize and encode can be timed apart. Not part of the interface the server uses.
 #[doc(hidden)]
 pub mod stages {
+    pub use super::decode::JpegScans;
     pub use super::raster::{Layout, Raster};
     use super::{decode, encode, resample, sniff};
     use crate::jobs::{Filter, ImageFormat, JobControl, JobError, Limits, OutputFormat};
@@ -167,12 +168,11 @@ pub mod stages {
         decode::open(input, format, size, &limits, false)?.decode(jpeg_eighths, &JobControl::unbounded())
     }
 
-    /// [`decode`] of a JPEG choosing whether progressive scans the DCT scale never reads are
-    /// pruned (`pruned: false` decodes every scan, as libjpeg alone would).
-    pub fn decode_jpeg(input: &[u8], jpeg_eighths: u32, pruned: bool) -> Result<Raster, JobError> {
+    /// [`decode`] of a JPEG the way `scans` says (the pipeline's, libjpeg given the scans the
+    /// DCT scale reads, libjpeg given every scan).
+    pub fn decode_jpeg(input: &[u8], jpeg_eighths: u32, scans: JpegScans) -> Result<Raster, JobError> {
         let limits = Limits::default();
         let size = sniff::dimensions(input, ImageFormat::Jpeg)?;
-        let scans = if pruned { decode::JpegScans::Pruned } else { decode::JpegScans::All };
         decode::open(input, ImageFormat::Jpeg, size, &limits, false)?.decode_with(jpeg_eighths, scans, &JobControl::unbounded())
     }
 

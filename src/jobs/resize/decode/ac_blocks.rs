@@ -48,8 +48,11 @@ impl AcBand<'_> {
                 let value = extend(reader.bits(size), size);
                 let coefficient = ((value as u32) << self.al) as i32 as i16;
                 block[usize::from(NATURAL[k])] = coefficient;
+                // Exact either way: a corrupt run past 63 may overwrite position 63.
                 if coefficient != 0 {
                     *nonzero |= 1 << k.min(63);
+                } else {
+                    *nonzero &= !(1 << k.min(63));
                 }
             } else if run == 15 {
                 k += 15;
@@ -72,7 +75,7 @@ impl AcBand<'_> {
         if self.end_of_band_run == 0 {
             while k <= self.se {
                 let symbol = reader.symbol(self.table)?;
-                let (mut run, size) = (i32::from(symbol >> 4), symbol & 15);
+                let (run, size) = (u32::from(symbol >> 4), symbol & 15);
                 let mut new_value = 0i16;
                 if size != 0 {
                     if size != 1 {
@@ -84,22 +87,16 @@ impl AcBand<'_> {
                     break;
                 }
                 // Past the nonzero coefficients (each gets its correction bit) and `run` zero
-                // ones, to where the new coefficient goes.
-                loop {
-                    let coefficient = &mut block[usize::from(NATURAL[k])];
-                    if *coefficient != 0 {
-                        correct(coefficient, reader, plus, minus);
-                    } else {
-                        run -= 1;
-                        if run < 0 {
-                            break;
-                        }
-                    }
-                    k += 1;
-                    if k > self.se {
-                        break;
-                    }
+                // ones, to the next zero, where the new coefficient goes (or past the band).
+                // The mask finds both without looking at each coefficient.
+                let rest = band(k, self.se);
+                let mut zeros = !*nonzero & rest;
+                for _ in 0..run {
+                    zeros &= zeros.wrapping_sub(1);
                 }
+                let target = if zeros == 0 { self.se + 1 } else { zeros.trailing_zeros() as usize };
+                correct_all(block, *nonzero & rest & below(target), reader, plus, minus);
+                k = target;
                 if new_value != 0 {
                     block[usize::from(NATURAL[k])] = new_value;
                     *nonzero |= 1 << k.min(63);
@@ -110,13 +107,7 @@ impl AcBand<'_> {
         if self.end_of_band_run > 0 {
             // The rest of the band: a correction bit per nonzero coefficient, found by the
             // mask instead of looking at every zero (most of a block, in most blocks).
-            let rest = if k > self.se { 0 } else { (u64::MAX >> (63 - self.se)) & (u64::MAX << k) };
-            let mut pending = *nonzero & rest;
-            while pending != 0 {
-                let z = pending.trailing_zeros() as usize;
-                pending &= pending - 1;
-                correct(&mut block[usize::from(NATURAL[z])], reader, plus, minus);
-            }
+            correct_all(block, *nonzero & band(k, self.se), reader, plus, minus);
             self.end_of_band_run -= 1;
         }
         Ok(())
@@ -128,12 +119,39 @@ impl AcBand<'_> {
     }
 }
 
-/// A correction bit for an already-nonzero coefficient: when set (and the bit not already
-/// there), its magnitude grows by one step of this pass.
-#[inline]
-fn correct(coefficient: &mut i16, reader: &mut BitReader, plus: i16, minus: i16) {
-    if reader.bits(1) == 1 && *coefficient & plus == 0 {
-        *coefficient = coefficient.wrapping_add(if *coefficient >= 0 { plus } else { minus });
+/// Zigzag indices `k..=se` as a mask (empty when `k > se`).
+fn band(k: usize, se: usize) -> u64 {
+    if k > se {
+        0
+    } else {
+        (u64::MAX >> (63 - se)) & (u64::MAX << k)
+    }
+}
+
+/// Zigzag indices below `k` (all 64 when `k` is 64 or more).
+fn below(k: usize) -> u64 {
+    if k >= 64 {
+        u64::MAX
+    } else {
+        (1 << k) - 1
+    }
+}
+
+/// Correction bits for the already-nonzero coefficients in `mask`, one bit each in zigzag
+/// order, read up to 16 at a time: where a bit is set (and not already there), the
+/// coefficient's magnitude grows by one step of this pass.
+fn correct_all(block: &mut [i16; 64], mut mask: u64, reader: &mut BitReader, plus: i16, minus: i16) {
+    while mask != 0 {
+        let n = mask.count_ones().min(16);
+        let bits = reader.bits(n);
+        for i in (0..n).rev() {
+            let z = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let coefficient = &mut block[usize::from(NATURAL[z])];
+            if (bits >> i) & 1 == 1 && *coefficient & plus == 0 {
+                *coefficient = coefficient.wrapping_add(if *coefficient >= 0 { plus } else { minus });
+            }
+        }
     }
 }
 

@@ -89,6 +89,64 @@ pub fn idct_2x2(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64]) -> [[
     })
 }
 
+/// The AC coefficients `jpeg_idct_4x4` reads (rows and columns other than 4, but (0, 0)), as
+/// a mask of zigzag indices.
+const READ_AC_4X4_ZIGZAG: u64 = {
+    let mut mask = 0u64;
+    let mut k = 1;
+    while k < 64 {
+        let position = natural(k);
+        if position / 8 != 4 && position % 8 != 4 {
+            mask |= 1 << k;
+        }
+        k += 1;
+    }
+    mask
+};
+
+/// libjpeg's `jpeg_idct_4x4` (`jidctred.c`): the 4x4 samples of a block from its coefficients
+/// in rows and columns other than 4, in its fixed-point arithmetic (as [`idct_2x2`]).
+pub fn idct_4x4(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64]) -> [[u8; 4]; 4] {
+    const CONST_BITS: u32 = 13;
+    const PASS1_BITS: u32 = 2;
+    if nonzero & READ_AC_4X4_ZIGZAG == 0 {
+        let dc = ((dequantise(dc, quantisers[0]) as i32 as u32) << PASS1_BITS) as i32;
+        let dc = range_limit(descale(i64::from(dc), PASS1_BITS + 3));
+        return [[dc; 4]; 4];
+    }
+    // One 4-point pass over v[0..8] (v[4] unused): [out0, out1, out2, out3] before descaling.
+    let pass = |v: [i64; 8], even_shift: u32| {
+        let tmp0 = v[0] << even_shift;
+        let tmp2 = v[2] * 15137 + v[6] * -6270;
+        let (tmp10, tmp12) = (tmp0 + tmp2, tmp0 - tmp2);
+        let (z1, z2, z3, z4) = (v[7], v[5], v[3], v[1]);
+        let odd0 = z1 * -1730 + z2 * 11893 + z3 * -17799 + z4 * 8697;
+        let odd2 = z1 * -4176 + z2 * -4926 + z3 * 7373 + z4 * 20995;
+        [tmp10 + odd2, tmp12 + odd0, tmp12 - odd0, tmp10 - odd2]
+    };
+    let mut work = [[0i32; 8]; 4];
+    for column in [0, 1, 2, 3, 5, 6, 7] {
+        let coefficient = |row: usize| if row == 0 && column == 0 { dc } else { ac[row * 8 + column] };
+        if [1, 2, 3, 5, 6, 7].iter().all(|&row| coefficient(row) == 0) {
+            let dc = ((dequantise(coefficient(0), quantisers[column]) as i32 as u32) << PASS1_BITS) as i32;
+            for row in &mut work {
+                row[column] = dc;
+            }
+            continue;
+        }
+        let v: [i64; 8] = std::array::from_fn(|row| dequantise(coefficient(row), quantisers[row * 8 + column]));
+        for (row, value) in pass(v, CONST_BITS + 1).into_iter().enumerate() {
+            work[row][column] = descale(value, CONST_BITS - PASS1_BITS + 1) as i32;
+        }
+    }
+    work.map(|w| {
+        if [1, 2, 3, 5, 6, 7].iter().all(|&i| w[i] == 0) {
+            return [range_limit(descale(i64::from(w[0]), PASS1_BITS + 3)); 4];
+        }
+        pass(w.map(i64::from), CONST_BITS + 1).map(|value| range_limit(descale(value, CONST_BITS + PASS1_BITS + 3 + 1)))
+    })
+}
+
 /// One component at 1/8 scale: `width x height` samples (those of the blocks the component
 /// really has, not the MCU padding).
 struct Samples {
@@ -111,24 +169,35 @@ fn samples(plane: &Plane, width: usize, height: usize) -> Samples {
         }
         return Samples { data, width, height };
     }
-    let mut data = vec![0u8; width * height * 4];
+    let size = plane.idct_size;
+    let (out_width, out_height) = (width * size, height * size);
+    let mut data = vec![0u8; out_width * out_height];
+    let mut put = |by: usize, bx: usize, rows: &[&[u8]]| {
+        for (dy, row) in rows.iter().enumerate() {
+            let at = (size * by + dy) * out_width + size * bx;
+            data[at..at + size].copy_from_slice(row);
+        }
+    };
     for by in 0..height {
         for bx in 0..width {
             let index = by * plane.stride + bx;
-            let pixels = idct_2x2(plane.dc[index], &plane.ac[index * 64..][..64], plane.nonzero[index], &plane.quantisers);
-            for (dy, pair) in pixels.iter().enumerate() {
-                let at = (2 * by + dy) * 2 * width + 2 * bx;
-                data[at..at + 2].copy_from_slice(pair);
+            let (dc, ac, nonzero) = (plane.dc[index], &plane.ac[index * 64..][..64], plane.nonzero[index]);
+            if size == 2 {
+                let [a, b] = idct_2x2(dc, ac, nonzero, &plane.quantisers);
+                put(by, bx, &[&a, &b]);
+            } else {
+                let [a, b, c, d] = idct_4x4(dc, ac, nonzero, &plane.quantisers);
+                put(by, bx, &[&a, &b, &c, &d]);
             }
         }
     }
-    Samples { data, width: 2 * width, height: 2 * height }
+    Samples { data, width: out_width, height: out_height }
 }
 
-/// The picture at 1/8 of `frame_size`: gray for one component, RGB (from YCbCr) for three with
-/// the first component the most sampled. Returns the samples, row-major.
-pub fn pixels(planes: &[Plane], sampling: &[(u8, u8)], frame_size: (u16, u16), grid: &Grid) -> Vec<u8> {
-    match planes_at_eighth(planes, sampling, frame_size, grid) {
+/// The picture at `eighths`/8 of `frame_size` (1/8 or 1/4): gray for one component, RGB (from
+/// YCbCr) for three with the first component the most sampled. Returns the samples, row-major.
+pub fn pixels(planes: &[Plane], sampling: &[(u8, u8)], frame_size: (u16, u16), grid: &Grid, eighths: usize) -> Vec<u8> {
+    match planes_at_scale(planes, sampling, frame_size, grid, eighths) {
         Planes::Gray(y) => y,
         Planes::Ycc(y, cb, cr) => ycc_to_rgb(&y, &cb, &cr),
     }
@@ -141,28 +210,26 @@ pub enum Planes {
 }
 
 /// [`pixels`] before the colour conversion.
-pub fn planes_at_eighth(planes: &[Plane], sampling: &[(u8, u8)], frame_size: (u16, u16), grid: &Grid) -> Planes {
+pub fn planes_at_scale(planes: &[Plane], sampling: &[(u8, u8)], frame_size: (u16, u16), grid: &Grid, eighths: usize) -> Planes {
     let (image_width, image_height) = (usize::from(frame_size.0), usize::from(frame_size.1));
-    let (out_width, out_height) = (image_width.div_ceil(8), image_height.div_ceil(8));
+    let (out_width, out_height) = ((image_width * eighths).div_ceil(8), (image_height * eighths).div_ceil(8));
+    // Each component's samples, repeated on an axis where they are fewer than the output's
+    // pixels (chroma subsampled on one axis only, at 1/8).
     let component = |c: usize| {
         let (h, v) = (usize::from(sampling[c].0), usize::from(sampling[c].1));
         let width = (image_width * h).div_ceil(grid.max_h).div_ceil(8);
         let height = (image_height * v).div_ceil(grid.max_v).div_ceil(8);
-        samples(&planes[c], width, height)
+        let s = samples(&planes[c], width, height);
+        let size = planes[c].idct_size;
+        match (eighths * grid.max_h / h / size, eighths * grid.max_v / v / size) {
+            (1, 1) => crop(&s, out_width, out_height),
+            (h_factor, v_factor) => replicate(&s, h_factor, v_factor, out_width, out_height),
+        }
     };
-    let luma = component(0);
     if planes.len() == 1 {
-        return Planes::Gray(crop(&luma, out_width, out_height));
+        return Planes::Gray(component(0));
     }
-    // Chroma not already at the luma's resolution (a 2x2 IDCT per block for 4:2:0) is
-    // repeated on the axis it is subsampled on.
-    let (h_factor, v_factor) = (grid.max_h / usize::from(sampling[1].0), grid.max_v / usize::from(sampling[1].1));
-    let to_full = |s: Samples| match (h_factor, v_factor) {
-        (2, 2) | (1, 1) => crop(&s, out_width, out_height),
-        _ => replicate(&s, h_factor, v_factor, out_width, out_height),
-    };
-    let (cb, cr) = (to_full(component(1)), to_full(component(2)));
-    Planes::Ycc(crop(&luma, out_width, out_height), cb, cr)
+    Planes::Ycc(component(0), component(1), component(2))
 }
 
 /// The first `width x height` samples of `s`.
@@ -214,7 +281,7 @@ mod tests {
     fn idct_1x1(coefficient: i16, quantiser: u16) -> u8 {
         let mut quantisers = [0; 64];
         quantisers[0] = quantiser;
-        let plane = Plane { dc: vec![coefficient], ac: Vec::new(), nonzero: Vec::new(), stride: 1, quantisers };
+        let plane = Plane { dc: vec![coefficient], ac: Vec::new(), nonzero: Vec::new(), idct_size: 1, stride: 1, quantisers };
         samples(&plane, 1, 1).data[0]
     }
 

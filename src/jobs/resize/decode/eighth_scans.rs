@@ -29,6 +29,9 @@ pub struct Plane {
     /// For whole blocks, one mask per block of its nonzero AC coefficients (bit k: zigzag
     /// index k), so refinement passes and the IDCT skip the zeros; empty otherwise.
     pub nonzero: Vec<u64>,
+    /// Samples per block on each axis: libjpeg's reduced IDCT size for this component (1, 2 or
+    /// 4); above 1 the AC coefficients are kept.
+    pub idct_size: usize,
     /// Blocks per row.
     pub stride: usize,
     /// The component's quantisers in natural order, as libjpeg latched them at the component's
@@ -70,20 +73,22 @@ impl Grid {
 }
 
 /// Decodes the scans of `stream` (a split of `jpeg`) a 1/8 picture needs into one plane per
-/// component; `full_blocks[c]` says whether component `c` needs its AC coefficients. The caller
+/// component; `idct_sizes[c]` is component `c`'s reduced IDCT size (above 1 its AC coefficients
+/// are needed). The caller
 /// has checked the frame (8-bit progressive Huffman, a sane scan script).
-pub fn decode(jpeg: &[u8], stream: &Stream, full_blocks: &[bool], ctl: &JobControl) -> Result<Vec<Plane>, Declined> {
+pub fn decode(jpeg: &[u8], stream: &Stream, idct_sizes: &[usize], ctl: &JobControl) -> Result<Vec<Plane>, Declined> {
     let frame = &stream.frame;
     let grid = Grid::new(frame);
     let mut planes: Vec<Plane> = frame
         .components
         .iter()
-        .zip(full_blocks)
-        .map(|(c, &full)| {
+        .zip(idct_sizes)
+        .map(|(c, &idct_size)| {
+            let full = idct_size > 1;
             let stride = grid.mcus_across * usize::from(c.h);
             let blocks = stride * grid.mcus_down * usize::from(c.v);
             let (ac, nonzero) = if full { (vec![0; blocks * 64], vec![0; blocks]) } else { (Vec::new(), Vec::new()) };
-            Plane { dc: vec![0; blocks], ac, nonzero, stride, quantisers: [0; 64] }
+            Plane { dc: vec![0; blocks], ac, nonzero, idct_size, stride, quantisers: [0; 64] }
         })
         .collect();
     let mut latched = vec![false; planes.len()];

@@ -29,10 +29,10 @@ pub fn metadata(input: &[u8]) -> Result<Metadata, JobError> {
 }
 
 /// Decodes at `eighths`/8 of the stored size (lossless JPEGs, which cannot be scaled, at full
-/// size). Gray stays gray; CMYK and YCCK come out as CMYK for the colour stage. At 1/8 a
-/// progressive file is decoded without libjpeg from only the scans it needs where
-/// [`eighth_scale`] takes it, else pruned of the scans that scale never reads and given to
-/// libjpeg.
+/// size). Gray stays gray; CMYK and YCCK come out as CMYK for the colour stage. At 1/8 and
+/// 1/4 a progressive file is decoded without libjpeg, from only the scans it needs, where
+/// [`eighth_scale`] takes it; else (at 1/8) pruned of the scans that scale never reads and
+/// given to libjpeg.
 pub fn decode(
     input: &[u8],
     (width, height): (u32, u32),
@@ -40,10 +40,8 @@ pub fn decode(
     adobe: bool,
     ctl: &JobControl,
 ) -> Result<Raster, JobError> {
-    if eighths == 1 {
-        if let Some(raster) = eighth_scale::decode(input, (width, height), ctl)? {
-            return Ok(raster);
-        }
+    if let Some(raster) = eighth_scale::decode(input, (width, height), eighths, ctl)? {
+        return Ok(raster);
     }
     decode_with_libjpeg(input, (width, height), eighths, adobe, ctl)
 }

@@ -171,18 +171,23 @@ fn luma(raster: &Raster) -> Vec<u8> {
 /// reference (compared in YCbCr), the RGB picture reported, and its thumbnail within 40 dB PSNR
 /// (callers assert identity where it must hold).
 fn compare_at_eighth(name: &str, jpeg: &[u8]) -> Compared {
+    compare_at(name, jpeg, 1)
+}
+
+/// [`compare_at_eighth`] at `eighths`/8 (1/8 or 1/4; pruning applies at 1/8 only).
+fn compare_at(name: &str, jpeg: &[u8], eighths: u32) -> Compared {
     let size = frame_size(jpeg);
     let ctl = JobControl::unbounded();
-    let full = decode_every_scan(jpeg, size, 1, false, &ctl).unwrap();
-    let pruned_decode = decode_with_libjpeg(jpeg, size, 1, false, &ctl).unwrap();
+    let full = decode_every_scan(jpeg, size, eighths, false, &ctl).unwrap();
+    let pruned_decode = decode_with_libjpeg(jpeg, size, eighths, false, &ctl).unwrap();
     assert_eq!((full.width, full.height, full.layout), (pruned_decode.width, pruned_decode.height, pruned_decode.layout), "{name}");
     assert!(full.data == pruned_decode.data, "{name}: pruned decode differs (luma or chroma), PSNR {:.1} dB", psnr(&full.data, &pruned_decode.data));
-    let ours = decode(jpeg, size, 1, false, &ctl).unwrap();
+    let ours = decode(jpeg, size, eighths, false, &ctl).unwrap();
     assert_eq!((full.width, full.height, full.layout), (ours.width, ours.height, ours.layout), "{name}");
-    let own_decoder = match decode_to_ycc(jpeg, size) {
+    let own_decoder = match decode_to_ycc(jpeg, size, eighths) {
         Some(ycc) => {
-            let reference = decode_every_scan_to_ycc(jpeg, size, 1).unwrap();
-            assert!(luma(&ycc) == luma(&reference), "{name}: 1/8 decoder's luma differs, PSNR {:.1} dB", psnr(&luma(&ycc), &luma(&reference)));
+            let reference = decode_every_scan_to_ycc(jpeg, size, eighths).unwrap();
+            assert!(luma(&ycc) == luma(&reference), "{name}: own decoder's luma differs, PSNR {:.1} dB", psnr(&luma(&ycc), &luma(&reference)));
             true
         }
         None => false,
@@ -193,9 +198,37 @@ fn compare_at_eighth(name: &str, jpeg: &[u8]) -> Compared {
     let side = ((f64::from(full.width.max(full.height)) / DC_ONLY_MARGIN) as u32).min(200);
     let thumbnail_psnr = psnr(&thumbnail_of_side(full, side).data, &thumbnail_of_side(ours, side).data);
     assert!(thumbnail_psnr >= 40.0, "{name}: thumbnail PSNR {thumbnail_psnr:.1} dB");
-    let pruned = for_eighth_scale(jpeg);
+    let pruned = if eighths == 1 { for_eighth_scale(jpeg) } else { None };
     let scans = (pruned.as_deref().map_or(scan_count(jpeg), scan_count), scan_count(jpeg));
     Compared { pruned: pruned.is_some(), scans, own_decoder, identical, thumbnail_psnr }
+}
+
+#[test]
+fn quarter_scale_decodes_identically_where_taken() {
+    let (rgb, width, height) = rocket_rgb();
+    let scripts: [(&str, &[Scan]); 4] = [
+        ("libjpeg default", &[]),
+        ("mozjpeg-style", &MOZJPEG_STYLE),
+        ("one scan per component", &ONE_SCAN_PER_COMPONENT),
+        ("split chroma, refined", &SPLIT_CHROMA_REFINED),
+    ];
+    for (sampling_name, sampling) in [("4:2:0", (2, 2)), ("4:2:2", (2, 1)), ("4:4:4", (1, 1)), ("4:4:0", (1, 2))] {
+        for (script_name, script) in scripts {
+            for interval in [0, 3] {
+                let name = format!("{script_name}, {sampling_name}, restart every {interval}, at 1/4");
+                let jpeg = encode_progressive_with_restarts(&rgb, width, height, 3, sampling, script, interval);
+                let got = compare_at(&name, &jpeg, 2);
+                assert!(got.identical, "{name}: differs from libjpeg");
+                // Chroma subsampled on one axis only is upsampled smoothly by libjpeg at 1/4:
+                // left to it.
+                assert_eq!(got.own_decoder, matches!(sampling, (2, 2) | (1, 1)), "{name}");
+            }
+        }
+    }
+    let gray: Vec<u8> = rgb.chunks_exact(3).map(|p| p[1]).collect();
+    let jpeg = encode_progressive(&gray, width, height, 1, (1, 1), &[]);
+    let got = compare_at("gray at 1/4", &jpeg, 2);
+    assert!(got.own_decoder && got.identical);
 }
 
 #[test]
@@ -247,7 +280,7 @@ fn restart_markers_and_odd_sizes_decode_identically() {
     }
 }
 
-/// Damaged progressive files: whenever the 1/8 decoder takes one, libjpeg (pruned, as before)
+/// Damaged progressive files, at 1/8 and 1/4: whenever our decoder takes one, libjpeg (pruned, as before)
 /// accepts it too and gives the same picture; what it cannot read exactly goes to libjpeg;
 /// never a panic. Restart markers included.
 #[test]
@@ -274,20 +307,21 @@ fn damaged_progressive_files_decode_as_libjpeg_does_or_go_to_it() {
                 copy.truncate(next(copy.len()));
             }
             let size = (width, height);
-            let ours = std::panic::catch_unwind(|| decode_to_ycc(&copy, size)).expect("the 1/8 decoder panicked");
+            let eighths = 1 + (round % 2) as u32;
+            let ours = std::panic::catch_unwind(|| decode_to_ycc(&copy, size, eighths)).expect("the own decoder panicked");
             let Some(ours) = ours else {
                 declined += 1;
                 continue;
             };
             taken += 1;
-            let pipeline = decode(&copy, size, 1, false, &ctl).expect("taken, so decoded");
-            let reference = decode_with_libjpeg(&copy, size, 1, false, &ctl)
+            let pipeline = decode(&copy, size, eighths, false, &ctl).expect("taken, so decoded");
+            let reference = decode_with_libjpeg(&copy, size, eighths, false, &ctl)
                 .unwrap_or_else(|e| panic!("round {round}: decoded here, refused by libjpeg: {e:?}"));
             assert!(pipeline.data == reference.data, "round {round}: libjpeg decodes the damaged file differently");
             assert_eq!((ours.width, ours.height), (pipeline.width, pipeline.height));
         }
     }
-    eprintln!("damaged progressive files: {taken} decoded at 1/8 without libjpeg, {declined} left to it");
+    eprintln!("damaged progressive files: {taken} decoded without libjpeg, {declined} left to it");
     assert!(taken > 0 && declined > 0, "taken {taken}, declined {declined}");
 }
 
@@ -337,6 +371,21 @@ fn corpus_photos_decode_identically_pruned() {
             full.as_secs_f64() * 1e3,
             pruned.as_secs_f64() * 1e3
         );
+        let quarter = compare_at(&path.display().to_string(), &jpeg, 2);
+        let started = Instant::now();
+        decode_every_scan(&jpeg, size, 2, false, &ctl).unwrap();
+        let libjpeg_quarter = started.elapsed();
+        let started = Instant::now();
+        decode(&jpeg, size, 2, false, &ctl).unwrap();
+        let pipeline_quarter = started.elapsed();
+        eprintln!(
+            "  at 1/4: own decoder {}, identical {}, {:.1} ms libjpeg, {:.1} ms as the pipeline does",
+            quarter.own_decoder,
+            quarter.identical,
+            libjpeg_quarter.as_secs_f64() * 1e3,
+            pipeline_quarter.as_secs_f64() * 1e3
+        );
+        assert!(quarter.identical);
         if got.pruned {
             // The pipeline plans a 400 px thumbnail of these photos at 1/4 (it keeps a 2x
             // margin over the output); what a 1/8 pruned decode would give instead.

@@ -3,8 +3,8 @@
 //! the DCT scale the plan chose.
 //!
 //! - JPEG: libjpeg-turbo's scanline API (DCT-domain scaling, SIMD, deadline checks per band),
-//!   metadata from our own marker walk; progressive files at 1/8 through our own decoder of
-//!   the few scans that scale reads (`eighth_scale`), identical to libjpeg's output.
+//!   metadata from our own marker walk; progressive files at 1/8 and 1/4 through our own
+//!   decoder of the scans that scale reads (`eighth_scale`), identical to libjpeg's output.
 //! - PNG: the `png` crate row by row, so the deadline is checked per band of rows, and blocks of
 //!   rows can be averaged as they arrive (shrink-on-load by a box filter).
 //! - WebP, GIF (first frame): the `image` crate.
@@ -57,12 +57,15 @@ pub mod count {
 /// Rows decoded between two deadline checks, where the decoder lets us see rows at all.
 pub const ROWS_PER_CHECK: usize = 64;
 
-/// Which scans of a progressive JPEG a decode reads.
+/// How a JPEG is decoded (benches compare them; the pixels are the same).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JpegScans {
-    /// Only those the DCT scale needs (identical pixels; see `scan_pruning`).
+    /// As the pipeline does: at 1/8 and 1/4 a progressive file through our own decoder of the
+    /// scans that scale reads (`eighth_scale`), else as `Pruned`.
+    Pipeline,
+    /// libjpeg, given only the scans the DCT scale needs (`scan_pruning`).
     Pruned,
-    /// Every scan.
+    /// libjpeg, every scan.
     All,
 }
 
@@ -131,11 +134,11 @@ impl Source<'_> {
     /// other inputs decode at full size, so callers read the decoded size from the raster.
     /// Alpha that is opaque everywhere is dropped.
     pub fn decode(self, eighths: u32, ctl: &JobControl) -> Result<Raster, JobError> {
-        self.decode_with(eighths, JpegScans::Pruned, ctl)
+        self.decode_with(eighths, JpegScans::Pipeline, ctl)
     }
 
-    /// [`Source::decode`], choosing whether a progressive JPEG at 1/8 is pruned of the scans
-    /// that scale never reads (benches compare both).
+    /// [`Source::decode`], choosing how a progressive JPEG at 1/8 is decoded (benches compare
+    /// the ways).
     pub fn decode_with(self, eighths: u32, scans: JpegScans, ctl: &JobControl) -> Result<Raster, JobError> {
         #[cfg(test)]
         count::one();
@@ -143,7 +146,8 @@ impl Source<'_> {
         let (width, height) = (self.width, self.height);
         let raster = guard(format, || match self.decoder {
             Decoder::Jpeg(input) => match scans {
-                JpegScans::Pruned => jpeg::decode(input, (width, height), eighths, self.meta.adobe, ctl),
+                JpegScans::Pipeline => jpeg::decode(input, (width, height), eighths, self.meta.adobe, ctl),
+                JpegScans::Pruned => jpeg::decode_with_libjpeg(input, (width, height), eighths, self.meta.adobe, ctl),
                 JpegScans::All => jpeg::decode_every_scan(input, (width, height), eighths, self.meta.adobe, ctl),
             },
             Decoder::Png(source) => source.decode(box_factor(eighths), ctl),
