@@ -147,10 +147,15 @@ fn crc32(bytes: &[u8]) -> u32 {
 }
 
 fn jpeg(progressive: bool) -> Vec<u8> {
+    jpeg_sampled(progressive, turbojpeg::Subsamp::Sub2x2)
+}
+
+fn jpeg_sampled(progressive: bool, subsamp: turbojpeg::Subsamp) -> Vec<u8> {
     let pixels = painted(3, 1);
     let mut compressor = turbojpeg::Compressor::new().unwrap();
     compressor.set_quality(90).unwrap();
     compressor.set_progressive(progressive).unwrap();
+    compressor.set_subsamp(subsamp).unwrap();
     let image = turbojpeg::Image {
         pixels: &pixels[..],
         width: W as usize,
@@ -242,6 +247,8 @@ fn kinds() -> Vec<(&'static str, Vec<u8>)> {
     let kinds: Vec<(&str, Vec<u8>)> = vec![
         ("jpeg baseline", jpeg(false)),
         ("jpeg progressive", jpeg(true)),
+        // 4:4:4: at 1/4 ferryd's own decoder keeps whole blocks of all three components.
+        ("jpeg progressive 4:4:4", jpeg_sampled(true, turbojpeg::Subsamp::None)),
         ("png 8-bit rgb", png(png::ColorType::Rgb, png::BitDepth::Eight, &rgb8, None)),
         ("png 16-bit rgba", png(png::ColorType::Rgba, png::BitDepth::Sixteen, &painted(4, 2), None)),
         ("png palette", png(png::ColorType::Indexed, png::BitDepth::Eight, &indices, Some(palette))),

@@ -22,8 +22,11 @@
 //!   - PNG interlaced: the whole frame at its native depth, `channels x bytes per sample`
 //!     (16-bit RGBA: 8; a palette expands to RGB or RGBA first: 3 or 4);
 //!   - PNG not interlaced: 0 (a few rows, inside the 1 MiB);
-//!   - JPEG progressive: the DCT coefficients of every component, 2 bytes each
-//!     (`components x 2`; libjpeg keeps them all until the last scan, at any scale); baseline: 0;
+//!   - JPEG progressive: the DCT coefficients of every component, 2 bytes each, and 1 byte
+//!     more (`components x 2 + 1`; libjpeg keeps them all until the last scan, at any scale;
+//!     ferryd's own progressive decoder at 1/4 keeps as many plus a DC array and a nonzero
+//!     mask per block, 10 bytes per 64 pixels and component, and its sample planes, under a
+//!     byte per pixel in all); baseline: 0;
 //!   - WebP and GIF: 8 (the `image` crate's own frame and colour buffers);
 //! - `O x out`: the resized raster, its colour-converted copy, the encoder's buffer and the
 //!   encoded output (4 bytes per pixel each: `out` = 16 for JPEG and PNG); WebP 32, for
@@ -166,7 +169,7 @@ fn has_trns(input: &[u8]) -> bool {
 }
 
 /// A JPEG's decoder: a progressive one holds 2 bytes of coefficient per component and stored
-/// pixel; every one but a lossless one is scaled by the DCT.
+/// pixel, and a byte of bookkeeping; every one but a lossless one is scaled by the DCT.
 fn jpeg_decoder(input: &[u8]) -> Result<DecoderFacts, JobError> {
     let segments = jpeg_markers::header_segments(input)?;
     let Some(sof) =
@@ -178,7 +181,7 @@ fn jpeg_decoder(input: &[u8]) -> Result<DecoderFacts, JobError> {
     let progressive = matches!(sof.marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
     let lossless = matches!(sof.marker, 0xC3 | 0xC7 | 0xCB | 0xCF);
     let components = sof.payload.get(5).copied().map_or(4, u64::from).min(4);
-    Ok(DecoderFacts { extra: if progressive { components * 2 } else { 0 }, shrinks: !lossless, progressive })
+    Ok(DecoderFacts { extra: if progressive { components * 2 + 1 } else { 0 }, shrinks: !lossless, progressive })
 }
 
 #[cfg(test)]
