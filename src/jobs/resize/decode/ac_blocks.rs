@@ -2,10 +2,10 @@
 //! `decode_mcu_AC_first` and `decode_mcu_AC_refine` do (JPEG's G.1.2.2 and G.1.2.3), for the
 //! components whose reduced inverse DCT at 1/8 reads AC coefficients (4:2:0 chroma).
 
-use super::entropy::{BitReader, HuffmanTable};
+use super::entropy::{extend, BitReader, HuffmanTable};
 
-/// Zigzag index to position in the block (row * 8 + column), with the 16 extra entries libjpeg
-/// keeps so that a corrupt run past coefficient 63 lands on 63 instead of outside the block.
+/// Zigzag index to position in the block (row * 8 + column), as libjpeg's
+/// `jpeg_natural_order`, with the 16 extra entries libjpeg keeps so that a corrupt run past coefficient 63 lands on 63 instead of outside the block.
 const NATURAL: [u8; 80] = {
     const ORDER: [u8; 64] = [
         0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
@@ -83,7 +83,7 @@ impl AcBand<'_> {
                     }
                     new_value = if reader.bits(1) == 1 { plus } else { minus };
                 } else if run != 15 {
-                    self.end_of_band_run = self.run_length(reader, run as u32);
+                    self.end_of_band_run = self.run_length(reader, run);
                     break;
                 }
                 // Past the nonzero coefficients (each gets its correction bit) and `run` zero
@@ -152,16 +152,6 @@ fn correct_all(block: &mut [i16; 64], mut mask: u64, reader: &mut BitReader, plu
                 *coefficient = coefficient.wrapping_add(if *coefficient >= 0 { plus } else { minus });
             }
         }
-    }
-}
-
-/// JPEG's EXTEND: `size` raw bits to a signed value.
-fn extend(raw: u32, size: u32) -> i32 {
-    let raw = raw as i32;
-    if raw < 1 << (size - 1) {
-        raw - (1 << size) + 1
-    } else {
-        raw
     }
 }
 

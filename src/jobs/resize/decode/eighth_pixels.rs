@@ -33,19 +33,21 @@ fn descale(value: i64, n: u32) -> i64 {
 
 /// The AC coefficients `jpeg_idct_2x2` reads (rows and columns 0, 1, 3, 5 and 7, but (0, 0)),
 /// as a mask of zigzag indices.
-const READ_AC_ZIGZAG: u64 = {
+const READ_AC_ZIGZAG: u64 = read_mask([true, true, false, true, false, true, false, true]);
+
+/// The AC coefficients of the rows and columns `read` marks, as a mask of zigzag indices.
+const fn read_mask(read: [bool; 8]) -> u64 {
     let mut mask = 0u64;
     let mut k = 1;
     while k < 64 {
         let position = natural(k);
-        let (row, column) = (position / 8, position % 8);
-        if (row == 0 || row % 2 == 1) && (column == 0 || column % 2 == 1) {
+        if read[position / 8] && read[position % 8] {
             mask |= 1 << k;
         }
         k += 1;
     }
     mask
-};
+}
 
 /// libjpeg's `jpeg_idct_2x2` (`jidctred.c`): the 2x2 samples of a block from its coefficients
 /// in rows and columns 0, 1, 3, 5 and 7, in its fixed-point arithmetic (13 fraction bits, 2
@@ -91,18 +93,7 @@ pub fn idct_2x2(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64]) -> [[
 
 /// The AC coefficients `jpeg_idct_4x4` reads (rows and columns other than 4, but (0, 0)), as
 /// a mask of zigzag indices.
-const READ_AC_4X4_ZIGZAG: u64 = {
-    let mut mask = 0u64;
-    let mut k = 1;
-    while k < 64 {
-        let position = natural(k);
-        if position / 8 != 4 && position % 8 != 4 {
-            mask |= 1 << k;
-        }
-        k += 1;
-    }
-    mask
-};
+const READ_AC_4X4_ZIGZAG: u64 = read_mask([true, true, true, true, false, true, true, true]);
 
 /// libjpeg's `jpeg_idct_4x4` (`jidctred.c`): the 4x4 samples of a block from its coefficients
 /// in rows and columns other than 4, in its fixed-point arithmetic (as [`idct_2x2`]).

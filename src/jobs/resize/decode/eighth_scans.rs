@@ -216,17 +216,14 @@ fn decode_ac_scan(
 ) -> Result<(), Declined> {
     let mut reader = BitReader::new(data);
     let mut band = AcBand { table, ss: usize::from(scan.ss), se: usize::from(scan.se), al: scan.al, end_of_band_run: 0 };
-    let interval = usize::from(scan.restart_interval);
-    let (mut blocks_done, mut restarts) = (0usize, 0u32);
+    let mut restarts = Restarts::new(scan.restart_interval);
     let (across, down) = component_blocks(frame, grid, scan.components[0]);
     for row in 0..down {
         if row % 16 == 0 {
             ctl.check("decode").map_err(Declined::Stopped)?;
         }
         for column in 0..across {
-            if interval > 0 && blocks_done > 0 && blocks_done % interval == 0 {
-                reader.restart(restarts)?;
-                restarts += 1;
+            if restarts.before_mcu(&mut reader)? {
                 band.end_of_band_run = 0;
             }
             let index = row * plane.stride + column;
@@ -237,7 +234,6 @@ fn decode_ac_scan(
             } else {
                 band.refine(&mut reader, block, nonzero)?;
             }
-            blocks_done += 1;
         }
     }
     reader.finish()?;
@@ -264,8 +260,7 @@ fn decode_dc_scan(
 ) -> Result<(), Declined> {
     let mut reader = BitReader::new(data);
     let mut predictions = [0i32; 4];
-    let interval = usize::from(scan.restart_interval);
-    let (mut mcus_done, mut restarts) = (0usize, 0u32);
+    let mut restarts = Restarts::new(scan.restart_interval);
     // One block per MCU for a single-component scan, over that component's own blocks; an
     // interleaved scan's MCU holds h x v blocks of each of its components.
     let (across, down) = if let [c] = scan.components[..] {
@@ -279,9 +274,7 @@ fn decode_dc_scan(
             ctl.check("decode").map_err(Declined::Stopped)?;
         }
         for column in 0..across {
-            if interval > 0 && mcus_done > 0 && mcus_done % interval == 0 {
-                reader.restart(restarts)?;
-                restarts += 1;
+            if restarts.before_mcu(&mut reader)? {
                 predictions = [0; 4];
             }
             for (slot, &c) in scan.components.iter().enumerate() {
@@ -307,9 +300,33 @@ fn decode_dc_scan(
                     }
                 }
             }
-            mcus_done += 1;
         }
     }
     reader.finish()?;
     Ok(())
+}
+
+/// A scan's restart intervals: every `interval` MCUs (none when 0) the restart marker that must
+/// come next is taken, and the caller resets what a restart resets.
+struct Restarts {
+    interval: usize,
+    mcus_done: usize,
+    taken: u32,
+}
+
+impl Restarts {
+    fn new(interval: u16) -> Restarts {
+        Restarts { interval: usize::from(interval), mcus_done: 0, taken: 0 }
+    }
+
+    /// Before each MCU: whether a restart marker was taken here.
+    fn before_mcu(&mut self, reader: &mut BitReader) -> Result<bool, &'static str> {
+        let due = self.interval > 0 && self.mcus_done > 0 && self.mcus_done % self.interval == 0;
+        if due {
+            reader.restart(self.taken)?;
+            self.taken += 1;
+        }
+        self.mcus_done += 1;
+        Ok(due)
+    }
 }

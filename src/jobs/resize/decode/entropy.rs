@@ -58,6 +58,17 @@ impl HuffmanTable {
     }
 }
 
+/// JPEG's EXTEND: `size` (0..=15) raw bits to a signed value.
+#[inline]
+pub fn extend(raw: u32, size: u32) -> i32 {
+    let raw = raw as i32;
+    if size > 0 && raw < 1 << (size - 1) {
+        raw - (1 << size) + 1
+    } else {
+        raw
+    }
+}
+
 /// Bits of one scan's entropy-coded data, most significant first.
 pub struct BitReader<'a> {
     data: &'a [u8],
@@ -151,8 +162,7 @@ impl<'a> BitReader<'a> {
     #[inline]
     pub fn dc_difference(&mut self, table: &HuffmanTable) -> Result<i32, &'static str> {
         let size = u32::from(self.symbol(table)?);
-        let raw = self.bits(size) as i32;
-        Ok(if size > 0 && raw < 1 << (size - 1) { raw - (1 << size) + 1 } else { raw })
+        Ok(extend(self.bits(size), size))
     }
 
     /// Whether every bit read so far was in the data (none from past its end).

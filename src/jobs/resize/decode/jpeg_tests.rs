@@ -118,6 +118,17 @@ const SPLIT_CHROMA_REFINED: [Scan; 10] = [
     (&[0], 1, 63, 1, 0),
 ];
 
+/// The scan scripts every scale is tested with (empty: libjpeg's default).
+const SCRIPTS: [(&str, &[Scan]); 4] = [
+    ("libjpeg default", &[]),
+    ("mozjpeg-style", &MOZJPEG_STYLE),
+    ("one scan per component", &ONE_SCAN_PER_COMPONENT),
+    ("split chroma, refined", &SPLIT_CHROMA_REFINED),
+];
+
+/// Chroma samplings, as the first component's sampling factors.
+const SAMPLINGS: [(&str, (i32, i32)); 4] = [("4:2:0", (2, 2)), ("4:2:2", (2, 1)), ("4:4:4", (1, 1)), ("4:4:0", (1, 2))];
+
 /// The 640x427 sample photo as RGB rows.
 fn rocket_rgb() -> (Vec<u8>, u32, u32) {
     let jpeg = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/photos/rocket.jpg")).unwrap();
@@ -206,14 +217,8 @@ fn compare_at(name: &str, jpeg: &[u8], eighths: u32) -> Compared {
 #[test]
 fn quarter_scale_decodes_identically_where_taken() {
     let (rgb, width, height) = rocket_rgb();
-    let scripts: [(&str, &[Scan]); 4] = [
-        ("libjpeg default", &[]),
-        ("mozjpeg-style", &MOZJPEG_STYLE),
-        ("one scan per component", &ONE_SCAN_PER_COMPONENT),
-        ("split chroma, refined", &SPLIT_CHROMA_REFINED),
-    ];
-    for (sampling_name, sampling) in [("4:2:0", (2, 2)), ("4:2:2", (2, 1)), ("4:4:4", (1, 1)), ("4:4:0", (1, 2))] {
-        for (script_name, script) in scripts {
+    for (sampling_name, sampling) in SAMPLINGS {
+        for (script_name, script) in SCRIPTS {
             for interval in [0, 3] {
                 let name = format!("{script_name}, {sampling_name}, restart every {interval}, at 1/4");
                 let jpeg = encode_progressive_with_restarts(&rgb, width, height, 3, sampling, script, interval);
@@ -235,14 +240,8 @@ fn quarter_scale_decodes_identically_where_taken() {
 fn pruned_decodes_equal_full_decodes_for_every_scan_script_and_sampling() {
     let (rgb, width, height) = rocket_rgb();
     let gray: Vec<u8> = rgb.chunks_exact(3).map(|p| ((u32::from(p[0]) * 77 + u32::from(p[1]) * 150 + u32::from(p[2]) * 29) >> 8) as u8).collect();
-    let scripts: [(&str, &[Scan]); 4] = [
-        ("libjpeg default", &[]),
-        ("mozjpeg-style", &MOZJPEG_STYLE),
-        ("one scan per component", &ONE_SCAN_PER_COMPONENT),
-        ("split chroma, refined", &SPLIT_CHROMA_REFINED),
-    ];
-    for (sampling_name, sampling) in [("4:2:0", (2, 2)), ("4:2:2", (2, 1)), ("4:4:4", (1, 1)), ("4:4:0", (1, 2))] {
-        for (script_name, script) in scripts {
+    for (sampling_name, sampling) in SAMPLINGS {
+        for (script_name, script) in SCRIPTS {
             let name = format!("{script_name}, {sampling_name}");
             let jpeg = encode_progressive(&rgb, width, height, 3, sampling, script);
             let got = compare_at_eighth(&name, &jpeg);

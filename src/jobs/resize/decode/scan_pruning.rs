@@ -24,19 +24,12 @@
 //! not 8-bit, several frames, a scan script that breaks the progression rules, restart markers
 //! without a restart interval, too many scans, or nothing to drop.
 
+use super::ac_blocks::natural;
 use super::jpeg::MAX_SCANS;
 use super::jpeg_stream::{self, Frame, ScanHeader, Stream};
 
 /// SOF2: progressive DCT, Huffman coding.
 const PROGRESSIVE_HUFFMAN: u8 = 0xC2;
-
-/// `NATURAL[k]` is the position (row * 8 + column) in the block of the k-th coefficient in
-/// zigzag order, the order scans use (libjpeg's `jpeg_natural_order`).
-const NATURAL: [u8; 64] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
-    35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55,
-    62, 63,
-];
 
 /// The input with the scans a 1/8-scale decode never reads cut out, or `None` when the input
 /// should be decoded as it is (see the module docs).
@@ -134,13 +127,13 @@ fn coefficients_read(frame: &Frame, c: usize) -> u64 {
     while size < 8 && max_h % (h * size * 2) == 0 && max_v % (v * size * 2) == 0 {
         size *= 2;
     }
-    let rows_read: &[u8] = match size {
+    let rows_read: &[usize] = match size {
         1 => &[0],
         2 => &[0, 1, 3, 5, 7],
         4 => &[0, 1, 2, 3, 5, 6, 7],
         _ => &[0, 1, 2, 3, 4, 5, 6, 7],
     };
-    (0..64).filter(|&k| rows_read.contains(&(NATURAL[k] / 8)) && rows_read.contains(&(NATURAL[k] % 8))).fold(0, |m, k| m | 1 << k)
+    (0..64).filter(|&k| rows_read.contains(&(natural(k) / 8)) && rows_read.contains(&(natural(k) % 8))).fold(0, |m, k| m | 1 << k)
 }
 
 /// Zigzag positions `ss..=se` as a bit mask.
