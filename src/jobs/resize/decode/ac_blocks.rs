@@ -28,6 +28,9 @@ pub struct AcBand<'t> {
     pub ss: usize,
     pub se: usize,
     pub al: u8,
+    /// The coefficients (zigzag indices) the IDCT reads. Refinement passes update only their
+    /// values; of the others only whether they are nonzero matters, which the mask keeps.
+    pub read: u64,
     pub end_of_band_run: u32,
 }
 
@@ -95,7 +98,7 @@ impl AcBand<'_> {
                     zeros &= zeros.wrapping_sub(1);
                 }
                 let target = if zeros == 0 { self.se + 1 } else { zeros.trailing_zeros() as usize };
-                correct_all(block, *nonzero & rest & below(target), reader, plus, minus);
+                correct_all(block, *nonzero & rest & below(target), self.read, reader, plus, minus);
                 k = target;
                 if new_value != 0 {
                     block[usize::from(NATURAL[k])] = new_value;
@@ -107,7 +110,7 @@ impl AcBand<'_> {
         if self.end_of_band_run > 0 {
             // The rest of the band: a correction bit per nonzero coefficient, found by the
             // mask instead of looking at every zero (most of a block, in most blocks).
-            correct_all(block, *nonzero & band(k, self.se), reader, plus, minus);
+            correct_all(block, *nonzero & band(k, self.se), self.read, reader, plus, minus);
             self.end_of_band_run -= 1;
         }
         Ok(())
@@ -138,17 +141,27 @@ fn below(k: usize) -> u64 {
 }
 
 /// Correction bits for the already-nonzero coefficients in `mask`, one bit each in zigzag
-/// order, read up to 16 at a time: where a bit is set (and not already there), the
-/// coefficient's magnitude grows by one step of this pass.
-fn correct_all(block: &mut [i16; 64], mut mask: u64, reader: &mut BitReader, plus: i16, minus: i16) {
+/// order: where a bit is set (and not already there), the coefficient's magnitude grows by one
+/// step of this pass. Every bit is read, but only coefficients in `read` are touched: the bits
+/// are first spread onto their coefficients' positions without a branch (about half are set,
+/// at random, so a branch per bit would mispredict half the time), then only set bits of
+/// coefficients the IDCT reads are applied.
+fn correct_all(block: &mut [i16; 64], mut mask: u64, read: u64, reader: &mut BitReader, plus: i16, minus: i16) {
     while mask != 0 {
-        let n = mask.count_ones().min(16);
-        let bits = reader.bits(n);
+        let n = mask.count_ones().min(56);
+        let bits = reader.wide_bits(n);
+        let mut set = 0u64;
         for i in (0..n).rev() {
-            let z = mask.trailing_zeros() as usize;
-            mask &= mask - 1;
+            let lowest = mask & mask.wrapping_neg();
+            mask ^= lowest;
+            set |= lowest & ((bits >> i) & 1).wrapping_neg();
+        }
+        let mut apply = set & read;
+        while apply != 0 {
+            let z = apply.trailing_zeros() as usize;
+            apply &= apply - 1;
             let coefficient = &mut block[usize::from(NATURAL[z])];
-            if (bits >> i) & 1 == 1 && *coefficient & plus == 0 {
+            if *coefficient & plus == 0 {
                 *coefficient = coefficient.wrapping_add(if *coefficient >= 0 { plus } else { minus });
             }
         }

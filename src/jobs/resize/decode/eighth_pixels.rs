@@ -35,6 +35,16 @@ fn descale(value: i64, n: u32) -> i64 {
 /// as a mask of zigzag indices.
 const READ_AC_ZIGZAG: u64 = read_mask([true, true, false, true, false, true, false, true]);
 
+/// The AC coefficients (a mask of zigzag indices) the reduced IDCT of `idct_size` samples per
+/// block reads: the only ones whose values matter, the others only whether they are zero.
+pub const fn ac_read_by(idct_size: usize) -> u64 {
+    match idct_size {
+        2 => READ_AC_ZIGZAG,
+        4 => READ_AC_4X4_ZIGZAG,
+        _ => 0,
+    }
+}
+
 /// The AC coefficients of the rows and columns `read` marks, as a mask of zigzag indices.
 const fn read_mask(read: [bool; 8]) -> u64 {
     let mut mask = 0u64;

@@ -12,6 +12,7 @@
 
 use super::super::super::{JobControl, JobError};
 use super::ac_blocks::{natural, AcBand};
+use super::eighth_pixels::ac_read_by;
 use super::entropy::{BitReader, HuffmanTable};
 use super::jpeg_stream::{Frame, ScanHeader, Stream};
 
@@ -215,7 +216,14 @@ fn decode_ac_scan(
     ctl: &JobControl,
 ) -> Result<(), Declined> {
     let mut reader = BitReader::new(data);
-    let mut band = AcBand { table, ss: usize::from(scan.ss), se: usize::from(scan.se), al: scan.al, end_of_band_run: 0 };
+    let mut band = AcBand {
+        table,
+        ss: usize::from(scan.ss),
+        se: usize::from(scan.se),
+        al: scan.al,
+        read: ac_read_by(plane.idct_size),
+        end_of_band_run: 0,
+    };
     let mut restarts = Restarts::new(scan.restart_interval);
     let (across, down) = component_blocks(frame, grid, scan.components[0]);
     for row in 0..down {

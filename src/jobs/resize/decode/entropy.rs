@@ -69,6 +69,13 @@ pub fn extend(raw: u32, size: u32) -> i32 {
     }
 }
 
+/// Whether any byte of `word` is 0xFF (a zero byte of its complement, the classic test).
+#[inline]
+fn has_ff_byte(word: u64) -> bool {
+    let inverted = !word;
+    inverted.wrapping_sub(0x0101_0101_0101_0101) & !inverted & 0x8080_8080_8080_8080 != 0
+}
+
 /// Bits of one scan's entropy-coded data, most significant first.
 pub struct BitReader<'a> {
     data: &'a [u8],
@@ -92,6 +99,23 @@ impl<'a> BitReader<'a> {
 
     #[inline(never)]
     fn refill(&mut self) {
+        // Most of the time the next 8 bytes hold no 0xFF (neither a stuffed byte nor a
+        // marker): as many whole bytes as fit then load with one shift. An 0xFF anywhere in
+        // them sends this refill down the byte-by-byte path below.
+        if !self.at_marker && self.count <= 56 {
+            if let Some(next) = self.data.get(self.pos..self.pos + 8) {
+                let word = u64::from_be_bytes(next.try_into().expect("8 bytes"));
+                if !has_ff_byte(word) {
+                    // The same bytes the loop below would load: whole ones until over 56 bits.
+                    let take = (64 - self.count) / 8;
+                    let whole = word & (u64::MAX << (64 - 8 * take));
+                    self.bits |= whole >> self.count;
+                    self.pos += take as usize;
+                    self.count += 8 * take;
+                    return;
+                }
+            }
+        }
         while self.count <= 56 {
             let byte = if self.at_marker {
                 self.padding += 8;
@@ -120,13 +144,20 @@ impl<'a> BitReader<'a> {
     /// The next `n` bits (0..=16) as a number.
     #[inline]
     pub fn bits(&mut self, n: u32) -> u32 {
+        debug_assert!(n <= 16);
+        self.wide_bits(n) as u32
+    }
+
+    /// The next `n` bits (0..=56: a refill leaves at least 57 loaded) as a number.
+    #[inline]
+    pub fn wide_bits(&mut self, n: u32) -> u64 {
         if n == 0 {
             return 0;
         }
         if self.count < n {
             self.refill();
         }
-        let value = (self.bits >> (64 - n)) as u32;
+        let value = self.bits >> (64 - n);
         self.bits <<= n;
         self.count -= n;
         value
