@@ -21,6 +21,59 @@ const NATURAL: [u8; 80] = {
     table
 };
 
+/// Where a block's AC coefficients are stored: a slot for each zigzag index (and for libjpeg's
+/// 16 overflow entries, which land where index 63 does).
+pub struct BlockLayout {
+    /// Slots per block.
+    pub slots: usize,
+    pub slot_of: [u8; 80],
+}
+
+impl BlockLayout {
+    /// The layout for a reduced IDCT of `idct_size` samples per block: 2x2 keeps only what
+    /// it reads, 4x4 (which reads all but row and column 4) the natural order.
+    pub const fn for_idct(idct_size: usize) -> &'static BlockLayout {
+        if idct_size == 2 {
+            &TWO_BY_TWO
+        } else {
+            &WHOLE
+        }
+    }
+}
+
+/// All 64 positions in natural order (row * 8 + column).
+const WHOLE: BlockLayout = BlockLayout { slots: 64, slot_of: NATURAL };
+
+/// The rows and columns libjpeg's 2x2 IDCT reads, in this order.
+pub const TWO_BY_TWO_READS: [usize; 5] = [0, 1, 3, 5, 7];
+
+/// What libjpeg's 2x2 IDCT reads, rows and columns 0, 1, 3, 5, 7: 5 x 5 slots (`row' * 5 +
+/// column'`, the index of each in [`TWO_BY_TWO_READS`]), padded to 32, a cache line per block
+/// instead of two. Every other coefficient is written to slot 0, the place of the DC, which is
+/// kept apart: of those only whether they are zero matters, and the nonzero mask keeps that.
+const TWO_BY_TWO: BlockLayout = {
+    let mut slot_of = [0u8; 80];
+    let mut k = 0;
+    while k < 80 {
+        let position = NATURAL[k] as usize;
+        let (row, column) = (index_in_reads(position / 8), index_in_reads(position % 8));
+        if row < 5 && column < 5 {
+            slot_of[k] = (row * 5 + column) as u8;
+        }
+        k += 1;
+    }
+    BlockLayout { slots: 32, slot_of }
+};
+
+/// The index of `line` in [`TWO_BY_TWO_READS`], or 5 when it is not there.
+const fn index_in_reads(line: usize) -> usize {
+    let mut i = 0;
+    while i < 5 && TWO_BY_TWO_READS[i] != line {
+        i += 1;
+    }
+    i
+}
+
 /// A scan's band and bit position, and the run of blocks its last end-of-band code still
 /// covers.
 pub struct AcBand<'t> {
@@ -31,13 +84,14 @@ pub struct AcBand<'t> {
     /// The coefficients (zigzag indices) the IDCT reads. Refinement passes update only their
     /// values; of the others only whether they are nonzero matters, which the mask keeps.
     pub read: u64,
+    pub layout: &'static BlockLayout,
     pub end_of_band_run: u32,
 }
 
 impl AcBand<'_> {
     /// A first pass over the band: coefficients `value << al`.
     /// `nonzero` is the block's mask of nonzero AC coefficients, kept up to date.
-    pub fn first(&mut self, reader: &mut BitReader, block: &mut [i16; 64], nonzero: &mut u64) -> Result<(), &'static str> {
+    pub fn first(&mut self, reader: &mut BitReader, block: &mut [i16], nonzero: &mut u64) -> Result<(), &'static str> {
         if self.end_of_band_run > 0 {
             self.end_of_band_run -= 1;
             return Ok(());
@@ -50,7 +104,7 @@ impl AcBand<'_> {
                 k += run;
                 let value = extend(reader.bits(size), size);
                 let coefficient = ((value as u32) << self.al) as i32 as i16;
-                block[usize::from(NATURAL[k])] = coefficient;
+                block[usize::from(self.layout.slot_of[k])] = coefficient;
                 // Exact either way: a corrupt run past 63 may overwrite position 63.
                 if coefficient != 0 {
                     *nonzero |= 1 << k.min(63);
@@ -71,7 +125,7 @@ impl AcBand<'_> {
     /// A refinement pass: one more bit of every coefficient already nonzero in the band, and
     /// coefficients newly nonzero at +-1 << al. `Err` for a new coefficient of size other than
     /// 1, which libjpeg warns about.
-    pub fn refine(&mut self, reader: &mut BitReader, block: &mut [i16; 64], nonzero: &mut u64) -> Result<(), &'static str> {
+    pub fn refine(&mut self, reader: &mut BitReader, block: &mut [i16], nonzero: &mut u64) -> Result<(), &'static str> {
         let plus = 1i16 << self.al;
         let minus = -1i16 << self.al;
         let mut k = self.ss;
@@ -98,10 +152,10 @@ impl AcBand<'_> {
                     zeros &= zeros.wrapping_sub(1);
                 }
                 let target = if zeros == 0 { self.se + 1 } else { zeros.trailing_zeros() as usize };
-                correct_all(block, *nonzero & rest & below(target), self.read, reader, plus, minus);
+                correct_all(block, self.layout, *nonzero & rest & below(target), self.read, reader, plus, minus);
                 k = target;
                 if new_value != 0 {
-                    block[usize::from(NATURAL[k])] = new_value;
+                    block[usize::from(self.layout.slot_of[k])] = new_value;
                     *nonzero |= 1 << k.min(63);
                 }
                 k += 1;
@@ -110,7 +164,7 @@ impl AcBand<'_> {
         if self.end_of_band_run > 0 {
             // The rest of the band: a correction bit per nonzero coefficient, found by the
             // mask instead of looking at every zero (most of a block, in most blocks).
-            correct_all(block, *nonzero & band(k, self.se), self.read, reader, plus, minus);
+            correct_all(block, self.layout, *nonzero & band(k, self.se), self.read, reader, plus, minus);
             self.end_of_band_run -= 1;
         }
         Ok(())
@@ -146,7 +200,7 @@ fn below(k: usize) -> u64 {
 /// are first spread onto their coefficients' positions without a branch (about half are set,
 /// at random, so a branch per bit would mispredict half the time), then only set bits of
 /// coefficients the IDCT reads are applied.
-fn correct_all(block: &mut [i16; 64], mut mask: u64, read: u64, reader: &mut BitReader, plus: i16, minus: i16) {
+fn correct_all(block: &mut [i16], layout: &BlockLayout, mut mask: u64, read: u64, reader: &mut BitReader, plus: i16, minus: i16) {
     while mask != 0 {
         let n = mask.count_ones().min(56);
         let bits = reader.wide_bits(n);
@@ -160,7 +214,7 @@ fn correct_all(block: &mut [i16; 64], mut mask: u64, read: u64, reader: &mut Bit
         while apply != 0 {
             let z = apply.trailing_zeros() as usize;
             apply &= apply - 1;
-            let coefficient = &mut block[usize::from(NATURAL[z])];
+            let coefficient = &mut block[usize::from(layout.slot_of[z])];
             if *coefficient & plus == 0 {
                 *coefficient = coefficient.wrapping_add(if *coefficient >= 0 { plus } else { minus });
             }

@@ -5,7 +5,7 @@
 //! subsampled on one axis only (at 1/8 libjpeg does no fancy upsampling), and its YCbCr to RGB
 //! tables.
 
-use super::ac_blocks::natural;
+use super::ac_blocks::{natural, TWO_BY_TWO_READS};
 use super::eighth_scans::{Grid, Plane};
 
 /// libjpeg's post-IDCT range limit, as its table (`prepare_range_limit_table`) is indexed:
@@ -60,8 +60,9 @@ const fn read_mask(read: [bool; 8]) -> u64 {
 }
 
 /// libjpeg's `jpeg_idct_2x2` (`jidctred.c`): the 2x2 samples of a block from its coefficients
-/// in rows and columns 0, 1, 3, 5 and 7, in its fixed-point arithmetic (13 fraction bits, 2
-/// more kept between the passes).
+/// in rows and columns 0, 1, 3, 5 and 7 (`ac` in the 5 x 5 layout the decoder keeps for it,
+/// [`TWO_BY_TWO_READS`]), in its fixed-point arithmetic (13 fraction bits, 2 more kept between
+/// the passes).
 pub fn idct_2x2(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64]) -> [[u8; 2]; 2] {
     const CONST_BITS: u32 = 13;
     const PASS1_BITS: u32 = 2;
@@ -75,17 +76,18 @@ pub fn idct_2x2(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64]) -> [[
         return [[dc, dc], [dc, dc]];
     }
     let mut work = [[0i32; 8]; 2];
-    for column in [0, 1, 3, 5, 7] {
-        let coefficient = |row: usize| if row == 0 && column == 0 { dc } else { ac[row * 8 + column] };
-        let value = |row: usize| dequantise(coefficient(row), quantisers[row * 8 + column]);
-        if [1, 3, 5, 7].iter().all(|&row| coefficient(row) == 0) {
+    for (column_slot, column) in TWO_BY_TWO_READS.into_iter().enumerate() {
+        // The coefficient of the `row_slot`th row read, in this column.
+        let coefficient = |row_slot: usize| if row_slot == 0 && column == 0 { dc } else { ac[row_slot * 5 + column_slot] };
+        let value = |row_slot: usize| dequantise(coefficient(row_slot), quantisers[TWO_BY_TWO_READS[row_slot] * 8 + column]);
+        if (1..5).all(|row_slot| coefficient(row_slot) == 0) {
             let dc = ((value(0) as i32 as u32) << PASS1_BITS) as i32;
             work[0][column] = dc;
             work[1][column] = dc;
             continue;
         }
         let even = value(0) << (CONST_BITS + 2);
-        let odd = odd(value(1), value(3), value(5), value(7));
+        let odd = odd(value(1), value(2), value(3), value(4));
         work[0][column] = descale(even + odd, CONST_BITS - PASS1_BITS + 2) as i32;
         work[1][column] = descale(even - odd, CONST_BITS - PASS1_BITS + 2) as i32;
     }
@@ -182,7 +184,8 @@ fn samples(plane: &Plane, width: usize, height: usize) -> Samples {
     for by in 0..height {
         for bx in 0..width {
             let index = by * plane.stride + bx;
-            let (dc, ac, nonzero) = (plane.dc[index], &plane.ac[index * 64..][..64], plane.nonzero[index]);
+            let slots = plane.layout.slots;
+            let (dc, ac, nonzero) = (plane.dc[index], &plane.ac[index * slots..][..slots], plane.nonzero[index]);
             if size == 2 {
                 let [a, b] = idct_2x2(dc, ac, nonzero, &plane.quantisers);
                 put(by, bx, &[&a, &b]);
@@ -277,12 +280,13 @@ fn ycc_to_rgb(y: &[u8], cb: &[u8], cr: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jobs::resize::decode::ac_blocks::BlockLayout;
 
     /// One block's sample at 1/8 from its DC, as `samples` computes it.
     fn idct_1x1(coefficient: i16, quantiser: u16) -> u8 {
         let mut quantisers = [0; 64];
         quantisers[0] = quantiser;
-        let plane = Plane { dc: vec![coefficient], ac: Vec::new(), nonzero: Vec::new(), idct_size: 1, stride: 1, quantisers };
+        let plane = Plane { dc: vec![coefficient], ac: Vec::new(), layout: BlockLayout::for_idct(1), nonzero: Vec::new(), idct_size: 1, stride: 1, quantisers };
         samples(&plane, 1, 1).data[0]
     }
 
@@ -323,10 +327,10 @@ mod tests {
     #[test]
     fn a_2x2_idct_of_a_flat_block_is_flat_and_of_a_gradient_is_not() {
         let quantisers = [2u16; 64];
-        let mut ac = [0i16; 64];
+        let mut ac = [0i16; 32];
         let dc = 40; // 80 dequantised: 10 above mid-grey
         assert_eq!(idct_2x2(dc, &ac, 0, &quantisers), [[138, 138], [138, 138]]);
-        ac[1] = 20; // a horizontal cosine (zigzag index 1): left brighter than right
+        ac[1] = 20; // a horizontal cosine (row 0, column 1; zigzag index 1): left brighter than right
         let [[left, right], [left2, right2]] = idct_2x2(dc, &ac, 1 << 1, &quantisers);
         assert!(left > 138 && right < 138 && (left, right) == (left2, right2), "{left} {right}");
     }

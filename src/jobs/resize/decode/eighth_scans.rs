@@ -11,7 +11,7 @@
 //! place) is an `Err`, and the caller decodes the file with libjpeg instead.
 
 use super::super::super::{JobControl, JobError};
-use super::ac_blocks::{natural, AcBand};
+use super::ac_blocks::{natural, AcBand, BlockLayout};
 use super::eighth_pixels::ac_read_by;
 use super::entropy::{BitReader, HuffmanTable};
 use super::jpeg_stream::{Frame, ScanHeader, Stream};
@@ -25,8 +25,9 @@ const SOS: u8 = 0xDA;
 /// too. DCs are kept apart, two bytes a block, so the DC passes stay in cache.
 pub struct Plane {
     pub dc: Vec<i16>,
-    /// 64 per block in natural order (position 0 unused), or empty.
+    /// `layout.slots` per block (position 0 unused by the IDCT), or empty.
     pub ac: Vec<i16>,
+    pub layout: &'static BlockLayout,
     /// For whole blocks, one mask per block of its nonzero AC coefficients (bit k: zigzag
     /// index k), so refinement passes and the IDCT skip the zeros; empty otherwise.
     pub nonzero: Vec<u64>,
@@ -88,8 +89,9 @@ pub fn decode(jpeg: &[u8], stream: &Stream, idct_sizes: &[usize], ctl: &JobContr
             let full = idct_size > 1;
             let stride = grid.mcus_across * usize::from(c.h);
             let blocks = stride * grid.mcus_down * usize::from(c.v);
-            let (ac, nonzero) = if full { (vec![0; blocks * 64], vec![0; blocks]) } else { (Vec::new(), Vec::new()) };
-            Plane { dc: vec![0; blocks], ac, nonzero, idct_size, stride, quantisers: [0; 64] }
+            let layout = BlockLayout::for_idct(idct_size);
+            let (ac, nonzero) = if full { (vec![0; blocks * layout.slots], vec![0; blocks]) } else { (Vec::new(), Vec::new()) };
+            Plane { dc: vec![0; blocks], ac, layout, nonzero, idct_size, stride, quantisers: [0; 64] }
         })
         .collect();
     let mut latched = vec![false; planes.len()];
@@ -222,6 +224,7 @@ fn decode_ac_scan(
         se: usize::from(scan.se),
         al: scan.al,
         read: ac_read_by(plane.idct_size),
+        layout: plane.layout,
         end_of_band_run: 0,
     };
     let mut restarts = Restarts::new(scan.restart_interval);
@@ -235,7 +238,8 @@ fn decode_ac_scan(
                 band.end_of_band_run = 0;
             }
             let index = row * plane.stride + column;
-            let block: &mut [i16; 64] = (&mut plane.ac[index * 64..index * 64 + 64]).try_into().map_err(|_| "block outside the plane")?;
+            let slots = plane.layout.slots;
+            let block = plane.ac.get_mut(index * slots..index * slots + slots).ok_or("block outside the plane")?;
             let nonzero = &mut plane.nonzero[index];
             if scan.ah == 0 {
                 band.first(&mut reader, block, nonzero)?;
