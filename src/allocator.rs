@@ -52,3 +52,13 @@ pub fn release_free_memory(keep: usize) {
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     let _ = keep;
 }
+
+/// Bytes malloc holds free in its heap (`mallinfo2().fordblks`), or `None` where the C library
+/// is not glibc. Cheap: glibc sums its bins, it does not walk the heap.
+pub fn free_heap_bytes() -> Option<usize> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallinfo2 only reads malloc's statistics; it is thread-safe.
+    return Some(unsafe { libc::mallinfo2() }.fordblks);
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    None
+}

@@ -15,6 +15,14 @@ pub const CHECK_EVERY: Duration = Duration::from_millis(500);
 /// would otherwise fault back in page by page.
 pub const RESERVE: usize = 32 << 20;
 
+/// Free heap below which the trim after a quiet interval is skipped: what one large job leaves
+/// free (a 16 MP photo's buffers, a few frames) and the next one would fault back in page by
+/// page, since `malloc_trim` returns free pages anywhere in the heap, not only above
+/// [`RESERVE`]. Jobs one at a time every second or so, the bench's pattern and a quiet
+/// service's, then keep their pages; a burst leaves far more free and is trimmed as before.
+/// Kept below the bench's bar for memory held after a burst (50 MiB).
+pub const KEEP_FREE: usize = 48 << 20;
+
 /// Quiet time after which the reserve goes too.
 pub const FULL_TRIM_AFTER: Duration = Duration::from_secs(30);
 
@@ -38,6 +46,9 @@ pub async fn trim_when_idle(state: Arc<State>) {
         let Some(keep) = schedule.tick(state.pool.finished(), usage.queued == 0 && usage.running == 0) else {
             continue;
         };
+        if keep > 0 && allocator::free_heap_bytes().is_some_and(|free| free <= KEEP_FREE) {
+            continue;
+        }
         // A panic here would only mean memory stays resident; nothing to recover.
         let _ = tokio::task::spawn_blocking(move || allocator::release_free_memory(keep)).await;
     }
