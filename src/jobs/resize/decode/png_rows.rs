@@ -11,10 +11,10 @@
 //! row buffers of ours. Memory: that buffer (look-back, 8 KiB of fresh output, up to a band
 //! and up to [`SHIFT_AT`] of consumed bytes before they are shifted out) plus those rows.
 //!
-//! Against `Reader` on damaged input: rows handed out are identical; we may hand out a few
-//! more before an error (we read rows as soon as they are inflated, `Reader` once they
-//! leave the look-back window), and when the image data stops early we report
-//! "image data ends after {y} of {height} rows" where `Reader` says "no more image data".
+//! Against `Reader` on damaged input: rows handed out are identical, and one never succeeds
+//! where the other fails; the number of rows before an error and sometimes the error differ
+//! (`png_tests::damaged_files_agree_with_reader` lists how). When the image data stops
+//! early we report "image data ends after {y} of {height} rows", as before.
 
 use png::{chunk, Decoded, DecodingError, StreamingDecoder, UnfilterRegion};
 

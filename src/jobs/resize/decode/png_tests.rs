@@ -247,11 +247,19 @@ fn photos_match_reader() {
 }
 
 /// Small damaged files; each must decode without a panic and agree with `Reader` (see
-/// [`agree`]). Where the two fail differently: when the IDAT data stops before the last
-/// row we say "image data ends after {y} of {height} rows" where the crate says its data
-/// "does not have enough data for image", and we may hand out more rows before an error
-/// (we take rows as soon as they are inflated, `Reader` once the inflater is 32 KiB past
-/// them). Every other error is the crate's own, with its message.
+/// [`agree`]): here one path never succeeds where the other fails, and rows both hand out
+/// are identical. How they fail differently (seen in this test):
+/// - the number of rows handed out before the error, either way: we take rows as soon as
+///   they are inflated (`Reader` once the inflater is 32 KiB past them, or at the end), so
+///   before a CRC or deflate error we give more; and we check a band's four filter bytes
+///   before unfiltering it, so before a bad filter byte we may give up to three fewer;
+/// - the error: a corrupt byte in an IDAT can be a filter byte above 4 that we read before
+///   the chunk's CRC is checked, so we report "Unknown filter method" where `Reader`
+///   reports the CRC error;
+/// - when the image data stops before the last row we say "image data ends after {y} of
+///   {height} rows" where the crate says "IDAT or fDAT chunk does not have enough data".
+///
+/// Every other error is the crate's own, with its message.
 #[test]
 fn damaged_files_agree_with_reader() {
     let mut rng = Rng(0x5eed_0004);
