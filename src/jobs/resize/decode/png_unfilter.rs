@@ -10,8 +10,8 @@
 //! 4-byte pixels that runs in SSE2 lanes (`png_wavefront`); elsewhere it is the plain path
 //! row after row.
 
-/// Rows unfiltered together by [`unfilter_band`]: two 128-bit registers of two rows each
-/// (measured against one register of two rows, and four registers of eight: see CHANGELOG).
+/// Rows unfiltered together by [`unfilter_band`]: four rows of four bytes fill a 128-bit
+/// register (`png_wavefront` is written for exactly this).
 pub const BAND_ROWS: usize = 4;
 
 /// Bytes a row buffer needs past its `stride` bytes: the SSE2 path stores whole 4-byte
