@@ -9,9 +9,10 @@ use std::path::Path;
 
 use png::{ColorType, Decoder, Transformations};
 
-use super::super::super::JobControl;
+use super::super::super::{JobControl, JobError};
 use super::png::open;
 use super::png_unfilter::{paeth, unfilter_band, unfilter_row, BAND_ROWS, ROW_SLACK};
+use super::ROWS_PER_CHECK;
 
 /// xorshift64*: reproducible noise without a dependency.
 struct Rng(u64);
@@ -324,4 +325,26 @@ fn short_data_says_where_it_ends() {
     assert!(theirs_result.is_err());
     assert!(ours[..theirs.len()] == theirs[..] || theirs[..ours.len()] == ours[..]);
     assert_eq!(ours.len(), 9);
+}
+
+/// The deadline is still checked per band of rows on our path: a cancel stops the decode at
+/// the next multiple of `ROWS_PER_CHECK` rows.
+#[test]
+fn a_cancel_stops_at_the_next_band() {
+    let mut rng = Rng(0x5eed_0006);
+    let (width, height) = (40, 200);
+    let stream = mixed_stream(&mut rng, width, height, 3);
+    let file = write_png(width as u32, height as u32, ColorType::Rgb, 8, &stream, 500);
+    let (_, mut source) = open(&file, false).unwrap();
+    assert!(source.plain_shape().is_some());
+    let ctl = JobControl::unbounded();
+    let mut rows = 0;
+    let result = source.for_each_row(&ctl, |_| {
+        rows += 1;
+        if rows == 10 {
+            ctl.cancel();
+        }
+    });
+    assert!(matches!(result, Err(JobError::Cancelled { stage: "decode" })), "{result:?}");
+    assert_eq!(rows, ROWS_PER_CHECK);
 }
