@@ -23,10 +23,16 @@ mod jpeg;
 mod jpeg_stream;
 mod libjpeg;
 mod png;
+mod png_rows;
+mod png_unfilter;
+#[cfg(target_arch = "x86_64")]
+mod png_wavefront;
 mod scan_pruning;
 
 #[cfg(test)]
 mod jpeg_tests;
+#[cfg(test)]
+mod png_tests;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
