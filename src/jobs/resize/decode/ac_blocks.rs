@@ -1,6 +1,7 @@
 //! One block of a progressive AC scan, first pass or refinement, decoded as libjpeg-turbo's
 //! `decode_mcu_AC_first` and `decode_mcu_AC_refine` do (JPEG's G.1.2.2 and G.1.2.3), for the
-//! components whose reduced inverse DCT at 1/8 reads AC coefficients (4:2:0 chroma).
+//! components whose reduced inverse DCT reads AC coefficients; and which coefficients each
+//! reduced IDCT reads (scan pruning, the IDCTs and the block layouts all ask here).
 
 use super::entropy::{extend, BitReader, HuffmanTable};
 
@@ -21,28 +22,69 @@ const NATURAL: [u8; 80] = {
     table
 };
 
+/// The rows and columns (0..8) libjpeg's reduced IDCT of `idct_size` samples per block reads
+/// (`jidctred.c`): 1x1 the DC alone, 2x2 the odd terms and 0, 4x4 all but 4.
+pub const fn lines_read(idct_size: usize) -> &'static [usize] {
+    match idct_size {
+        1 => &[0],
+        2 => &TWO_BY_TWO_READS,
+        4 => &[0, 1, 2, 3, 5, 6, 7],
+        _ => &[0, 1, 2, 3, 4, 5, 6, 7],
+    }
+}
+
+/// The coefficients that IDCT reads, as a mask of zigzag indices (bit 0, the DC, included).
+pub const fn coefficients_read(idct_size: usize) -> u64 {
+    let lines = lines_read(idct_size);
+    let mut mask = 0u64;
+    let mut k = 0;
+    while k < 64 {
+        let position = NATURAL[k] as usize;
+        if index_in(lines, position / 8) < lines.len() && index_in(lines, position % 8) < lines.len() {
+            mask |= 1 << k;
+        }
+        k += 1;
+    }
+    mask
+}
+
+/// The index of `line` in `lines`, or `lines.len()` when it is not there.
+const fn index_in(lines: &[usize], line: usize) -> usize {
+    let mut i = 0;
+    while i < lines.len() && lines[i] != line {
+        i += 1;
+    }
+    i
+}
+
 /// Where a block's AC coefficients are stored: a slot for each zigzag index (and for libjpeg's
 /// 16 overflow entries, which land where index 63 does).
 pub struct BlockLayout {
     /// Slots per block.
     pub slots: usize,
     pub slot_of: [u8; 80],
+    /// The AC coefficients (zigzag indices) the IDCT reads. Refinement passes update only their
+    /// values; of the others only whether they are nonzero matters, which the mask keeps.
+    pub read: u64,
 }
 
 impl BlockLayout {
     /// The layout for a reduced IDCT of `idct_size` samples per block: 2x2 keeps only what
     /// it reads, 4x4 (which reads all but row and column 4) the natural order.
     pub const fn for_idct(idct_size: usize) -> &'static BlockLayout {
-        if idct_size == 2 {
-            &TWO_BY_TWO
-        } else {
-            &WHOLE
+        match idct_size {
+            2 => &TWO_BY_TWO,
+            4 => &FOUR_BY_FOUR,
+            _ => &DC_ONLY,
         }
     }
 }
 
-/// All 64 positions in natural order (row * 8 + column).
-const WHOLE: BlockLayout = BlockLayout { slots: 64, slot_of: NATURAL };
+/// All 64 positions in natural order (row * 8 + column), for the 4x4 IDCT.
+const FOUR_BY_FOUR: BlockLayout = BlockLayout { slots: 64, slot_of: NATURAL, read: coefficients_read(4) & !1 };
+
+/// For components whose IDCT reads no AC coefficient (they keep none).
+const DC_ONLY: BlockLayout = BlockLayout { slots: 64, slot_of: NATURAL, read: 0 };
 
 /// The rows and columns libjpeg's 2x2 IDCT reads, in this order.
 pub const TWO_BY_TWO_READS: [usize; 5] = [0, 1, 3, 5, 7];
@@ -56,23 +98,14 @@ const TWO_BY_TWO: BlockLayout = {
     let mut k = 0;
     while k < 80 {
         let position = NATURAL[k] as usize;
-        let (row, column) = (index_in_reads(position / 8), index_in_reads(position % 8));
+        let (row, column) = (index_in(&TWO_BY_TWO_READS, position / 8), index_in(&TWO_BY_TWO_READS, position % 8));
         if row < 5 && column < 5 {
             slot_of[k] = (row * 5 + column) as u8;
         }
         k += 1;
     }
-    BlockLayout { slots: 32, slot_of }
+    BlockLayout { slots: 32, slot_of, read: coefficients_read(2) & !1 }
 };
-
-/// The index of `line` in [`TWO_BY_TWO_READS`], or 5 when it is not there.
-const fn index_in_reads(line: usize) -> usize {
-    let mut i = 0;
-    while i < 5 && TWO_BY_TWO_READS[i] != line {
-        i += 1;
-    }
-    i
-}
 
 /// A scan's band and bit position, and the run of blocks its last end-of-band code still
 /// covers.
@@ -81,9 +114,6 @@ pub struct AcBand<'t> {
     pub ss: usize,
     pub se: usize,
     pub al: u8,
-    /// The coefficients (zigzag indices) the IDCT reads. Refinement passes update only their
-    /// values; of the others only whether they are nonzero matters, which the mask keeps.
-    pub read: u64,
     pub layout: &'static BlockLayout,
     pub end_of_band_run: u32,
 }
@@ -152,7 +182,7 @@ impl AcBand<'_> {
                     zeros &= zeros.wrapping_sub(1);
                 }
                 let target = if zeros == 0 { self.se + 1 } else { zeros.trailing_zeros() as usize };
-                correct_all(block, self.layout, *nonzero & rest & below(target), self.read, reader, plus, minus);
+                correct_all(block, self.layout, *nonzero & rest & below(target), reader, plus, minus);
                 k = target;
                 if new_value != 0 {
                     block[usize::from(self.layout.slot_of[k])] = new_value;
@@ -164,7 +194,7 @@ impl AcBand<'_> {
         if self.end_of_band_run > 0 {
             // The rest of the band: a correction bit per nonzero coefficient, found by the
             // mask instead of looking at every zero (most of a block, in most blocks).
-            correct_all(block, self.layout, *nonzero & band(k, self.se), self.read, reader, plus, minus);
+            correct_all(block, self.layout, *nonzero & band(k, self.se), reader, plus, minus);
             self.end_of_band_run -= 1;
         }
         Ok(())
@@ -199,8 +229,8 @@ fn below(k: usize) -> u64 {
 /// step of this pass. Every bit is read, but only coefficients in `read` are touched: the bits
 /// are first spread onto their coefficients' positions without a branch (about half are set,
 /// at random, so a branch per bit would mispredict half the time), then only set bits of
-/// coefficients the IDCT reads are applied.
-fn correct_all(block: &mut [i16], layout: &BlockLayout, mut mask: u64, read: u64, reader: &mut BitReader, plus: i16, minus: i16) {
+/// coefficients the IDCT reads (`layout.read`) are applied.
+fn correct_all(block: &mut [i16], layout: &BlockLayout, mut mask: u64, reader: &mut BitReader, plus: i16, minus: i16) {
     while mask != 0 {
         let n = mask.count_ones().min(56);
         let bits = reader.wide_bits(n);
@@ -210,7 +240,7 @@ fn correct_all(block: &mut [i16], layout: &BlockLayout, mut mask: u64, read: u64
             mask ^= lowest;
             set |= lowest & ((bits >> i) & 1).wrapping_neg();
         }
-        let mut apply = set & read;
+        let mut apply = set & layout.read;
         while apply != 0 {
             let z = apply.trailing_zeros() as usize;
             apply &= apply - 1;

@@ -5,7 +5,7 @@
 //! subsampled on one axis only (at 1/8 libjpeg does no fancy upsampling), and its YCbCr to RGB
 //! tables.
 
-use super::ac_blocks::{natural, TWO_BY_TWO_READS};
+use super::ac_blocks::{coefficients_read, TWO_BY_TWO_READS};
 use super::eighth_scans::{Grid, Plane};
 
 /// libjpeg's post-IDCT range limit, as its table (`prepare_range_limit_table`) is indexed:
@@ -33,31 +33,7 @@ fn descale(value: i64, n: u32) -> i64 {
 
 /// The AC coefficients `jpeg_idct_2x2` reads (rows and columns 0, 1, 3, 5 and 7, but (0, 0)),
 /// as a mask of zigzag indices.
-const READ_AC_ZIGZAG: u64 = read_mask([true, true, false, true, false, true, false, true]);
-
-/// The AC coefficients (a mask of zigzag indices) the reduced IDCT of `idct_size` samples per
-/// block reads: the only ones whose values matter, the others only whether they are zero.
-pub const fn ac_read_by(idct_size: usize) -> u64 {
-    match idct_size {
-        2 => READ_AC_ZIGZAG,
-        4 => READ_AC_4X4_ZIGZAG,
-        _ => 0,
-    }
-}
-
-/// The AC coefficients of the rows and columns `read` marks, as a mask of zigzag indices.
-const fn read_mask(read: [bool; 8]) -> u64 {
-    let mut mask = 0u64;
-    let mut k = 1;
-    while k < 64 {
-        let position = natural(k);
-        if read[position / 8] && read[position % 8] {
-            mask |= 1 << k;
-        }
-        k += 1;
-    }
-    mask
-}
+const READ_AC_ZIGZAG: u64 = coefficients_read(2) & !1;
 
 /// libjpeg's `jpeg_idct_2x2` (`jidctred.c`): the 2x2 samples of a block from its coefficients
 /// in rows and columns 0, 1, 3, 5 and 7 (`ac` in the 5 x 5 layout the decoder keeps for it,
@@ -105,7 +81,7 @@ pub fn idct_2x2(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64]) -> [[
 
 /// The AC coefficients `jpeg_idct_4x4` reads (rows and columns other than 4, but (0, 0)), as
 /// a mask of zigzag indices.
-const READ_AC_4X4_ZIGZAG: u64 = read_mask([true, true, true, true, false, true, true, true]);
+const READ_AC_4X4_ZIGZAG: u64 = coefficients_read(4) & !1;
 
 /// libjpeg's `jpeg_idct_4x4` (`jidctred.c`): the 4x4 samples of a block from its coefficients
 /// in rows and columns other than 4, in its fixed-point arithmetic (as [`idct_2x2`]).

@@ -12,7 +12,6 @@
 
 use super::super::super::{JobControl, JobError};
 use super::ac_blocks::{natural, AcBand, BlockLayout};
-use super::eighth_pixels::ac_read_by;
 use super::entropy::{BitReader, HuffmanTable};
 use super::jpeg_stream::{Frame, ScanHeader, Stream};
 
@@ -223,7 +222,6 @@ fn decode_ac_scan(
         ss: usize::from(scan.ss),
         se: usize::from(scan.se),
         al: scan.al,
-        read: ac_read_by(plane.idct_size),
         layout: plane.layout,
         end_of_band_run: 0,
     };

@@ -3,13 +3,13 @@
 //! corpus when `FERRY_CORPUS` names it), the fallbacks, and deadlines inside the decode.
 
 use std::ffi::{c_int, c_uint, c_ulong};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::super::super::{Filter, JobControl, JobError};
 use super::super::geometry::{Region, DC_ONLY_MARGIN};
 use super::super::raster::{Layout, Raster};
 use super::super::resample;
+use super::super::tests::{photo, photos_with_extension};
 use super::eighth_scale::decode_to_ycc;
 use super::jpeg::{decode, decode_every_scan, decode_every_scan_to_ycc, decode_with_libjpeg};
 use super::jpeg_stream;
@@ -131,7 +131,7 @@ const SAMPLINGS: [(&str, (i32, i32)); 4] = [("4:2:0", (2, 2)), ("4:2:2", (2, 1))
 
 /// The 640x427 sample photo as RGB rows.
 fn rocket_rgb() -> (Vec<u8>, u32, u32) {
-    let jpeg = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/photos/rocket.jpg")).unwrap();
+    let jpeg = photo("rocket.jpg");
     let image = turbojpeg::decompress(&jpeg, turbojpeg::PixelFormat::RGB).unwrap();
     (image.pixels, image.width as u32, image.height as u32)
 }
@@ -326,16 +326,11 @@ fn damaged_progressive_files_decode_as_libjpeg_does_or_go_to_it() {
 
 #[test]
 fn the_sample_photos_decode_identically_pruned() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/photos");
-    let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "jpg") {
-            compare_at_eighth(&path.display().to_string(), &std::fs::read(&path).unwrap());
-            seen += 1;
-        }
+    let photos = photos_with_extension(&["jpg"]);
+    for (name, jpeg) in &photos {
+        compare_at_eighth(name, jpeg);
     }
-    assert!(seen > 0, "no JPEG in {}", dir.display());
+    assert!(!photos.is_empty(), "no JPEG in tests/data/photos");
 }
 
 /// Every JPEG in `FERRY_CORPUS` (e.g. `FERRY_CORPUS=/work/shared/corpus cargo test --release

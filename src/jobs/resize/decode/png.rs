@@ -127,7 +127,7 @@ impl PngSource<'_> {
                 ctl.check("decode")?;
             }
             if self.reader.read_row(&mut row).map_err(bad)?.is_none() {
-                return Err(JobError::BadImage(format!("png: image data ends after {y} of {height} rows")));
+                return Err(data_ends(y, height));
             }
             each(&row);
         }
@@ -159,6 +159,11 @@ fn store(decoded: &[u8], out: &mut [u8], wide: bool) {
     } else {
         out.copy_from_slice(&decoded[..out.len()]);
     }
+}
+
+/// The image data stopped after `y` complete rows (`Reader` and `png_rows` alike).
+pub(super) fn data_ends(y: usize, height: impl std::fmt::Display) -> JobError {
+    JobError::BadImage(format!("png: image data ends after {y} of {height} rows"))
 }
 
 pub(super) fn bad(e: ::png::DecodingError) -> JobError {

@@ -19,7 +19,7 @@
 use png::{chunk, Decoded, DecodingError, StreamingDecoder, UnfilterRegion};
 
 use super::super::super::{JobControl, JobError};
-use super::png::bad;
+use super::png::{bad, data_ends};
 use super::png_unfilter::{unfilter_band, unfilter_row, BAND_ROWS, PAETH, ROW_SLACK};
 use super::ROWS_PER_CHECK;
 
@@ -57,7 +57,7 @@ pub fn for_each_row(input: &[u8], shape: &RowShape, ctl: &JobControl, mut each: 
         pos += used;
         match event {
             Decoded::ChunkBegin(_, chunk::IDAT) => break,
-            Decoded::ChunkComplete(chunk::IEND) => return Err(ends_early(0, height)),
+            Decoded::ChunkComplete(chunk::IEND) => return Err(data_ends(0, height)),
             _ if pos == input.len() => return Err(eof()),
             _ => {}
         }
@@ -112,7 +112,7 @@ pub fn for_each_row(input: &[u8], shape: &RowShape, ctl: &JobControl, mut each: 
             return Ok(());
         }
         if flushed {
-            return Err(ends_early(y, height));
+            return Err(data_ends(y, height));
         }
         if at_eof {
             return Err(eof());
@@ -155,10 +155,6 @@ fn check_filters(rows: &[u8], rowlen: usize, count: usize) -> Result<(), JobErro
         }
     }
     Ok(())
-}
-
-fn ends_early(y: usize, height: impl std::fmt::Display) -> JobError {
-    JobError::BadImage(format!("png: image data ends after {y} of {height} rows"))
 }
 
 /// The input ends inside the image data: the png crate's error for it, as `Reader` gives it.

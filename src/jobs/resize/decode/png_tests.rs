@@ -5,11 +5,11 @@
 //! odd sizes, the sample photos, and damaged files.
 
 use std::io::Cursor;
-use std::path::Path;
 
 use png::{ColorType, Decoder, Transformations};
 
 use super::super::super::{JobControl, JobError};
+use super::super::tests::photos_with_extension;
 use super::png::open;
 use super::png_unfilter::{paeth, unfilter_band, unfilter_row, BAND_ROWS, ROW_SLACK};
 use super::ROWS_PER_CHECK;
@@ -232,21 +232,15 @@ fn large_rgb_matches_reader() {
 
 #[test]
 fn photos_match_reader() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/photos");
-    let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
-            let file = std::fs::read(&path).unwrap();
-            let (ours, result, plain) = our_rows(&file);
-            // Both photos are 8-bit RGB, not interlaced: our path, not the fallback.
-            assert!(plain, "{} did not take our path", path.display());
-            assert_eq!(result, Ok(()), "{}", path.display());
-            assert!(ours == reader_rows(&file).0, "{}", path.display());
-            seen += 1;
-        }
+    let photos = photos_with_extension(&["png"]);
+    for (name, file) in &photos {
+        let (ours, result, plain) = our_rows(file);
+        // Both photos are 8-bit RGB, not interlaced: our path, not the fallback.
+        assert!(plain, "{name} did not take our path");
+        assert_eq!(result, Ok(()), "{name}");
+        assert!(ours == reader_rows(file).0, "{name}");
     }
-    assert!(seen >= 2, "expected the PNG photos in {}", dir.display());
+    assert!(photos.len() >= 2, "expected the PNG photos in tests/data/photos");
 }
 
 /// Small damaged files; each must decode without a panic and agree with `Reader` (see

@@ -24,7 +24,7 @@
 //! not 8-bit, several frames, a scan script that breaks the progression rules, restart markers
 //! without a restart interval, too many scans, or nothing to drop.
 
-use super::ac_blocks::natural;
+use super::ac_blocks;
 use super::jpeg::MAX_SCANS;
 use super::jpeg_stream::{self, Frame, ScanHeader, Stream};
 
@@ -127,13 +127,7 @@ fn coefficients_read(frame: &Frame, c: usize) -> u64 {
     while size < 8 && max_h % (h * size * 2) == 0 && max_v % (v * size * 2) == 0 {
         size *= 2;
     }
-    let rows_read: &[usize] = match size {
-        1 => &[0],
-        2 => &[0, 1, 3, 5, 7],
-        4 => &[0, 1, 2, 3, 5, 6, 7],
-        _ => &[0, 1, 2, 3, 4, 5, 6, 7],
-    };
-    (0..64).filter(|&k| rows_read.contains(&(natural(k) / 8)) && rows_read.contains(&(natural(k) % 8))).fold(0, |m, k| m | 1 << k)
+    ac_blocks::coefficients_read(usize::from(size))
 }
 
 /// Zigzag positions `ss..=se` as a bit mask.

@@ -29,6 +29,18 @@ pub fn photo(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
 }
 
+/// Every sample photo whose extension is one of `extensions` (any case), by name, in name order.
+pub fn photos_with_extension(extensions: &[&str]) -> Vec<(String, Vec<u8>)> {
+    let dir = format!("{}/tests/data/photos", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {dir}: {e}"))
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.rsplit_once('.').is_some_and(|(_, ext)| extensions.iter().any(|e| e.eq_ignore_ascii_case(ext))))
+        .collect();
+    names.sort();
+    names.into_iter().map(|name| (name.clone(), photo(&name))).collect()
+}
+
 /// Params for `mode` into `width x height`, PNG out (lossless, so comparisons measure only
 /// the resize), Lanczos3.
 pub fn params(mode: Mode, width: u32, height: u32) -> ResizeParams {
