@@ -128,11 +128,12 @@ impl AcBand<'_> {
         }
         let mut k = self.ss;
         while k <= self.se {
-            let symbol = reader.symbol(self.table)?;
+            reader.load_32();
+            let symbol = reader.loaded_symbol(self.table)?;
             let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
             if size != 0 {
                 k += run;
-                let value = extend(reader.bits(size), size);
+                let value = extend(reader.loaded_bits(size), size);
                 let coefficient = ((value as u32) << self.al) as i32 as i16;
                 block[usize::from(self.layout.slot_of[k])] = coefficient;
                 // Exact either way: a corrupt run past 63 may overwrite position 63.
@@ -157,18 +158,20 @@ impl AcBand<'_> {
     /// 1, which libjpeg warns about.
     pub fn refine(&mut self, reader: &mut BitReader, block: &mut [i16], nonzero: &mut u64) -> Result<(), &'static str> {
         let plus = 1i16 << self.al;
-        let minus = -1i16 << self.al;
         let mut k = self.ss;
         if self.end_of_band_run == 0 {
             while k <= self.se {
-                let symbol = reader.symbol(self.table)?;
+                reader.load_32();
+                let symbol = reader.loaded_symbol(self.table)?;
                 let (run, size) = (u32::from(symbol >> 4), symbol & 15);
                 let mut new_value = 0i16;
                 if size != 0 {
                     if size != 1 {
                         return Err("refinement coefficient of size other than 1");
                     }
-                    new_value = if reader.bits(1) == 1 { plus } else { minus };
+                    // plus for a 1 bit, minus for a 0, without a branch on a coin toss.
+                    let negative = reader.loaded_bits(1) as i16 - 1;
+                    new_value = (plus ^ negative) - negative;
                 } else if run != 15 {
                     self.end_of_band_run = self.run_length(reader, run);
                     break;
@@ -182,7 +185,7 @@ impl AcBand<'_> {
                     zeros &= zeros.wrapping_sub(1);
                 }
                 let target = if zeros == 0 { self.se + 1 } else { zeros.trailing_zeros() as usize };
-                correct_all(block, self.layout, *nonzero & rest & below(target), reader, plus, minus);
+                correct_all(block, self.layout, *nonzero & rest & below(target), reader, plus);
                 k = target;
                 if new_value != 0 {
                     block[usize::from(self.layout.slot_of[k])] = new_value;
@@ -194,15 +197,16 @@ impl AcBand<'_> {
         if self.end_of_band_run > 0 {
             // The rest of the band: a correction bit per nonzero coefficient, found by the
             // mask instead of looking at every zero (most of a block, in most blocks).
-            correct_all(block, self.layout, *nonzero & band(k, self.se), reader, plus, minus);
+            correct_all(block, self.layout, *nonzero & band(k, self.se), reader, plus);
             self.end_of_band_run -= 1;
         }
         Ok(())
     }
 
     /// An end-of-band run: 2^r blocks plus r more bits' worth.
+    /// Read right after the symbol, so its bits are loaded.
     fn run_length(&self, reader: &mut BitReader, r: u32) -> u32 {
-        (1 << r) + reader.bits(r)
+        (1 << r) + reader.loaded_bits(r)
     }
 }
 
@@ -230,7 +234,8 @@ fn below(k: usize) -> u64 {
 /// are first spread onto their coefficients' positions without a branch (about half are set,
 /// at random, so a branch per bit would mispredict half the time), then only set bits of
 /// coefficients the IDCT reads (`layout.read`) are applied.
-fn correct_all(block: &mut [i16], layout: &BlockLayout, mut mask: u64, reader: &mut BitReader, plus: i16, minus: i16) {
+#[inline(always)]
+fn correct_all(block: &mut [i16], layout: &BlockLayout, mut mask: u64, reader: &mut BitReader, plus: i16) {
     while mask != 0 {
         let n = mask.count_ones().min(56);
         let bits = reader.wide_bits(n);
@@ -245,8 +250,11 @@ fn correct_all(block: &mut [i16], layout: &BlockLayout, mut mask: u64, reader: &
             let z = apply.trailing_zeros() as usize;
             apply &= apply - 1;
             let coefficient = &mut block[usize::from(layout.slot_of[z])];
+            // One step away from zero (a coin toss which way), unless that bit is already set.
+            let negative = *coefficient >> 15;
+            let step = (plus ^ negative) - negative;
             if *coefficient & plus == 0 {
-                *coefficient = coefficient.wrapping_add(if *coefficient >= 0 { plus } else { minus });
+                *coefficient = coefficient.wrapping_add(step);
             }
         }
     }

@@ -9,16 +9,28 @@ use super::ac_blocks::{coefficients_read, TWO_BY_TWO_READS};
 use super::eighth_scans::{Grid, Plane};
 
 /// libjpeg's post-IDCT range limit, as its table (`prepare_range_limit_table`) is indexed:
-/// `value & 1023` clamps to 0..=255 over what real data produces and wraps beyond.
+/// `value & 1023` clamps to 0..=255 over what real data produces and wraps beyond. A table,
+/// as libjpeg's: which arm a sample takes (darker or brighter than mid-grey) is data, and a
+/// branch on it mispredicts.
+#[inline]
 fn range_limit(value: i64) -> u8 {
-    let value = value as i32 & 1023;
-    match value {
-        0..=127 => (value + 128) as u8,
-        128..=511 => 255,
-        512..=895 => 0,
-        _ => (value - 896) as u8,
-    }
+    RANGE_LIMIT[(value as i32 & 1023) as usize]
 }
+
+const RANGE_LIMIT: [u8; 1024] = {
+    let mut table = [0u8; 1024];
+    let mut i = 0;
+    while i < 1024 {
+        table[i] = match i {
+            0..=127 => (i + 128) as u8,
+            128..=511 => 255,
+            512..=895 => 0,
+            _ => (i - 896) as u8,
+        };
+        i += 1;
+    }
+    table
+};
 
 /// A coefficient times its quantiser as libjpeg's SIMD build multiplies them (quantisers kept
 /// as 16-bit multipliers).
@@ -51,32 +63,30 @@ pub fn idct_2x2(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64]) -> [[
         let dc = range_limit(descale(i64::from(dc), PASS1_BITS + 3));
         return [[dc, dc], [dc, dc]];
     }
-    let mut work = [[0i32; 8]; 2];
+    // Columns, then rows, without libjpeg's zero-column and zero-row shortcuts: a zero odd
+    // part descales the even part to the same number the shortcut gives, and a branch on
+    // the data mispredicts more than the arithmetic costs. `work[r][slot]`: row r of the
+    // columns read, in the order of TWO_BY_TWO_READS.
+    let mut work = [[0i64; 5]; 2];
     for (column_slot, column) in TWO_BY_TWO_READS.into_iter().enumerate() {
-        // The coefficient of the `row_slot`th row read, in this column.
-        let coefficient = |row_slot: usize| if row_slot == 0 && column == 0 { dc } else { ac[row_slot * 5 + column_slot] };
-        let value = |row_slot: usize| dequantise(coefficient(row_slot), quantisers[TWO_BY_TWO_READS[row_slot] * 8 + column]);
-        if (1..5).all(|row_slot| coefficient(row_slot) == 0) {
-            let dc = ((value(0) as i32 as u32) << PASS1_BITS) as i32;
-            work[0][column] = dc;
-            work[1][column] = dc;
-            continue;
-        }
+        let value = |row_slot: usize| {
+            let coefficient = if row_slot == 0 && column_slot == 0 { dc } else { ac[row_slot * 5 + column_slot] };
+            dequantise(coefficient, quantisers[TWO_BY_TWO_READS[row_slot] * 8 + column])
+        };
         let even = value(0) << (CONST_BITS + 2);
         let odd = odd(value(1), value(2), value(3), value(4));
-        work[0][column] = descale(even + odd, CONST_BITS - PASS1_BITS + 2) as i32;
-        work[1][column] = descale(even - odd, CONST_BITS - PASS1_BITS + 2) as i32;
+        // libjpeg keeps the column pass in an int workspace.
+        work[0][column_slot] = i64::from(descale(even + odd, CONST_BITS - PASS1_BITS + 2) as i32);
+        work[1][column_slot] = i64::from(descale(even - odd, CONST_BITS - PASS1_BITS + 2) as i32);
     }
-    work.map(|w| {
-        if w[1] == 0 && w[3] == 0 && w[5] == 0 && w[7] == 0 {
-            let dc = range_limit(descale(i64::from(w[0]), PASS1_BITS + 3));
-            return [dc, dc];
-        }
-        let even = i64::from(w[0]) << (CONST_BITS + 2);
-        let odd = odd(i64::from(w[1]), i64::from(w[3]), i64::from(w[5]), i64::from(w[7]));
-        let shift = CONST_BITS + PASS1_BITS + 3 + 2;
-        [range_limit(descale(even + odd, shift)), range_limit(descale(even - odd, shift))]
-    })
+    let shift = CONST_BITS + PASS1_BITS + 3 + 2;
+    let mut out = [[0u8; 2]; 2];
+    for (row, w) in out.iter_mut().zip(&work) {
+        let even = w[0] << (CONST_BITS + 2);
+        let odd = odd(w[1], w[2], w[3], w[4]);
+        *row = [range_limit(descale(even + odd, shift)), range_limit(descale(even - odd, shift))];
+    }
+    out
 }
 
 /// The AC coefficients `jpeg_idct_4x4` reads (rows and columns other than 4, but (0, 0)), as
@@ -103,27 +113,26 @@ pub fn idct_4x4(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64]) -> [[
         let odd2 = z1 * -4176 + z2 * -4926 + z3 * 7373 + z4 * 20995;
         [tmp10 + odd2, tmp12 + odd0, tmp12 - odd0, tmp10 - odd2]
     };
-    let mut work = [[0i32; 8]; 4];
+    // Without libjpeg's zero-column and zero-row shortcuts, as in `idct_2x2`.
+    let mut work = [[0i64; 8]; 4];
     for column in [0, 1, 2, 3, 5, 6, 7] {
-        let coefficient = |row: usize| if row == 0 && column == 0 { dc } else { ac[row * 8 + column] };
-        if [1, 2, 3, 5, 6, 7].iter().all(|&row| coefficient(row) == 0) {
-            let dc = ((dequantise(coefficient(0), quantisers[column]) as i32 as u32) << PASS1_BITS) as i32;
-            for row in &mut work {
-                row[column] = dc;
-            }
-            continue;
+        let mut v = [0i64; 8];
+        for row in [0, 1, 2, 3, 5, 6, 7] {
+            let coefficient = if row == 0 && column == 0 { dc } else { ac[row * 8 + column] };
+            v[row] = dequantise(coefficient, quantisers[row * 8 + column]);
         }
-        let v: [i64; 8] = std::array::from_fn(|row| dequantise(coefficient(row), quantisers[row * 8 + column]));
         for (row, value) in pass(v, CONST_BITS + 1).into_iter().enumerate() {
-            work[row][column] = descale(value, CONST_BITS - PASS1_BITS + 1) as i32;
+            // libjpeg keeps the column pass in an int workspace.
+            work[row][column] = i64::from(descale(value, CONST_BITS - PASS1_BITS + 1) as i32);
         }
     }
-    work.map(|w| {
-        if [1, 2, 3, 5, 6, 7].iter().all(|&i| w[i] == 0) {
-            return [range_limit(descale(i64::from(w[0]), PASS1_BITS + 3)); 4];
+    let mut out = [[0u8; 4]; 4];
+    for (row, w) in out.iter_mut().zip(work) {
+        for (sample, value) in row.iter_mut().zip(pass(w, CONST_BITS + 1)) {
+            *sample = range_limit(descale(value, CONST_BITS + PASS1_BITS + 3 + 1));
         }
-        pass(w.map(i64::from), CONST_BITS + 1).map(|value| range_limit(descale(value, CONST_BITS + PASS1_BITS + 3 + 1)))
-    })
+    }
+    out
 }
 
 /// One component at 1/8 scale: `width x height` samples (those of the blocks the component
@@ -140,11 +149,10 @@ fn samples(plane: &Plane, width: usize, height: usize) -> Samples {
     if plane.ac.is_empty() {
         // libjpeg's `jpeg_idct_1x1`: the dequantised DC over 8, rounded, range-limited (by a
         // table, as libjpeg does it).
-        let limit: Vec<u8> = (0..1024).map(range_limit).collect();
         let quantiser = plane.quantisers[0];
         let mut data = Vec::with_capacity(width * height);
         for row in plane.dc.chunks_exact(plane.stride).take(height) {
-            data.extend(row[..width].iter().map(|&c| limit[(descale(dequantise(c, quantiser), 3) & 1023) as usize]));
+            data.extend(row[..width].iter().map(|&c| range_limit(descale(dequantise(c, quantiser), 3))));
         }
         return Samples { data, width, height };
     }

@@ -278,7 +278,8 @@ fn decode_dc_scan(
     } else {
         (grid.mcus_across, grid.mcus_down)
     };
-    let single = scan.components.len() == 1;
+    let mcu = McuBlocks::new(frame, scan)?;
+    let refinement = scan.ah != 0;
     for row in 0..down {
         if row % 16 == 0 {
             ctl.check("decode").map_err(Declined::Stopped)?;
@@ -287,33 +288,66 @@ fn decode_dc_scan(
             if restarts.before_mcu(&mut reader)? {
                 predictions = [0; 4];
             }
-            for (slot, &c) in scan.components.iter().enumerate() {
-                let comp = &frame.components[c];
-                let (h, v) = if single { (1, 1) } else { (usize::from(comp.h), usize::from(comp.v)) };
-                let plane = &mut planes[c];
-                for by in 0..v {
-                    for bx in 0..h {
-                        let coefficient = &mut plane.dc[(row * v + by) * plane.stride + column * h + bx];
-                        match tables[slot] {
-                            Some(table) => {
-                                let value = predictions[slot].checked_add(reader.dc_difference(table)?).ok_or("DC value overflows")?;
-                                predictions[slot] = value;
-                                // libjpeg stores (value << Al) into a 16-bit coefficient.
-                                *coefficient = ((value as u32) << scan.al) as i32 as i16;
-                            }
-                            None => {
-                                if reader.bits(1) == 1 {
-                                    *coefficient |= 1 << scan.al;
-                                }
-                            }
-                        }
-                    }
+            if refinement {
+                // One bit per block, ORed in without a branch on it (a coin toss); an MCU has
+                // at most 10 blocks, so one load covers it.
+                reader.load_32();
+                for block in &mcu.blocks {
+                    let plane = &mut planes[block.component];
+                    let coefficient = &mut plane.dc[(row * block.v + block.y) * plane.stride + column * block.h + block.x];
+                    *coefficient |= (reader.loaded_bits(1) as i16) << scan.al;
                 }
+                continue;
+            }
+            for block in &mcu.blocks {
+                let table = tables[block.slot].ok_or("DC Huffman table not defined")?;
+                let value = predictions[block.slot].checked_add(reader.dc_difference(table)?).ok_or("DC value overflows")?;
+                predictions[block.slot] = value;
+                let plane = &mut planes[block.component];
+                // libjpeg stores (value << Al) into a 16-bit coefficient.
+                plane.dc[(row * block.v + block.y) * plane.stride + column * block.h + block.x] = ((value as u32) << scan.al) as i32 as i16;
             }
         }
     }
     reader.finish()?;
     Ok(())
+}
+
+/// The blocks of one MCU of a DC scan, in the order the scan codes them.
+struct McuBlocks {
+    blocks: Vec<McuBlock>,
+}
+
+/// One block of an MCU: its component (and the component's place in the scan), the block's
+/// position in the MCU's share of that component, and that share's size in blocks.
+struct McuBlock {
+    slot: usize,
+    component: usize,
+    x: usize,
+    y: usize,
+    h: usize,
+    v: usize,
+}
+
+impl McuBlocks {
+    /// `Err` beyond libjpeg's limit of 10 blocks (which it refuses too).
+    fn new(frame: &Frame, scan: &ScanHeader) -> Result<McuBlocks, &'static str> {
+        let single = scan.components.len() == 1;
+        let mut blocks = Vec::new();
+        for (slot, &component) in scan.components.iter().enumerate() {
+            let comp = &frame.components[component];
+            let (h, v) = if single { (1, 1) } else { (usize::from(comp.h), usize::from(comp.v)) };
+            for y in 0..v {
+                for x in 0..h {
+                    blocks.push(McuBlock { slot, component, x, y, h, v });
+                }
+            }
+        }
+        if blocks.len() > 10 {
+            return Err("more than 10 blocks in an MCU");
+        }
+        Ok(McuBlocks { blocks })
+    }
 }
 
 /// A scan's restart intervals: every `interval` MCUs (none when 0) the restart marker that must

@@ -58,15 +58,14 @@ impl HuffmanTable {
     }
 }
 
-/// JPEG's EXTEND: `size` (0..=15) raw bits to a signed value.
+/// JPEG's EXTEND: `size` (0..=16) raw bits to a signed value. Without a branch: the sign
+/// of a coefficient is a coin toss, so a branch on it would mispredict half the time.
 #[inline]
 pub fn extend(raw: u32, size: u32) -> i32 {
     let raw = raw as i32;
-    if size > 0 && raw < 1 << (size - 1) {
-        raw - (1 << size) + 1
-    } else {
-        raw
-    }
+    let half = (1i32 << size) >> 1; // 0 when size is 0
+    let negative = (raw - half) >> 31; // all ones when raw < half
+    raw + (negative & ((-1i32 << size) + 1))
 }
 
 /// Whether any byte of `word` is 0xFF (a zero byte of its complement, the classic test).
@@ -141,34 +140,54 @@ impl<'a> BitReader<'a> {
         }
     }
 
-    /// The next `n` bits (0..=16) as a number.
-    #[inline]
-    pub fn bits(&mut self, n: u32) -> u32 {
-        debug_assert!(n <= 16);
-        self.wide_bits(n) as u32
-    }
-
     /// The next `n` bits (0..=56: a refill leaves at least 57 loaded) as a number.
     #[inline]
     pub fn wide_bits(&mut self, n: u32) -> u64 {
-        if n == 0 {
-            return 0;
-        }
         if self.count < n {
             self.refill();
         }
-        let value = self.bits >> (64 - n);
+        self.take(n)
+    }
+
+    /// Loads at least 32 bits, so that a Huffman code (at most 16 bits) and the value bits
+    /// after it (at most 16) can be read with [`Self::loaded_symbol`] and
+    /// [`Self::loaded_bits`] without a check each.
+    #[inline]
+    pub fn load_32(&mut self) {
+        if self.count < 32 {
+            self.refill();
+        }
+    }
+
+    /// The next `n` bits (0..=16), at least that many being loaded ([`Self::load_32`]).
+    #[inline]
+    pub fn loaded_bits(&mut self, n: u32) -> u32 {
+        debug_assert!(n <= 16 && n <= self.count);
+        self.take(n) as u32
+    }
+
+    /// The next `n` (0..=63) loaded bits; `n` = 0 gives 0 without a branch.
+    #[inline]
+    fn take(&mut self, n: u32) -> u64 {
+        let value = (self.bits >> 1) >> (63 - n);
         self.bits <<= n;
         self.count -= n;
         value
     }
 
     /// The next Huffman-coded symbol, or `Err` for a code the table lacks.
-    #[inline]
+    #[cfg(test)]
     pub fn symbol(&mut self, table: &HuffmanTable) -> Result<u8, &'static str> {
         if self.count < 16 {
             self.refill();
         }
+        self.loaded_symbol(table)
+    }
+
+    /// [`Self::symbol`] when at least 16 bits are loaded ([`Self::load_32`]).
+    #[inline]
+    pub fn loaded_symbol(&mut self, table: &HuffmanTable) -> Result<u8, &'static str> {
+        debug_assert!(self.count >= 16);
         let entry = table.fast[(self.bits >> (64 - FAST_BITS)) as usize];
         if entry != 0 {
             let length = u32::from(entry >> 8);
@@ -192,8 +211,10 @@ impl<'a> BitReader<'a> {
     /// (JPEG's EXTEND).
     #[inline]
     pub fn dc_difference(&mut self, table: &HuffmanTable) -> Result<i32, &'static str> {
-        let size = u32::from(self.symbol(table)?);
-        Ok(extend(self.bits(size), size))
+        self.load_32();
+        // DC tables hold no symbol above 15 (`HuffmanTable::new`).
+        let size = u32::from(self.loaded_symbol(table)?);
+        Ok(extend(self.loaded_bits(size), size))
     }
 
     /// Whether every bit read so far was in the data (none from past its end).
@@ -319,6 +340,27 @@ mod tests {
         let mut r = BitReader::new(&[0x3F, 0x00]);
         r.symbol(&t).unwrap();
         assert!(r.finish().is_err());
+    }
+
+    #[test]
+    fn extend_is_jpegs_extend_for_every_size_and_value() {
+        for size in 0..=16u32 {
+            for raw in 0..1u32 << size {
+                let expected = if size > 0 && raw < 1 << (size - 1) { raw as i32 - (1 << size) + 1 } else { raw as i32 };
+                assert_eq!(extend(raw, size), expected, "size {size} raw {raw}");
+            }
+        }
+    }
+
+    #[test]
+    fn loaded_bits_read_zero_bits_as_zero() {
+        let mut r = BitReader::new(&[0xA5, 0x5A, 0x0F, 0xF0, 0x12]);
+        r.load_32();
+        assert_eq!(r.loaded_bits(0), 0);
+        assert_eq!(r.loaded_bits(4), 0xA);
+        assert_eq!(r.loaded_bits(0), 0);
+        assert_eq!(r.loaded_bits(12), 0x55A);
+        assert_eq!(r.loaded_bits(16), 0x0FF0);
     }
 
     #[test]
