@@ -222,16 +222,26 @@ pub fn planes_at_scale(planes: &[Plane], sampling: &[(u8, u8)], frame_size: (u16
 
 /// The first `width x height` samples of `s`.
 fn crop(s: &Samples, width: usize, height: usize) -> Vec<u8> {
-    s.data.chunks_exact(s.width).take(height).flat_map(|row| &row[..width]).copied().collect()
+    let mut out = Vec::with_capacity(width * height);
+    for row in s.data.chunks_exact(s.width).take(height) {
+        out.extend_from_slice(&row[..width]);
+    }
+    out
 }
 
 /// Each sample repeated over `h x v` output pixels (libjpeg's `h2v1_upsample` and
-/// `int_upsample`), cut to `width x height`.
+/// `int_upsample`), cut to `width x height`. A row is made once and copied for the other
+/// rows it covers.
 fn replicate(s: &Samples, h: usize, v: usize, width: usize, height: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(width * height);
+    let mut row = Vec::with_capacity(width);
     for y in 0..height {
-        let row = &s.data[(y / v).min(s.height - 1) * s.width..][..s.width];
-        out.extend((0..width).map(|x| row[(x / h).min(s.width - 1)]));
+        if y % v == 0 || y / v >= s.height {
+            let samples = &s.data[(y / v).min(s.height - 1) * s.width..][..s.width];
+            row.clear();
+            row.extend((0..width).map(|x| samples[(x / h).min(s.width - 1)]));
+        }
+        out.extend_from_slice(&row);
     }
     out
 }
@@ -253,10 +263,10 @@ fn ycc_to_rgb(y: &[u8], cb: &[u8], cr: &[u8]) -> Vec<u8> {
         cb_g[i] = -fix(0.34414) * x + ONE_HALF;
     }
     let clamp = |v: i32| v.clamp(0, 255) as u8;
-    let mut out = Vec::with_capacity(y.len() * 3);
-    for ((&y, &cb), &cr) in y.iter().zip(cb).zip(cr) {
+    let mut out = vec![0u8; y.len() * 3];
+    for (((rgb, &y), &cb), &cr) in out.chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
         let (y, cb, cr) = (i32::from(y), usize::from(cb), usize::from(cr));
-        out.extend([clamp(y + cr_r[cr]), clamp(y + ((cb_g[cb] + cr_g[cr]) >> 16)), clamp(y + cb_b[cb])]);
+        rgb.copy_from_slice(&[clamp(y + cr_r[cr]), clamp(y + ((cb_g[cb] + cr_g[cr]) >> 16)), clamp(y + cb_b[cb])]);
     }
     out
 }
