@@ -278,7 +278,7 @@ fn decode_dc_scan(
     } else {
         (grid.mcus_across, grid.mcus_down)
     };
-    let mcu = McuBlocks::new(frame, scan)?;
+    let mcu = mcu_blocks(frame, scan)?;
     let refinement = scan.ah != 0;
     for row in 0..down {
         if row % 16 == 0 {
@@ -292,14 +292,14 @@ fn decode_dc_scan(
                 // One bit per block, ORed in without a branch on it (a coin toss); an MCU has
                 // at most 10 blocks, so one load covers it.
                 reader.load_32();
-                for block in &mcu.blocks {
+                for block in &mcu {
                     let plane = &mut planes[block.component];
                     let coefficient = &mut plane.dc[(row * block.v + block.y) * plane.stride + column * block.h + block.x];
                     *coefficient |= (reader.loaded_bits(1) as i16) << scan.al;
                 }
                 continue;
             }
-            for block in &mcu.blocks {
+            for block in &mcu {
                 let table = tables[block.slot].ok_or("DC Huffman table not defined")?;
                 let value = predictions[block.slot].checked_add(reader.dc_difference(table)?).ok_or("DC value overflows")?;
                 predictions[block.slot] = value;
@@ -313,13 +313,9 @@ fn decode_dc_scan(
     Ok(())
 }
 
-/// The blocks of one MCU of a DC scan, in the order the scan codes them.
-struct McuBlocks {
-    blocks: Vec<McuBlock>,
-}
-
 /// One block of an MCU: its component (and the component's place in the scan), the block's
 /// position in the MCU's share of that component, and that share's size in blocks.
+#[derive(Debug)]
 struct McuBlock {
     slot: usize,
     component: usize,
@@ -329,25 +325,24 @@ struct McuBlock {
     v: usize,
 }
 
-impl McuBlocks {
-    /// `Err` beyond libjpeg's limit of 10 blocks (which it refuses too).
-    fn new(frame: &Frame, scan: &ScanHeader) -> Result<McuBlocks, &'static str> {
-        let single = scan.components.len() == 1;
-        let mut blocks = Vec::new();
-        for (slot, &component) in scan.components.iter().enumerate() {
-            let comp = &frame.components[component];
-            let (h, v) = if single { (1, 1) } else { (usize::from(comp.h), usize::from(comp.v)) };
-            for y in 0..v {
-                for x in 0..h {
-                    blocks.push(McuBlock { slot, component, x, y, h, v });
-                }
+/// The blocks of one MCU of a DC scan, in the order the scan codes them; `Err` beyond
+/// libjpeg's limit of 10 blocks (which it refuses too, and which one bit load per MCU covers).
+fn mcu_blocks(frame: &Frame, scan: &ScanHeader) -> Result<Vec<McuBlock>, &'static str> {
+    let single = scan.components.len() == 1;
+    let mut blocks = Vec::new();
+    for (slot, &component) in scan.components.iter().enumerate() {
+        let comp = &frame.components[component];
+        let (h, v) = if single { (1, 1) } else { (usize::from(comp.h), usize::from(comp.v)) };
+        for y in 0..v {
+            for x in 0..h {
+                blocks.push(McuBlock { slot, component, x, y, h, v });
             }
         }
-        if blocks.len() > 10 {
-            return Err("more than 10 blocks in an MCU");
-        }
-        Ok(McuBlocks { blocks })
     }
+    if blocks.len() > 10 {
+        return Err("more than 10 blocks in an MCU");
+    }
+    Ok(blocks)
 }
 
 /// A scan's restart intervals: every `interval` MCUs (none when 0) the restart marker that must
@@ -372,5 +367,31 @@ impl Restarts {
         }
         self.mcus_done += 1;
         Ok(due)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::resize::decode::jpeg_stream::Component;
+
+    fn frame(luma: (u8, u8)) -> Frame {
+        let component = |id, (h, v)| Component { id, h, v, quant_table: 0 };
+        Frame { marker: 0xC2, precision: 8, width: 64, height: 64, components: vec![component(1, luma), component(2, (1, 1)), component(3, (1, 1))] }
+    }
+
+    fn scan(components: Vec<usize>) -> ScanHeader {
+        ScanHeader { components, ss: 0, se: 0, ah: 1, al: 0, restart_interval: 0, has_restarts: false, data_start: 0 }
+    }
+
+    #[test]
+    fn an_mcu_lists_its_blocks_in_coding_order_up_to_libjpegs_limit() {
+        let order: Vec<_> = mcu_blocks(&frame((2, 2)), &scan(vec![0, 1, 2])).unwrap().iter().map(|b| (b.component, b.x, b.y)).collect();
+        assert_eq!(order, [(0, 0, 0), (0, 1, 0), (0, 0, 1), (0, 1, 1), (1, 0, 0), (2, 0, 0)]);
+        // A component alone: one block per MCU, whatever its sampling.
+        assert_eq!(mcu_blocks(&frame((2, 2)), &scan(vec![0])).unwrap().len(), 1);
+        // 4x2 luma and two chroma blocks: 10, libjpeg's limit; 4x4 luma is past it.
+        assert_eq!(mcu_blocks(&frame((4, 2)), &scan(vec![0, 1, 2])).unwrap().len(), 10);
+        assert!(mcu_blocks(&frame((4, 4)), &scan(vec![0, 1, 2])).is_err());
     }
 }
