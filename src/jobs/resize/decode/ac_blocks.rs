@@ -3,6 +3,7 @@
 //! components whose reduced inverse DCT reads AC coefficients; and which coefficients each
 //! reduced IDCT reads (scan pruning, the IDCTs and the block layouts all ask here).
 
+use super::bit_deposit::{nth_set_bit, spread};
 use super::entropy::{extend, BitReader, HuffmanTable};
 
 /// Zigzag index to position in the block (row * 8 + column), as libjpeg's
@@ -156,7 +157,9 @@ impl AcBand<'_> {
     /// A refinement pass: one more bit of every coefficient already nonzero in the band, and
     /// coefficients newly nonzero at +-1 << al. `Err` for a new coefficient of size other than
     /// 1, which libjpeg warns about.
-    pub fn refine(&mut self, reader: &mut BitReader, block: &mut [i16], nonzero: &mut u64) -> Result<(), &'static str> {
+    /// `PDEP`: whether the bit manipulations may use BMI2's PDEP ([`super::bit_deposit`]).
+    #[inline(always)]
+    pub fn refine<const PDEP: bool>(&mut self, reader: &mut BitReader, block: &mut [i16], nonzero: &mut u64) -> Result<(), &'static str> {
         let plus = 1i16 << self.al;
         let mut k = self.ss;
         if self.end_of_band_run == 0 {
@@ -180,12 +183,9 @@ impl AcBand<'_> {
                 // ones, to the next zero, where the new coefficient goes (or past the band).
                 // The mask finds both without looking at each coefficient.
                 let rest = band(k, self.se);
-                let mut zeros = !*nonzero & rest;
-                for _ in 0..run {
-                    zeros &= zeros.wrapping_sub(1);
-                }
-                let target = if zeros == 0 { self.se + 1 } else { zeros.trailing_zeros() as usize };
-                correct_all(block, self.layout, *nonzero & rest & below(target), reader, plus);
+                let past_band = 1u64.checked_shl(self.se as u32 + 1).unwrap_or(0);
+                let target = nth_set_bit::<PDEP>(!*nonzero & rest, run, past_band);
+                correct_all::<PDEP>(block, self.layout, *nonzero & rest & below(target), reader, plus);
                 k = target;
                 if new_value != 0 {
                     block[usize::from(self.layout.slot_of[k])] = new_value;
@@ -197,7 +197,7 @@ impl AcBand<'_> {
         if self.end_of_band_run > 0 {
             // The rest of the band: a correction bit per nonzero coefficient, found by the
             // mask instead of looking at every zero (most of a block, in most blocks).
-            correct_all(block, self.layout, *nonzero & band(k, self.se), reader, plus);
+            correct_all::<PDEP>(block, self.layout, *nonzero & band(k, self.se), reader, plus);
             self.end_of_band_run -= 1;
         }
         Ok(())
@@ -231,20 +231,14 @@ fn below(k: usize) -> u64 {
 /// Correction bits for the already-nonzero coefficients in `mask`, one bit each in zigzag
 /// order: where a bit is set (and not already there), the coefficient's magnitude grows by one
 /// step of this pass. Every bit is read, but only coefficients in `read` are touched: the bits
-/// are first spread onto their coefficients' positions without a branch (about half are set,
-/// at random, so a branch per bit would mispredict half the time), then only set bits of
-/// coefficients the IDCT reads (`layout.read`) are applied.
+/// are first spread onto their coefficients' positions without a branch per bit
+/// ([`spread`]), then only set bits of coefficients the IDCT reads (`layout.read`) are applied.
 #[inline(always)]
-fn correct_all(block: &mut [i16], layout: &BlockLayout, mut mask: u64, reader: &mut BitReader, plus: i16) {
+fn correct_all<const PDEP: bool>(block: &mut [i16], layout: &BlockLayout, mut mask: u64, reader: &mut BitReader, plus: i16) {
     while mask != 0 {
         let n = mask.count_ones().min(56);
-        let bits = reader.wide_bits(n);
-        let mut set = 0u64;
-        for i in (0..n).rev() {
-            let lowest = mask & mask.wrapping_neg();
-            mask ^= lowest;
-            set |= lowest & ((bits >> i) & 1).wrapping_neg();
-        }
+        let (set, covered) = spread::<PDEP>(reader.wide_bits(n), n, mask);
+        mask ^= covered;
         let mut apply = set & layout.read;
         while apply != 0 {
             let z = apply.trailing_zeros() as usize;

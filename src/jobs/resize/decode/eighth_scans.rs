@@ -12,6 +12,7 @@
 
 use super::super::super::{JobControl, JobError};
 use super::ac_blocks::{natural, AcBand, BlockLayout};
+use super::bit_deposit::fast_pdep;
 use super::entropy::{BitReader, HuffmanTable};
 use super::jpeg_stream::{Frame, ScanHeader, Stream};
 
@@ -216,6 +217,43 @@ fn decode_ac_scan(
     plane: &mut Plane,
     ctl: &JobControl,
 ) -> Result<(), Declined> {
+    #[cfg(target_arch = "x86_64")]
+    if scan.ah != 0 && fast_pdep() {
+        // SAFETY: fast_pdep() found BMI2 and POPCNT.
+        return unsafe { refine_scan_with_pdep(frame, grid, scan, data, table, plane, ctl) };
+    }
+    ac_scan::<false>(frame, grid, scan, data, table, plane, ctl)
+}
+
+/// [`ac_scan`] compiled for BMI2 and POPCNT, a refinement's bit manipulations by PDEP.
+///
+/// # Safety
+/// The CPU has BMI2 and POPCNT.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "bmi2,popcnt")]
+unsafe fn refine_scan_with_pdep(
+    frame: &Frame,
+    grid: &Grid,
+    scan: &ScanHeader,
+    data: &[u8],
+    table: &HuffmanTable,
+    plane: &mut Plane,
+    ctl: &JobControl,
+) -> Result<(), Declined> {
+    ac_scan::<true>(frame, grid, scan, data, table, plane, ctl)
+}
+
+/// [`decode_ac_scan`]; `PDEP` as for [`AcBand::refine`].
+#[inline(always)]
+fn ac_scan<const PDEP: bool>(
+    frame: &Frame,
+    grid: &Grid,
+    scan: &ScanHeader,
+    data: &[u8],
+    table: &HuffmanTable,
+    plane: &mut Plane,
+    ctl: &JobControl,
+) -> Result<(), Declined> {
     let mut reader = BitReader::new(data);
     let mut band = AcBand {
         table,
@@ -242,7 +280,7 @@ fn decode_ac_scan(
             if scan.ah == 0 {
                 band.first(&mut reader, block, nonzero)?;
             } else {
-                band.refine(&mut reader, block, nonzero)?;
+                band.refine::<PDEP>(&mut reader, block, nonzero)?;
             }
         }
     }

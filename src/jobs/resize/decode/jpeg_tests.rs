@@ -10,6 +10,7 @@ use super::super::geometry::{Region, DC_ONLY_MARGIN};
 use super::super::raster::{Layout, Raster};
 use super::super::resample;
 use super::super::tests::{photo, photos_with_extension};
+use super::bit_deposit::without_pdep;
 use super::eighth_scale::decode_to_ycc;
 use super::jpeg::{decode, decode_every_scan, decode_every_scan_to_ycc, decode_with_libjpeg};
 use super::jpeg_stream;
@@ -216,6 +217,12 @@ fn compare_at(name: &str, jpeg: &[u8], eighths: u32) -> Compared {
 
 #[test]
 fn quarter_scale_decodes_identically_where_taken() {
+    check_quarter_scale_decodes_identically_where_taken();
+    // The refinement passes' other way of manipulating bits (see bit_deposit).
+    without_pdep(check_quarter_scale_decodes_identically_where_taken);
+}
+
+fn check_quarter_scale_decodes_identically_where_taken() {
     let (rgb, width, height) = rocket_rgb();
     for (sampling_name, sampling) in SAMPLINGS {
         for (script_name, script) in SCRIPTS {
@@ -238,6 +245,12 @@ fn quarter_scale_decodes_identically_where_taken() {
 
 #[test]
 fn pruned_decodes_equal_full_decodes_for_every_scan_script_and_sampling() {
+    check_pruned_decodes_equal_full_decodes_for_every_scan_script_and_sampling();
+    // The refinement passes' other way of manipulating bits (see bit_deposit).
+    without_pdep(check_pruned_decodes_equal_full_decodes_for_every_scan_script_and_sampling);
+}
+
+fn check_pruned_decodes_equal_full_decodes_for_every_scan_script_and_sampling() {
     let (rgb, width, height) = rocket_rgb();
     let gray: Vec<u8> = rgb.chunks_exact(3).map(|p| ((u32::from(p[0]) * 77 + u32::from(p[1]) * 150 + u32::from(p[2]) * 29) >> 8) as u8).collect();
     for (sampling_name, sampling) in SAMPLINGS {
@@ -308,6 +321,8 @@ fn damaged_progressive_files_decode_as_libjpeg_does_or_go_to_it() {
             let size = (width, height);
             let eighths = 1 + (round % 2) as u32;
             let ours = std::panic::catch_unwind(|| decode_to_ycc(&copy, size, eighths)).expect("the own decoder panicked");
+            let by_loops = without_pdep(|| std::panic::catch_unwind(|| decode_to_ycc(&copy, size, eighths))).expect("the own decoder panicked");
+            assert!(ours == by_loops, "round {round}: the two ways of manipulating refinement bits disagree");
             let Some(ours) = ours else {
                 declined += 1;
                 continue;

@@ -13,6 +13,7 @@
 //! reported as `BadImage`: the input is what made it fail, and retrying cannot help.
 
 mod ac_blocks;
+mod bit_deposit;
 mod box_shrink;
 mod eighth_scale;
 mod eighth_pixels;
