@@ -2,14 +2,15 @@
 //! interlaced, not animated) unfiltered by us rather than by `png::Reader`.
 //!
 //! Why: on large photos the crate's row unfiltering is as costly as inflating (its Paeth for
-//! 3-byte pixels goes one pixel at a time), and unfiltering [`BAND_ROWS`] rows together is
-//! faster (`png_unfilter`). Everything else is still the crate's: a
-//! [`StreamingDecoder`] reads the chunks again from the signature (checking order, CRCs and
-//! the zlib stream as `Reader` does) and inflates the IDAT data into a buffer we own through
-//! [`UnfilterRegion`], the crate's own interface for this. We only read from that buffer,
-//! so the inflater's 32 KiB look-back stays intact; rows are unfiltered into `BAND_ROWS + 1`
-//! row buffers of ours. Memory: that buffer (look-back, 8 KiB of fresh output, up to a band
-//! and up to [`SHIFT_AT`] of consumed bytes before they are shifted out) plus those rows.
+//! 3-byte pixels goes one pixel at a time), and unfiltering a band of rows together is
+//! faster (`png_unfilter`: eight rows, four when rows are very wide, [`band_rows`]).
+//! Everything else is still the crate's: a [`StreamingDecoder`] reads the chunks again from
+//! the signature (checking order, CRCs and the zlib stream as `Reader` does) and inflates
+//! the IDAT data into a buffer we own through [`UnfilterRegion`], the crate's own interface
+//! for this. We only read from that buffer, so the inflater's 32 KiB look-back stays intact;
+//! rows are unfiltered into row buffers of ours, one per row of a band plus the row above.
+//! Memory: that buffer (look-back, 8 KiB of fresh output, up to a band and up to
+//! [`SHIFT_AT`] of consumed bytes before they are shifted out) plus those rows.
 //!
 //! Against `Reader` on damaged input: rows handed out are identical, and one never succeeds
 //! where the other fails; the number of rows before an error and sometimes the error differ
@@ -20,7 +21,7 @@ use png::{chunk, Decoded, DecodingError, StreamingDecoder, UnfilterRegion};
 
 use super::super::super::{JobControl, JobError};
 use super::png::{bad, data_ends};
-use super::png_unfilter::{unfilter_band, unfilter_row, BAND_ROWS, PAETH, ROW_SLACK};
+use super::png_unfilter::{band_rows, unfilter_band, unfilter_row, PAETH, ROW_SLACK};
 use super::ROWS_PER_CHECK;
 
 /// Consumed bytes at the start of the inflate buffer that make us shift it left (the png
@@ -64,8 +65,9 @@ pub fn for_each_row(input: &[u8], shape: &RowShape, ctl: &JobControl, mut each: 
     }
 
     let pitch = stride + ROW_SLACK;
+    let band = band_rows(stride);
     // Row 0 is the row above the next band (zeros above the image), rows 1.. the band.
-    let mut rows = vec![0u8; (BAND_ROWS + 1) * pitch];
+    let mut rows = vec![0u8; (band + 1) * pitch];
     let mut buf: Vec<u8> = Vec::new();
     let mut region = UnfilterRegion::default();
     // Where the next row starts in `buf`, and the bytes shifted out of `buf` so far.
@@ -75,25 +77,25 @@ pub fn for_each_row(input: &[u8], shape: &RowShape, ctl: &JobControl, mut each: 
     let height = height as usize;
     loop {
         let ready = (region.filled - start) / rowlen;
-        if ready >= BAND_ROWS && height - y >= BAND_ROWS {
+        if ready >= band && height - y >= band {
             if y >= next_check {
                 ctl.check("decode")?;
                 next_check += ROWS_PER_CHECK;
             }
-            let band = &buf[start..start + BAND_ROWS * rowlen];
-            check_filters(band, rowlen, BAND_ROWS)?;
-            unfilter_band(bpp, stride, band, &mut rows, pitch);
-            for i in 1..=BAND_ROWS {
+            let filtered = &buf[start..start + band * rowlen];
+            check_filters(filtered, rowlen, band)?;
+            unfilter_band(band, bpp, stride, filtered, &mut rows, pitch);
+            for i in 1..=band {
                 each(&rows[i * pitch..][..stride]);
             }
-            rows.copy_within(BAND_ROWS * pitch..(BAND_ROWS + 1) * pitch, 0);
-            start += BAND_ROWS * rowlen;
-            y += BAND_ROWS;
+            rows.copy_within(band * pitch..(band + 1) * pitch, 0);
+            start += band * rowlen;
+            y += band;
             continue;
         }
         // Rows one at a time: the last rows of the image, or whatever is left when the data
         // stops (as `Reader` does, which hands out every complete row before the error).
-        if ready >= 1 && (height - y < BAND_ROWS || flushed || at_eof) {
+        if ready >= 1 && (height - y < band || flushed || at_eof) {
             if y >= next_check {
                 ctl.check("decode")?;
                 next_check += ROWS_PER_CHECK;

@@ -11,7 +11,7 @@ use png::{ColorType, Decoder, Transformations};
 use super::super::super::{JobControl, JobError};
 use super::super::tests::photos_with_extension;
 use super::png::open;
-use super::png_unfilter::{paeth, unfilter_band, unfilter_row, BAND_ROWS, ROW_SLACK};
+use super::png_unfilter::{band_rows, paeth, unfilter_band, unfilter_row, BAND_ROWS, ROW_SLACK, SHORT_BAND_ROWS, WIDE_BAND_BYTES};
 use super::ROWS_PER_CHECK;
 
 /// xorshift64*: reproducible noise without a dependency.
@@ -157,35 +157,50 @@ fn agree(file: &[u8], what: &str) -> (Result<(), String>, Result<(), String>) {
     (ours_result, theirs_result)
 }
 
-const WIDTHS: [usize; 7] = [1, 2, 3, 5, 17, 64, 333];
-const HEIGHTS: [usize; 7] = [1, 2, 3, 4, 5, 7, 64];
+/// Widths and heights around the band's size (`BAND_ROWS` = 8: narrower rows take the plain
+/// path, rows of a height not a multiple of 8 end one at a time).
+const WIDTHS: [usize; 10] = [1, 2, 3, 5, 7, 8, 9, 17, 64, 333];
+const HEIGHTS: [usize; 11] = [1, 2, 3, 4, 5, 7, 8, 9, 15, 17, 64];
 const COLORS: [ColorType; 4] = [ColorType::Grayscale, ColorType::GrayscaleAlpha, ColorType::Rgb, ColorType::Rgba];
 
+/// Both band heights, for every pixel size, against [`unfilter_row`] row after row.
 #[test]
 fn band_matches_row_by_row() {
     let mut rng = Rng(0x5eed_0001);
-    for bpp in [1, 2, 3, 4, 6, 8] {
-        for width in [1, 2, 3, 4, 5, 17, 64, 333] {
-            for round in 0..24 {
-                let stride = width * bpp;
-                let pitch = stride + ROW_SLACK;
-                // Rounds 0-4: every row the same filter (each kernel variant); then mixed.
-                let filters: Vec<u8> = (0..BAND_ROWS).map(|_| if round < 5 { round as u8 } else { rng.below(5) as u8 }).collect();
-                let mut filtered = Vec::new();
-                for &f in &filters {
-                    filtered.push(f);
-                    filtered.extend(pixels(&mut rng, stride, 1));
-                }
-                let mut rows = vec![0u8; (BAND_ROWS + 1) * pitch];
-                rows[..stride].copy_from_slice(&pixels(&mut rng, stride, 1));
-                let mut expect = rows.clone();
-                unfilter_band(bpp, stride, &filtered, &mut rows, pitch);
-                for i in 0..BAND_ROWS {
-                    let (above, below) = expect.split_at_mut((i + 1) * pitch);
-                    let cur = &filtered[i * (stride + 1) + 1..][..stride];
-                    unfilter_row(filters[i], bpp, &above[i * pitch..][..stride], cur, &mut below[..stride]);
-                    let row = (i + 1) * pitch;
-                    assert!(rows[row..row + stride] == expect[row..row + stride], "bpp {bpp} width {width} filters {filters:?} row {i}");
+    for band in [BAND_ROWS, SHORT_BAND_ROWS] {
+        for bpp in [1, 2, 3, 4, 6, 8] {
+            for width in [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 64, 333] {
+                for round in 0..32 {
+                    let stride = width * bpp;
+                    let pitch = stride + ROW_SLACK;
+                    // Rounds 0-4: every row the same filter (each kernel variant); 5-15: two
+                    // runs of filters, as files have them; then a random filter per row.
+                    let (first, second, split) = (rng.below(5) as u8, rng.below(5) as u8, rng.below(band));
+                    let filters: Vec<u8> = (0..band)
+                        .map(|i| match round {
+                            0..5 => round as u8,
+                            5..16 if i < split => first,
+                            5..16 => second,
+                            _ => rng.below(5) as u8,
+                        })
+                        .collect();
+                    let mut filtered = Vec::new();
+                    for &f in &filters {
+                        filtered.push(f);
+                        filtered.extend(pixels(&mut rng, stride, 1));
+                    }
+                    let mut rows = vec![0u8; (band + 1) * pitch];
+                    rows[..stride].copy_from_slice(&pixels(&mut rng, stride, 1));
+                    let mut expect = rows.clone();
+                    unfilter_band(band, bpp, stride, &filtered, &mut rows, pitch);
+                    for i in 0..band {
+                        let (above, below) = expect.split_at_mut((i + 1) * pitch);
+                        let cur = &filtered[i * (stride + 1) + 1..][..stride];
+                        unfilter_row(filters[i], bpp, &above[i * pitch..][..stride], cur, &mut below[..stride]);
+                        let row = (i + 1) * pitch;
+                        let what = format!("band {band} bpp {bpp} width {width} filters {filters:?} row {i}");
+                        assert!(rows[row..row + stride] == expect[row..row + stride], "{what}");
+                    }
                 }
             }
         }
@@ -216,17 +231,25 @@ fn mixed_filters_match_reader() {
     }
 }
 
-/// A large RGB picture, so that rows outrun the inflater's 32 KiB look-back and the buffer
-/// is shifted many times.
+/// Large pictures, so that rows outrun the inflater's 32 KiB look-back and the buffer is
+/// shifted many times; the last two have rows too wide for bands of eight.
 #[test]
-fn large_rgb_matches_reader() {
+fn large_pictures_match_reader() {
     let mut rng = Rng(0x5eed_0003);
-    for (width, height, idat) in [(1500, 90, 8192), (777, 41, 65536)] {
-        let stream = mixed_stream(&mut rng, width, height, 3);
-        let file = write_png(width as u32, height as u32, ColorType::Rgb, 8, &stream, idat);
+    for (color, width, height, idat) in [
+        (ColorType::Rgb, 1500, 90, 8192),
+        (ColorType::Rgb, 777, 41, 65536),
+        (ColorType::Rgb, WIDE_BAND_BYTES / 3 + 1, 11, 65536),
+        (ColorType::Rgba, WIDE_BAND_BYTES / 4 + 1, 13, 65536),
+    ] {
+        let bpp = color.samples();
+        let band = band_rows(width * bpp);
+        assert_eq!(band, if width * bpp > WIDE_BAND_BYTES { SHORT_BAND_ROWS } else { BAND_ROWS });
+        let stream = mixed_stream(&mut rng, width, height, bpp);
+        let file = write_png(width as u32, height as u32, color, 8, &stream, idat);
         let (ours, result, plain) = our_rows(&file);
         assert!(plain && result.is_ok());
-        assert!(ours == reader_rows(&file).0, "{width}x{height}");
+        assert!(ours == reader_rows(&file).0, "{color:?} {width}x{height}");
     }
 }
 
@@ -248,8 +271,8 @@ fn photos_match_reader() {
 /// are identical. How they fail differently (seen in this test):
 /// - the number of rows handed out before the error, either way: we take rows as soon as
 ///   they are inflated (`Reader` once the inflater is 32 KiB past them, or at the end), so
-///   before a CRC or deflate error we give more; and we check a band's four filter bytes
-///   before unfiltering it, so before a bad filter byte we may give up to three fewer;
+///   before a CRC or deflate error we give more; and we check a band's eight filter bytes
+///   before unfiltering it, so before a bad filter byte we may give up to seven fewer;
 /// - the error: a corrupt byte in an IDAT can be a filter byte above 4 that we read before
 ///   the chunk's CRC is checked, so we report "Unknown filter method" where `Reader`
 ///   reports the CRC error;
