@@ -7,7 +7,7 @@
 //! read here), the estimate in bytes is
 //!
 //! ```text
-//! P x extra  +  D x (4 + 4)  +  O x out  +  copy  +  1 MiB
+//! P x extra  +  D x (4 + 4)  +  O x out  +  copy  +  rows  +  1 MiB
 //! ```
 //!
 //! - `D x 4`: the decoded 8-bit raster (at most 4 channels after expansion);
@@ -21,7 +21,7 @@
 //! - `extra`, per stored pixel, what a decoder holds beside its output:
 //!   - PNG interlaced: the whole frame at its native depth, `channels x bytes per sample`
 //!     (16-bit RGBA: 8; a palette expands to RGB or RGBA first: 3 or 4);
-//!   - PNG not interlaced: 0 (a few rows, inside the 1 MiB);
+//!   - PNG not interlaced: 0 (rows, below);
 //!   - JPEG progressive: the DCT coefficients of every component, 2 bytes each, and 1 byte
 //!     more (`components x 2 + 1`; libjpeg keeps them all until the last scan, at any scale;
 //!     ferryd's own progressive decoder at 1/4 keeps as many plus a DC array and a nonzero
@@ -33,6 +33,8 @@
 //!   libwebp's YUV(A) planes and its lossless alpha coder;
 //! - `copy`: a progressive JPEG decoded at 1/8 is decoded from a copy without the scans that
 //!   scale never reads (`decode::scan_pruning`), at most the input's size; otherwise 0;
+//! - `rows`: a PNG not interlaced is decoded a band of rows at a time: [`PNG_ROWS_HELD`] rows of
+//!   `W x channels x bytes per sample + 1` (a palette counted as 4 channels); otherwise 0;
 //! - 1 MiB: codec state, colour transforms, rows, metadata.
 //!
 //! Several outputs from one decode ([`super::resize_several`]) hold the same decode-side terms
@@ -49,6 +51,12 @@ use super::{geometry, jpeg_markers, sniff, validate};
 
 /// Fixed allowance for codec state, transforms, rows and metadata.
 const FIXED: u64 = 1 << 20;
+
+/// Rows a PNG's row-by-row decode holds at once, at most: a band of eight filtered in the
+/// inflate buffer and nine unfiltered (`decode::png_unfilter`, `BAND_ROWS + 1`), the box
+/// shrink's column sums (two bytes a sample: up to two rows) and a narrowed 16-bit row, or the
+/// png crate's own rows on its path; 24 covers them with room.
+const PNG_ROWS_HELD: u64 = 24;
 
 /// The estimate described in the module docs. Errors are the ones [`super::resize`] would
 /// return for the same input before decoding (bad parameters, unreadable header, over the
@@ -77,9 +85,9 @@ pub fn estimate_memory_several(input: &[u8], outputs: &[ResizeParams], limits: &
     sniff::check_limits(w, h, limits)?;
     let pixels = u64::from(w) * u64::from(h);
     let decoder = match format {
-        ImageFormat::Png => png_decoder(input),
+        ImageFormat::Png => png_decoder(input, w),
         ImageFormat::Jpeg => jpeg_decoder(input)?,
-        ImageFormat::WebP | ImageFormat::Gif => DecoderFacts { extra: 8, shrinks: false, progressive: false },
+        ImageFormat::WebP | ImageFormat::Gif => DecoderFacts { extra: 8, shrinks: false, progressive: false, rows: 0 },
     };
     let mut out = 0;
     let mut eighths = 1;
@@ -100,7 +108,7 @@ pub fn estimate_memory_several(input: &[u8], outputs: &[ResizeParams], limits: &
     }
     let decoded = if decoder.shrinks { scaled(w, eighths) * scaled(h, eighths) } else { pixels };
     let copy = if decoder.progressive && eighths == 1 { input.len() as u64 } else { 0 };
-    Ok(pixels * decoder.extra + decoded * 8 + out + copy + FIXED)
+    Ok(pixels * decoder.extra + decoded * 8 + out + copy + decoder.rows + FIXED)
 }
 
 /// What the estimate needs to know of a decoder, from the header.
@@ -111,6 +119,8 @@ struct DecoderFacts {
     shrinks: bool,
     /// A progressive JPEG, pruned through a copy at 1/8.
     progressive: bool,
+    /// Bytes of rows held while decoding row by row (module docs).
+    rows: u64,
 }
 
 /// One axis of `side` pixels decoded at `eighths`/8, rounded up as libjpeg-turbo and the box
@@ -132,16 +142,12 @@ fn output_bytes_per_pixel(format: OutputFormat) -> u64 {
 
 /// A PNG's decoder, from IHDR (bit depth at offset 24, colour type at 25, interlace method at
 /// 28) and the chunks before the first IDAT: an interlaced frame holds its native depth whole;
-/// a non-interlaced image without alpha is shrunk on load.
-fn png_decoder(input: &[u8]) -> DecoderFacts {
+/// a non-interlaced image without alpha is shrunk on load and holds only rows, `width` pixels
+/// each.
+fn png_decoder(input: &[u8], width: u32) -> DecoderFacts {
     let (Some(&depth), Some(&colour), Some(&interlace)) = (input.get(24), input.get(25), input.get(28)) else {
-        return DecoderFacts { extra: 8, shrinks: false, progressive: false };
+        return DecoderFacts { extra: 8, shrinks: false, progressive: false, rows: 0 };
     };
-    if interlace == 0 {
-        // Gray, RGB or palette: alpha only through tRNS.
-        let shrinks = matches!(colour, 0 | 2 | 3) && !has_trns(input);
-        return DecoderFacts { extra: 0, shrinks, progressive: false };
-    }
     let channels = match colour {
         0 => 1,
         2 => 3,
@@ -150,7 +156,13 @@ fn png_decoder(input: &[u8]) -> DecoderFacts {
         _ => 4,
     };
     let bytes = if depth == 16 { 2 } else { 1 };
-    DecoderFacts { extra: channels * bytes, shrinks: false, progressive: false }
+    if interlace == 0 {
+        // Gray, RGB or palette: alpha only through tRNS.
+        let shrinks = matches!(colour, 0 | 2 | 3) && !has_trns(input);
+        let rows = PNG_ROWS_HELD * (u64::from(width) * channels * bytes + 1);
+        return DecoderFacts { extra: 0, shrinks, progressive: false, rows };
+    }
+    DecoderFacts { extra: channels * bytes, shrinks: false, progressive: false, rows: 0 }
 }
 
 /// Whether a tRNS chunk comes before the first IDAT (where the png crate reads it). A chunk
@@ -175,13 +187,13 @@ fn jpeg_decoder(input: &[u8]) -> Result<DecoderFacts, JobError> {
     let Some(sof) =
         segments.iter().find(|s| matches!(s.marker, 0xC0..=0xCF) && !matches!(s.marker, 0xC4 | 0xC8 | 0xCC))
     else {
-        return Ok(DecoderFacts { extra: 0, shrinks: false, progressive: false });
+        return Ok(DecoderFacts { extra: 0, shrinks: false, progressive: false, rows: 0 });
     };
     // SOF2, SOF6, SOF10, SOF14 are progressive; SOF3, SOF7, SOF11, SOF15 lossless.
     let progressive = matches!(sof.marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
     let lossless = matches!(sof.marker, 0xC3 | 0xC7 | 0xCB | 0xCF);
     let components = sof.payload.get(5).copied().map_or(4, u64::from).min(4);
-    Ok(DecoderFacts { extra: if progressive { components * 2 + 1 } else { 0 }, shrinks: !lossless, progressive })
+    Ok(DecoderFacts { extra: if progressive { components * 2 + 1 } else { 0 }, shrinks: !lossless, progressive, rows: 0 })
 }
 
 #[cfg(test)]
@@ -209,7 +221,8 @@ mod tests {
         let mut plain = png_header(10_000, 10_000, 8, 2, 0);
         plain.extend_from_slice(&[0; 4]); // IHDR's CRC
         plain.extend_from_slice(&chunk(b"IDAT", &[0; 16]));
-        assert_eq!(estimate_memory(&plain, &params, &Limits::default()), Ok(1250 * 1250 * 8 + 160_000 * 16 + FIXED));
+        let rows = PNG_ROWS_HELD * (10_000 * 3 + 1);
+        assert_eq!(estimate_memory(&plain, &params, &Limits::default()), Ok(1250 * 1250 * 8 + 160_000 * 16 + rows + FIXED));
     }
 
     /// A PNG chunk: length, kind, data, and a CRC the estimate does not read.
@@ -236,24 +249,26 @@ mod tests {
         let idat = chunk(b"IDAT", &[0; 16]);
         let gama = chunk(b"gAMA", &[0, 0, 0xb1, 0x8f]);
         let trns = chunk(b"tRNS", &[0, 1, 0, 2, 0, 3]);
+        // Rows of 4000 pixels held while decoding: RGB, or 4 channels (RGBA, a palette).
+        let (rgb_rows, rgba_rows) = (PNG_ROWS_HELD * (4000 * 3 + 1), PNG_ROWS_HELD * (4000 * 4 + 1));
         let full = 12_000_000u64 * 8;
         let out = |w: u64, h: u64| w * h * 16 + FIXED;
         // 4000x3000 into 500: 1/4 keeps twice the output (1000x750).
         let rgb = with(2, &[gama.clone(), idat.clone()]);
-        assert_eq!(estimate_memory(&rgb, &fit(500, Filter::Lanczos3), &limits), Ok(1000 * 750 * 8 + out(500, 375)));
+        assert_eq!(estimate_memory(&rgb, &fit(500, Filter::Lanczos3), &limits), Ok(1000 * 750 * 8 + rgb_rows + out(500, 375)));
         // 1/2 for 1000 (2000x1500); nothing smaller than full size for 1500.
-        assert_eq!(estimate_memory(&rgb, &fit(1000, Filter::Lanczos3), &limits), Ok(2000 * 1500 * 8 + out(1000, 750)));
-        assert_eq!(estimate_memory(&rgb, &fit(1500, Filter::Lanczos3), &limits), Ok(full + out(1500, 1125)));
+        assert_eq!(estimate_memory(&rgb, &fit(1000, Filter::Lanczos3), &limits), Ok(2000 * 1500 * 8 + rgb_rows + out(1000, 750)));
+        assert_eq!(estimate_memory(&rgb, &fit(1500, Filter::Lanczos3), &limits), Ok(full + rgb_rows + out(1500, 1125)));
         // nearest keeps original pixels; tRNS before IDAT is an alpha channel; RGBA has one;
         // a chunk list that runs off the end is not trusted.
-        assert_eq!(estimate_memory(&rgb, &fit(500, Filter::Nearest), &limits), Ok(full + out(500, 375)));
+        assert_eq!(estimate_memory(&rgb, &fit(500, Filter::Nearest), &limits), Ok(full + rgb_rows + out(500, 375)));
         let transparent = with(2, &[gama.clone(), trns.clone(), idat.clone()]);
-        assert_eq!(estimate_memory(&transparent, &fit(500, Filter::Lanczos3), &limits), Ok(full + out(500, 375)));
-        assert_eq!(estimate_memory(&with(6, &[idat.clone()]), &fit(500, Filter::Lanczos3), &limits), Ok(full + out(500, 375)));
-        assert_eq!(estimate_memory(&with(2, &[]), &fit(500, Filter::Lanczos3), &limits), Ok(full + out(500, 375)));
+        assert_eq!(estimate_memory(&transparent, &fit(500, Filter::Lanczos3), &limits), Ok(full + rgb_rows + out(500, 375)));
+        assert_eq!(estimate_memory(&with(6, &[idat.clone()]), &fit(500, Filter::Lanczos3), &limits), Ok(full + rgba_rows + out(500, 375)));
+        assert_eq!(estimate_memory(&with(2, &[]), &fit(500, Filter::Lanczos3), &limits), Ok(full + rgb_rows + out(500, 375)));
         // tRNS after the image data is not read, as the decoder does not.
         let late = with(3, &[chunk(b"PLTE", &[0; 6]), idat, trns]);
-        assert_eq!(estimate_memory(&late, &fit(500, Filter::Lanczos3), &limits), Ok(1000 * 750 * 8 + out(500, 375)));
+        assert_eq!(estimate_memory(&late, &fit(500, Filter::Lanczos3), &limits), Ok(1000 * 750 * 8 + rgba_rows + out(500, 375)));
     }
 
     #[test]
@@ -264,7 +279,7 @@ mod tests {
         let fit = |side| ResizeParams { width: side, height: side, ..ResizeParams::default() };
         let got = estimate_memory_several(&rgb, &[fit(200), fit(1000)], &Limits::default());
         // 1/2 for 1000: 2000x1500 decoded; 200x150 and 1000x750 out.
-        assert_eq!(got, Ok(2000 * 1500 * 8 + (30_000 + 750_000) * 16 + FIXED));
+        assert_eq!(got, Ok(2000 * 1500 * 8 + (30_000 + 750_000) * 16 + PNG_ROWS_HELD * (4000 * 3 + 1) + FIXED));
     }
 
     #[test]
@@ -274,10 +289,11 @@ mod tests {
         let outputs = [fit(1600, OutputFormat::Jpeg), fit(800, OutputFormat::WebP), fit(200, OutputFormat::Png)];
         let p = 12_000_000u64;
         // 1600x1200, 800x600, 200x150
-        let want = p * 8 + 1_920_000 * 16 + 480_000 * 32 + 30_000 * 16 + FIXED;
+        let rows = PNG_ROWS_HELD * (4000 * 3 + 1);
+        let want = p * 8 + 1_920_000 * 16 + 480_000 * 32 + 30_000 * 16 + rows + FIXED;
         assert_eq!(estimate_memory_several(&input, &outputs, &Limits::default()), Ok(want));
         let alone = estimate_memory(&input, &outputs[0], &Limits::default()).unwrap();
-        assert_eq!(alone, p * 8 + 1_920_000 * 16 + FIXED);
+        assert_eq!(alone, p * 8 + 1_920_000 * 16 + rows + FIXED);
         assert!(matches!(estimate_memory_several(&input, &[], &Limits::default()), Err(JobError::InvalidArgument(_))));
         let no_box = ResizeParams::default();
         let got = estimate_memory_several(&input, &[outputs[0].clone(), no_box], &Limits::default());

@@ -20,9 +20,8 @@ pub const SHORT_BAND_ROWS: usize = 4;
 
 /// The most bytes per row for bands of [`BAND_ROWS`] (8-bit RGB up to 10922 pixels wide,
 /// RGBA up to 8192). A band is held twice, filtered in the inflate buffer and unfiltered in
-/// our rows: eight rows of this size, twice, with the inflater's 168 KiB stay well inside the
-/// memory estimate's 1 MiB allowance. Wider rows take bands of [`SHORT_BAND_ROWS`], whose
-/// memory is what it was before bands of eight.
+/// our rows (the memory estimate counts `PNG_ROWS_HELD` rows); wider rows take bands of
+/// [`SHORT_BAND_ROWS`], so that a very wide row's band stays a few MiB at most.
 pub const WIDE_BAND_BYTES: usize = 32 * 1024;
 
 /// The band's height for rows of `stride` bytes (without the filter byte).
