@@ -318,6 +318,13 @@ fn decode_dc_scan(
     };
     let mcu = mcu_blocks(frame, scan)?;
     let refinement = scan.ah != 0;
+    // A first pass names a table for each component (`table_per_component`); a refinement
+    // reads raw bits.
+    let tables: Vec<&HuffmanTable> = if refinement {
+        Vec::new()
+    } else {
+        tables.iter().map(|t| t.ok_or("DC Huffman table not defined")).collect::<Result<_, _>>()?
+    };
     for row in 0..down {
         if row % 16 == 0 {
             ctl.check("decode").map_err(Declined::Stopped)?;
@@ -338,8 +345,7 @@ fn decode_dc_scan(
                 continue;
             }
             for block in &mcu {
-                let table = tables[block.slot].ok_or("DC Huffman table not defined")?;
-                let value = predictions[block.slot].checked_add(reader.dc_difference(table)?).ok_or("DC value overflows")?;
+                let value = predictions[block.slot].checked_add(reader.dc_difference(tables[block.slot])?).ok_or("DC value overflows")?;
                 predictions[block.slot] = value;
                 let plane = &mut planes[block.component];
                 // libjpeg stores (value << Al) into a 16-bit coefficient.
