@@ -8,7 +8,7 @@ OUT ?= $(CURDIR)/out/thumbs
 # once: `cargo test --release` builds target/release/ferryd, which the Go and systemd tests start.
 CARGO_TEST := cargo test --release --locked
 
-.PHONY: all setup build run test test-vectors test-rust test-go test-systemd test-deploy test-deps bench clean install
+.PHONY: all setup build run test test-vectors test-rust test-go test-systemd test-deploy test-deps test-cross bench clean install
 
 all: build
 
@@ -29,8 +29,9 @@ run: build
 # Every test: the wire vectors against their generator, the Rust suite (the panic-isolation
 # test first, on a daemon built with the fault-injection feature), the Go suite (which starts
 # the real daemon built here) with a short pass of each Go fuzz target, the systemd units with
-# the daemon built here, the Kubernetes manifests, the dependency licences.
-test: setup test-vectors test-rust test-go test-fuzz-go test-systemd test-deploy test-deps
+# the daemon built here, the Kubernetes manifests, the dependency licences, and the builds for
+# other machines (the daemon for arm64 Linux, the Go module for macOS and Windows).
+test: setup test-vectors test-rust test-go test-fuzz-go test-systemd test-deploy test-deps test-cross
 
 test-vectors:
 	python3 protocol/gen/generate.py --check
@@ -81,9 +82,21 @@ test-deploy:
 
 # Dependency licences, bans and sources against deny.toml (cargo-deny reads crates.io metadata
 # only; the advisory check needs GitHub and is run before releases: docs/OPERATIONS.md).
+# `cargo fetch` first: the build downloads only the crates of this machine's target, while cargo
+# deny reads every target's (the Windows crates, r-efi), and --offline would find them missing.
 test-deps:
 	@command -v cargo-deny >/dev/null || { echo "cargo-deny missing: scripts/setup.sh installs it" >&2; exit 1; }
+	cargo fetch --locked --quiet
 	cargo deny --offline check licenses bans sources
+
+# Builds for the machines Go teams develop and serve on. The daemon for arm64 Linux, type-checked
+# with every target (tests, benches) and warnings denied, so code that only x86_64 uses is gated
+# rather than dead there; its C libraries are built with Debian's aarch64 cross compiler
+# (scripts/setup.sh installs it and the Rust target). The Go module for Linux, macOS and Windows
+# on amd64 and arm64: go build and go vet (which compiles the tests too).
+AARCH64_LINKER := CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+test-cross:
+	$(AARCH64_LINKER) RUSTFLAGS="-D warnings" cargo check --locked --release --quiet --target aarch64-unknown-linux-gnu --all-targets
 
 # The bench harness over a corpus of photos (CORPUS, default ../shared/corpus; benches/README.md
 # says how to fetch it): the Rust kernels' own figures, then the socket path against the Go path

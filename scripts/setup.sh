@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What a fresh Debian machine with Go and Rust lacks for `make run` and `make test`:
-# nasm and cmake (libjpeg-turbo's build, through the turbojpeg crate), pkg-config, systemd's
+# nasm and cmake (libjpeg-turbo's build, through the turbojpeg crate), pkg-config, the aarch64 C
+# cross compiler and Rust target (make test-cross), systemd's
 # tools (systemd-analyze, systemd-socket-activate for make test-systemd), the two Python
 # packages the vector check uses as reference digests (protocol/gen/requirements.txt) and the
 # test tools from PyPI (scripts/requirements-test.txt: prometheus-client's exposition parser for
@@ -15,12 +16,19 @@ command -v nasm >/dev/null || need_apt+=(nasm)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v systemd-socket-activate >/dev/null || need_apt+=(systemd)
+# the aarch64 check build (make test-cross) compiles libjpeg-turbo, libwebp and Little CMS for arm64
+command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (first run only)" >&2
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+  echo "setup: adding the Rust target aarch64-unknown-linux-gnu (first run only)" >&2
+  rustup target add aarch64-unknown-linux-gnu >/dev/null
 fi
 
 if ! python3 - <<'PY' 2>/dev/null

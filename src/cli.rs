@@ -46,7 +46,7 @@ pub struct Cli {
 
     /// TOML file of settings, one key per flag (the flag's name with `-` as `_`). Flags and
     /// FERRYD_* variables override it; an unknown key is an error.
-    #[arg(long, env = "FERRYD_CONFIG", value_name = "PATH", help_heading = "Configuration")]
+    #[arg(long, env = "FERRYD_CONFIG", value_name = "PATH", help_heading = "Configuration", global = true)]
     pub config: Option<PathBuf>,
 
     /// Unix socket to listen on. A stale socket file left by a crashed daemon is replaced; a
@@ -56,38 +56,39 @@ pub struct Cli {
         env = "FERRYD_SOCKET",
         value_name = "PATH",
         default_value = "/run/ferry/ferryd.sock",
-        help_heading = "Socket"
+        help_heading = "Socket",
+        global = true
     )]
     pub socket: PathBuf,
 
     /// Permissions of the socket file, in octal. Clients need write permission to connect.
-    #[arg(long, env = "FERRYD_SOCKET_MODE", value_name = "OCTAL", default_value = "0660", value_parser = parse_mode, help_heading = "Socket")]
+    #[arg(long, env = "FERRYD_SOCKET_MODE", value_name = "OCTAL", default_value = "0660", value_parser = parse_mode, help_heading = "Socket", global = true)]
     pub socket_mode: u32,
 
     /// Worker threads for jobs [default: number of CPU cores].
-    #[arg(long, env = "FERRYD_WORKERS", value_name = "N", help_heading = "Capacity")]
+    #[arg(long, env = "FERRYD_WORKERS", value_name = "N", help_heading = "Capacity", global = true)]
     pub workers: Option<usize>,
 
     /// Jobs that may wait or run at once; beyond that, requests are answered `busy`.
-    #[arg(long, env = "FERRYD_QUEUE_JOBS", value_name = "N", default_value_t = 64, help_heading = "Capacity")]
+    #[arg(long, env = "FERRYD_QUEUE_JOBS", value_name = "N", default_value_t = 64, help_heading = "Capacity", global = true)]
     pub queue_jobs: u64,
 
     /// Payload bytes that may wait or run at once; beyond that, requests are answered `busy`.
     /// Must be at least --max-frame.
-    #[arg(long, env = "FERRYD_QUEUE_BYTES", value_name = "SIZE", default_value = "256MiB", value_parser = parse_size, help_heading = "Capacity")]
+    #[arg(long, env = "FERRYD_QUEUE_BYTES", value_name = "SIZE", default_value = "256MiB", value_parser = parse_size, help_heading = "Capacity", global = true)]
     pub queue_bytes: u64,
 
     /// Largest request body accepted; larger frames are answered `frame_too_large` and the
     /// connection is closed. Advertised to clients by `hello`.
-    #[arg(long, env = "FERRYD_MAX_FRAME", value_name = "SIZE", default_value = "128MiB", value_parser = parse_size, help_heading = "Limits")]
+    #[arg(long, env = "FERRYD_MAX_FRAME", value_name = "SIZE", default_value = "128MiB", value_parser = parse_size, help_heading = "Limits", global = true)]
     pub max_frame: u64,
 
     /// Largest input image, width x height; larger headers are refused before decoding.
-    #[arg(long, env = "FERRYD_MAX_PIXELS", value_name = "N", default_value_t = 100_000_000, help_heading = "Limits")]
+    #[arg(long, env = "FERRYD_MAX_PIXELS", value_name = "N", default_value_t = 100_000_000, help_heading = "Limits", global = true)]
     pub max_pixels: u64,
 
     /// Largest input width or height, and largest requested output side.
-    #[arg(long, env = "FERRYD_MAX_DIMENSION", value_name = "PIXELS", default_value_t = 32768, help_heading = "Limits")]
+    #[arg(long, env = "FERRYD_MAX_DIMENSION", value_name = "PIXELS", default_value_t = 32768, help_heading = "Limits", global = true)]
     pub max_dimension: u32,
 
     /// Memory the daemon may hold for requests: frames being read, queued and running jobs (by
@@ -95,13 +96,13 @@ pub struct Cli {
     /// answered `busy`, or `too_large_for_budget` when one job alone could never fit [default:
     /// half the cgroup's memory.max when one is set, else a quarter of the machine's memory;
     /// at most half of `ulimit -v` when that is set].
-    #[arg(long, env = "FERRYD_MEMORY_BUDGET", value_name = "SIZE", value_parser = parse_size, help_heading = "Capacity")]
+    #[arg(long, env = "FERRYD_MEMORY_BUDGET", value_name = "SIZE", value_parser = parse_size, help_heading = "Capacity", global = true)]
     pub memory_budget: Option<u64>,
 
     /// Longest a job may expect to wait for a worker (the work queued ahead of it, by recent run
     /// times, divided by the workers); beyond it, or beyond the request's own deadline, requests
     /// are answered `busy`.
-    #[arg(long, env = "FERRYD_MAX_QUEUE_WAIT", value_name = "SECONDS", default_value = "2", value_parser = parse_seconds, help_heading = "Capacity")]
+    #[arg(long, env = "FERRYD_MAX_QUEUE_WAIT", value_name = "SECONDS", default_value = "2", value_parser = parse_seconds, help_heading = "Capacity", global = true)]
     pub max_queue_wait: std::time::Duration,
 
     /// Connections served at once; one more is answered `busy` (id 0) and closed.
@@ -110,53 +111,54 @@ pub struct Cli {
         env = "FERRYD_MAX_CONNECTIONS",
         value_name = "N",
         default_value_t = 1024,
-        help_heading = "Connections"
+        help_heading = "Connections",
+        global = true
     )]
     pub max_connections: u64,
 
     /// A frame whose first byte arrived must be complete within this, else the connection is
     /// closed.
-    #[arg(long, env = "FERRYD_FRAME_TIMEOUT", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds, help_heading = "Connections")]
+    #[arg(long, env = "FERRYD_FRAME_TIMEOUT", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds, help_heading = "Connections", global = true)]
     pub frame_timeout: std::time::Duration,
 
     /// A connection with no request in flight that sends nothing for this long is closed.
-    #[arg(long, env = "FERRYD_IDLE_TIMEOUT", value_name = "SECONDS", default_value = "300", value_parser = parse_seconds, help_heading = "Connections")]
+    #[arg(long, env = "FERRYD_IDLE_TIMEOUT", value_name = "SECONDS", default_value = "300", value_parser = parse_seconds, help_heading = "Connections", global = true)]
     pub idle_timeout: std::time::Duration,
 
     /// A connection with replies pending whose peer reads nothing for this long is closed.
-    #[arg(long, env = "FERRYD_REPLY_TIMEOUT", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds, help_heading = "Connections")]
+    #[arg(long, env = "FERRYD_REPLY_TIMEOUT", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds, help_heading = "Connections", global = true)]
     pub reply_timeout: std::time::Duration,
 
     /// Seconds to let running jobs finish after SIGTERM/SIGINT before closing anyway. A second
     /// signal closes at once.
-    #[arg(long, env = "FERRYD_SHUTDOWN_GRACE", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds, help_heading = "Lifecycle")]
+    #[arg(long, env = "FERRYD_SHUTDOWN_GRACE", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds, help_heading = "Lifecycle", global = true)]
     pub shutdown_grace: std::time::Duration,
 
     /// Serve only peers with one of these uids (comma-separated), as the kernel reports them
     /// (SO_PEERCRED). A peer is served when its uid is listed here or its primary gid in
     /// --allow-gid; with neither flag, any peer that can open the socket. Root (0) is not
     /// implicitly allowed. Others get error `peer_not_allowed` and are disconnected.
-    #[arg(long, env = "FERRYD_ALLOW_UID", value_name = "UIDS", value_delimiter = ',', help_heading = "Access")]
+    #[arg(long, env = "FERRYD_ALLOW_UID", value_name = "UIDS", value_delimiter = ',', help_heading = "Access", global = true)]
     pub allow_uid: Vec<u32>,
 
     /// Serve only peers whose primary gid is one of these (comma-separated); see --allow-uid.
-    #[arg(long, env = "FERRYD_ALLOW_GID", value_name = "GIDS", value_delimiter = ',', help_heading = "Access")]
+    #[arg(long, env = "FERRYD_ALLOW_GID", value_name = "GIDS", value_delimiter = ',', help_heading = "Access", global = true)]
     pub allow_gid: Vec<u32>,
 
     /// Log line format, on stderr. `auto`: JSON lines when stderr is not a terminal or goes to
     /// journald (JOURNAL_STREAM), text on a terminal. Under journald each line starts with a
     /// syslog priority prefix (`<6>`), so `journalctl -p` filters by level.
-    #[arg(long, env = "FERRYD_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormatArg::Auto, help_heading = "Logging")]
+    #[arg(long, env = "FERRYD_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormatArg::Auto, help_heading = "Logging", global = true)]
     pub log_format: LogFormatArg,
 
     /// Log filter, e.g. `info`, `debug`, `ferryd=debug,warn`. Overrides RUST_LOG; with neither
     /// set the level is `info` (one line per job request; `debug` adds ping, hello and stats).
-    #[arg(long, env = "FERRYD_LOG_LEVEL", value_name = "FILTER", help_heading = "Logging")]
+    #[arg(long, env = "FERRYD_LOG_LEVEL", value_name = "FILTER", help_heading = "Logging", global = true)]
     pub log_level: Option<String>,
 
     /// Serve Prometheus metrics at /metrics on this address: `unix:/path/metrics.sock` or
     /// `HOST:PORT` (e.g. 127.0.0.1:9464). Off when unset.
-    #[arg(long, env = "FERRYD_METRICS_LISTEN", value_name = "ADDR", help_heading = "Observability")]
+    #[arg(long, env = "FERRYD_METRICS_LISTEN", value_name = "ADDR", help_heading = "Observability", global = true)]
     pub metrics_listen: Option<String>,
 }
 
@@ -239,6 +241,27 @@ mod tests {
         assert_eq!(cli.reply_timeout, std::time::Duration::from_secs(30));
         assert_eq!(cli.max_queue_wait, std::time::Duration::from_secs(2));
         assert!(cli.command.is_none() && cli.config.is_none() && cli.metrics_listen.is_none());
+    }
+
+    /// Every setting is global, so a probe may write `ferryd health --socket PATH` as well as
+    /// `ferryd --socket PATH health`; a new flag that forgets `global = true` fails here.
+    #[test]
+    fn every_setting_is_accepted_after_a_subcommand() {
+        let command = Cli::command();
+        let local: Vec<_> = command.get_arguments().filter(|a| a.get_long().is_some() && !a.is_global_set()).map(|a| a.get_id().to_string()).collect();
+        assert!(local.is_empty(), "flags not global: {local:?}");
+        for argv in [
+            &["ferryd", "health", "--socket", "/tmp/x.sock", "--log-level", "debug"][..],
+            &["ferryd", "--socket", "/tmp/x.sock", "--log-level", "debug", "health"][..],
+            &["ferryd", "--log-level", "debug", "health", "--socket", "/tmp/x.sock"][..],
+        ] {
+            let cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            assert_eq!(cli.socket, PathBuf::from("/tmp/x.sock"), "{argv:?}");
+            assert_eq!(cli.log_level.as_deref(), Some("debug"), "{argv:?}");
+            assert!(matches!(cli.command, Some(Command::Health(_))), "{argv:?}");
+        }
+        let cli = Cli::try_parse_from(["ferryd", "stats", "--json", "--config", "/etc/f.toml"]).unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("/etc/f.toml")));
     }
 
     #[test]

@@ -285,6 +285,18 @@ mod tests {
     }
 
     #[test]
+    fn config_and_flags_after_a_subcommand_layer_the_same() {
+        let config = file("queue_jobs = 7\nsocket = \"/tmp/file.sock\"\n");
+        let path = config.path().to_str().unwrap();
+        let layered = load(["ferryd", "health", "--config", path, "--queue-jobs", "9"]).unwrap();
+        assert_eq!(layered.cli.queue_jobs, 9, "the flag after the subcommand wins over the file");
+        assert_eq!(layered.cli.socket, PathBuf::from("/tmp/file.sock"), "the file named after the subcommand is read");
+        let origin = |key: &str| layered.settings.iter().find(|s| s.key == key).unwrap().origin.clone();
+        assert_eq!(origin("queue_jobs"), Origin::Flag);
+        assert!(matches!(origin("socket"), Origin::File(_)));
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_name_the_key_and_the_file() {
         let err = load_with("queue_job = 7\n", &[]).unwrap_err();
         let text = err.to_string();

@@ -31,6 +31,9 @@ fn health_is_zero_for_a_serving_daemon_and_one_otherwise() {
     let up = ferryd(&["--socket", &socket, "health"], &[]);
     assert!(up.status.success(), "{}", text(&up.stderr));
     assert!(text(&up.stdout).starts_with("ok: ferryd "), "{}", text(&up.stdout));
+    // The flag after the subcommand, as a probe or a person types it.
+    let up = ferryd(&["health", "--socket", &socket], &[]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
     // The socket from the environment, as a Kubernetes probe passes it.
     let up = ferryd(&["health", "--timeout", "1"], &[("FERRYD_SOCKET", &socket)]);
     assert!(up.status.success(), "{}", text(&up.stderr));

@@ -12,6 +12,7 @@
 
 use super::super::super::{JobControl, JobError};
 use super::ac_blocks::{natural, AcBand, BlockLayout};
+#[cfg(target_arch = "x86_64")]
 use super::bit_deposit::fast_pdep;
 use super::entropy::{BitReader, HuffmanTable};
 use super::jpeg_stream::{Frame, ScanHeader, Stream};

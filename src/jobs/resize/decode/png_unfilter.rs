@@ -102,7 +102,9 @@ pub fn paeth(a: u8, b: u8, c: u8) -> u8 {
 }
 
 /// Unfilters one pixel, `x`, of a row: the edges of the wavefront, where some rows of the
-/// band have not started or have already finished. Same arguments as [`unfilter_row`].
+/// band have not started or have already finished. Same arguments as [`unfilter_row`]. Only the
+/// x86_64 wavefront has edges; elsewhere every row goes through [`unfilter_row`].
+#[cfg(target_arch = "x86_64")]
 pub fn unfilter_pixel(filter: u8, bpp: usize, x: usize, prev: &[u8], cur: &[u8], out: &mut [u8]) {
     for i in x * bpp..(x + 1) * bpp {
         let (a, c) = if i >= bpp { (out[i - bpp], prev[i - bpp]) } else { (0, 0) };
