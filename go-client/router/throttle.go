@@ -12,10 +12,18 @@ const (
 	// its queue never runs dry while the throttle holds back the rest (Google's SRE book,
 	// "Handling Overload"; lower K is more aggressive).
 	DefaultThrottleK = 2.0
-	// DefaultThrottleWindow is the span over which requests and accepts are counted (the
-	// book's two minutes). The throttle releases as the daemon accepts again; the busy answers
-	// that engaged it count less and less and are gone after one window.
-	DefaultThrottleWindow = 2 * time.Minute
+	// DefaultThrottleWindow is the span over which requests and accepts are counted. The book
+	// counts two minutes of a remote backend's traffic; the daemon is local and its queue drains
+	// within its --max-queue-wait (2 s by default), so older counts say nothing about it. The
+	// window also sets how soon the throttle releases once the daemon accepts again: about one
+	// to two windows (a fluid model of 64 times the daemon's capacity: p < 0.05 about 20 s after
+	// the overload ends with 10 s, several minutes with two minutes).
+	DefaultThrottleWindow = 10 * time.Second
+	// DefaultThrottleMaxReject caps the refusal probability: at least 5% of the requests still
+	// reach the daemon. Without a cap, a daemon that answered busy to everything would be sent
+	// almost nothing, and the few accepts it then gives could not bring the probability down
+	// before the busy answers left the window.
+	DefaultThrottleMaxReject = 0.95
 )
 
 // ThrottleConfig tunes the client-side throttle. Zero fields take their defaults.
@@ -24,6 +32,8 @@ type ThrottleConfig struct {
 	K float64
 	// Window: see DefaultThrottleWindow.
 	Window time.Duration
+	// MaxReject: see DefaultThrottleMaxReject.
+	MaxReject float64
 }
 
 func (c ThrottleConfig) withDefaults() ThrottleConfig {
@@ -32,6 +42,9 @@ func (c ThrottleConfig) withDefaults() ThrottleConfig {
 	}
 	if c.Window <= 0 {
 		c.Window = DefaultThrottleWindow
+	}
+	if !(c.MaxReject > 0 && c.MaxReject <= 1) {
+		c.MaxReject = DefaultThrottleMaxReject
 	}
 	return c
 }
@@ -42,9 +55,9 @@ const throttleBuckets = 12
 // throttle is the client-side adaptive throttle of Google's SRE book ("Handling Overload"): it
 // counts the requests meant for the daemon (those it refuses included) and the daemon's accepts
 // (every answer but busy) over a sliding window, and refuses a request locally with probability
-// max(0, (requests - K*accepts) / (requests + 1)). A daemon that answers busy to most requests is
-// then sent about K times what it accepts, instead of whole images it will refuse; when it
-// accepts again, the probability falls back to 0. It is safe for concurrent use.
+// max(0, (requests - K*accepts) / (requests + 1)), at most MaxReject. A daemon that answers busy
+// to most requests is then sent about K times what it accepts, instead of whole images it will
+// refuse; when it accepts again, the probability falls back to 0. It is safe for concurrent use.
 type throttle struct {
 	cfg ThrottleConfig
 	now func() time.Time
@@ -78,7 +91,7 @@ func (t *throttle) admit() (ok bool, p float64) {
 	t.mu.Lock()
 	now := t.now()
 	requests, accepts := t.sumLocked(now)
-	p = max(0, (requests-t.cfg.K*accepts)/(requests+1))
+	p = t.probabilityOf(requests, accepts)
 	ok = p == 0 || randFloat() >= p
 	if !ok {
 		t.bucketLocked(now).requests++
@@ -110,8 +123,13 @@ func (t *throttle) done(accepted bool) {
 func (t *throttle) probability() float64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	requests, accepts := t.sumLocked(t.now())
-	return max(0, (requests-t.cfg.K*accepts)/(requests+1))
+	return t.probabilityOf(t.sumLocked(t.now()))
+}
+
+// probabilityOf is the book's max(0, (requests - K*accepts) / (requests + 1)), capped at
+// MaxReject.
+func (t *throttle) probabilityOf(requests, accepts float64) float64 {
+	return min(t.cfg.MaxReject, max(0, (requests-t.cfg.K*accepts)/(requests+1)))
 }
 
 func (t *throttle) bucketLocked(now time.Time) *struct {
