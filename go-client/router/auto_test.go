@@ -13,7 +13,6 @@ import (
 	"github.com/ferryd/ferry/go-client/goproc"
 	"github.com/ferryd/ferry/go-client/internal/testdaemon"
 	"github.com/ferryd/ferry/go-client/internal/testimages"
-
 )
 
 // RouteAuto against the real ferryd: the shipped table, a custom one, the fallback, bad tables.

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-
 	ferry "github.com/ferryd/ferry/go-client"
 	"github.com/ferryd/ferry/go-client/goproc"
 	"github.com/ferryd/ferry/go-client/internal/imgdiff"

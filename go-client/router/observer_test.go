@@ -38,7 +38,9 @@ func (c *counts) Request(op string, s ferry.Served, err error, _ time.Duration) 
 func (c *counts) Attempt(op string, p ferry.Path, _ error, _ time.Duration) {
 	c.add(fmt.Sprint("attempt ", op, p))
 }
-func (c *counts) Fallback(op, reason, action string) { c.add(fmt.Sprint("fallback ", op, reason, action)) }
+func (c *counts) Fallback(op, reason, action string) {
+	c.add(fmt.Sprint("fallback ", op, reason, action))
+}
 func (c *counts) BreakerChanged(_, to BreakerState) {
 	c.mu.Lock()
 	c.state = to

@@ -17,7 +17,6 @@ import (
 	ferry "github.com/ferryd/ferry/go-client"
 	"github.com/ferryd/ferry/go-client/goproc"
 	"github.com/ferryd/ferry/go-client/internal/testimages"
-
 )
 
 // Router tests with a fake daemon side: a ferry.Processor whose answers the test scripts. The same
