@@ -190,16 +190,16 @@ func tryRust[T any](r *Router, ctx context.Context, o *routedOp[T], reason ferry
 		return fallback(r, ctx, o, ReasonBreakerOpen, "breaker_open", nil)
 	}
 	// Half-open probes go through: they are how the breaker learns that the daemon is back.
-	throttledHere := !p.probe
-	if throttledHere {
+	throttle := !p.probe
+	if throttle {
 		if admit, prob := r.throttle.admit(); !admit {
 			r.breaker.release(p)
 			r.obs.Throttled(o.op, prob)
 			if r.cfg.busyFallback {
 				return fallback(r, ctx, o, ReasonFallback, string(ReasonThrottled), overloaded(throttled))
 			}
-			return zero, ferry.Served{Path: ferry.PathRust, Reason: ReasonThrottled}, refuse(ctx,
-				ferry.Served{Path: ferry.PathRust, Reason: ReasonThrottled}, overloaded(throttled), jitter(DefaultRetryAfter))
+			refused := ferry.Served{Path: ferry.PathRust, Reason: ReasonThrottled}
+			return zero, refused, refuse(ctx, refused, overloaded(throttled), jitter(DefaultRetryAfter))
 		}
 	}
 	actx, cancel := r.rustContext(ctx)
@@ -207,7 +207,7 @@ func tryRust[T any](r *Router, ctx context.Context, o *routedOp[T], reason ferry
 	cancel()
 	v := judge(ctx, err)
 	r.breaker.tell(p, v)
-	if throttledHere {
+	if throttle {
 		r.throttle.done(v != busy)
 	}
 	switch v {
