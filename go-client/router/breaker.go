@@ -131,6 +131,8 @@ type breaker struct {
 	generation uint64
 	// pinging is set while a ping tests the daemon of an open breaker (pingFirst).
 	pinging bool
+	// failures counts the failures recorded, ever.
+	failures uint64
 	// probesInFlight and probeSuccesses count half-open probes.
 	probesInFlight int
 	probeSuccesses int
@@ -145,6 +147,9 @@ type breaker struct {
 type permit struct {
 	generation uint64
 	probe      bool
+	// seq is the breaker's failure count when the call was admitted: a call that fails by the
+	// same event as an earlier one (see recordLost) was admitted before that failure.
+	seq uint64
 }
 
 func newBreaker(cfg BreakerConfig, now func() time.Time, onChange func(from, to BreakerState), pingFirst bool) *breaker {
@@ -172,7 +177,7 @@ func (b *breaker) State() BreakerState {
 func (b *breaker) allow() (permit, bool) {
 	b.mu.Lock()
 	from, to := b.advanceLocked()
-	p, ok := permit{generation: b.generation}, false
+	p, ok := permit{generation: b.generation, seq: b.failures}, false
 	switch b.state {
 	case BreakerClosed:
 		ok = true
@@ -194,6 +199,9 @@ func (b *breaker) allow() (permit, bool) {
 func (b *breaker) record(p permit, failed bool) {
 	b.mu.Lock()
 	var from, to BreakerState = -1, -1
+	if failed {
+		b.failures++
+	}
 	if p.generation == b.generation {
 		switch b.state {
 		case BreakerClosed:
@@ -223,6 +231,21 @@ func (b *breaker) record(p permit, failed bool) {
 	}
 	b.mu.Unlock()
 	b.notify(from, to)
+}
+
+// recordLost reports a call whose connection broke (ferry.ErrConnectionLost, not a hang): all
+// the calls in flight on one connection fail together, so one broken connection must not count
+// as many failures in a row. It counts as a failure only when no other failure was recorded
+// since the call was admitted; otherwise it is released.
+func (b *breaker) recordLost(p permit) {
+	b.mu.Lock()
+	sibling := b.failures != p.seq
+	b.mu.Unlock()
+	if sibling {
+		b.release(p)
+		return
+	}
+	b.record(p, true)
 }
 
 // release returns a permit whose call says nothing about the daemon's health (the input was

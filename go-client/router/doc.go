@@ -91,9 +91,10 @@
 // its own: a connection with requests pending that receives nothing, not even the answer to a
 // ping, for its hang timeout (ferry.WithHangTimeout) fails its calls with ferry.ErrNotResponding,
 // and a new connection's hello is bounded by ferry.DefaultDialTimeout (1 s). The breaker counts
-// these failures, and the Go path serves the calls with the time they have left. Once the
-// breaker is open, calls go to Go at once: the probe that tests the daemon is a ping in the
-// background, which no caller waits for. The fault test measures this against the real daemon
+// these failures, and the Go path serves the calls with the time they have left. When the
+// breaker opens, the daemon attempts still waiting (on a dial to the stopped daemon, say) go to
+// Go at once, and from then on calls go to Go without trying the daemon: the probe that tests it
+// is a ping in the background, which no caller waits for. The fault test measures this against the real daemon
 // (TestRouterFaultSIGSTOPCostsLittleOnceTheBreakerOpens): the breaker opened about 310 ms after
 // the stop, and after that no call was sent to the stopped daemon.
 //
@@ -109,7 +110,8 @@
 // backoff (TestRouterUsesARestartedDaemonWithinASecond: 6 to 504 ms after it answered its first
 // ping). Only signs that the daemon is broken count as failures: never busy,
 // too_large_for_budget, a deadline (the queue explains it; a daemon that stops answering is
-// caught by the hang timeout) or a caller that gave up.
+// caught by the hang timeout) or a caller that gave up. A connection that breaks fails every
+// call on it at once; that counts as one failure, not as many failures in a row.
 //
 // # Overload
 //

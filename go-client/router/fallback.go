@@ -146,8 +146,11 @@ const (
 	late
 	// gaveUp: the caller's context ended. Nothing is known about the daemon.
 	gaveUp
-	// broken: unavailable, connection lost, not responding, shutting down, internal, protocol
-	// errors: signs that the daemon is broken, which the breaker counts.
+	// lost: the connection broke under the call (not a hang): broken, but counted once for all
+	// the calls that were on the connection (breaker.recordLost).
+	lost
+	// broken: unavailable, not responding, shutting down, internal, protocol errors: signs that
+	// the daemon is broken, which the breaker counts.
 	broken
 )
 
@@ -163,6 +166,8 @@ func judge(ctx context.Context, err error) verdict {
 		return neverFits
 	case errors.Is(err, ferry.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return late
+	case errors.Is(err, ferry.ErrConnectionLost) && !errors.Is(err, ferry.ErrNotResponding):
+		return lost
 	}
 	return broken
 }
@@ -174,6 +179,8 @@ func (b *breaker) tell(p permit, v verdict) {
 		b.record(p, false)
 	case broken:
 		b.record(p, true)
+	case lost:
+		b.recordLost(p)
 	default:
 		b.release(p)
 	}
@@ -204,7 +211,17 @@ func tryRust[T any](r *Router, ctx context.Context, o *routedOp[T], reason ferry
 	}
 	actx, cancel := r.rustContext(ctx)
 	res, err := attempt(r, actx, o, ferry.PathRust, r.rust)
+	moved := err != nil && ctx.Err() == nil && context.Cause(actx) == errBreakerOpened
 	cancel()
+	if moved {
+		// The breaker opened while this call waited on the daemon: the daemon is judged broken
+		// (this call's wait says nothing more), and the Go path serves with the time left.
+		r.breaker.release(p)
+		if throttle {
+			r.throttle.done(true)
+		}
+		return fallback(r, ctx, o, ReasonBreakerOpen, "breaker_open", nil)
+	}
 	v := judge(ctx, err)
 	r.breaker.tell(p, v)
 	if throttle {

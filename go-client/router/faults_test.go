@@ -264,9 +264,11 @@ func TestRouterFaultSIGSTOPHoldsDeadlines(t *testing.T) {
 	d := testdaemon.Start(t)
 	r, _ := faultRouter(t, d, BreakerConfig{ConsecutiveFailures: 5, OpenFor: 300 * time.Millisecond})
 	jobs := faultJobs(t, faultRequests)
-	// The router gives the frozen daemon half of each deadline, then runs the job on Go in the
-	// other half. 600ms leaves Go 300ms for a tiny job even when 32 fallbacks land on 2 busy
-	// cores at once (300ms deadlines failed that way 4 times in 400 under a parallel build).
+	// The daemon attempt gets the whole deadline; the Client's hang timeout (250 ms) fails the
+	// calls on the frozen daemon's connections, and once the breaker opens, calls still waiting
+	// (on a dial to the frozen daemon, which its dial timeout would end only after 1 s) go to Go
+	// with the time they have left. 600ms leaves Go time for a tiny job even when 32 fallbacks
+	// land on 2 busy cores at once.
 	const deadline = 600 * time.Millisecond
 	// Scheduling slack past the deadline before a call counts as late.
 	const slack = 50 * time.Millisecond

@@ -464,3 +464,82 @@ func TestRouterUsesARestartedDaemonWithinASecond(t *testing.T) {
 		t.Errorf("the restarted daemon was used again only after %v", took)
 	}
 }
+
+// One broken connection fails every call that was on it at once: that is one failure, not as
+// many failures in a row as there were calls. Connections that keep breaking still open the
+// breaker.
+func TestBreakerCountsABrokenConnectionOnce(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
+	b := newBreaker(BreakerConfig{ConsecutiveFailures: 3}, clock.now, nil, false)
+	var inFlight []permit
+	for range 20 {
+		p, _ := b.allow()
+		inFlight = append(inFlight, p)
+	}
+	for _, p := range inFlight {
+		b.tell(p, judge(context.Background(), fmt.Errorf("%w: EOF", ferry.ErrConnectionLost)))
+	}
+	if b.State() != BreakerClosed {
+		t.Fatal("20 calls of one broken connection opened the breaker")
+	}
+	for range 2 { // each call admitted after the last failure: three in a row
+		p, _ := b.allow()
+		b.tell(p, judge(context.Background(), fmt.Errorf("%w: EOF", ferry.ErrConnectionLost)))
+	}
+	if b.State() != BreakerOpen {
+		t.Fatalf("three broken connections in a row: %v", b.State())
+	}
+	// Hangs count each: the Client declares them per connection, after its hang timeout.
+	b2 := newBreaker(BreakerConfig{ConsecutiveFailures: 3}, clock.now, nil, false)
+	inFlight = inFlight[:0]
+	for range 3 {
+		p, _ := b2.allow()
+		inFlight = append(inFlight, p)
+	}
+	for _, p := range inFlight {
+		b2.tell(p, judge(context.Background(), fmt.Errorf("%w: %w", ferry.ErrConnectionLost, ferry.ErrNotResponding)))
+	}
+	if b2.State() != BreakerOpen {
+		t.Fatalf("three hung calls: %v", b2.State())
+	}
+}
+
+// A call still waiting on the daemon when the breaker opens goes to Go at once, with the time
+// it has left, instead of waiting out its deadline on a daemon judged broken.
+func TestCallsWaitingWhenTheBreakerOpensMoveToGo(t *testing.T) {
+	rust := newFakeRust()
+	var n atomic.Int64
+	waiting := make(chan struct{})
+	rust.setFail(func(ctx context.Context) error {
+		if n.Add(1) == 1 {
+			close(waiting)
+			return hang(ctx)
+		}
+		return ferry.ErrUnavailable
+	})
+	r, _ := newTestRouter(t, rust)
+	type answer struct {
+		res *ferry.ChecksumResult
+		err error
+		at  time.Duration
+	}
+	got := make(chan answer, 1)
+	start := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		res, err := r.Checksum(ctx, sumReq)
+		got <- answer{res, err, time.Since(start)}
+	}()
+	<-waiting
+	for range DefaultBreakerConsecutiveFailures {
+		mustChecksum(t, r, sumReq)
+	}
+	if r.BreakerState() != BreakerOpen {
+		t.Fatalf("breaker %v", r.BreakerState())
+	}
+	a := <-got
+	if a.err != nil || a.res.Served != (ferry.Served{Path: ferry.PathGo, Reason: ReasonBreakerOpen}) || a.at > 5*time.Second {
+		t.Fatalf("the waiting call: %v %+v after %v", a.err, a.res, a.at)
+	}
+}

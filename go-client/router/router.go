@@ -48,7 +48,11 @@ type Router struct {
 	cfg      config
 	policy   atomic.Pointer[Policy]
 	breaker  *breaker
-	throttle *throttle
+	// closedBreaker ends when the breaker opens (and is then replaced): daemon attempts in
+	// flight stop waiting on a daemon the breaker has judged broken and go to the Go path with
+	// the time they have left.
+	closedBreaker atomic.Pointer[breakerEpoch]
+	throttle      *throttle
 	obs      Observer
 	log      Logger
 
@@ -136,6 +140,7 @@ func New(rust, goPath ferry.Processor, opts ...Option) (*Router, error) {
 		shadowSlots: make(chan struct{}, cfg.shadow.MaxInFlight),
 	}
 	r.pinger, _ = rust.(pinger)
+	r.closedBreaker.Store(newBreakerEpoch())
 	r.breaker = newBreaker(cfg.breaker, cfg.now, r.breakerChanged, r.pinger != nil)
 	r.throttle = newThrottle(cfg.throttle, cfg.now, r.throttleChanged)
 
@@ -238,7 +243,24 @@ func (r *Router) goBackground(f func()) bool {
 	return true
 }
 
+// breakerEpoch is a context that ends when the breaker opens.
+type breakerEpoch struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+}
+
+func newBreakerEpoch() *breakerEpoch {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &breakerEpoch{ctx, cancel}
+}
+
+// errBreakerOpened ends the daemon attempts in flight when the breaker opens.
+var errBreakerOpened = errors.New("ferry router: circuit breaker opened while the daemon attempt waited")
+
 func (r *Router) breakerChanged(from, to BreakerState) {
+	if to == BreakerOpen {
+		r.closedBreaker.Swap(newBreakerEpoch()).cancel(errBreakerOpened)
+	}
 	r.obs.BreakerChanged(from, to)
 	if to == BreakerOpen {
 		r.log.Warn("ferry router: breaker open; daemon requests go to the Go path", "from", from.String(),
@@ -424,14 +446,24 @@ func route[T any](r *Router, ctx context.Context, o *routedOp[T]) (T, error) {
 	return res, routeError(err, served, 0)
 }
 
-// rustContext is the context of a daemon attempt: the caller's own when it has a deadline (the
+// rustContext is the context of a daemon attempt: the caller's own deadline when it has one (the
 // daemon gets all of it; no share is kept back for a fallback, which an overloaded host could
-// not run in time anyway), else the caller's capped at the router's rust timeout.
+// not run in time anyway), else the router's rust timeout; and it ends with errBreakerOpened
+// when the breaker opens meanwhile, so that a call waiting on a daemon judged broken (a dial
+// to a stopped daemon waits up to the Client's dial timeout) goes to Go with the time it has
+// left.
 func (r *Router) rustContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
+	outer := context.CancelFunc(func() {})
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, outer = context.WithTimeout(ctx, r.cfg.rustTimeout)
 	}
-	return context.WithTimeout(ctx, r.cfg.rustTimeout)
+	actx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(r.closedBreaker.Load().ctx, func() { cancel(errBreakerOpened) })
+	return actx, func() {
+		stop()
+		cancel(nil)
+		outer()
+	}
 }
 
 // attempt runs o on one path and times it.
