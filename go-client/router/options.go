@@ -1,6 +1,7 @@
 package router
 
 import (
+	"reflect"
 	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
@@ -87,7 +88,14 @@ func WithObserver(o Observer) Option { return func(c *config) { c.observer = o }
 // WithLogger makes the Router log to l (a *slog.Logger will do); without it the Router logs
 // nothing. Breaker transitions, the throttle engaging and releasing, and policy changes are
 // logged at Info or Warn, shadow mismatches at Warn.
-func WithLogger(l Logger) Option { return func(c *config) { c.log = l } }
+func WithLogger(l Logger) Option {
+	return func(c *config) {
+		if v := reflect.ValueOf(l); v.Kind() == reflect.Pointer && v.IsNil() {
+			l = nil // a nil *slog.Logger means no logger, as it did when the option took one
+		}
+		c.log = l
+	}
+}
 
 // WithShadow tunes shadow mode.
 func WithShadow(s ShadowConfig) Option { return func(c *config) { c.shadow = s } }

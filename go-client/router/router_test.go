@@ -774,3 +774,12 @@ func bg(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// A nil *slog.Logger is no logger, not a panic at the first log line.
+func TestWithLoggerTakesANilSlogLogger(t *testing.T) {
+	var none *slog.Logger
+	r, _ := newTestRouter(t, newFakeRust(), WithLogger(none))
+	if err := r.SetPolicy(Policy{Mode: RouteGo}); err != nil { // logs a policy change
+		t.Fatal(err)
+	}
+}
