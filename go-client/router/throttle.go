@@ -61,11 +61,13 @@ const throttleBuckets = 12
 type throttle struct {
 	cfg ThrottleConfig
 	now func() time.Time
-	// onChange is called (outside the lock) when the throttle starts or stops refusing.
+	// onChange is called (outside the lock) when the throttle starts or stops refusing, at
+	// most once per second (a probability hovering about 0 would otherwise flood the log).
 	onChange func(engaged bool, p float64)
 
-	mu      sync.Mutex
-	engaged bool
+	mu       sync.Mutex
+	engaged  bool
+	reported time.Time // when onChange was last called
 	buckets [throttleBuckets]struct {
 		start             time.Time
 		requests, accepts float64
@@ -96,8 +98,10 @@ func (t *throttle) admit() (ok bool, p float64) {
 	if !ok {
 		t.bucketLocked(now).requests++
 	}
-	changed := (p > 0) != t.engaged
-	t.engaged = p > 0
+	changed := (p > 0) != t.engaged && now.Sub(t.reported) >= time.Second
+	if changed {
+		t.engaged, t.reported = p > 0, now
+	}
 	t.mu.Unlock()
 	if changed {
 		t.onChange(p > 0, p)
