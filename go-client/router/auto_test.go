@@ -13,8 +13,6 @@ import (
 	"github.com/ferryd/ferry/go-client/goproc"
 	"github.com/ferryd/ferry/go-client/internal/testdaemon"
 	"github.com/ferryd/ferry/go-client/internal/testimages"
-
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // RouteAuto against the real ferryd: the shipped table, a custom one, the fallback, bad tables.
@@ -111,13 +109,13 @@ func TestAutoRoutesByTheShippedTable(t *testing.T) {
 			t.Errorf("%s served %v, want rust/cost", p.Name, s)
 		}
 	}
-	m := r.Metrics()
+	m := countsOf(t, r)
 	for path, want := range counts {
-		if got := testutil.ToFloat64(m.requests.WithLabelValues("checksum", string(path), "cost", "ok")); got != want {
+		if got := m.requests("checksum", string(path), "cost", "ok"); got != want {
 			t.Errorf("checksums counted %s/cost %v times, want %v", path, got, want)
 		}
 	}
-	if got := testutil.ToFloat64(m.policyMode.WithLabelValues("auto")); got != 1 {
+	if got := m.policyMode("auto"); got != 1 {
 		t.Errorf("policy mode gauge auto = %v", got)
 	}
 }

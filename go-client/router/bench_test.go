@@ -43,3 +43,44 @@ func BenchmarkChecksum4KiBCRC32C(b *testing.B) {
 		})
 	}
 }
+
+// The router's own cost on the daemon path, against a daemon Processor that answers at once:
+// the breaker, the throttle, the attempt's context (which ends when the breaker opens) and the
+// observer. A real daemon call costs tens of microseconds and more.
+func BenchmarkRustPathOverhead(b *testing.B) {
+	req := ferry.ChecksumRequest{Data: []byte("x"), Algorithms: []ferry.Algorithm{ferry.CRC32C}}
+	rust := instantRust{}
+	ctx := context.Background()
+	b.Run("direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := rust.Checksum(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	r, err := New(rust, goproc.New())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	b.Run("router", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := r.Checksum(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// instantRust answers every checksum at once with an empty result.
+type instantRust struct{}
+
+func (instantRust) Resize(context.Context, ferry.ResizeRequest) (*ferry.ResizeResult, error) {
+	return &ferry.ResizeResult{}, nil
+}
+
+func (instantRust) Checksum(context.Context, ferry.ChecksumRequest) (*ferry.ChecksumResult, error) {
+	return &ferry.ChecksumResult{}, nil
+}

@@ -11,8 +11,8 @@ type BreakerState int
 const (
 	// BreakerClosed: the daemon is healthy; requests routed to Rust go to it.
 	BreakerClosed BreakerState = iota
-	// BreakerHalfOpen: the cool-down is over; a few probe requests go to the daemon, the rest
-	// to Go, until the probes decide.
+	// BreakerHalfOpen: the cool-down is over (and, when the daemon can be pinged, it answered a
+	// ping); a few probe requests go to the daemon, the rest to Go, until the probes decide.
 	BreakerHalfOpen
 	// BreakerOpen: the daemon failed too often; requests routed to Rust go to Go without trying
 	// it, until the cool-down ends.
@@ -45,15 +45,22 @@ const (
 	// DefaultBreakerFailureRate opens the breaker when at least this share of the window's calls
 	// failed (a daemon that fails intermittently never makes 5 in a row).
 	DefaultBreakerFailureRate = 0.5
-	// DefaultBreakerOpenFor is the cool-down before the first probe. A restarted daemon is
-	// usually up within a second.
-	DefaultBreakerOpenFor = time.Second
+	// DefaultBreakerOpenFor is the cool-down before each probe. A probe is a ping in the
+	// background (no caller waits for it), so probing often is cheap, and a restarted daemon is
+	// used again within about this long (plus the Client's redial backoff).
+	DefaultBreakerOpenFor = 500 * time.Millisecond
 	// DefaultBreakerProbes is how many probes may be in flight at once in half-open, and how
 	// many must succeed in a row to close.
 	DefaultBreakerProbes = 2
-	// DefaultBreakerProbeTimeout bounds the ping that each probe sends before its request: a live
-	// daemon answers it in well under a millisecond, a stopped one costs the probing caller this.
-	DefaultBreakerProbeTimeout = 25 * time.Millisecond
+	// DefaultBreakerProbeTimeout bounds the probe's ping when the daemon Processor does not
+	// report its own hang timeout (a *ferry.Client reports its adaptive one, HangTimeout, which is
+	// used instead, at least MinBreakerProbeTimeout). The ping runs in the background, so no caller
+	// waits for it; the bound only decides how soon a silent daemon counts as still down. A fixed
+	// 25 ms, as before, failed the first ping after a restart (a new connection's dial and hello
+	// on a loaded host) and kept the breaker open for seconds.
+	DefaultBreakerProbeTimeout = time.Second
+	// MinBreakerProbeTimeout is the least a probe's ping is given, whatever the hang timeout.
+	MinBreakerProbeTimeout = 250 * time.Millisecond
 )
 
 // BreakerConfig tunes the circuit breaker. Every zero field takes its Default value.
@@ -70,8 +77,9 @@ type BreakerConfig struct {
 	// Probes is the number of probes allowed in flight in half-open, and the number of
 	// consecutive successful probes that close the breaker. One failed probe reopens it.
 	Probes int
-	// ProbeTimeout bounds the ping a probe sends first, when the daemon Processor can be pinged
-	// (a *ferry.Client can): an unanswered ping fails the probe without sending the request.
+	// ProbeTimeout bounds the ping that tests an open breaker's daemon, when the daemon
+	// Processor can be pinged (a *ferry.Client can). Zero: the Processor's own HangTimeout() when
+	// it has one (at least MinBreakerProbeTimeout), else DefaultBreakerProbeTimeout.
 	ProbeTimeout time.Duration
 }
 
@@ -94,9 +102,6 @@ func (c BreakerConfig) withDefaults() BreakerConfig {
 	if c.Probes <= 0 {
 		c.Probes = DefaultBreakerProbes
 	}
-	if c.ProbeTimeout <= 0 {
-		c.ProbeTimeout = DefaultBreakerProbeTimeout
-	}
 	return c
 }
 
@@ -106,10 +111,13 @@ const breakerBuckets = 10
 
 // breaker is a circuit breaker: closed, open on consecutive failures or a failure rate over a
 // sliding window, half-open after a cool-down with a bounded number of probes, closed again
-// after enough successful probes. It is safe for concurrent use.
+// after enough successful probes. With pingFirst, the cool-down's end does not open the way by
+// itself: a ping must answer first (claimPing, pingDone), so no caller's request is sent to a
+// daemon that is still stopped. It is safe for concurrent use.
 type breaker struct {
-	cfg BreakerConfig
-	now func() time.Time
+	cfg       BreakerConfig
+	now       func() time.Time
+	pingFirst bool
 	// onChange is called (outside the lock) on every state transition.
 	onChange func(from, to BreakerState)
 
@@ -121,6 +129,10 @@ type breaker struct {
 	// earlier state (say, a slow call that started before the breaker opened) does not count
 	// against the current one.
 	generation uint64
+	// pinging is set while a ping tests the daemon of an open breaker (pingFirst).
+	pinging bool
+	// failures counts the failures recorded, ever.
+	failures uint64
 	// probesInFlight and probeSuccesses count half-open probes.
 	probesInFlight int
 	probeSuccesses int
@@ -135,16 +147,19 @@ type breaker struct {
 type permit struct {
 	generation uint64
 	probe      bool
+	// seq is the breaker's failure count when the call was admitted: a call that fails by the
+	// same event as an earlier one (see recordLost) was admitted before that failure.
+	seq uint64
 }
 
-func newBreaker(cfg BreakerConfig, now func() time.Time, onChange func(from, to BreakerState)) *breaker {
+func newBreaker(cfg BreakerConfig, now func() time.Time, onChange func(from, to BreakerState), pingFirst bool) *breaker {
 	if now == nil {
 		now = time.Now
 	}
 	if onChange == nil {
 		onChange = func(BreakerState, BreakerState) {}
 	}
-	return &breaker{cfg: cfg.withDefaults(), now: now, onChange: onChange}
+	return &breaker{cfg: cfg.withDefaults(), now: now, onChange: onChange, pingFirst: pingFirst}
 }
 
 // State returns the current state, moving from open to half-open if the cool-down is over.
@@ -162,7 +177,7 @@ func (b *breaker) State() BreakerState {
 func (b *breaker) allow() (permit, bool) {
 	b.mu.Lock()
 	from, to := b.advanceLocked()
-	p, ok := permit{generation: b.generation}, false
+	p, ok := permit{generation: b.generation, seq: b.failures}, false
 	switch b.state {
 	case BreakerClosed:
 		ok = true
@@ -177,12 +192,16 @@ func (b *breaker) allow() (permit, bool) {
 	return p, ok
 }
 
-// record reports whether the permitted call failed. A failure is the daemon's fault
-// (unavailable, busy, timing out, internal); a refused input or a caller that gave up is not,
-// and is reported with release instead.
+// record reports whether the permitted call failed. A failure is a sign that the daemon is
+// broken (unavailable, connection lost, not responding, shutting down, internal); a refused
+// input is a success. Answers that say nothing about its health (busy, too_large_for_budget, a
+// deadline the queue explains, a caller that gave up) are reported with release instead.
 func (b *breaker) record(p permit, failed bool) {
 	b.mu.Lock()
 	var from, to BreakerState = -1, -1
+	if failed {
+		b.failures++
+	}
 	if p.generation == b.generation {
 		switch b.state {
 		case BreakerClosed:
@@ -214,6 +233,21 @@ func (b *breaker) record(p permit, failed bool) {
 	b.notify(from, to)
 }
 
+// recordLost reports a call whose connection broke (ferry.ErrConnectionLost, not a hang): all
+// the calls in flight on one connection fail together, so one broken connection must not count
+// as many failures in a row. It counts as a failure only when no other failure was recorded
+// since the call was admitted; otherwise it is released.
+func (b *breaker) recordLost(p permit) {
+	b.mu.Lock()
+	sibling := b.failures != p.seq
+	b.mu.Unlock()
+	if sibling {
+		b.release(p)
+		return
+	}
+	b.record(p, true)
+}
+
 // release returns a permit whose call says nothing about the daemon's health (the input was
 // refused, or the caller's context ended first): a probe slot is freed without a verdict.
 func (b *breaker) release(p permit) {
@@ -224,9 +258,50 @@ func (b *breaker) release(p permit) {
 	b.mu.Unlock()
 }
 
-// advanceLocked moves an open breaker whose cool-down is over to half-open.
+// claimPing reports whether the caller should ping the daemon now: the breaker is open, its
+// cool-down is over and no other ping is in flight. The caller must then call pingDone.
+func (b *breaker) claimPing() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.pingFirst || b.state != BreakerOpen || b.pinging || b.now().Before(b.openedAt.Add(b.cfg.OpenFor)) {
+		return false
+	}
+	b.pinging = true
+	return true
+}
+
+// pingDone reports a claimed ping's outcome: an answer lets probe requests through
+// (half-open); silence or an error starts another cool-down.
+func (b *breaker) pingDone(ok bool) {
+	b.mu.Lock()
+	var from, to BreakerState = -1, -1
+	b.pinging = false
+	if b.state == BreakerOpen {
+		if ok {
+			from, to = b.transitionLocked(BreakerHalfOpen)
+		} else {
+			b.openedAt = b.now()
+		}
+	}
+	b.mu.Unlock()
+	b.notify(from, to)
+}
+
+// retryIn is how long until an open breaker next tests the daemon (0 when it is not open or
+// the cool-down is over).
+func (b *breaker) retryIn() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state != BreakerOpen {
+		return 0
+	}
+	return max(0, b.openedAt.Add(b.cfg.OpenFor).Sub(b.now()))
+}
+
+// advanceLocked moves an open breaker whose cool-down is over to half-open (unless a ping must
+// answer first).
 func (b *breaker) advanceLocked() (BreakerState, BreakerState) {
-	if b.state == BreakerOpen && !b.now().Before(b.openedAt.Add(b.cfg.OpenFor)) {
+	if b.state == BreakerOpen && !b.pingFirst && !b.now().Before(b.openedAt.Add(b.cfg.OpenFor)) {
 		return b.transitionLocked(BreakerHalfOpen)
 	}
 	return -1, -1

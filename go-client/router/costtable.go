@@ -2,7 +2,6 @@ package router
 
 import (
 	"bytes"
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -91,18 +90,21 @@ func (t Threshold) reaches(n int64) bool { return t != Never && n >= int64(t) }
 // WithCostTable and WithCostTableFile are not used.
 const EnvCostTable = "FERRY_COST_TABLE"
 
-// defaultCostTableJSON is generated from the last full bench report (see DefaultCostTable).
+// The shipped table is default_cost_table.json, generated from the last full bench report (see
+// DefaultCostTable), and copied into default_cost_table.go as a string (the test
+// TestDefaultCostTableMatchesItsFile fails when the two drift): a string constant rather than
+// go:embed keeps package embed out of a service's build (the dependency count of package router
+// is watched).
 //
 //go:generate go run ../cmd/ferry-bench -table-from ../../benches/report/results.json -table-out default_cost_table.json
-//go:embed default_cost_table.json
-var defaultCostTableJSON []byte
+//go:generate go test -run TestDefaultCostTableMatchesItsFile -args -write-cost-table
 
 // DefaultCostTable returns the table shipped with this package: generated from the checksum
 // cells and thumbnail rows of the last full `make bench` report committed to the repository
 // (its Source names the run). Each call returns a fresh copy. It suits a machine like the one
 // that ran that bench; install your own machine's table with WithCostTable or WithCostTableFile.
 func DefaultCostTable() *CostTable {
-	t, err := ParseCostTable(defaultCostTableJSON)
+	t, err := ParseCostTable([]byte(defaultCostTableJSON))
 	if err != nil {
 		panic("ferry router: the embedded default cost table is invalid: " + err.Error())
 	}

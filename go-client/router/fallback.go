@@ -4,24 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
 	"github.com/ferryd/ferry/go-client/goproc"
 )
 
-// ErrOverloaded: both paths are saturated. The daemon could not take the request (busy, breaker
-// open, failing, or not called by policy) and every Go job slot stayed taken for the Go path's
-// queue wait or until the caller's context ended. Nothing ran. It wraps ferry.ErrBusy, so
-// ferry.SafeToRetry holds: retry later, with backoff.
-var ErrOverloaded = errors.New("ferry router: overloaded: the daemon and the Go path are both saturated")
-
-// ErrFallbackRefused: the daemon failed a resize whose output format the Router may not serve
-// on Go (WithoutFallback). It wraps the daemon's own error (or, when the breaker kept the daemon
-// from being called, ferry.ErrUnavailable), so errors.Is and ferry.SafeToRetry see that error.
-var ErrFallbackRefused = errors.New("ferry router: fallback to the Go path refused for this output format")
-
-// fallbackRule is what a fallback does with a resize asked in one output format.
+// fallbackRule is what the Go path does with a resize asked in one output format.
 type fallbackRule struct {
 	refuse bool
 	// instead, when set, is the format the Go path writes in place of the requested one.
@@ -31,9 +20,11 @@ type fallbackRule struct {
 // WithoutFallback keeps resizes asked in any of formats off the Go path when the daemon cannot
 // serve them: the caller gets the daemon's error, wrapped in ErrFallbackRefused, instead of the Go
 // path's different output (for WebP: lossless and several times larger). It applies to
-// fallbacks only; a policy that routes to Go (RouteGo, RoutePercentage) is the operator's choice
-// and is followed. A request with several outputs (ferry.ResizeRequest.Outputs) stays off the Go
-// path when any of its outputs is in one of formats.
+// fallbacks only: a policy that routes to Go (RouteGo, the Go share of RoutePercentage and
+// RouteAuto) is the operator's choice and is followed, since a kill switch that turned requests
+// into errors would be an outage switch (give WithFallbackFormat for the format too, to keep
+// such outputs small). A request with several outputs (ferry.ResizeRequest.Outputs) stays off
+// the Go path when any of its outputs is in one of formats.
 func WithoutFallback(formats ...ferry.Format) Option {
 	return func(c *config) {
 		for _, f := range formats {
@@ -42,12 +33,14 @@ func WithoutFallback(formats ...ferry.Format) Option {
 	}
 }
 
-// WithFallbackFormat makes the Go path write format instead when it serves, as a fallback, a
-// resize asked in format requested: for example WithFallbackFormat(ferry.FormatWebP,
-// ferry.FormatJPEG) trades the Go path's lossless WebP for a JPEG of similar size to the daemon's
-// lossy WebP. The result's Format says what was written. Like WithoutFallback it applies to
-// fallbacks only. With several outputs, each output asked in requested is written in instead
-// (its Output.Format says so); the others are left as asked.
+// WithFallbackFormat makes the Go path write format instead when it serves a resize asked in
+// format requested: for example WithFallbackFormat(ferry.FormatWebP, ferry.FormatJPEG) trades the
+// Go path's lossless WebP for a JPEG of similar size to the daemon's lossy WebP. It applies
+// whenever the Go path serves a request meant for the daemon or sent to Go by policy: a
+// fallback, the kill switch (RouteGo), the Go share of RoutePercentage and RouteAuto; not shadow
+// mode, which compares like with like. The result's Format says what was written. With several
+// outputs, each output asked in requested is written in instead (its Output.Format says so);
+// the others are left as asked. It replaces a WithoutFallback for the same format.
 func WithFallbackFormat(requested, instead ferry.Format) Option {
 	return func(c *config) {
 		c.fallbackRules()[normalFormat(requested)] = fallbackRule{instead: normalFormat(instead)}
@@ -101,125 +94,220 @@ func normalFormat(f ferry.Format) ferry.Format {
 	return f
 }
 
-// The action label of ferry_router_fallbacks_total.
+// goPlan is how the Go path may serve o under the fallback rules: run (o's own, or with its
+// formats converted), whether it converts, and the first output format refused on Go ("" if
+// none).
+func goPlan[T any](r *Router, o *routedOp[T]) (run func(context.Context, ferry.Processor) (T, error), converted bool, refused ferry.Format) {
+	run = o.run
+	if o.formats == nil || len(r.cfg.fallback) == 0 {
+		return run, false, ""
+	}
+	var instead map[ferry.Format]ferry.Format
+	for _, f := range o.formats() {
+		rule := r.cfg.fallback[f]
+		switch {
+		case rule.refuse:
+			if refused == "" {
+				refused = f
+			}
+		case rule.instead != "" && rule.instead != f:
+			if instead == nil {
+				instead = map[ferry.Format]ferry.Format{}
+			}
+			instead[f] = rule.instead
+		}
+	}
+	if instead != nil {
+		return o.withFormats(instead), true, refused
+	}
+	return run, false, refused
+}
+
+// The action label of a fallback (Observer.Fallback).
 const (
 	actionGo        = "go"        // served on Go as asked
 	actionConverted = "converted" // served on Go in the fallback format
 	actionRefused   = "refused"   // not served: the daemon's error returned
 )
 
-// tryRust calls the daemon if the breaker allows, and falls back to Go when the daemon fails for
-// a reason of its own.
+// verdict is what one daemon answer says, for the breaker, the throttle and the route.
+type verdict int
+
+const (
+	// answered: served, or the input refused: the daemon did its job.
+	answered verdict = iota
+	// busy: the daemon's queue or memory budget is full for now. Backpressure, not a fault.
+	busy
+	// neverFits: too_large_for_budget: this daemon can never run the job; the Go path may.
+	neverFits
+	// late: the daemon's deadline_exceeded, or the router's cap for a caller without a deadline
+	// ran out: the queue explains it (a daemon that stops answering is caught by the Client's
+	// hang timeout as not responding, a fault).
+	late
+	// gaveUp: the caller's context ended. Nothing is known about the daemon.
+	gaveUp
+	// lost: the connection broke under the call (not a hang): broken, but counted once for all
+	// the calls that were on the connection (breaker.recordLost).
+	lost
+	// broken: unavailable, not responding, shutting down, internal, protocol errors: signs that
+	// the daemon is broken, which the breaker counts.
+	broken
+)
+
+func judge(ctx context.Context, err error) verdict {
+	switch {
+	case err == nil, ferry.IsInvalidInput(err):
+		return answered
+	case ctx.Err() != nil:
+		return gaveUp
+	case errors.Is(err, ferry.ErrBusy):
+		return busy
+	case errors.Is(err, ferry.ErrTooLargeForBudget):
+		return neverFits
+	case errors.Is(err, ferry.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return late
+	case errors.Is(err, ferry.ErrConnectionLost) && !errors.Is(err, ferry.ErrNotResponding):
+		return lost
+	}
+	return broken
+}
+
+// tell reports a daemon answer's verdict to the breaker (p is its permit).
+func (b *breaker) tell(p permit, v verdict) {
+	switch v {
+	case answered:
+		b.record(p, false)
+	case broken:
+		b.record(p, true)
+	case lost:
+		b.recordLost(p)
+	default:
+		b.release(p)
+	}
+}
+
+// tryRust calls the daemon if the breaker and the throttle allow, and falls back to Go when the
+// daemon is broken, cannot ever fit the job, or (WithBusyFallback) cannot take it now.
 func tryRust[T any](r *Router, ctx context.Context, o *routedOp[T], reason ferry.Reason) (T, ferry.Served, error) {
+	var zero T
+	asked := ferry.Served{Path: ferry.PathRust, Reason: reason}
 	p, ok := r.breaker.allow()
 	if !ok {
+		r.maybeProbe()
 		return fallback(r, ctx, o, ReasonBreakerOpen, "breaker_open", nil)
 	}
-	var zero T
-	if p.probe {
-		// A half-open breaker tests the daemon with a ping bounded by ProbeTimeout before it
-		// trusts it with the request: a daemon that is still stopped costs the caller only that.
-		if err := r.probe(ctx); err != nil {
-			if ctx.Err() != nil {
-				r.breaker.release(p)
-				return zero, ferry.Served{Path: ferry.PathRust, Reason: reason}, err
+	// Half-open probes go through: they are how the breaker learns that the daemon is back.
+	throttle := !p.probe
+	if throttle {
+		if admit, prob := r.throttle.admit(); !admit {
+			r.breaker.release(p)
+			r.obs.Throttled(o.op, prob)
+			if r.cfg.busyFallback {
+				return fallback(r, ctx, o, ReasonFallback, string(ReasonThrottled), overloaded(throttled))
 			}
-			r.breaker.record(p, true)
-			return fallback(r, ctx, o, ReasonFallback, "probe_failed", err)
+			refused := ferry.Served{Path: ferry.PathRust, Reason: ReasonThrottled}
+			return zero, refused, refuse(ctx, refused, overloaded(throttled), jitter(DefaultRetryAfter))
 		}
 	}
 	actx, cancel := r.rustContext(ctx)
 	res, err := attempt(r, actx, o, ferry.PathRust, r.rust)
+	moved := err != nil && ctx.Err() == nil && context.Cause(actx) == errBreakerOpened
 	cancel()
-	switch {
-	case err == nil:
-		r.breaker.record(p, false)
-		return res, ferry.Served{Path: ferry.PathRust, Reason: reason}, nil
-	case ferry.IsInvalidInput(err):
-		// The daemon did its job: it read the request and refused it. Go would refuse it too.
-		r.breaker.record(p, false)
-		return res, ferry.Served{Path: ferry.PathRust, Reason: reason}, err
-	case ctx.Err() != nil:
-		// The caller gave up; that says nothing about the daemon, and there is no time left
-		// for Go.
+	if moved {
+		// The breaker opened while this call waited on the daemon: the daemon is judged broken
+		// (this call's wait says nothing more), and the Go path serves with the time left.
 		r.breaker.release(p)
-		return res, ferry.Served{Path: ferry.PathRust, Reason: reason}, err
-	case errors.Is(err, ferry.ErrBusy), errors.Is(err, ferry.ErrTooLargeForBudget):
-		// The daemon is healthy and answered at once: its queue or memory budget is full, or
-		// this job could never fit its budget. Not a failure, but Go serves the request.
-		r.breaker.release(p)
-	default:
-		// Unavailable, connection lost or not responding, the daemon's or the router's
-		// deadline, shutting down, internal: the daemon's fault.
-		r.breaker.record(p, true)
+		if throttle {
+			r.throttle.done(true)
+		}
+		return fallback(r, ctx, o, ReasonBreakerOpen, "breaker_open", nil)
 	}
-	return fallback(r, ctx, o, ReasonFallback, outcomeOf(err), err)
-}
-
-// probe pings the daemon within the breaker's ProbeTimeout. A rust Processor that cannot be
-// pinged passes.
-func (r *Router) probe(ctx context.Context) error {
-	pg, ok := r.rust.(pinger)
-	if !ok {
-		return nil
+	v := judge(ctx, err)
+	r.breaker.tell(p, v)
+	if throttle {
+		r.throttle.done(v != busy)
 	}
-	pctx, cancel := context.WithTimeout(ctx, r.breaker.cfg.ProbeTimeout)
-	defer cancel()
-	return pg.Ping(pctx)
+	switch v {
+	case answered, gaveUp:
+		// The daemon did its job, or the caller gave up and has no time left for Go either.
+		return res, asked, err
+	case busy:
+		if !r.cfg.busyFallback {
+			return zero, asked, &Error{Served: asked, Err: overloaded(err), retryAfter: jitter(DefaultRetryAfter)}
+		}
+	case late:
+		if !r.cfg.busyFallback {
+			return zero, asked, err
+		}
+	}
+	return fallback(r, ctx, o, ReasonFallback, Outcome(err), err)
 }
 
 // fallback serves on Go a request that was meant for the daemon, within the fallback rules of
-// its output format. why is the reason label (the daemon's outcome word, or breaker_open);
-// rustErr is the daemon's error, nil when it was not called.
+// its output format. why is the reason label (the daemon's outcome word, breaker_open or
+// throttled); rustErr is the daemon's error, nil when the breaker kept it from being called.
 func fallback[T any](r *Router, ctx context.Context, o *routedOp[T], reason ferry.Reason, why string, rustErr error) (T, ferry.Served, error) {
 	var zero T
-	run, action := o.run, actionGo
-	if o.formats != nil {
-		// Every output must be allowed on Go; each one whose format has a replacement gets it.
-		var instead map[ferry.Format]ferry.Format
-		for _, f := range o.formats() {
-			rule := r.cfg.fallback[f]
-			switch {
-			case rule.refuse:
-				r.metrics.fallback(o.op, why, actionRefused)
-				r.log.Debug("ferry router: fallback refused for this format", "op", o.op, "format", f, "reason", why)
-				cause := rustErr
-				if cause == nil {
-					cause = fmt.Errorf("circuit breaker open, daemon not called: %w", ferry.ErrUnavailable)
-				}
-				return zero, ferry.Served{Path: ferry.PathRust, Reason: reason}, fmt.Errorf("%w (%s output): %w", ErrFallbackRefused, f, cause)
-			case rule.instead != "" && rule.instead != f:
-				if instead == nil {
-					instead = map[ferry.Format]ferry.Format{}
-				}
-				instead[f] = rule.instead
-			}
+	run, converted, refused := goPlan(r, o)
+	if refused != "" {
+		r.obs.Fallback(o.op, why, actionRefused)
+		asked := ferry.Served{Path: ferry.PathRust, Reason: reason}
+		if rustErr == nil {
+			// Nothing was called: hold the refusal until the breaker next tests the daemon (or
+			// the caller's deadline), so a caller that retries at once cannot spin.
+			hint := jitter(max(r.breaker.retryIn(), DefaultRetryAfter))
+			cause := fmt.Errorf("circuit breaker open, daemon not called: %w", ferry.ErrUnavailable)
+			return zero, asked, refuse(ctx, asked, fmt.Errorf("%w (%s output): %w", ErrFallbackRefused, refused, cause), hint)
 		}
-		if instead != nil {
-			run, action = o.withFormats(instead), actionConverted
+		err := fmt.Errorf("%w (%s output): %w", ErrFallbackRefused, refused, rustErr)
+		if errors.Is(rustErr, ErrThrottled) {
+			return zero, asked, refuse(ctx, asked, err, jitter(DefaultRetryAfter))
 		}
+		return zero, asked, &Error{Served: asked, Err: err, retryAfter: RetryAfter(rustErr)}
 	}
-	r.metrics.fallback(o.op, why, action)
-	if r.log.Enabled(ctx, slog.LevelDebug) {
-		r.log.Debug("ferry router: serving on Go instead of the daemon", "op", o.op, "reason", why, "action", action, "err", rustErr)
+	action := actionGo
+	if converted {
+		action = actionConverted
+	}
+	r.obs.Fallback(o.op, why, action)
+	served := ferry.Served{Path: ferry.PathGo, Reason: reason}
+	res, err := attempt(r, ctx, &routedOp[T]{op: o.op, run: run}, ferry.PathGo, r.goPath)
+	if errors.Is(err, goproc.ErrSaturated) {
+		return res, served, &Error{Served: served, Err: overloaded(err), retryAfter: jitter(DefaultRetryAfter)}
+	}
+	return res, served, err
+}
+
+// onGo serves a request that policy sent to Go, with its formats converted by WithFallbackFormat
+// when convert is set (everywhere but shadow mode). WithoutFallback does not apply: see there.
+func onGo[T any](r *Router, ctx context.Context, o *routedOp[T], reason ferry.Reason, convert bool) (T, error) {
+	run := o.run
+	if convert {
+		var converted bool
+		if run, converted, _ = goPlan(r, o); converted {
+			r.obs.Fallback(o.op, string(reason), actionConverted)
+		}
 	}
 	res, err := attempt(r, ctx, &routedOp[T]{op: o.op, run: run}, ferry.PathGo, r.goPath)
 	if errors.Is(err, goproc.ErrSaturated) {
-		err = overloaded(why, err)
+		served := ferry.Served{Path: ferry.PathGo, Reason: reason}
+		return res, &Error{Served: served, Err: overloaded(err), retryAfter: jitter(DefaultRetryAfter)}
 	}
-	return res, ferry.Served{Path: ferry.PathGo, Reason: reason}, err
+	return res, err
 }
 
-// overloaded is the error for a request neither path could take.
-func overloaded(daemon string, goErr error) error {
-	return fmt.Errorf("%w (daemon: %s; go: %v): %w", ErrOverloaded, daemon, goErr, ferry.ErrBusy)
+// refuse returns a refusal made without calling either path, after holding the call for hint
+// or until ctx ends, whichever comes first: such refusals cost nothing to make, and a caller
+// that retries them at once would otherwise spin (the issue measured 6.49 million in 20 s). A
+// caller is thus refused at most about once per hint; the error says when to retry.
+func refuse(ctx context.Context, s ferry.Served, err error, hint time.Duration) error {
+	if hint > 0 {
+		t := time.NewTimer(hint)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	return &Error{Served: s, Err: err, retryAfter: hint}
 }
-
-// discardHandler is the Router's logger when the caller gives none: it drops every record
-// before any formatting.
-type discardHandler struct{}
-
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (h discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h discardHandler) WithGroup(string) slog.Handler           { return h }

@@ -8,13 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	ferry "github.com/ferryd/ferry/go-client"
 	"github.com/ferryd/ferry/go-client/goproc"
 	"github.com/ferryd/ferry/go-client/internal/imgdiff"
 	"github.com/ferryd/ferry/go-client/internal/testimages"
 )
+
+// noThrottle keeps the throttle out of tests of the fallback rules, which send busy answers
+// with WithBusyFallback: the throttle would turn some into "throttled" fallbacks.
+var noThrottle = WithThrottle(ThrottleConfig{K: -1})
 
 // busyDaemon makes the fake daemon answer busy to everything.
 func busyDaemon(context.Context) error {
@@ -24,7 +26,7 @@ func busyDaemon(context.Context) error {
 func TestWithoutFallbackReturnsTheDaemonsError(t *testing.T) {
 	rust := newFakeRust()
 	rust.setFail(busyDaemon)
-	r, g := newTestRouter(t, rust, WithoutFallback(ferry.FormatWebP))
+	r, g := newTestRouter(t, rust, WithoutFallback(ferry.FormatWebP), WithBusyFallback(), noThrottle)
 	img := testimages.EncodePNG(t, testimages.Painted(64, 48))
 
 	_, err := r.Resize(bg(t), ferry.ResizeRequest{Image: img, Width: 32, Format: ferry.FormatWebP})
@@ -39,11 +41,11 @@ func TestWithoutFallbackReturnsTheDaemonsError(t *testing.T) {
 	if err != nil || res.Served.String() != "go/fallback" || res.Format != ferry.FormatJPEG {
 		t.Fatalf("jpeg with the daemon busy: %v, %+v", err, res)
 	}
-	m := r.Metrics()
-	if got := testutil.ToFloat64(m.fallbacks.WithLabelValues("resize", "busy", actionRefused)); got != 1 {
+	m := countsOf(t, r)
+	if got := m.fallbacks("resize", "busy", actionRefused); got != 1 {
 		t.Errorf("fallbacks{busy,refused} = %v", got)
 	}
-	if got := testutil.ToFloat64(m.fallbacks.WithLabelValues("resize", "busy", actionGo)); got != 1 {
+	if got := m.fallbacks("resize", "busy", actionGo); got != 1 {
 		t.Errorf("fallbacks{busy,go} = %v", got)
 	}
 
@@ -59,7 +61,7 @@ func TestWithoutFallbackReturnsTheDaemonsError(t *testing.T) {
 	if !errors.Is(err, ErrFallbackRefused) || !errors.Is(err, ferry.ErrUnavailable) {
 		t.Fatalf("webp with the breaker open: %v", err)
 	}
-	if got := testutil.ToFloat64(m.fallbacks.WithLabelValues("resize", "breaker_open", actionRefused)); got != 1 {
+	if got := m.fallbacks("resize", "breaker_open", actionRefused); got != 1 {
 		t.Errorf("fallbacks{breaker_open,refused} = %v", got)
 	}
 }
@@ -67,7 +69,7 @@ func TestWithoutFallbackReturnsTheDaemonsError(t *testing.T) {
 func TestWithFallbackFormatConverts(t *testing.T) {
 	rust := newFakeRust()
 	rust.setFail(busyDaemon)
-	r, _ := newTestRouter(t, rust, WithFallbackFormat(ferry.FormatWebP, ferry.FormatJPEG))
+	r, _ := newTestRouter(t, rust, WithFallbackFormat(ferry.FormatWebP, ferry.FormatJPEG), WithBusyFallback(), noThrottle)
 	img := testimages.EncodePNG(t, testimages.Painted(64, 48))
 	res, err := r.Resize(bg(t), ferry.ResizeRequest{Image: img, Width: 32, Format: ferry.FormatWebP})
 	if err != nil {
@@ -79,7 +81,7 @@ func TestWithFallbackFormatConverts(t *testing.T) {
 	if _, err := imgdiff.Decode(res.Image); err != nil {
 		t.Fatal(err)
 	}
-	if got := testutil.ToFloat64(r.Metrics().fallbacks.WithLabelValues("resize", "busy", actionConverted)); got != 1 {
+	if got := countsOf(t, r).fallbacks("resize", "busy", actionConverted); got != 1 {
 		t.Errorf("fallbacks{busy,converted} = %v", got)
 	}
 	// Served by the daemon, the format asked for is kept.
@@ -90,13 +92,14 @@ func TestWithFallbackFormatConverts(t *testing.T) {
 	}
 }
 
-// The daemon busy and the Go path's only slot taken: the caller gets ErrOverloaded at once (no
-// queue wait), typed and safe to retry, and nothing runs.
+// The daemon busy (WithBusyFallback) and the Go path's only slot taken: the caller gets
+// ErrOverloaded at once (no queue wait), typed, wrapping goproc.ErrSaturated, safe to retry, and
+// nothing runs.
 func TestOverloadedWhenBothPathsAreFull(t *testing.T) {
 	rust := newFakeRust()
 	rust.setFail(busyDaemon)
 	g := goproc.New(goproc.WithConcurrency(1), goproc.WithQueueWait(-1))
-	r, err := New(rust, g)
+	r, err := New(rust, g, WithObserver(newCounts()), WithBusyFallback())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,17 +113,21 @@ func TestOverloadedWhenBothPathsAreFull(t *testing.T) {
 		t.Skip("the abandoned job finished before the test could use its slot")
 	}
 	_, err = r.Checksum(bg(t), sumReq)
-	if !errors.Is(err, ErrOverloaded) || !errors.Is(err, ferry.ErrBusy) || !ferry.SafeToRetry(err) {
-		t.Fatalf("got %v, want ErrOverloaded (busy, safe to retry)", err)
+	if !errors.Is(err, ErrOverloaded) || !errors.Is(err, goproc.ErrSaturated) || !errors.Is(err, ferry.ErrBusy) || !ferry.SafeToRetry(err) {
+		t.Fatalf("got %v, want ErrOverloaded over goproc.ErrSaturated (busy, safe to retry)", err)
 	}
-	if got := testutil.ToFloat64(r.Metrics().requests.WithLabelValues("checksum", "go", "fallback", "overloaded")); got != 1 {
+	var re *Error
+	if !errors.As(err, &re) || re.Served != (ferry.Served{Path: ferry.PathGo, Reason: ReasonFallback}) || re.RetryAfter() <= 0 {
+		t.Errorf("error %#v: want Served go/fallback and a retry hint", re)
+	}
+	if got := countsOf(t, r).requests("checksum", "go", "fallback", "overloaded"); got != 1 {
 		t.Errorf("requests{go,fallback,overloaded} = %v", got)
 	}
 	// The kill switch with a full Go path is overloaded too.
 	if err := r.SetPolicy(Policy{Mode: RouteGo}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Checksum(bg(t), sumReq); g.Running() == 1 && !errors.Is(err, ErrOverloaded) {
+	if _, err := r.Checksum(bg(t), sumReq); g.Running() == 1 && (!errors.Is(err, ErrOverloaded) || !errors.Is(err, goproc.ErrSaturated)) {
 		t.Fatalf("kill switch, Go full: %v", err)
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/ferryd/ferry/go-client/internal/testimages"
 
 	"github.com/ferryd/ferry/go-client/internal/testdaemon"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // The Router against the real ferryd, with faults injected by signals: SIGKILL in the middle of
@@ -195,7 +194,7 @@ func faultRouter(t *testing.T, d *testdaemon.Daemon, breaker BreakerConfig, opts
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	r, err := New(c, goproc.New(), append([]Option{WithLogger(quietLog), WithBreaker(breaker)}, opts...)...)
+	r, err := New(c, goproc.New(), append([]Option{WithLogger(quietLog), WithObserver(newCounts()), WithBreaker(breaker)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,8 +236,8 @@ func TestRouterFaultSIGKILLDuringLoad(t *testing.T) {
 		t.Fatal("the daemon was never killed")
 	}
 	tally.check(t, "SIGKILL after 100 of 400 requests, 32 goroutines")
-	m := r.Metrics()
-	opened := testutil.ToFloat64(m.breakerChanges.WithLabelValues("open"))
+	m := countsOf(t, r)
+	opened := m.breakerChanges("open")
 	if opened < 1 {
 		t.Fatal("the breaker never opened while the daemon was dead")
 	}
@@ -265,9 +264,11 @@ func TestRouterFaultSIGSTOPHoldsDeadlines(t *testing.T) {
 	d := testdaemon.Start(t)
 	r, _ := faultRouter(t, d, BreakerConfig{ConsecutiveFailures: 5, OpenFor: 300 * time.Millisecond})
 	jobs := faultJobs(t, faultRequests)
-	// The router gives the frozen daemon half of each deadline, then runs the job on Go in the
-	// other half. 600ms leaves Go 300ms for a tiny job even when 32 fallbacks land on 2 busy
-	// cores at once (300ms deadlines failed that way 4 times in 400 under a parallel build).
+	// The daemon attempt gets the whole deadline; the Client's hang timeout (250 ms) fails the
+	// calls on the frozen daemon's connections, and once the breaker opens, calls still waiting
+	// (on a dial to the frozen daemon, which its dial timeout would end only after 1 s) go to Go
+	// with the time they have left. 600ms leaves Go time for a tiny job even when 32 fallbacks
+	// land on 2 busy cores at once.
 	const deadline = 600 * time.Millisecond
 	// Scheduling slack past the deadline before a call counts as late.
 	const slack = 50 * time.Millisecond
@@ -284,7 +285,7 @@ func TestRouterFaultSIGSTOPHoldsDeadlines(t *testing.T) {
 	if n := stopped.served[ferry.Served{Path: ferry.PathRust, Reason: ReasonPolicy}]; n != 0 {
 		t.Errorf("%d requests claim the frozen daemon served them", n)
 	}
-	if testutil.ToFloat64(r.Metrics().breakerChanges.WithLabelValues("open")) < 1 {
+	if countsOf(t, r).breakerChanges("open") < 1 {
 		t.Error("the breaker never opened while the daemon was frozen")
 	}
 

@@ -96,7 +96,7 @@ func TestOutputsFallbackFormatRules(t *testing.T) {
 
 	rust := newFakeRust()
 	rust.setFail(busyDaemon)
-	r, _ := newTestRouter(t, rust, WithFallbackFormat(ferry.FormatWebP, ferry.FormatJPEG))
+	r, _ := newTestRouter(t, rust, WithFallbackFormat(ferry.FormatWebP, ferry.FormatJPEG), WithBusyFallback(), noThrottle)
 	res, err := r.Resize(bg(t), req)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func TestOutputsFallbackFormatRules(t *testing.T) {
 		t.Fatal("the fallback changed the caller's OutputSpec")
 	}
 
-	r, g := newTestRouter(t, rust, WithoutFallback(ferry.FormatPNG))
+	r, g := newTestRouter(t, rust, WithoutFallback(ferry.FormatPNG), WithBusyFallback(), noThrottle)
 	_, err = r.Resize(bg(t), req)
 	if !errors.Is(err, ErrFallbackRefused) || !errors.Is(err, ferry.ErrBusy) {
 		t.Fatalf("an output in a refused format: %v, want ErrFallbackRefused wrapping busy", err)

@@ -14,18 +14,28 @@ import (
 	"github.com/ferryd/ferry/go-client/internal/testclient"
 	"github.com/ferryd/ferry/go-client/internal/testdaemon"
 	"github.com/ferryd/ferry/go-client/internal/testimages"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // The daemon saturated (one worker, a queue of two) under a flood of 48 callers: the daemon
-// answers busy, the Go path runs at most its limit of jobs, and every call returns, with a
-// thumbnail or with ErrOverloaded, within a bounded time; no call hangs and no Go work piles up.
+// answers busy, and every call returns, with a thumbnail or with ErrOverloaded, within a bounded
+// time; no call hangs. By default the busy answers are the callers' (the Go path never runs and
+// the breaker stays closed); with WithBusyFallback the Go path takes some, at most its limit of
+// jobs at once, and no Go work piles up.
 func TestRouterOverloadAgainstASaturatedDaemon(t *testing.T) {
 	d := testdaemon.Start(t, "--workers", "1", "--queue-jobs", "2")
 	c := testclient.Dial(t, d.Path())
+	t.Run("default", func(t *testing.T) { overloadRun(t, c, false) })
+	t.Run("busy fallback", func(t *testing.T) { overloadRun(t, c, true) })
+}
+
+func overloadRun(t *testing.T, c *ferry.Client, busyFallback bool) {
 	const goSlots = 2
 	g := goproc.New(goproc.WithConcurrency(goSlots), goproc.WithQueueWait(20*time.Millisecond))
-	r, err := New(c, g, WithLogger(quietLog))
+	opts := []Option{WithLogger(quietLog), WithObserver(newCounts())}
+	if busyFallback {
+		opts = append(opts, WithBusyFallback())
+	}
+	r, err := New(c, g, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,15 +115,27 @@ func TestRouterOverloadAgainstASaturatedDaemon(t *testing.T) {
 	if overloaded == 0 {
 		t.Error("48 callers against 1 worker and 2 Go slots were never overloaded")
 	}
-	if served[ferry.Served{Path: ferry.PathRust, Reason: ReasonPolicy}] == 0 || served[ferry.Served{Path: ferry.PathGo, Reason: ReasonFallback}] == 0 {
-		t.Errorf("want both paths serving, got %v", served)
+	if r.BreakerState() != BreakerClosed || countsOf(t, r).breakerChanges("open") != 0 {
+		t.Errorf("busy answers opened the breaker")
 	}
-	// No call waits on anything unbounded: the daemon's budget, then at most the Go queue wait
+	// No call waits on anything unbounded: the caller's deadline, then at most the Go queue wait
 	// and one job.
-	if slowest > DefaultRustTimeout+time.Second {
+	if slowest > deadline+time.Second {
 		t.Errorf("slowest call took %v", slowest)
 	}
-	if got := testutil.ToFloat64(r.Metrics().requests.WithLabelValues("resize", "go", "fallback", "overloaded")); int(got) != overloaded {
-		t.Errorf("requests{go,fallback,overloaded} = %v, want %d", got, overloaded)
+	m := countsOf(t, r)
+	refused := m.requests("resize", "rust", "policy", "busy") + m.requests("resize", "rust", "throttled", "throttled") +
+		m.requests("resize", "go", "fallback", "overloaded")
+	if int(refused) != overloaded {
+		t.Errorf("busy, throttled and overloaded requests counted %v, want %d", refused, overloaded)
+	}
+	if !busyFallback {
+		if len(served) != 1 || served[ferry.Served{Path: ferry.PathRust, Reason: ReasonPolicy}] == 0 || peakGo.Load() != 0 {
+			t.Errorf("want the daemon alone serving, got %v and %d Go jobs at once", served, peakGo.Load())
+		}
+		return
+	}
+	if served[ferry.Served{Path: ferry.PathRust, Reason: ReasonPolicy}] == 0 || served[ferry.Served{Path: ferry.PathGo, Reason: ReasonFallback}] == 0 {
+		t.Errorf("want both paths serving, got %v", served)
 	}
 }

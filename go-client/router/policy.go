@@ -3,7 +3,6 @@ package router
 import (
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -129,9 +128,10 @@ func (p Policy) validate() error {
 	return nil
 }
 
-// rustShare is the percentage of requests whose result comes from the daemon; -1 for RouteAuto,
-// which decides per request.
-func (p Policy) rustShare() float64 {
+// RustShare is the percentage of requests whose result comes from the daemon under p: 100 for
+// RouteRust and a shadow mode with the daemon primary, 0 for RouteGo and a Go primary,
+// RustPercent for RoutePercentage, and -1 for RouteAuto, which decides per request.
+func (p Policy) RustShare() float64 {
 	switch p.Mode {
 	case RouteAuto:
 		return -1
@@ -160,7 +160,7 @@ func keyToRust(key string, pct float64) bool {
 		return true
 	}
 	if key == "" {
-		return rand.Float64()*100 < pct
+		return randFloat()*100 < pct
 	}
 	return float64(xxh3.HashString(key)%10000) < pct*100
 }

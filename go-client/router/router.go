@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -23,6 +22,9 @@ const (
 	ReasonFallback ferry.Reason = "fallback"
 	// ReasonBreakerOpen: the circuit breaker is open, so the daemon was not tried.
 	ReasonBreakerOpen ferry.Reason = "breaker_open"
+	// ReasonThrottled: the client-side throttle refused the request; the daemon was not called
+	// (on an Error only, or as a fallback's "why" in the metrics).
+	ReasonThrottled ferry.Reason = "throttled"
 	// ReasonPercentage: percentage mode drew this path for this request (or its Key).
 	ReasonPercentage ferry.Reason = "percentage"
 	// ReasonShadow: shadow mode; this path is the primary, whose result is returned, and the
@@ -35,135 +37,39 @@ const (
 	ReasonCost ferry.Reason = "cost"
 )
 
-// Defaults of the Router's daemon budget.
-const (
-	// DefaultRustTimeout caps one daemon attempt, so a daemon that is alive but slow (a long queue)
-	// costs at most this before the Go path takes over, even for callers without a deadline. It
-	// travels to the daemon as the request's timeout_ms, so a daemon that expects to miss it
-	// answers busy at once instead of queueing the job. A daemon that stops answering altogether
-	// is caught sooner, by the Client's hang timeout (ferry.DefaultHangTimeout).
-	DefaultRustTimeout = 2 * time.Second
-	// DefaultRustShare is the share of a caller's remaining time budget a daemon attempt may use;
-	// the rest is kept for the Go fallback, so a caller's deadline holds when the daemon hangs.
-	DefaultRustShare = 0.5
-)
-
 // Router routes each request to the daemon or to the Go path; see the package documentation. A
 // Router is safe for concurrent use. Close it to stop the policy file watcher and wait for
-// background shadow comparisons; it does not close the Processors it was given.
+// background shadow comparisons and probes; it does not close the Processors it was given.
 type Router struct {
 	rust, goPath ferry.Processor
-	cfg          config
-	policy       atomic.Pointer[Policy]
-	breaker      *breaker
-	metrics      *Metrics
-	log          *slog.Logger
+	// pinger is rust's Ping, when it has one: the breaker then tests the daemon with a ping in
+	// the background before it lets requests through again.
+	pinger   pinger
+	cfg      config
+	policy   atomic.Pointer[Policy]
+	breaker  *breaker
+	// closedBreaker ends when the breaker opens (and is then replaced): daemon attempts in
+	// flight stop waiting on a daemon the breaker has judged broken and go to the Go path with
+	// the time they have left.
+	closedBreaker atomic.Pointer[breakerEpoch]
+	throttle      *throttle
+	obs      Observer
+	log      Logger
 
 	// shadowSlots bounds the shadow calls running at once (cfg.shadow.MaxInFlight): a request
 	// that finds it full is not shadowed (counted as skipped) rather than queued, so shadow mode
 	// never holds memory or CPU beyond this bound, nor slows the primary path.
 	shadowSlots chan struct{}
-	// shadowMu guards closed against shadowWG.Add, so Close can wait for every shadow call.
-	shadowMu sync.RWMutex
-	closed   bool
-	shadowWG sync.WaitGroup
+	// bgMu guards closed against bgWG.Add, so Close can wait for every shadow call and probe.
+	bgMu   sync.RWMutex
+	closed bool
+	bgWG   sync.WaitGroup
 
 	// stopWatch stops the policy file watcher, which closes watchDone when it has returned.
 	stopWatch chan struct{}
 	watchDone chan struct{}
 	closeOnce sync.Once
 }
-
-// ShadowConfig tunes shadow mode. Zero fields take their defaults.
-type ShadowConfig struct {
-	// MaxInFlight bounds the shadow calls running at once (default DefaultShadowMaxInFlight).
-	MaxInFlight int
-	// Timeout bounds one shadow call; it is independent of the caller's context, which may end as
-	// soon as the primary has answered (default DefaultShadowTimeout).
-	Timeout time.Duration
-	// MinPSNR is the lowest PSNR, in dB, at which two resized images count as the same picture
-	// (default DefaultShadowMinPSNR).
-	MinPSNR float64
-	// OnReport, if set, is called with every comparison, from the shadow call's goroutine.
-	OnReport func(ShadowReport)
-}
-
-// Defaults of ShadowConfig.
-const (
-	DefaultShadowMaxInFlight = 4
-	DefaultShadowTimeout     = 10 * time.Second
-	// DefaultShadowMinPSNR: the two paths' encoders differ (libjpeg-turbo and image/jpeg, lossy
-	// and lossless WebP), so equal pictures measure 26 to 55 dB in the differential tests; a
-	// wrong crop, orientation or colour falls far below.
-	DefaultShadowMinPSNR = 22.0
-)
-
-// Option configures a Router; pass options to New.
-type Option func(*config)
-
-type config struct {
-	policy       Policy
-	policyFile   string
-	pollInterval time.Duration
-	breaker      BreakerConfig
-	rustTimeout  time.Duration
-	rustShare    float64
-	metrics      *Metrics
-	log          *slog.Logger
-	shadow       ShadowConfig
-	fallback     map[ferry.Format]fallbackRule
-	now          func() time.Time
-	// costTable routes RouteAuto; costFile, when set, is loaded by New in its place.
-	costTable *CostTable
-	costFile  string
-	routes    *costRoutes // costTable compiled
-}
-
-// WithPolicy sets the policy the Router starts with (default: RouteRust). FERRY_ROUTE and the
-// policy file, when present, take precedence, in that order.
-func WithPolicy(p Policy) Option { return func(c *config) { c.policy = p } }
-
-// WithPolicyFile names a file holding the policy (ParsePolicy's syntax, first non-comment line),
-// read by New and then polled every interval (DefaultPolicyPollInterval when <= 0). A
-// valid change takes effect at the next poll; an invalid one is logged and ignored; a missing
-// file leaves the policy as it is.
-func WithPolicyFile(path string, interval time.Duration) Option {
-	return func(c *config) { c.policyFile, c.pollInterval = path, interval }
-}
-
-// WithCostTable makes RouteAuto route by t instead of DefaultCostTable (see CostTable). New
-// refuses a table that does not validate.
-func WithCostTable(t *CostTable) Option { return func(c *config) { c.costTable, c.costFile = t, "" } }
-
-// WithCostTableFile makes RouteAuto route by the cost table in the file at path (the
-// crossover.json that `make bench` writes on the machine that serves), read once by New; New
-// fails when the file is missing or invalid.
-func WithCostTableFile(path string) Option {
-	return func(c *config) { c.costTable, c.costFile = nil, path }
-}
-
-// WithBreaker tunes the circuit breaker (zero fields take their defaults).
-func WithBreaker(cfg BreakerConfig) Option { return func(c *config) { c.breaker = cfg } }
-
-// WithRustBudget bounds each daemon attempt to at most timeout (DefaultRustTimeout when <= 0)
-// and to share of the caller's remaining budget (DefaultRustShare when outside (0, 1]).
-func WithRustBudget(timeout time.Duration, share float64) Option {
-	return func(c *config) { c.rustTimeout, c.rustShare = timeout, share }
-}
-
-// WithMetrics makes the Router count into m (to be registered by the caller), instead of a
-// private Metrics of its own.
-func WithMetrics(m *Metrics) Option { return func(c *config) { c.metrics = m } }
-
-// WithLogger makes the Router log to l; without it the Router logs nothing. Breaker transitions and policy changes
-// are logged at Info or Warn, shadow mismatches at Warn, each request and fallback at Debug.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
-
-// WithShadow tunes shadow mode.
-func WithShadow(s ShadowConfig) Option { return func(c *config) { c.shadow = s } }
-
-// withClock replaces time.Now, for tests of the breaker's timing.
-func withClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
 // New returns a Router between rust (the daemon, normally a *ferry.Client; dial it with
 // ferry.WithLazyConnect so a service can start while the daemon is down) and goPath (nil means
@@ -188,14 +94,11 @@ func New(rust, goPath ferry.Processor, opts ...Option) (*Router, error) {
 	if cfg.rustTimeout <= 0 {
 		cfg.rustTimeout = DefaultRustTimeout
 	}
-	if !(cfg.rustShare > 0 && cfg.rustShare <= 1) {
-		cfg.rustShare = DefaultRustShare
-	}
-	if cfg.metrics == nil {
-		cfg.metrics = NewMetrics()
+	if cfg.observer == nil {
+		cfg.observer = NopObserver{}
 	}
 	if cfg.log == nil {
-		cfg.log = slog.New(discardHandler{})
+		cfg.log = nopLogger{}
 	}
 	if cfg.now == nil {
 		cfg.now = time.Now
@@ -232,12 +135,14 @@ func New(rust, goPath ferry.Processor, opts ...Option) (*Router, error) {
 	cfg.routes = compileRoutes(cfg.costTable)
 	r := &Router{
 		rust: rust, goPath: goPath, cfg: cfg,
-		metrics:     cfg.metrics,
+		obs:         cfg.observer,
 		log:         cfg.log,
 		shadowSlots: make(chan struct{}, cfg.shadow.MaxInFlight),
 	}
-	r.breaker = newBreaker(cfg.breaker, cfg.now, r.breakerChanged)
-	r.metrics.breakerState.Set(float64(BreakerClosed))
+	r.pinger, _ = rust.(pinger)
+	r.closedBreaker.Store(newBreakerEpoch())
+	r.breaker = newBreaker(cfg.breaker, cfg.now, r.breakerChanged, r.pinger != nil)
+	r.throttle = newThrottle(cfg.throttle, cfg.now, r.throttleChanged)
 
 	policy, source := cfg.policy, "option"
 	if err := policy.validate(); err != nil {
@@ -292,7 +197,7 @@ func (r *Router) applyPolicy(p Policy, source string) {
 		p.ShadowPrimary = ferry.PathRust
 	}
 	old := r.policy.Swap(&p)
-	r.metrics.policy(p, source)
+	r.obs.PolicyChanged(p, source)
 	if old == nil {
 		r.log.Info("ferry router: policy", "policy", p.String(), "source", source)
 	} else if *old != p {
@@ -303,32 +208,74 @@ func (r *Router) applyPolicy(p Policy, source string) {
 // BreakerState returns the state of the circuit breaker in front of the daemon.
 func (r *Router) BreakerState() BreakerState { return r.breaker.State() }
 
-// Metrics returns the metrics the Router counts into.
-func (r *Router) Metrics() *Metrics { return r.metrics }
+// ThrottleProbability returns the client-side throttle's refusal probability now: 0 while the
+// daemon accepts what it is sent.
+func (r *Router) ThrottleProbability() float64 { return r.throttle.probability() }
 
-// Close stops the policy file watcher and waits for shadow comparisons in flight. Requests made
-// after Close still work (they are not shadowed); the Processors are not closed.
+// Close stops the policy file watcher and waits for shadow comparisons and probes in flight.
+// Requests made after Close still work (they are not shadowed); the Processors are not closed.
 func (r *Router) Close() error {
 	r.closeOnce.Do(func() {
 		if r.stopWatch != nil {
 			close(r.stopWatch)
 			<-r.watchDone
 		}
-		r.shadowMu.Lock()
+		r.bgMu.Lock()
 		r.closed = true
-		r.shadowMu.Unlock()
-		r.shadowWG.Wait()
+		r.bgMu.Unlock()
+		r.bgWG.Wait()
 	})
 	return nil
 }
 
+// goBackground runs f in a goroutine that Close waits for; false (f not run) once closed.
+func (r *Router) goBackground(f func()) bool {
+	r.bgMu.RLock()
+	defer r.bgMu.RUnlock()
+	if r.closed {
+		return false
+	}
+	r.bgWG.Add(1)
+	go func() {
+		defer r.bgWG.Done()
+		f()
+	}()
+	return true
+}
+
+// breakerEpoch is a context that ends when the breaker opens.
+type breakerEpoch struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+}
+
+func newBreakerEpoch() *breakerEpoch {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &breakerEpoch{ctx, cancel}
+}
+
+// errBreakerOpened ends the daemon attempts in flight when the breaker opens.
+var errBreakerOpened = errors.New("ferry router: circuit breaker opened while the daemon attempt waited")
+
 func (r *Router) breakerChanged(from, to BreakerState) {
-	r.metrics.breaker(to)
+	if to == BreakerOpen {
+		r.closedBreaker.Swap(newBreakerEpoch()).cancel(errBreakerOpened)
+	}
+	r.obs.BreakerChanged(from, to)
 	if to == BreakerOpen {
 		r.log.Warn("ferry router: breaker open; daemon requests go to the Go path", "from", from.String(),
 			"retry_in", r.breaker.cfg.OpenFor)
 	} else {
 		r.log.Info("ferry router: breaker "+to.String(), "from", from.String())
+	}
+}
+
+func (r *Router) throttleChanged(engaged bool, p float64) {
+	if engaged {
+		r.log.Warn("ferry router: throttle engaged: the daemon answers busy; refusing some requests locally",
+			"reject_probability", p)
+	} else {
+		r.log.Info("ferry router: throttle released: the daemon accepts again")
 	}
 }
 
@@ -441,8 +388,8 @@ type routedOp[T any] struct {
 	// compare says whether two successful results agree, and if not, how they differ.
 	compare func(primary, shadow T) (bool, string)
 	// formats and withFormats, for ops with output formats (resize): the requested formats (one
-	// per output, the protocol default filled in), and run with some of them replaced (a
-	// fallback's WithFallbackFormat; formats not in the map stay).
+	// per output, the protocol default filled in), and run with some of them replaced
+	// (WithFallbackFormat; formats not in the map stay).
 	formats     func() []ferry.Format
 	withFormats func(instead map[ferry.Format]ferry.Format) func(context.Context, ferry.Processor) (T, error)
 }
@@ -476,7 +423,8 @@ func (r *Router) decide(key string, toRust func(*costRoutes) bool) decision {
 }
 
 // route runs one request: the path policy chose, a fallback if the daemon fails, the record of
-// what served it, and in shadow mode the comparison with the other path.
+// what served it, and in shadow mode the comparison with the other path. Every error it returns
+// is a *Error.
 func route[T any](r *Router, ctx context.Context, o *routedOp[T]) (T, error) {
 	start := r.cfg.now()
 	d := r.decide(o.key, o.toRust)
@@ -486,42 +434,42 @@ func route[T any](r *Router, ctx context.Context, o *routedOp[T]) (T, error) {
 	if d.path == ferry.PathRust {
 		res, served, err = tryRust(r, ctx, o, d.reason)
 	} else {
-		res, err = attempt(r, ctx, o, ferry.PathGo, r.goPath)
-		if errors.Is(err, goproc.ErrSaturated) {
-			err = overloaded("not called ("+string(d.reason)+")", err)
-		}
+		res, err = onGo(r, ctx, o, d.reason, !d.shadow)
 	}
 	if err == nil {
 		o.setServed(res, served)
 	}
-	elapsed := r.cfg.now().Sub(start)
-	r.metrics.request(o.op, served, err, elapsed)
-	if r.log.Enabled(ctx, slog.LevelDebug) { // the arguments alone cost allocations
-		r.log.Debug("ferry router: request", "op", o.op, "path", served.Path, "reason", served.Reason,
-			"outcome", outcomeOf(err), "elapsed", elapsed)
-	}
+	r.obs.Request(o.op, served, err, r.cfg.now().Sub(start))
 	if d.shadow && served.Reason == ReasonShadow && (err == nil || ferry.IsInvalidInput(err)) {
 		startShadow(r, ctx, o, served.Path, res, err)
 	}
-	return res, err
+	return res, routeError(err, served, 0)
 }
 
-// rustContext bounds a daemon attempt to DefaultRustTimeout (or its option) and to a share of
-// the caller's remaining budget, keeping the rest for a fallback.
+// rustContext is the context of a daemon attempt: the caller's own deadline when it has one (the
+// daemon gets all of it; no share is kept back for a fallback, which an overloaded host could
+// not run in time anyway), else the router's rust timeout; and it ends with errBreakerOpened
+// when the breaker opens meanwhile, so that a call waiting on a daemon judged broken (a dial
+// to a stopped daemon waits up to the Client's dial timeout) goes to Go with the time it has
+// left.
 func (r *Router) rustContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	budget := r.cfg.rustTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		if share := time.Duration(float64(time.Until(dl)) * r.cfg.rustShare); share < budget {
-			budget = share
-		}
+	outer := context.CancelFunc(func() {})
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, outer = context.WithTimeout(ctx, r.cfg.rustTimeout)
 	}
-	return context.WithTimeout(ctx, budget)
+	actx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(r.closedBreaker.Load().ctx, func() { cancel(errBreakerOpened) })
+	return actx, func() {
+		stop()
+		cancel(nil)
+		outer()
+	}
 }
 
 // attempt runs o on one path and times it.
 func attempt[T any](r *Router, ctx context.Context, o *routedOp[T], path ferry.Path, p ferry.Processor) (T, error) {
 	start := r.cfg.now()
 	res, err := o.run(ctx, p)
-	r.metrics.attempt(o.op, path, r.cfg.now().Sub(start))
+	r.obs.Attempt(o.op, path, err, r.cfg.now().Sub(start))
 	return res, err
 }

@@ -17,9 +17,6 @@ import (
 	ferry "github.com/ferryd/ferry/go-client"
 	"github.com/ferryd/ferry/go-client/goproc"
 	"github.com/ferryd/ferry/go-client/internal/testimages"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // Router tests with a fake daemon side: a ferry.Processor whose answers the test scripts. The same
@@ -107,7 +104,7 @@ var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 func newTestRouter(t *testing.T, rust ferry.Processor, opts ...Option) (*Router, *countingGo) {
 	t.Helper()
 	g := &countingGo{Processor: goproc.New()}
-	r, err := New(rust, g, append([]Option{WithLogger(quietLog)}, opts...)...)
+	r, err := New(rust, g, append([]Option{WithLogger(quietLog), WithObserver(newCounts())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,23 +158,24 @@ func TestRouterModes(t *testing.T) {
 		t.Errorf("go path called %d times, want 2", g.calls.Load())
 	}
 	// every request is counted once, by path and reason
-	m := r.Metrics()
+	m := countsOf(t, r)
 	for _, c := range []struct {
 		path   ferry.Path
 		reason ferry.Reason
 		want   float64
 	}{{ferry.PathRust, ReasonPolicy, 1}, {ferry.PathGo, ReasonKillSwitch, 1}, {ferry.PathGo, ReasonPercentage, 1}, {ferry.PathRust, ReasonPercentage, 1}} {
-		if got := testutil.ToFloat64(m.requests.WithLabelValues("checksum", string(c.path), string(c.reason), "ok")); got != c.want {
+		if got := m.requests("checksum", string(c.path), string(c.reason), "ok"); got != c.want {
 			t.Errorf("requests{%s,%s} = %v, want %v", c.path, c.reason, got, c.want)
 		}
 	}
 }
 
+// Signs that the daemon is broken, and a job it can never fit, send the request to Go. (Busy
+// does not, by default: TestBusyIsTheCallersAnswer.)
 func TestRouterFallsBackWhenTheDaemonFails(t *testing.T) {
 	failures := map[string]error{
 		"unavailable":          fmt.Errorf("%w: dial: connection refused", ferry.ErrUnavailable),
 		"connection lost":      fmt.Errorf("%w: EOF", ferry.ErrConnectionLost),
-		"busy":                 &ferry.ServerError{Code: ferry.CodeBusy, Message: "queue full"},
 		"shutting down":        &ferry.ServerError{Code: ferry.CodeShuttingDown},
 		"internal":             &ferry.ServerError{Code: ferry.CodeInternal, Message: "panic"},
 		"unknown code":         &ferry.ServerError{Code: 99},
@@ -201,8 +199,8 @@ func TestRouterFallsBackWhenTheDaemonFails(t *testing.T) {
 			if g.calls.Load() != 1 || rust.calls.Load() != 1 {
 				t.Errorf("calls: rust %d, go %d; want one each", rust.calls.Load(), g.calls.Load())
 			}
-			if got := testutil.ToFloat64(r.Metrics().fallbacks.WithLabelValues("checksum", outcomeOf(failure), "go")); got != 1 {
-				t.Errorf("fallbacks{%s} = %v", outcomeOf(failure), got)
+			if got := countsOf(t, r).fallbacks("checksum", Outcome(failure), "go"); got != 1 {
+				t.Errorf("fallbacks{%s} = %v", Outcome(failure), got)
 			}
 		})
 	}
@@ -224,7 +222,7 @@ func TestRouterDoesNotRetryInvalidInputOnGo(t *testing.T) {
 		if r.BreakerState() != BreakerClosed {
 			t.Errorf("%s: an invalid input counted against the daemon", code)
 		}
-		if got := testutil.ToFloat64(r.Metrics().requests.WithLabelValues("resize", "rust", "policy", code.String())); got != 1 {
+		if got := countsOf(t, r).requests("resize", "rust", "policy", code.String()); got != 1 {
 			t.Errorf("%s: counted %v", code, got)
 		}
 	}
@@ -243,42 +241,93 @@ func hang(ctx context.Context) error {
 	return fmt.Errorf("ferry: checksum: %w", ctx.Err())
 }
 
-func TestRouterKeepsTheCallersDeadlineWhenTheDaemonHangs(t *testing.T) {
+// The daemon attempt gets the caller's whole deadline: no share is kept back for a fallback.
+func TestRouterGivesTheDaemonTheCallersWholeDeadline(t *testing.T) {
+	rust := newFakeRust()
+	var seen time.Time
+	var hadDeadline bool
+	rust.setFail(func(ctx context.Context) error {
+		seen, hadDeadline = ctx.Deadline()
+		return nil
+	})
+	r, _ := newTestRouter(t, rust)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	want, _ := ctx.Deadline()
+	if res, err := r.Checksum(ctx, sumReq); err != nil || res.Served.Path != ferry.PathRust {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if !hadDeadline || !seen.Equal(want) {
+		t.Errorf("the daemon attempt's deadline was %v (set: %v), want the caller's %v", seen, hadDeadline, want)
+	}
+	// A long deadline is not capped by the rust timeout either.
+	long, cancelLong := context.WithTimeout(context.Background(), time.Hour)
+	defer cancelLong()
+	want, _ = long.Deadline()
+	mustChecksumCtx(t, r, long)
+	if !seen.Equal(want) {
+		t.Errorf("an hour's deadline reached the daemon as %v", time.Until(seen).Round(time.Second))
+	}
+	// Without a caller deadline the attempt is capped by the router's rust timeout.
+	r2, _ := newTestRouter(t, rust, WithRustTimeout(50*time.Millisecond))
+	start := time.Now()
+	mustChecksumCtx(t, r2, context.Background())
+	if !hadDeadline || seen.Sub(start) < 40*time.Millisecond || seen.Sub(start) > time.Second {
+		t.Errorf("no caller deadline: the daemon attempt got %v (set: %v), want the 50ms cap", seen.Sub(start), hadDeadline)
+	}
+}
+
+func mustChecksumCtx(t *testing.T, r *Router, ctx context.Context) {
+	t.Helper()
+	if _, err := r.Checksum(ctx, sumReq); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A deadline that runs out at the daemon is the caller's: it says nothing about the daemon's
+// health (the queue explains it; a daemon that stops answering is the Client's hang timeout's
+// to catch), and there is no time left for Go.
+func TestRouterDeadlinesAtTheDaemonAreNotFailures(t *testing.T) {
 	rust := newFakeRust()
 	rust.setFail(hang)
-	r, _ := newTestRouter(t, rust)
-	for range 3 {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		start := time.Now()
-		res, err := r.Checksum(ctx, sumReq)
-		elapsed := time.Since(start)
+	r, g := newTestRouter(t, rust)
+	for range DefaultBreakerConsecutiveFailures + 1 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		_, err := r.Checksum(ctx, sumReq)
 		cancel()
-		if err != nil || res.Served != (ferry.Served{Path: ferry.PathGo, Reason: ReasonFallback}) {
-			t.Fatalf("got %v, %+v", err, res)
-		}
-		// half the budget for the daemon, then Go answers at once
-		if elapsed < 80*time.Millisecond || elapsed > 200*time.Millisecond {
-			t.Errorf("answered after %v; want about 100ms, within the 200ms deadline", elapsed)
+		var re *Error
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &re) || re.Served != (ferry.Served{Path: ferry.PathRust, Reason: ReasonPolicy}) {
+			t.Fatalf("caller deadline: %v", err)
 		}
 	}
-	// Without a caller deadline the daemon attempt is capped by the router's own budget.
-	r2, _ := newTestRouter(t, rust, WithRustBudget(50*time.Millisecond, 0))
-	start := time.Now()
-	if res, err := r2.Checksum(context.Background(), sumReq); err != nil || res.Served.Reason != ReasonFallback {
-		t.Fatalf("no deadline: %v %+v", err, res)
+	// The router's own cap, for a caller without a deadline, is no failure either.
+	r2, g2 := newTestRouter(t, rust, WithRustTimeout(10*time.Millisecond))
+	for range DefaultBreakerConsecutiveFailures + 1 {
+		if _, err := r2.Checksum(context.Background(), sumReq); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("rust timeout: %v", err)
+		}
 	}
-	if el := time.Since(start); el > time.Second {
-		t.Errorf("no deadline: answered after %v", el)
+	// Nor the daemon's own deadline_exceeded.
+	rust3 := newFakeRust()
+	rust3.setFail(func(context.Context) error { return &ferry.ServerError{Code: ferry.CodeDeadlineExceeded} })
+	r3, g3 := newTestRouter(t, rust3)
+	for range DefaultBreakerConsecutiveFailures + 1 {
+		if _, err := r3.Checksum(bg(t), sumReq); !errors.Is(err, ferry.ErrDeadlineExceeded) {
+			t.Fatalf("daemon deadline: %v", err)
+		}
 	}
-	// A caller that gives up gets its own error; nothing is counted against the daemon.
-	r3, g3 := newTestRouter(t, rust, WithRustBudget(time.Hour, 1))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if _, err := r3.Checksum(ctx, sumReq); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("caller deadline: %v", err)
+	for i, rr := range []*Router{r, r2, r3} {
+		if rr.BreakerState() != BreakerClosed {
+			t.Errorf("router %d: breaker %v after deadlines", i, rr.BreakerState())
+		}
 	}
-	if g3.calls.Load() != 0 || r3.BreakerState() != BreakerClosed {
-		t.Errorf("caller deadline: go calls %d, breaker %v", g3.calls.Load(), r3.BreakerState())
+	if n := g.calls.Load() + g2.calls.Load() + g3.calls.Load(); n != 0 {
+		t.Errorf("%d deadlines went to Go", n)
+	}
+	// With WithBusyFallback, the Go path serves a caller that still has time.
+	r4, g4 := newTestRouter(t, rust3, WithBusyFallback())
+	if res := mustChecksum(t, r4, sumReq); res.Served != (ferry.Served{Path: ferry.PathGo, Reason: ReasonFallback}) || g4.calls.Load() != 1 {
+		t.Errorf("busy fallback of a daemon deadline: %+v", res.Served)
 	}
 }
 
@@ -346,18 +395,18 @@ func TestBreakerOpensOnConsecutiveFailuresAndClosesAfterProbes(t *testing.T) {
 	if r.BreakerState() != BreakerClosed {
 		t.Fatalf("after good probes: %v", r.BreakerState())
 	}
-	m := r.Metrics()
-	if testutil.ToFloat64(m.breakerChanges.WithLabelValues("open")) != 2 ||
-		testutil.ToFloat64(m.breakerChanges.WithLabelValues("half_open")) != 2 ||
-		testutil.ToFloat64(m.breakerChanges.WithLabelValues("closed")) != 1 ||
-		testutil.ToFloat64(m.breakerState) != 0 {
+	m := countsOf(t, r)
+	if m.breakerChanges("open") != 2 ||
+		m.breakerChanges("half_open") != 2 ||
+		m.breakerChanges("closed") != 1 ||
+		m.breakerState() != 0 {
 		t.Error("breaker transitions not counted as expected")
 	}
 }
 
 func TestBreakerHalfOpenBoundsProbes(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
-	b := newBreaker(BreakerConfig{ConsecutiveFailures: 1, Probes: 2, OpenFor: time.Second}, clock.now, nil)
+	b := newBreaker(BreakerConfig{ConsecutiveFailures: 1, Probes: 2, OpenFor: time.Second}, clock.now, nil, false)
 	p, _ := b.allow()
 	b.record(p, true)
 	clock.advance(time.Second)
@@ -386,7 +435,7 @@ func TestBreakerHalfOpenBoundsProbes(t *testing.T) {
 
 func TestBreakerOpensOnFailureRate(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
-	b := newBreaker(BreakerConfig{ConsecutiveFailures: 100, MinRequests: 20, FailureRate: 0.5, Window: 10 * time.Second}, clock.now, nil)
+	b := newBreaker(BreakerConfig{ConsecutiveFailures: 100, MinRequests: 20, FailureRate: 0.5, Window: 10 * time.Second}, clock.now, nil, false)
 	// alternate success and failure: never 2 in a row, but half of all calls fail
 	for i := 0; i < 19; i++ {
 		p, ok := b.allow()
@@ -405,7 +454,7 @@ func TestBreakerOpensOnFailureRate(t *testing.T) {
 		t.Fatalf("50%% failures over 20 calls: %v", b.State())
 	}
 	// old failures leave the window
-	b2 := newBreaker(BreakerConfig{ConsecutiveFailures: 100, MinRequests: 4, FailureRate: 0.5, Window: time.Second}, clock.now, nil)
+	b2 := newBreaker(BreakerConfig{ConsecutiveFailures: 100, MinRequests: 4, FailureRate: 0.5, Window: time.Second}, clock.now, nil, false)
 	for i := 0; i < 3; i++ {
 		p, _ := b2.allow()
 		b2.record(p, true)
@@ -415,7 +464,7 @@ func TestBreakerOpensOnFailureRate(t *testing.T) {
 	if b2.State() != BreakerOpen {
 		t.Fatal("3 of 6 failures in the window should open")
 	}
-	b3 := newBreaker(BreakerConfig{ConsecutiveFailures: 100, MinRequests: 4, FailureRate: 0.5, Window: time.Second}, clock.now, nil)
+	b3 := newBreaker(BreakerConfig{ConsecutiveFailures: 100, MinRequests: 4, FailureRate: 0.5, Window: time.Second}, clock.now, nil, false)
 	for i := 0; i < 3; i++ {
 		p, _ := b3.allow()
 		b3.record(p, true)
@@ -548,9 +597,9 @@ func TestShadowReportsAPlantedMismatch(t *testing.T) {
 	if mismatch != 1 || match != 1 {
 		t.Errorf("reports %+v", got)
 	}
-	m := r.Metrics()
-	if testutil.ToFloat64(m.shadowMismatches.WithLabelValues("checksum")) != 1 ||
-		testutil.ToFloat64(m.shadowCompared.WithLabelValues("checksum", "match")) != 1 {
+	m := countsOf(t, r)
+	if m.shadowMismatches("checksum") != 1 ||
+		m.shadowCompared("checksum", "match") != 1 {
 		t.Error("shadow metrics not counted")
 	}
 }
@@ -605,7 +654,7 @@ func TestShadowIsBoundedAndSkipsAnOpenBreaker(t *testing.T) {
 	}
 	close(block)
 	r.Close()
-	if got := testutil.ToFloat64(r.Metrics().shadowCompared.WithLabelValues("checksum", "skipped")); got != 3 {
+	if got := countsOf(t, r).shadowCompared("checksum", "skipped"); got != 3 {
 		t.Errorf("skipped %v, want 3", got)
 	}
 }
@@ -709,7 +758,7 @@ func TestKillSwitchFromEnvironmentAndFile(t *testing.T) {
 	}
 	write("rust")
 	waitPolicy(RouteRust)
-	if got := testutil.ToFloat64(r2.Metrics().policyChanges.WithLabelValues("file")); got != 4 {
+	if got := countsOf(t, r2).policyChanges("file"); got != 4 {
 		t.Errorf("file policy changes counted %v, want 4 (start, go, percentage, rust)", got)
 	}
 	// an invalid file at start is an error
@@ -719,38 +768,18 @@ func TestKillSwitchFromEnvironmentAndFile(t *testing.T) {
 	}
 }
 
-func TestMetricsRegisterOnACallersRegistry(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := NewMetrics()
-	reg.MustRegister(m)
-	r, _ := newTestRouter(t, newFakeRust(), WithMetrics(m))
-	mustChecksum(t, r, sumReq)
-	if _, err := r.Resize(bg(t), ferry.ResizeRequest{Image: testimages.EncodePNG(t, testimages.Painted(20, 20)), Width: 10}); err != nil {
-		t.Fatal(err)
-	}
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := map[string]bool{}
-	for _, f := range families {
-		names[f.GetName()] = true
-	}
-	for _, want := range []string{"ferry_router_requests_total", "ferry_router_request_duration_seconds",
-		"ferry_router_attempt_duration_seconds", "ferry_router_breaker_state", "ferry_router_policy_mode",
-		"ferry_router_rust_percent", "ferry_router_policy_changes_total"} {
-		if !names[want] {
-			t.Errorf("%s not exported (have %v)", want, names)
-		}
-	}
-	if n := testutil.CollectAndCount(m, "ferry_router_requests_total"); n != 2 {
-		t.Errorf("requests_total has %d series, want 2", n)
-	}
-}
-
 // bg is a context for one test call: long enough for any job, ended with the test.
 func bg(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// A nil *slog.Logger is no logger, not a panic at the first log line.
+func TestWithLoggerTakesANilSlogLogger(t *testing.T) {
+	var none *slog.Logger
+	r, _ := newTestRouter(t, newFakeRust(), WithLogger(none))
+	if err := r.SetPolicy(Policy{Mode: RouteGo}); err != nil { // logs a policy change
+		t.Fatal(err)
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	ferry "github.com/ferryd/ferry/go-client"
-	"github.com/ferryd/ferry/go-client/internal/imgdiff"
 )
 
 // ShadowReport is the outcome of one shadow comparison.
@@ -37,7 +36,7 @@ func startShadow[T any](r *Router, ctx context.Context, o *routedOp[T], primary 
 	select {
 	case r.shadowSlots <- struct{}{}:
 	default:
-		r.metrics.shadowCompared.WithLabelValues(o.op, "skipped").Inc()
+		r.obs.Shadow(o.op, "skipped")
 		return
 	}
 	var p permit
@@ -45,22 +44,10 @@ func startShadow[T any](r *Router, ctx context.Context, o *routedOp[T], primary 
 		var ok bool
 		if p, ok = r.breaker.allow(); !ok {
 			<-r.shadowSlots
-			r.metrics.shadowCompared.WithLabelValues(o.op, "skipped").Inc()
+			r.obs.Shadow(o.op, "skipped")
 			return
 		}
 	}
-	r.shadowMu.RLock()
-	if r.closed {
-		r.shadowMu.RUnlock()
-		<-r.shadowSlots
-		if other == ferry.PathRust {
-			r.breaker.release(p)
-		}
-		return
-	}
-	r.shadowWG.Add(1)
-	r.shadowMu.RUnlock()
-
 	run := o.detach()
 	var snap T
 	if perr == nil {
@@ -69,19 +56,14 @@ func startShadow[T any](r *Router, ctx context.Context, o *routedOp[T], primary 
 	// The caller's context may end as soon as it has its answer: the shadow keeps its values
 	// but not its cancellation, and has a budget of its own.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.shadow.Timeout)
-	go func() {
-		defer r.shadowWG.Done()
+	started := r.goBackground(func() {
 		defer func() { <-r.shadowSlots }()
 		defer cancel()
 		start := r.cfg.now()
 		sres, serr := run(sctx, proc)
-		r.metrics.attempt(o.op, other, r.cfg.now().Sub(start))
+		r.obs.Attempt(o.op, other, serr, r.cfg.now().Sub(start))
 		if other == ferry.PathRust {
-			if serr == nil || ferry.IsInvalidInput(serr) {
-				r.breaker.record(p, false)
-			} else {
-				r.breaker.record(p, true)
-			}
+			r.breaker.tell(p, judge(sctx, serr))
 		}
 		rep := ShadowReport{Op: o.op, Key: o.key, Primary: primary, Shadow: other, PrimaryErr: perr, ShadowErr: serr}
 		switch {
@@ -100,10 +82,9 @@ func startShadow[T any](r *Router, ctx context.Context, o *routedOp[T], primary 
 				rep.Result, rep.Detail = "mismatch", detail
 			}
 		}
-		r.metrics.shadowCompared.WithLabelValues(o.op, rep.Result).Inc()
+		r.obs.Shadow(o.op, rep.Result)
 		switch rep.Result {
 		case "mismatch":
-			r.metrics.shadowMismatches.WithLabelValues(o.op).Inc()
 			r.log.Warn("ferry router: shadow mismatch", "op", o.op, "key", o.key, "primary", primary,
 				"shadow", other, "detail", rep.Detail)
 		case "error":
@@ -112,7 +93,14 @@ func startShadow[T any](r *Router, ctx context.Context, o *routedOp[T], primary 
 		if r.cfg.shadow.OnReport != nil {
 			r.cfg.shadow.OnReport(rep)
 		}
-	}()
+	})
+	if !started { // the Router is closed
+		cancel()
+		<-r.shadowSlots
+		if other == ferry.PathRust {
+			r.breaker.release(p)
+		}
+	}
 }
 
 // refusalWord names a refusal for comparison: the code word, or "ok" for no error.
@@ -120,7 +108,7 @@ func refusalWord(err error) string {
 	if err == nil {
 		return "ok"
 	}
-	return outcomeOf(err)
+	return Outcome(err)
 }
 
 // compareChecksums: the same algorithms, byte-identical digests.
@@ -154,18 +142,18 @@ func (r *Router) compareResize(a, b *ferry.ResizeResult) (bool, string) {
 		return false, fmt.Sprintf("source %dx%d %s against %dx%d %s", a.SourceWidth, a.SourceHeight, a.SourceFormat,
 			b.SourceWidth, b.SourceHeight, b.SourceFormat)
 	}
-	ai, err := imgdiff.Decode(a.Image)
+	ai, err := decodeImage(a.Image)
 	if err != nil {
 		return false, "primary output does not decode: " + err.Error()
 	}
-	bi, err := imgdiff.Decode(b.Image)
+	bi, err := decodeImage(b.Image)
 	if err != nil {
 		return false, "shadow output does not decode: " + err.Error()
 	}
 	if ai.Bounds().Size() != bi.Bounds().Size() || ai.Bounds().Size() != image.Pt(a.Width, a.Height) {
 		return false, fmt.Sprintf("decoded sizes %v and %v", ai.Bounds().Size(), bi.Bounds().Size())
 	}
-	db := imgdiff.PSNR(ai, bi)
+	db := psnr(ai, bi)
 	if db < r.cfg.shadow.MinPSNR {
 		return false, fmt.Sprintf("PSNR %.1f dB below %.1f", db, r.cfg.shadow.MinPSNR)
 	}

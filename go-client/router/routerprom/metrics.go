@@ -1,32 +1,39 @@
-package router
+// Package routerprom counts a router.Router's events into Prometheus metrics: a
+// router.Observer that is also a prometheus.Collector. It is a package of its own so that a
+// service importing package router builds Prometheus only when it wants it.
+//
+//	m := routerprom.NewMetrics()
+//	prometheus.MustRegister(m)
+//	r, err := router.New(client, nil, router.WithObserver(m))
+package routerprom
 
 import (
-	"context"
-	"errors"
 	"sync"
 	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/router"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics are the Router's Prometheus metrics. A Router always counts (it makes its own Metrics
-// unless WithMetrics gives one); register them on your registry to export them:
-//
-//	m := router.NewMetrics()
-//	prometheus.MustRegister(m)
-//	r, err := router.New(client, goproc.New(), router.WithMetrics(m))
+// Metrics are a Router's Prometheus metrics. Register them on your registry and give them to
+// router.New with router.WithObserver; several Routers may share one Metrics.
 //
 // Every name starts with ferry_router_. Label values are bounded: op is resize or checksum, path
-// rust or go, reason one of the ferry.Reason words, outcome "ok" or an error code word.
+// rust or go, reason one of the ferry.Reason words, outcome "ok" or router.Outcome's word.
 type Metrics struct {
+	router.NopObserver // methods added to router.Observer later observe nothing here
+
 	requests         *prometheus.CounterVec
 	duration         *prometheus.HistogramVec
 	attemptDuration  *prometheus.HistogramVec
 	fallbacks        *prometheus.CounterVec
 	breakerState     prometheus.Gauge
 	breakerChanges   *prometheus.CounterVec
+	probes           *prometheus.CounterVec
+	throttled        *prometheus.CounterVec
+	throttleP        prometheus.Gauge
 	shadowCompared   *prometheus.CounterVec
 	shadowMismatches *prometheus.CounterVec
 	policyMode       *prometheus.GaugeVec
@@ -34,12 +41,18 @@ type Metrics struct {
 	policyChanges    *prometheus.CounterVec
 
 	// requestChildren and attemptChildren cache the per-label children of the per-request
-	// metrics (requestKey to *requestChildren, attemptKey to prometheus.Observer): looking a
+	// metrics (requestKey to *requestMetrics, attemptKey to prometheus.Observer): looking a
 	// child up by its label values hashes and validates them, which costs a small in-process
 	// checksum a good share of its time. The label values are bounded, so the caches are too.
 	requestChildren sync.Map
 	attemptChildren sync.Map
 }
+
+// Metrics observe a Router and export what they saw.
+var (
+	_ router.Observer      = (*Metrics)(nil)
+	_ prometheus.Collector = (*Metrics)(nil)
+)
 
 type requestKey struct {
 	op      string
@@ -79,7 +92,7 @@ func NewMetrics() *Metrics {
 		}, []string{"op", "path"}),
 		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_router_fallbacks_total",
-			Help: "Requests meant for the daemon that it did not serve, by operation, reason (breaker_open, probe_failed, or the daemon's outcome: busy, unavailable, connection_lost, deadline_exceeded, too_large_for_budget, ...) and action: go (served on Go), converted (served on Go in the fallback format), refused (the daemon's error returned: WithoutFallback).",
+			Help: "Requests meant for the daemon that it did not serve, by operation, reason (breaker_open, throttled, or the daemon's outcome: unavailable, connection_lost, not_responding, too_large_for_budget, and with busy fallback busy, deadline_exceeded) and action: go (served on Go), converted (served on Go in the fallback format), refused (the daemon's error returned: WithoutFallback). Requests sent to Go by policy whose format was converted count here too, with the policy's reason (kill_switch, percentage, cost).",
 		}, []string{"op", "reason", "action"}),
 		breakerState: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ferry_router_breaker_state",
@@ -89,6 +102,18 @@ func NewMetrics() *Metrics {
 			Name: "ferry_router_breaker_transitions_total",
 			Help: "Circuit breaker state changes, by the state entered.",
 		}, []string{"to"}),
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_router_probes_total",
+			Help: "Pings that tested an open breaker's daemon, by outcome (ok, or the failure's word).",
+		}, []string{"outcome"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_router_throttled_total",
+			Help: "Requests the client-side throttle refused without calling the daemon, by operation.",
+		}, []string{"op"}),
+		throttleP: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ferry_router_throttle_reject_probability",
+			Help: "The client-side throttle's refusal probability at its last refusal (0 until it refuses).",
+		}),
 		shadowCompared: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_router_shadow_comparisons_total",
 			Help: "Shadow-mode comparisons, by operation and result: match, mismatch, error (the shadow call failed for a reason of its own), skipped (no capacity, or the breaker was open).",
@@ -128,11 +153,13 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.requests, m.duration, m.attemptDuration, m.fallbacks, m.breakerState,
-		m.breakerChanges, m.shadowCompared, m.shadowMismatches, m.policyMode, m.rustPercent, m.policyChanges}
+		m.breakerChanges, m.probes, m.throttled, m.throttleP, m.shadowCompared, m.shadowMismatches,
+		m.policyMode, m.rustPercent, m.policyChanges}
 }
 
-func (m *Metrics) request(op string, s ferry.Served, err error, elapsed time.Duration) {
-	k := requestKey{op, s, outcomeOf(err)}
+// Request implements router.Observer.
+func (m *Metrics) Request(op string, s ferry.Served, err error, elapsed time.Duration) {
+	k := requestKey{op, s, router.Outcome(err)}
 	c, ok := m.requestChildren.Load(k)
 	if !ok {
 		c, _ = m.requestChildren.LoadOrStore(k, &requestMetrics{
@@ -145,11 +172,8 @@ func (m *Metrics) request(op string, s ferry.Served, err error, elapsed time.Dur
 	rm.duration.Observe(elapsed.Seconds())
 }
 
-func (m *Metrics) fallback(op, reason, action string) {
-	m.fallbacks.WithLabelValues(op, reason, action).Inc()
-}
-
-func (m *Metrics) attempt(op string, p ferry.Path, elapsed time.Duration) {
+// Attempt implements router.Observer.
+func (m *Metrics) Attempt(op string, p ferry.Path, _ error, elapsed time.Duration) {
 	k := attemptKey{op, p}
 	o, ok := m.attemptChildren.Load(k)
 	if !ok {
@@ -158,51 +182,45 @@ func (m *Metrics) attempt(op string, p ferry.Path, elapsed time.Duration) {
 	o.(prometheus.Observer).Observe(elapsed.Seconds())
 }
 
-func (m *Metrics) breaker(to BreakerState) {
+// Fallback implements router.Observer.
+func (m *Metrics) Fallback(op, reason, action string) {
+	m.fallbacks.WithLabelValues(op, reason, action).Inc()
+}
+
+// BreakerChanged implements router.Observer.
+func (m *Metrics) BreakerChanged(_, to router.BreakerState) {
 	m.breakerState.Set(float64(to))
 	m.breakerChanges.WithLabelValues(to.String()).Inc()
 }
 
-func (m *Metrics) policy(p Policy, source string) {
-	for _, mode := range []RouteMode{RouteRust, RouteGo, RoutePercentage, RouteShadow, RouteAuto} {
+// Probe implements router.Observer.
+func (m *Metrics) Probe(err error, _ time.Duration) {
+	m.probes.WithLabelValues(router.Outcome(err)).Inc()
+}
+
+// Throttled implements router.Observer.
+func (m *Metrics) Throttled(op string, p float64) {
+	m.throttled.WithLabelValues(op).Inc()
+	m.throttleP.Set(p)
+}
+
+// Shadow implements router.Observer.
+func (m *Metrics) Shadow(op, result string) {
+	m.shadowCompared.WithLabelValues(op, result).Inc()
+	if result == "mismatch" {
+		m.shadowMismatches.WithLabelValues(op).Inc()
+	}
+}
+
+// PolicyChanged implements router.Observer.
+func (m *Metrics) PolicyChanged(p router.Policy, source string) {
+	for _, mode := range []router.RouteMode{router.RouteRust, router.RouteGo, router.RoutePercentage, router.RouteShadow, router.RouteAuto} {
 		v := 0.0
 		if mode == p.Mode {
 			v = 1
 		}
 		m.policyMode.WithLabelValues(string(mode)).Set(v)
 	}
-	m.rustPercent.Set(p.rustShare())
+	m.rustPercent.Set(p.RustShare())
 	m.policyChanges.WithLabelValues(source).Inc()
-}
-
-// outcomeOf names a result for the outcome label: "ok", the daemon's code word for a
-// *ferry.ServerError, or the client-side failure.
-func outcomeOf(err error) string {
-	if err == nil {
-		return "ok" // before se, which escapes to the heap: a success allocates nothing here
-	}
-	var se *ferry.ServerError
-	switch {
-	case errors.Is(err, ErrOverloaded):
-		return "overloaded"
-	case errors.Is(err, ferry.ErrNotResponding):
-		return "not_responding"
-	case errors.As(err, &se):
-		return se.Code.String()
-	case errors.Is(err, ferry.ErrUnavailable):
-		return "unavailable"
-	case errors.Is(err, ferry.ErrConnectionLost):
-		return "connection_lost"
-	case errors.Is(err, ferry.ErrClosed):
-		return "closed"
-	case errors.Is(err, ferry.ErrRequestTooLarge):
-		return "request_too_large"
-	case errors.Is(err, ferry.ErrProtocol):
-		return "protocol_error"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "deadline_exceeded"
-	case errors.Is(err, context.Canceled):
-		return "cancelled"
-	}
-	return "error"
 }

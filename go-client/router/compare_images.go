@@ -1,0 +1,61 @@
+package router
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"math"
+
+	"golang.org/x/image/webp"
+)
+
+// The shadow comparison's picture arithmetic. The differential tests measure the paths with the
+// same arithmetic in internal/imgdiff; the router keeps its own copy so that a service importing
+// it builds only the decoders the Go path already needs (the dependency count of package router
+// is watched: see the package documentation, "Metrics").
+
+// decodeImage decodes an output of either path: JPEG, PNG or WebP, told apart by their magic
+// bytes.
+func decodeImage(b []byte) (image.Image, error) {
+	switch {
+	case bytes.HasPrefix(b, []byte{0xFF, 0xD8, 0xFF}):
+		return jpeg.Decode(bytes.NewReader(b))
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		return png.Decode(bytes.NewReader(b))
+	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
+		return webp.Decode(bytes.NewReader(b))
+	}
+	return nil, errors.New("not a JPEG, PNG or WebP image")
+}
+
+// psnr compares two pictures of the same size on their RGB samples, each composited over white
+// first (a transparent pixel's hidden colour does not count). Identical pictures give +Inf.
+func psnr(a, b image.Image) float64 {
+	ab, bb := a.Bounds(), b.Bounds()
+	var sum float64
+	n := 0
+	for y := 0; y < ab.Dy(); y++ {
+		for x := 0; x < ab.Dx(); x++ {
+			ca := overWhite(a.At(ab.Min.X+x, ab.Min.Y+y))
+			cb := overWhite(b.At(bb.Min.X+x, bb.Min.Y+y))
+			for k := 0; k < 3; k++ {
+				d := ca[k] - cb[k]
+				sum += d * d
+				n++
+			}
+		}
+	}
+	if sum == 0 || n == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(255*255/(sum/float64(n)))
+}
+
+func overWhite(c color.Color) [3]float64 {
+	r, g, b, a := c.RGBA() // premultiplied, 16-bit
+	w := float64(0xFFFF - a)
+	return [3]float64{(float64(r) + w) / 257, (float64(g) + w) / 257, (float64(b) + w) / 257}
+}

@@ -1,0 +1,34 @@
+package router
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// maxDeps bounds what importing package router builds: the "under 150" (279 with
+// Prometheus inside). The Go path (package goproc) alone is 148 of them, so a new import here,
+// or in goproc or ferry, shows up at once.
+const maxDeps = 149
+
+func TestImportingRouterCostsWhatRoutingNeeds(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go command is not on PATH; cannot count package router's dependencies")
+	}
+	out, err := exec.Command(goTool, "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	t.Logf("go list -deps ./router: %d packages", len(deps))
+	if len(deps) > maxDeps {
+		var outside []string
+		for _, d := range deps {
+			if first, _, _ := strings.Cut(d, "/"); strings.Contains(first, ".") {
+				outside = append(outside, d)
+			}
+		}
+		t.Errorf("package router builds %d packages, want at most %d; outside the standard library: %v", len(deps), maxDeps, outside)
+	}
+}
