@@ -25,6 +25,7 @@ import (
 type options struct {
 	ferryd, photos, out, name, repo string
 	cell                            time.Duration
+	rounds                          int
 	callers                         []int
 	deadlines                       []time.Duration
 	burn                            []bool
@@ -64,7 +65,8 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.out, "out", filepath.Join(root, "benches/report/overload"), "directory of the report")
 	fs.StringVar(&o.name, "name", "report", "the report's file name without extension: NAME.md and NAME.svg")
 	fs.StringVar(&o.repo, "repo", root, "the repository, for the daemon's git revision in the report")
-	fs.DurationVar(&o.cell, "cell", 5*time.Second, "time each subject spends in each cell (in two halves)")
+	fs.DurationVar(&o.cell, "cell", 5*time.Second, "time each subject spends in each cell")
+	fs.IntVar(&o.rounds, "rounds", 2, "slices each subject's time in a cell is cut into, alternating with the other subject's")
 	callers := fs.String("callers", "2,8,64,320", "caller counts of the grid")
 	deadlines := fs.String("deadlines", "1s,5s", "per-job context deadlines of the grid")
 	burn := fs.String("burn", "off,on", "CPU-burning goroutines beside the callers: off, on, or both")
@@ -85,6 +87,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.burn, err = parseList(*burn, parseOnOff); err != nil {
 		return o, fmt.Errorf("-burn: %w", err)
+	}
+	if o.rounds < 1 {
+		return o, fmt.Errorf("-rounds %d: at least 1", o.rounds)
 	}
 	if o.quick {
 		o.callers, o.deadlines, o.burn = []int{8}, []time.Duration{time.Second}, []bool{false}
@@ -141,6 +146,7 @@ func run(o options, w io.Writer) (*results, error) {
 		return nil, err
 	}
 	res := &results{Opts: o, Started: time.Now(), Machine: describeMachine(o)}
+	mark := markCPU()
 	flags := []string{"--log-level", "warn", "--max-queue-wait", strconv.FormatFloat(o.maxQueueWait.Seconds(), 'f', -1, 64)}
 	res.DaemonFlags = flags
 	fmt.Fprintf(w, "ferry-overload: %s, %d photos, %v per subject per cell\n", res.Machine.summary(), len(photos), o.cell)
@@ -160,7 +166,7 @@ func run(o options, w io.Writer) (*results, error) {
 	for _, burn := range o.burn {
 		for _, dl := range o.deadlines {
 			for _, n := range o.callers {
-				c, err := runCell(d, cellSpec{Callers: n, Deadline: dl, Burn: burn}, photos, o.cell, i%2 == 1)
+				c, err := runCell(d, cellSpec{Callers: n, Deadline: dl, Burn: burn}, photos, o.cell, o.rounds, i%2 == 1)
 				if err != nil {
 					return nil, fmt.Errorf("cell %v: %w", cellSpec{n, dl, burn}, err)
 				}
@@ -196,13 +202,14 @@ func run(o options, w io.Writer) (*results, error) {
 		}
 	}
 	res.Took = time.Since(res.Started)
+	res.OthersCPU = othersShare(mark, markCPU(), res.Machine.CPUs)
 	res.Accounting = res.checkAll()
 	res.judge()
 	printBars(w, res)
 	if err := res.write(); err != nil {
 		return res, err
 	}
-	fmt.Fprintf(w, "\nreport: %s (%v)\n", filepath.Join(o.out, o.name+".md"), res.Took.Round(time.Second))
+	fmt.Fprintf(w, "\nreport: %s (%v; other processes used %.0f%% of the CPUs meanwhile)\n", filepath.Join(o.out, o.name+".md"), res.Took.Round(time.Second), res.OthersCPU*100)
 	return res, nil
 }
 
@@ -223,7 +230,7 @@ func runQuota(o options, flags []string, photos []photo, res *results, w io.Writ
 	res.QuotaNote = fmt.Sprintf("cgroup v%d %s: %d us of CPU per %d us period", q.version, q.dir, quotaUs, periodUs)
 	fmt.Fprintf(w, "\ndaemon under a CPU quota of half a core (%s)\n", res.QuotaNote)
 	for i, spec := range quotaCells {
-		c, err := runCell(qd, spec, photos, o.cell, i%2 == 1)
+		c, err := runCell(qd, spec, photos, o.cell, o.rounds, i%2 == 1)
 		if err != nil {
 			qd.kill()
 			q.remove()

@@ -28,10 +28,10 @@ func (r *results) markdown(svg string) string {
 	p("Written by `ferry-overload` (issue 21's harness; benches/README.md, \"Overload\") at %s UTC; the run took %v.\n\n",
 		r.Started.UTC().Format("2006-01-02 15:04"), r.Took.Round(time.Second))
 	p("- Command: `cd go-client && go run ./cmd/ferry-overload %s` (what `make overload` runs)\n", strings.Join(r.Opts.args, " "))
-	p("- Machine: %d CPUs, %s; %s; Linux %s; load average at the start %s\n", m.CPUs, m.CPUModel, m.GoVersion, m.Kernel, m.LoadAvg)
+	p("- Machine: %d CPUs, %s; %s; Linux %s; load average at the start %s; **other processes used %.0f%% of the CPUs during the run** (the noise in every figure below)\n", m.CPUs, m.CPUModel, m.GoVersion, m.Kernel, m.LoadAvg, r.OthersCPU*100)
 	p("- Daemon: %s, built from git %s; started by the harness with `%s`\n", m.FerrydVers, m.GitRev, strings.Join(r.DaemonFlags, " "))
 	p("- Unloaded thumbnail p50 (one caller, plain client): %s\n", r.Unloaded)
-	p("- Each subject spends %v in each cell, in two halves alternating with the other (client, router, router, client, or the reverse), against the same daemon\n\n", r.Opts.cell)
+	p("- Each subject spends %v in each cell, in %d slices alternating with the other's (client, router, router, client, ..., or the reverse), against the same daemon; each slice starts with all callers at once\n\n", r.Opts.cell, r.Opts.rounds)
 	if r.Accounting != nil {
 		p("**ACCOUNTING FAILED: the counts below do not add up and cannot be trusted:**\n\n```\n%v\n```\n\n", r.Accounting)
 	} else {
@@ -103,6 +103,7 @@ func (r *results) markdown(svg string) string {
 	p("- Attempt classes, by the public sentinels: **busy** `ferry.ErrBusy` (the daemon's answer, or a local refusal that matches it), **overl** `router.ErrOverloaded`, **deadl** the context's deadline or `ferry.ErrDeadlineExceeded`, **nresp** `ferry.ErrNotResponding`, **lost** `ferry.ErrConnectionLost`, **unav** `ferry.ErrUnavailable`, **other** anything else.\n")
 	p("- **p50 / p99**: a job's time to its thumbnail, retries included. **busy p99**: one busy answer's latency. **acc p99**: one attempt's latency for thumbnails the daemon made (the accepted-latency bar).\n")
 	p("- **rust / go**: thumbnails by `res.Served.Path`. **opens**: the router's breaker entering open (its transitions counter, and BreakerState polled every millisecond). **late**: calls that returned more than %v after their job's deadline.\n", lateSlack)
+	p("- **ok/s by slice**: each slice's goodput in the order it ran; their spread is the noise of the machine's other load, against which the router %% is read.\n")
 	p("- **Lost**: a call that hung past its deadline (late), never returned, or failed with an error no sentinel matches.\n")
 	p("- A caller whose job failed for another reason than busy or overloaded waits %v before its next job (a service does not spin on a daemon that is down).\n", failPause)
 	return b.String()
@@ -110,14 +111,19 @@ func (r *results) markdown(svg string) string {
 
 // cellTable writes one row per subject per cell.
 func cellTable(b *strings.Builder, cells []*cellResult, withRatio bool) {
-	fmt.Fprintf(b, "| cell | who | ok/s | router %% | attempts | busy | overl | deadl | nresp | lost | unav | other | jobs failed | p50 | p99 | rust / go | opens | busy p99 | acc p99 | late |\n")
-	fmt.Fprintf(b, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	fmt.Fprintf(b, "| cell | who | ok/s | router %% | attempts | busy | overl | deadl | nresp | lost | unav | other | jobs failed | p50 | p99 | rust / go | opens | busy p99 | acc p99 | late | ok/s by slice |\n")
+	fmt.Fprintf(b, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, c := range cells {
 		for _, s := range []struct {
-			name string
-			t    *tally
-		}{{plainName, c.Plain}, {routerName, c.Router}} {
+			name   string
+			t      *tally
+			slices []float64
+		}{{plainName, c.Plain, c.PlainSlices}, {routerName, c.Router, c.RouterSlices}} {
 			t := s.t
+			var slices []string
+			for _, v := range s.slices {
+				slices = append(slices, fmt.Sprintf("%.0f", v))
+			}
 			ratio := ""
 			if s.name == routerName && withRatio {
 				verdict := "MISS"
@@ -133,10 +139,10 @@ func cellTable(b *strings.Builder, cells []*cellResult, withRatio bool) {
 			if len(t.Accepted) > 0 {
 				accP99 = ms(percentile(t.Accepted, 99))
 			}
-			fmt.Fprintf(b, "| %s | %s | %.1f | %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %s | %s | %s | %d | %s | %s | %d |\n",
+			fmt.Fprintf(b, "| %s | %s | %.1f | %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %s | %s | %s | %d | %s | %s | %d | %s |\n",
 				c.Spec, s.name, t.goodput(), ratio, t.Attempts, t.ByClass[classBusy], t.ByClass[classOverloaded], t.ByClass[classDeadline],
 				t.ByClass[classNotResponding], t.ByClass[classConnLost], t.ByClass[classUnavailable], t.ByClass[classOther], t.JobsFailed,
-				ms(percentile(t.JobLatency, 50)), ms(percentile(t.JobLatency, 99)), servedWord(t), t.BreakerOpens, busyP99, accP99, t.Late)
+				ms(percentile(t.JobLatency, 50)), ms(percentile(t.JobLatency, 99)), servedWord(t), t.BreakerOpens, busyP99, accP99, t.Late, strings.Join(slices, ", "))
 		}
 	}
 }

@@ -16,8 +16,10 @@ type results struct {
 	DaemonFlags []string
 	Started     time.Time
 	Took        time.Duration
-	Unloaded    *unloaded
-	Cells       []*cellResult
+	// OthersCPU is the share of the CPUs other processes used during the run (noise).
+	OthersCPU float64
+	Unloaded  *unloaded
+	Cells     []*cellResult
 	// Quota: the cells with the daemon under half a core; QuotaNote says how, or why not.
 	Quota          []*cellResult
 	QuotaNote      string
