@@ -10,7 +10,7 @@ import (
 const rowFormat = "%-26s %-6s %7s %8s %6s %6s %6s %5s %5s %5s %5s %6s %8s %8s %11s %5s %4s\n"
 
 func printHeader(w io.Writer) {
-	fmt.Fprintf(w, "\n"+rowFormat, "cell", "who", "ok/s", "attempts", "busy", "overl", "deadl", "nresp", "lost", "unav", "other", "failed", "p50", "p99", "rust / go", "opens", "late")
+	fmt.Fprintf(w, "\n"+rowFormat, "cell", "who", "ok/s", "attempts", "busy", "overl", "deadl", "nresp", "clost", "unav", "other", "failed", "p50", "p99", "rust / go", "opens", "late")
 }
 
 func printCell(w io.Writer, c *cellResult) {

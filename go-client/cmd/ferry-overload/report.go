@@ -100,7 +100,7 @@ func (r *results) markdown(svg string) string {
 
 	p("\n## How to read this\n\n")
 	p("- **ok/s** (goodput): thumbnails per second of the subject's own time in the cell; **router %%** is the router's ok/s over the plain client's in the same cell.\n")
-	p("- Attempt classes, by the public sentinels: **busy** `ferry.ErrBusy` (the daemon's answer, or a local refusal that matches it), **overl** `router.ErrOverloaded`, **deadl** the context's deadline or `ferry.ErrDeadlineExceeded`, **nresp** `ferry.ErrNotResponding`, **lost** `ferry.ErrConnectionLost`, **unav** `ferry.ErrUnavailable`, **other** anything else.\n")
+	p("- Attempt classes, by the public sentinels: **busy** `ferry.ErrBusy` (the daemon's answer, or a local refusal that matches it), **overl** `router.ErrOverloaded`, **deadl** the context's deadline or `ferry.ErrDeadlineExceeded`, **nresp** `ferry.ErrNotResponding`, **conn lost** `ferry.ErrConnectionLost`, **unav** `ferry.ErrUnavailable`, **other** anything else.\n")
 	p("- **p50 / p99**: a job's time to its thumbnail, retries included. **busy p99**: one busy answer's latency. **acc p99**: one attempt's latency for thumbnails the daemon made (the accepted-latency bar).\n")
 	p("- **rust / go**: thumbnails by `res.Served.Path`. **opens**: the router's breaker entering open (its transitions counter, and BreakerState polled every millisecond). **late**: calls that returned more than %v after their job's deadline.\n", lateSlack)
 	p("- **ok/s by slice**: each slice's goodput in the order it ran; their spread is the noise of the machine's other load, against which the router %% is read.\n")
@@ -111,7 +111,7 @@ func (r *results) markdown(svg string) string {
 
 // cellTable writes one row per subject per cell.
 func cellTable(b *strings.Builder, cells []*cellResult, withRatio bool) {
-	fmt.Fprintf(b, "| cell | who | ok/s | router %% | attempts | busy | overl | deadl | nresp | lost | unav | other | jobs failed | p50 | p99 | rust / go | opens | busy p99 | acc p99 | late | ok/s by slice |\n")
+	fmt.Fprintf(b, "| cell | who | ok/s | router %% | attempts | busy | overl | deadl | nresp | conn lost | unav | other | jobs failed | p50 | p99 | rust / go | opens | busy p99 | acc p99 | late | ok/s by slice |\n")
 	fmt.Fprintf(b, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, c := range cells {
 		for _, s := range []struct {
