@@ -62,6 +62,8 @@ func (d *daemon) start() error {
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	d.cmd, d.exited = cmd, exited
+	forget := onInterrupt(func() { _ = cmd.Process.Signal(syscall.SIGKILL); <-exited })
+	go func() { <-exited; forget() }()
 	return nil
 }
 

@@ -35,6 +35,16 @@ type killResult struct {
 	ExecToReady, ExecToDaemon time.Duration
 }
 
+// readyToDaemon is the time from the restarted daemon's first answered ping (the harness's own
+// probe) to the subject's first thumbnail made by it: what the client or router adds to the
+// daemon's start-up.
+func (k *killResult) readyToDaemon() time.Duration {
+	if k.ExecToDaemon == never || k.ExecToReady == never {
+		return never
+	}
+	return max(0, k.ExecToDaemon-k.ExecToReady)
+}
+
 // runKill crashes and restarts d under the plain client and then under the router.
 func runKill(d *daemon, photos []photo) ([]*killResult, error) {
 	var out []*killResult

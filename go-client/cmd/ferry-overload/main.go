@@ -41,6 +41,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ferry-overload:", err)
 		os.Exit(2)
 	}
+	handleInterrupts()
 	res, err := run(o, os.Stdout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ferry-overload:", err)
@@ -227,6 +228,7 @@ func runQuota(o options, flags []string, photos []photo, res *results, w io.Writ
 	if err != nil {
 		return err
 	}
+	defer onInterrupt(func() { qd.kill(); q.remove() })()
 	res.QuotaNote = fmt.Sprintf("cgroup v%d %s: %d us of CPU per %d us period", q.version, q.dir, quotaUs, periodUs)
 	fmt.Fprintf(w, "\ndaemon under a CPU quota of half a core (%s)\n", res.QuotaNote)
 	for i, spec := range quotaCells {

@@ -33,9 +33,9 @@ func printCell(w io.Writer, c *cellResult) {
 }
 
 func printKill(w io.Writer, k *killResult) {
-	fmt.Fprintf(w, "%-6s ok/s %.1f, %d attempts, failed %d (%s); kill->first failure %s, kill->Go job %s, kill->Go thumbnail %s, Go peak %d/%d; exec->ready %s, exec->daemon thumbnail %s; lost %d, breaker opens %d\n",
+	fmt.Fprintf(w, "%-6s ok/s %.1f, %d attempts, failed %d (%s); kill->first failure %s, kill->Go job %s, kill->Go thumbnail %s, Go peak %d/%d; exec->ready %s, ready->daemon thumbnail %s; lost %d, breaker opens %d\n",
 		k.Subject, k.T.goodput(), k.T.Attempts, k.T.failedAttempts(), classesWord(k.T), dur(k.KillToFailure), dur(k.KillToGoStart), dur(k.KillToGoServed),
-		k.GoPeak, k.GoLimit, dur(k.ExecToReady), dur(k.ExecToDaemon), k.T.lost(), k.T.BreakerOpens)
+		k.GoPeak, k.GoLimit, dur(k.ExecToReady), dur(k.readyToDaemon()), k.T.lost(), k.T.BreakerOpens)
 }
 
 // classesWord lists the failure classes seen, e.g. "busy 3, connection lost 2".
