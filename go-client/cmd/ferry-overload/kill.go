@@ -114,10 +114,10 @@ func killOnce(d *daemon, photos []photo, name string) (*killResult, error) {
 	segment := make(chan *tally)
 	go func() { segment <- runSegment(s, l, killAfter+downFor+afterRestart) }()
 	time.Sleep(killAfter)
-	d.kill()
 	mu.Lock()
-	killedAt = time.Now()
+	killedAt = time.Now() // just before the signal: the times below include its delivery
 	mu.Unlock()
+	d.kill()
 	time.Sleep(downFor)
 	execAt := time.Now()
 	if err := d.start(); err != nil {
