@@ -74,10 +74,12 @@ soak: daemon
 # without CPU-burning goroutines, then the daemon under half a core (a cgroup: needs root, else
 # skipped loudly) and SIGKILLed mid-run. About 4 minutes on 2 cores; the report, with its bars
 # marked PASS or MISS, lands in benches/report/overload/ (benches/README.md, "Overload").
+# The committed run before issue 21's fixes (before.json), when present, is set beside the new one.
 # OVERLOAD_ARGS adds flags, e.g. OVERLOAD_ARGS='-cell 10s -strict'. make test runs a 3 s cell.
 OVERLOAD_ARGS ?=
+OVERLOAD_BEFORE := $(wildcard $(CURDIR)/benches/report/overload/before.json)
 overload: daemon
-	cd go-client && go run ./cmd/ferry-overload -ferryd $(FERRYD) -photos $(PHOTOS) -out $(CURDIR)/benches/report/overload -repo $(CURDIR) $(OVERLOAD_ARGS)
+	cd go-client && go run ./cmd/ferry-overload -ferryd $(FERRYD) -photos $(PHOTOS) -out $(CURDIR)/benches/report/overload -repo $(CURDIR) $(if $(OVERLOAD_BEFORE),-before $(OVERLOAD_BEFORE)) $(OVERLOAD_ARGS)
 
 # The units in systemd/ (systemd-analyze verify and security), and the daemon under socket
 # activation, in a sandbox and with NOTIFY_SOCKET; systemd need not be running (systemd/README.md).

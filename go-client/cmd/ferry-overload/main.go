@@ -24,6 +24,7 @@ import (
 
 type options struct {
 	ferryd, photos, out, name, repo string
+	before                          string
 	cell                            time.Duration
 	rounds                          int
 	callers                         []int
@@ -65,6 +66,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.photos, "photos", filepath.Join(root, "tests/data/photos"), "directory of the photos to thumbnail (*.jpg, *.png)")
 	fs.StringVar(&o.out, "out", filepath.Join(root, "benches/report/overload"), "directory of the report")
 	fs.StringVar(&o.name, "name", "report", "the report's file name without extension: NAME.md and NAME.svg")
+	fs.StringVar(&o.before, "before", "", "an earlier run's NAME.json: the report sets this run's figures beside it")
 	fs.StringVar(&o.repo, "repo", root, "the repository, for the daemon's git revision in the report")
 	fs.DurationVar(&o.cell, "cell", 5*time.Second, "time each subject spends in each cell")
 	fs.IntVar(&o.rounds, "rounds", 2, "slices each subject's time in a cell is cut into, alternating with the other subject's")
@@ -147,6 +149,11 @@ func run(o options, w io.Writer) (*results, error) {
 		return nil, err
 	}
 	res := &results{Opts: o, Started: time.Now(), Machine: describeMachine(o)}
+	if o.before != "" {
+		if res.Before, err = readSummary(o.before); err != nil {
+			return nil, fmt.Errorf("-before: %w", err)
+		}
+	}
 	mark := markCPU()
 	flags := []string{"--log-level", "warn", "--max-queue-wait", strconv.FormatFloat(o.maxQueueWait.Seconds(), 'f', -1, 64)}
 	res.DaemonFlags = flags

@@ -8,9 +8,12 @@ import (
 	"time"
 )
 
-// write puts NAME.md and NAME.svg in the output directory.
+// write puts NAME.md, NAME.svg and NAME.json in the output directory.
 func (r *results) write() error {
 	if err := os.MkdirAll(r.Opts.out, 0o755); err != nil {
+		return err
+	}
+	if err := writeSummary(filepath.Join(r.Opts.out, r.Opts.name+".json"), r.summary()); err != nil {
 		return err
 	}
 	svg := r.Opts.name + ".svg"
@@ -27,7 +30,7 @@ func (r *results) markdown(svg string) string {
 	p("# Overload: the plain client and the router side by side\n\n")
 	p("Written by `ferry-overload` (issue 21's harness; benches/README.md, \"Overload\") at %s UTC; the run took %v.\n\n",
 		r.Started.UTC().Format("2006-01-02 15:04"), r.Took.Round(time.Second))
-	p("- Command: `cd go-client && go run ./cmd/ferry-overload %s` (what `make overload` runs)\n", strings.Join(r.Opts.args, " "))
+	p("- Command: `%s` (what `make overload` runs)\n", r.command())
 	p("- Machine: %d CPUs, %s; %s; Linux %s; load average at the start %s; **other processes used %.0f%% of the CPUs during the run** (the noise in every figure below)\n", m.CPUs, m.CPUModel, m.GoVersion, m.Kernel, m.LoadAvg, r.OthersCPU*100)
 	p("- Daemon: %s, built from git %s; started by the harness with `%s`\n", m.FerrydVers, m.GitRev, strings.Join(r.DaemonFlags, " "))
 	p("- Unloaded thumbnail p50 (one caller, plain client): %s\n", r.Unloaded)
@@ -41,6 +44,10 @@ func (r *results) markdown(svg string) string {
 	p("## Bars (issue 21, \"Done when\")\n\n| bar | target | measured | verdict |\n|---|---|---|---|\n")
 	for _, bar := range r.Bars {
 		p("| %s | %s | %s | **%s** |\n", bar.Name, bar.Target, bar.Measured, bar.verdict())
+	}
+
+	if r.Before != nil {
+		p("%s", compareMarkdown(r.Opts.before, r.Before, r.summary()))
 	}
 
 	p("\n## Goodput and failures per cell\n\n")

@@ -27,6 +27,8 @@ type results struct {
 	Kill           []*killResult
 	KillNote       string
 	Bars           []bar
+	// Before is the earlier run given with -before, nil without.
+	Before *summary
 	// Accounting is the harness's own check of its counts (nil: they add up).
 	Accounting error
 }
@@ -141,6 +143,9 @@ func (r *results) judge() {
 			}
 		}
 		b.Measured = strings.Join(parts, "; ")
+		if b.Skipped {
+			b.Measured = "needs cells of 8 and of 320 callers"
+		}
 		add(b)
 	}
 	// Healthy daemon: no breaker opening, no not-responding.
