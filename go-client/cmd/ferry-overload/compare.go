@@ -49,17 +49,18 @@ func compareMarkdown(beforePath string, before *summary, now summary) string {
 	}
 
 	if len(now.Kill) > 0 {
-		p("\n| kill cell | ok/s | kill -> Go job, ms | ping -> daemon thumbnail, ms | breaker opens | lost |\n|---|---|---|---|---|---|\n")
+		p("\n| kill cell, down | ok/s | kill -> Go job, ms | ping -> daemon thumbnail, ms | breaker opens | lost |\n|---|---|---|---|---|---|\n")
 		oldKill := map[string]killSummary{}
+		killKey := func(k killSummary) string { return fmt.Sprintf("%s/%.0f", k.Subject, k.DownMs) }
 		for _, k := range before.Kill {
-			oldKill[k.Subject] = k
+			oldKill[killKey(k)] = k
 		}
 		for _, k := range now.Kill {
-			was, ok := oldKill[k.Subject]
+			was, ok := oldKill[killKey(k)]
 			if !ok {
 				continue
 			}
-			p("| %s | %.1f -> %.1f | %s -> %s | %s -> %s | %d -> %d | %d -> %d |\n", k.Subject, was.OKPerSec, k.OKPerSec,
+			p("| %s, %.1f s | %.1f -> %.1f | %s -> %s | %s -> %s | %d -> %d | %d -> %d |\n", k.Subject, k.DownMs/1000, was.OKPerSec, k.OKPerSec,
 				msOrNever(was.KillToGoStartMs), msOrNever(k.KillToGoStartMs), msOrNever(was.ReadyToDaemonMs), msOrNever(k.ReadyToDaemonMs),
 				was.BreakerOpens, k.BreakerOpens, was.Lost, k.Lost)
 		}

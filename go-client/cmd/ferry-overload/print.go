@@ -33,8 +33,8 @@ func printCell(w io.Writer, c *cellResult) {
 }
 
 func printKill(w io.Writer, k *killResult) {
-	fmt.Fprintf(w, "%-6s ok/s %.1f, %d attempts, failed %d (%s); kill->first failure %s, kill->Go job %s, kill->Go thumbnail %s, Go peak %d/%d; exec->ready %s, ready->daemon thumbnail %s; lost %d, breaker opens %d\n",
-		k.Subject, k.T.goodput(), k.T.Attempts, k.T.failedAttempts(), classesWord(k.T), dur(k.KillToFailure), dur(k.KillToGoStart), dur(k.KillToGoServed),
+	fmt.Fprintf(w, "%-6s down %v: ok/s %.1f, %d attempts, failed %d (%s); kill->first failure %s, kill->Go job %s, kill->Go thumbnail %s, Go peak %d/%d; exec->ready %s, ready->daemon thumbnail %s; lost %d, breaker opens %d\n",
+		k.Subject, k.Down, k.T.goodput(), k.T.Attempts, k.T.failedAttempts(), classesWord(k.T), dur(k.KillToFailure), dur(k.KillToGoStart), dur(k.KillToGoServed),
 		k.GoPeak, k.GoLimit, dur(k.ExecToReady), dur(k.readyToDaemon()), k.T.lost(), k.T.BreakerOpens)
 }
 
@@ -60,6 +60,7 @@ func printBars(w io.Writer, r *results) {
 	for _, b := range r.Bars {
 		fmt.Fprintf(w, "  %-12s %s: %s (target %s)\n", b.verdict(), b.Name, b.Measured, b.Target)
 	}
+	fmt.Fprintln(w, r.LateNote)
 	if r.Accounting != nil {
 		fmt.Fprintf(w, "ACCOUNTING FAILED: %v\n", r.Accounting)
 	}

@@ -46,6 +46,7 @@ func (r *results) markdown(svg string) string {
 		p("| %s | %s | %s | **%s** |\n", bar.Name, bar.Target, bar.Measured, bar.verdict())
 	}
 
+	p("\n%s\n", r.LateNote)
 	if r.Before != nil {
 		p("%s", compareMarkdown(r.Opts.before, r.Before, r.summary()))
 	}
@@ -69,15 +70,15 @@ func (r *results) markdown(svg string) string {
 	if len(r.Kill) == 0 {
 		p("%s.\n", r.KillNote)
 	} else {
-		p("%d callers, %v deadlines, no burners; SIGKILL %v into the run, the daemon started again %v later on the same socket, %v more. Times are from the kill, from the restart's exec, or from the restarted daemon's first answered ping (the harness's own probe, every 2 ms); `Go job` is the first moment the Go path ran a job (sampled every 0.5 ms).\n\n",
-			killCallers, killDeadline, killAfter, downFor, afterRestart)
-		p("| who | ok/s | attempts | failed attempts | kill -> first failure | kill -> Go job | kill -> Go thumbnail | Go jobs at once (limit) | exec -> ping answered | ping -> daemon thumbnail | breaker opens | lost |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		p("%d callers, %v deadlines, no burners; SIGKILL %v into the run, the daemon started again on the same socket after %v (once each, the bars take the worst), %v more. Times are from the kill, from the restart's exec, or from the restarted daemon's first answered ping (the harness's own probe, every 2 ms); `Go job` is the first moment the Go path ran a job (sampled every 0.5 ms).\n\n",
+			killCallers, killDeadline, killAfter, downTimes, afterRestart)
+		p("| who | down | ok/s | attempts | failed attempts | kill -> first failure | kill -> Go job | kill -> Go thumbnail | Go jobs at once (limit) | exec -> ping answered | ping -> daemon thumbnail | breaker opens | lost |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, k := range r.Kill {
 			limit := "-"
 			if k.GoLimit > 0 {
 				limit = fmt.Sprintf("%d (%d)", k.GoPeak, k.GoLimit)
 			}
-			p("| %s | %.1f | %d | %s | %s | %s | %s | %s | %s | %s | %d | %d |\n", k.Subject, k.T.goodput(), k.T.Attempts, classesWord(k.T),
+			p("| %s | %v | %.1f | %d | %s | %s | %s | %s | %s | %s | %s | %d | %d |\n", k.Subject, k.Down, k.T.goodput(), k.T.Attempts, classesWord(k.T),
 				dur(k.KillToFailure), dur(k.KillToGoStart), dur(k.KillToGoServed), limit, dur(k.ExecToReady), dur(k.readyToDaemon()), k.T.BreakerOpens, k.T.lost())
 		}
 	}

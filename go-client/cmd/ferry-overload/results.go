@@ -27,6 +27,8 @@ type results struct {
 	Kill           []*killResult
 	KillNote       string
 	Bars           []bar
+	// LateNote says which cells outside the kill cell had calls returning late or lost.
+	LateNote string
 	// Before is the earlier run given with -before, nil without.
 	Before *summary
 	// Accounting is the harness's own check of its counts (nil: they add up).
@@ -189,46 +191,64 @@ func (r *results) judge() {
 		add(bar{Name: "accepted requests, p99 (worst cell)", Target: fmt.Sprintf("<= %s (--max-queue-wait %v + 2 x %s unloaded)", ms(r.acceptedLimit()), r.Opts.maxQueueWait, ms(r.Unloaded.Slowest)),
 			Measured: fmt.Sprintf("%s (%s)", ms(worstAcc), accWhere), Pass: worstAcc <= r.acceptedLimit(), Skipped: len(r.Cells) == 0})
 	}
-	// The daemon killed and restarted.
+	// The daemon killed and restarted: the worst of the router's runs.
 	{
-		var rk *killResult
+		goName, peakName := "Go path serving after the kill (first Go job running)", "Go jobs at once after the kill"
+		restartName, lostName := "daemon used again after its restart (from its first answered ping)", "requests lost across the kill (hung past deadline or untyped)"
+		var runs []*killResult
 		lost, lostParts := 0, []string{}
 		for _, k := range r.Kill {
 			if k.Subject == routerName {
-				rk = k
+				runs = append(runs, k)
 			}
 			lost += k.T.lost()
-			lostParts = append(lostParts, fmt.Sprintf("%s %d", k.Subject, k.T.lost()))
+			lostParts = append(lostParts, fmt.Sprintf("%s after %v down: %d", k.Subject, k.Down, k.T.lost()))
 		}
-		if rk == nil {
-			for _, b := range []bar{{Name: "Go path serving after the kill", Target: "<= " + ms(goStartLimit)},
-				{Name: "Go jobs at once after the kill", Target: "<= goproc's limit"},
-				{Name: "daemon used again after its restart", Target: "<= " + ms(restartLimit)},
-				{Name: "requests lost across the kill", Target: "0"}} {
+		if len(runs) == 0 {
+			for _, b := range []bar{{Name: goName, Target: "<= " + ms(goStartLimit)}, {Name: peakName, Target: "<= goproc's limit"},
+				{Name: restartName, Target: "<= " + ms(restartLimit)}, {Name: lostName, Target: "0"}} {
 				b.Skipped, b.Measured = true, r.KillNote
 				add(b)
 			}
 		} else {
-			add(bar{Name: "Go path serving after the kill (first Go job running)", Target: "<= " + ms(goStartLimit),
-				Measured: fmt.Sprintf("%s (first Go thumbnail at %s)", dur(rk.KillToGoStart), dur(rk.KillToGoServed)),
-				Pass:     rk.KillToGoStart != never && rk.KillToGoStart <= goStartLimit})
-			add(bar{Name: "Go jobs at once after the kill", Target: fmt.Sprintf("<= %d (goproc's limit)", rk.GoLimit),
-				Measured: fmt.Sprint(rk.GoPeak), Pass: rk.GoPeak <= rk.GoLimit})
-			add(bar{Name: "daemon used again after its restart (from its first answered ping)", Target: "<= " + ms(restartLimit),
-				Measured: fmt.Sprintf("%s (%s from exec; the daemon answered a ping %s after exec)", dur(rk.readyToDaemon()), dur(rk.ExecToDaemon), dur(rk.ExecToReady)),
-				Pass:     rk.readyToDaemon() != never && rk.readyToDaemon() <= restartLimit})
-			add(bar{Name: "requests lost across the kill (hung past deadline or untyped)", Target: "0", Measured: strings.Join(lostParts, ", "), Pass: lost == 0})
+			goStart, goServed, restart, peak, limit := time.Duration(0), time.Duration(0), time.Duration(0), 0, runs[0].GoLimit
+			var restartParts []string
+			for _, k := range runs {
+				goStart, goServed, restart = worse(goStart, k.KillToGoStart), worse(goServed, k.KillToGoServed), worse(restart, k.readyToDaemon())
+				peak = max(peak, k.GoPeak)
+				if k.readyToDaemon() == never {
+					restartParts = append(restartParts, fmt.Sprintf("not within the %v after %v down", afterRestart, k.Down))
+				} else {
+					restartParts = append(restartParts, fmt.Sprintf("%s after %v down (%s from exec)", ms(k.readyToDaemon()), k.Down, ms(k.ExecToDaemon)))
+				}
+			}
+			add(bar{Name: goName, Target: "<= " + ms(goStartLimit), Measured: fmt.Sprintf("worst %s (first Go thumbnail: worst %s)", dur(goStart), dur(goServed)),
+				Pass: goStart != never && goStart <= goStartLimit})
+			add(bar{Name: peakName, Target: fmt.Sprintf("<= %d (goproc's limit)", limit), Measured: fmt.Sprint(peak), Pass: peak <= limit})
+			add(bar{Name: restartName, Target: "<= " + ms(restartLimit), Measured: strings.Join(restartParts, "; "),
+				Pass: restart != never && restart <= restartLimit})
+			add(bar{Name: lostName, Target: "0", Measured: strings.Join(lostParts, ", "), Pass: lost == 0})
 		}
-	}
-	// Lost anywhere else.
-	{
-		lost := 0
-		for _, c := range append(append([]*cellResult(nil), r.Cells...), r.Quota...) {
-			lost += c.Plain.lost() + c.Router.lost()
-		}
-		add(bar{Name: "requests lost in the other cells", Target: "0", Measured: fmt.Sprint(lost), Pass: lost == 0, Skipped: len(r.Cells) == 0})
 	}
 	r.Bars = bars
+	r.LateNote = r.lateNote()
+}
+
+// lateNote: calls lost outside the kill cell are not one of the bars (the grid's burners
+// delay the harness's own goroutines too), but a reader should see them.
+func (r *results) lateNote() string {
+	var parts []string
+	total := 0
+	for _, c := range append(append([]*cellResult(nil), r.Cells...), r.Quota...) {
+		if n := c.Plain.lost() + c.Router.lost(); n > 0 {
+			total += n
+			parts = append(parts, fmt.Sprintf("%s: client %d, router %d", c.Spec, c.Plain.lost(), c.Router.lost()))
+		}
+	}
+	if total == 0 {
+		return "No call outside the kill cell returned more than " + lateSlack.String() + " after its deadline, hung, or failed untyped."
+	}
+	return fmt.Sprintf("Calls outside the kill cell that returned more than %v after their deadline, hung or failed untyped: %d (%s). Not one of the issue's bars: in cells with burners the harness's own goroutines wait for a core too.", lateSlack, total, strings.Join(parts, "; "))
 }
 
 func burnWord(b bool) string {
@@ -246,6 +266,14 @@ func ms(d time.Duration) string {
 		return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
 	}
 	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}
+
+// worse is the longer of two times, never being the longest.
+func worse(a, b time.Duration) time.Duration {
+	if a == never || b == never {
+		return never
+	}
+	return max(a, b)
 }
 
 // dur is ms, or "never" for a moment that did not come.

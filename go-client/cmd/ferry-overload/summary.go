@@ -47,6 +47,7 @@ type subjectSummary struct {
 
 type killSummary struct {
 	Subject          string  `json:"subject"`
+	DownMs           float64 `json:"down_ms"`
 	OKPerSec         float64 `json:"ok_per_s"`
 	KillToGoStartMs  float64 `json:"kill_to_go_start_ms"`
 	ReadyToDaemonMs  float64 `json:"ready_to_daemon_ms"`
@@ -95,7 +96,7 @@ func (r *results) summary() summary {
 		}
 	}
 	for _, k := range r.Kill {
-		s.Kill = append(s.Kill, killSummary{Subject: k.Subject, OKPerSec: k.T.goodput(), KillToGoStartMs: msf(k.KillToGoStart), ReadyToDaemonMs: msf(k.readyToDaemon()),
+		s.Kill = append(s.Kill, killSummary{Subject: k.Subject, DownMs: msf(k.Down), OKPerSec: k.T.goodput(), KillToGoStartMs: msf(k.KillToGoStart), ReadyToDaemonMs: msf(k.readyToDaemon()),
 			GoPeak: k.GoPeak, Lost: k.T.lost(), BreakerOpens: k.T.BreakerOpens, FailedAttempts: k.T.failedAttempts(),
 			KillToFailureMs: msf(k.KillToFailure), KillToGoServedMs: msf(k.KillToGoServed)})
 	}
