@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,15 @@ const (
 // downTimes: two, so that a restart that happens to fall just before a breaker's probe (a
 // matter of phase) does not decide the bar alone; the bars take the worst.
 var downTimes = []time.Duration{2 * time.Second, 2500 * time.Millisecond}
+
+// downWord is "2s or 2.5s".
+func downWord() string {
+	var parts []string
+	for _, d := range downTimes {
+		parts = append(parts, d.String())
+	}
+	return strings.Join(parts, " or ")
+}
 
 // never marks a moment that did not come.
 const never = time.Duration(-1)

@@ -199,7 +199,7 @@ func run(o options, w io.Writer) (*results, error) {
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(w, "\nkill cell: %d callers, %v deadlines; SIGKILL after %v, restart %v later, %v more\n", killCallers, killDeadline, killAfter, downTimes, afterRestart)
+		fmt.Fprintf(w, "\nkill cell: %d callers, %v deadlines; SIGKILL after %v, restart %v later, %v more\n", killCallers, killDeadline, killAfter, downWord(), afterRestart)
 		res.Kill, err = runKill(kd, photos)
 		kd.close()
 		if err != nil {

@@ -70,8 +70,8 @@ func (r *results) markdown(svg string) string {
 	if len(r.Kill) == 0 {
 		p("%s.\n", r.KillNote)
 	} else {
-		p("%d callers, %v deadlines, no burners; SIGKILL %v into the run, the daemon started again on the same socket after %v (once each, the bars take the worst), %v more. Times are from the kill, from the restart's exec, or from the restarted daemon's first answered ping (the harness's own probe, every 2 ms); `Go job` is the first moment the Go path ran a job (sampled every 0.5 ms).\n\n",
-			killCallers, killDeadline, killAfter, downTimes, afterRestart)
+		p("%d callers, %v deadlines, no burners; SIGKILL %v into the run, the daemon started again on the same socket after %s (one run each, the bars take the worst), %v more. Times are from the kill, from the restart's exec, or from the restarted daemon's first answered ping (the harness's own probe, every 2 ms); `Go job` is the first moment the Go path ran a job (sampled every 0.5 ms); never: not within the run (%v after the restart).\n\n",
+			killCallers, killDeadline, killAfter, downWord(), afterRestart, afterRestart)
 		p("| who | down | ok/s | attempts | failed attempts | kill -> first failure | kill -> Go job | kill -> Go thumbnail | Go jobs at once (limit) | exec -> ping answered | ping -> daemon thumbnail | breaker opens | lost |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, k := range r.Kill {
 			limit := "-"
