@@ -239,10 +239,15 @@ func (r *results) judge() {
 func (r *results) lateNote() string {
 	var parts []string
 	total := 0
-	for _, c := range append(append([]*cellResult(nil), r.Cells...), r.Quota...) {
-		if n := c.Plain.lost() + c.Router.lost(); n > 0 {
-			total += n
-			parts = append(parts, fmt.Sprintf("%s: client %d, router %d", c.Spec, c.Plain.lost(), c.Router.lost()))
+	for _, group := range []struct {
+		cells []*cellResult
+		where string
+	}{{r.Cells, ""}, {r.Quota, ", half a core"}} {
+		for _, c := range group.cells {
+			if n := c.Plain.lost() + c.Router.lost(); n > 0 {
+				total += n
+				parts = append(parts, fmt.Sprintf("%s%s: client %d, router %d", c.Spec, group.where, c.Plain.lost(), c.Router.lost()))
+			}
 		}
 	}
 	if total == 0 {
