@@ -8,7 +8,7 @@ OUT ?= $(CURDIR)/out/thumbs
 # once: `cargo test --release` builds target/release/ferryd, which the Go and systemd tests start.
 CARGO_TEST := cargo test --release --locked
 
-.PHONY: all setup build run test test-vectors test-rust test-go test-systemd test-deploy test-deps test-cross bench clean install
+.PHONY: all setup build run test test-vectors test-rust test-go test-systemd test-deploy test-deps test-cross bench overload clean install
 
 all: build
 
@@ -69,6 +69,18 @@ fuzz:
 # tests/daemon/limits and overload run bounded versions of each.
 soak: daemon
 	python3 scripts/soak-limits.py --ferryd $(FERRYD) --ulimit-v 4194304
+
+# Issue 21's overload harness: the plain ferry.Client and router.New(client, nil) side by side,
+# against a ferryd the harness starts itself, at 2/8/64/320 callers x 1 s/5 s deadlines x with and
+# without CPU-burning goroutines, then the daemon under half a core (a cgroup: needs root, else
+# skipped loudly) and SIGKILLed mid-run. About 4 minutes on 2 cores; the report, with its bars
+# marked PASS or MISS, lands in benches/report/overload/ (benches/README.md, "Overload").
+# The committed run before issue 21's fixes (before.json), when present, is set beside the new one.
+# OVERLOAD_ARGS adds flags, e.g. OVERLOAD_ARGS='-cell 10s -strict'. make test runs a 3 s cell.
+OVERLOAD_ARGS ?=
+OVERLOAD_BEFORE := $(wildcard $(CURDIR)/benches/report/overload/before.json)
+overload: daemon
+	cd go-client && go run ./cmd/ferry-overload -ferryd $(FERRYD) -photos $(PHOTOS) -out $(CURDIR)/benches/report/overload -repo $(CURDIR) $(if $(OVERLOAD_BEFORE),-before $(OVERLOAD_BEFORE)) $(OVERLOAD_ARGS)
 
 # The units in systemd/ (systemd-analyze verify and security), and the daemon under socket
 # activation, in a sandbox and with NOTIFY_SOCKET; systemd need not be running (systemd/README.md).
