@@ -38,6 +38,10 @@ type Client struct {
 // hello handshake before returning (unless WithLazyConnect is given), so a daemon that is down
 // yields an error wrapping ErrUnavailable. The remaining connections of the pool are opened in the
 // background. ctx bounds the first connection only; it does not limit the Client's lifetime.
+//
+// On a platform where ferryd cannot run (Windows, any non-Unix GOOS), Dial fails with an error
+// matching both ErrUnsupportedPlatform and ErrUnavailable; with WithLazyConnect it returns a
+// Client whose every call fails so, for a router that then serves on the Go path.
 func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, error) {
 	cfg := newConfig(opts)
 	c := &Client{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/ferryd/ferry/go-client/internal/wire"
@@ -95,6 +96,10 @@ const handshakeID = 1
 // connect opens one connection: connect, hello, then the reader and writer start. Errors are
 // wrapped in ErrUnavailable: no connection could be made.
 func (c *Client) connect(ctx context.Context) (*conn, error) {
+	if !daemonPlatform {
+		return nil, fmt.Errorf("%w: %w (GOOS %s): use the in-process Go path (package goproc) or the router's kill switch",
+			ErrUnavailable, ErrUnsupportedPlatform, runtime.GOOS)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.dialTimeout)
 	defer cancel()
 	var d net.Dialer

@@ -1,10 +1,6 @@
 package router
 
-import (
-	"fmt"
-	"os"
-	"syscall"
-)
+import "os"
 
 // fileLen is the size of a request's File for the cost table (0 when it cannot be read: the
 // path chosen then refuses the file with its own bad_file).
@@ -14,29 +10,4 @@ func fileLen(f *os.File) int {
 		return 0
 	}
 	return int(min(info.Size(), int64(^uint(0)>>1)))
-}
-
-// dupFile gives a shadow call a descriptor of its own for a request's File: the caller may
-// close its file as soon as its own call returns, while the shadow still runs. Both share the
-// file offset, which neither path moves (both read with pread). The shadow closes the copy.
-func dupFile(f *os.File) (*os.File, error) {
-	raw, err := f.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var dup int
-	var dupErr error
-	if err := raw.Control(func(fd uintptr) {
-		syscall.ForkLock.RLock()
-		defer syscall.ForkLock.RUnlock()
-		if dup, dupErr = syscall.Dup(int(fd)); dupErr == nil {
-			syscall.CloseOnExec(dup)
-		}
-	}); err != nil {
-		return nil, err
-	}
-	if dupErr != nil {
-		return nil, fmt.Errorf("ferry router: duplicating the request's file for the shadow call: %w", dupErr)
-	}
-	return os.NewFile(uintptr(dup), f.Name()), nil
 }
