@@ -43,14 +43,17 @@ type conn struct {
 	// dead is closed when the connection fails; the writer stops on it.
 	dead chan struct{}
 
-	// hangAfter is the hang timeout (see checkHung); watch, watching, pinged, armedAt and
-	// lastCheck (Unix nanoseconds) are the watch's state, guarded by mu.
-	hangAfter time.Duration
+	// rtt gives the hang timeout and takes the round trips of this connection's pings (see
+	// checkHung); nil when hang detection is off. watch, watching, armedAt, lastCheck, pingID
+	// and pingSent (Unix nanoseconds) are the watch's state, guarded by mu; pingID is the id of
+	// the watch's ping in flight, 0 when none is.
+	rtt       *rttEstimator
 	watch     *time.Timer
 	watching  bool
-	pinged    bool
 	armedAt   int64
 	lastCheck int64
+	pingID    uint64
+	pingSent  int64
 
 	// qmu guards queue and qclosed.
 	qmu sync.Mutex
@@ -69,17 +72,17 @@ type conn struct {
 	wg sync.WaitGroup
 }
 
-func newConn(nc net.Conn, br *bufio.Reader, moved *activity, info *ServerInfo, hangAfter time.Duration) *conn {
+func newConn(nc net.Conn, br *bufio.Reader, moved *activity, info *ServerInfo, rtt *rttEstimator) *conn {
 	c := &conn{
-		nc:        nc,
-		br:        br,
-		moved:     moved,
-		hangAfter: hangAfter,
-		maxFrame:  int(info.MaxFrame),
-		info:      info,
-		pending:   make(map[uint64]*call),
-		dead:      make(chan struct{}),
-		wake:      make(chan struct{}, 1),
+		nc:       nc,
+		br:       br,
+		moved:    moved,
+		rtt:      rtt,
+		maxFrame: int(info.MaxFrame),
+		info:     info,
+		pending:  make(map[uint64]*call),
+		dead:     make(chan struct{}),
+		wake:     make(chan struct{}, 1),
 	}
 	c.bw = bufio.NewWriterSize(stampWriter{nc, moved}, ioBufferSize)
 	c.wg.Add(2)
@@ -274,14 +277,77 @@ func (c *conn) writeOne(bw *bufio.Writer, cl *call) error {
 		return nil
 	}
 	var err error
-	if cl.file != nil {
+	switch {
+	case cl.file != nil:
 		err = c.writeFileFrame(bw, cl)
-	} else {
+	case cl.step != nil:
+		err = c.writeReferencing(bw, cl)
+	default:
 		_, err = cl.frame.WriteTo(bw)
 	}
 	cl.state.Store(stateWritten)
 	c.finishFrame(cl)
 	return err
+}
+
+// writeReferencing writes a frame whose payload is the caller's memory, one writeStep of the
+// payload at a time under cl.step, so that an abandoning caller can swap what is left for a copy
+// between two steps (detachPayload). bufio copies what it buffers, so once a step's Write
+// returns nothing of it is read again.
+func (c *conn) writeReferencing(bw *bufio.Writer, cl *call) error {
+	f := &cl.frame
+	if _, err := bw.Write(f.Buf[:f.Split]); err != nil {
+		return err
+	}
+	for off, total := 0, len(f.Payload); off < total; {
+		n := min(writeStep, total-off)
+		cl.step <- struct{}{}
+		src := cl.payload[off-cl.payloadBase:]
+		_, err := bw.Write(src[:n])
+		off += n
+		cl.payloadOff = off
+		<-cl.step
+		if err != nil {
+			return err
+		}
+	}
+	_, err := bw.Write(f.Buf[f.Split:])
+	return err
+}
+
+// abandonWriteWait bounds how long an abandoning caller waits for the writer to let go of its
+// memory: one step of writeReferencing, or the small frame of a file passed by descriptor. A
+// step takes microseconds while the daemon reads; only a full socket (a daemon that has stopped
+// reading, which the hang timeout usually catches first) makes it longer, and then the
+// connection is failed rather than the caller kept.
+const abandonWriteWait = time.Second
+
+// detachPayload lets a caller whose ctx ended leave while its frame is being written: it takes
+// the step lock between two steps and swaps what is left of the payload for a copy, which the
+// writer finishes from. For a file frame it waits for the frame to go. It reports false when
+// the writer did not let go within abandonWriteWait.
+func (c *conn) detachPayload(cl *call) bool {
+	timer := time.NewTimer(abandonWriteWait)
+	defer timer.Stop()
+	if cl.step == nil {
+		select {
+		case <-cl.written:
+			return true
+		case <-timer.C:
+			return false
+		}
+	}
+	select {
+	case cl.step <- struct{}{}:
+		rest := cl.payload[cl.payloadOff-cl.payloadBase:]
+		cl.payload, cl.payloadBase = append([]byte(nil), rest...), cl.payloadOff
+		<-cl.step
+		return true
+	case <-cl.written:
+		return true
+	case <-timer.C:
+		return false
+	}
 }
 
 func (c *conn) finishFrame(cl *call) {
@@ -372,9 +438,13 @@ func (c *conn) dispatch(body []byte, copyBins bool) bool {
 	c.mu.Lock()
 	cl := c.pending[id]
 	delete(c.pending, id)
+	if cl == nil && id == c.pingID && c.pingID != 0 {
+		c.rtt.sample(time.Duration(time.Now().UnixNano() - c.pingSent))
+		c.pingID = 0
+	}
 	c.mu.Unlock()
 	if cl == nil {
-		return true // the caller gave up on it; a cancel frame is on its way or already read
+		return true // the watch's ping, or the caller gave up on it (a cancel frame is on its way or already read)
 	}
 	if err := wire.DecodeReply(body, cl.op, &cl.reply, copyBins); err != nil {
 		cl.err = fmt.Errorf("%w: %s reply: %v", ErrProtocol, cl.op, err)

@@ -38,6 +38,6 @@ func (c *conn) writeFileFrame(bw *bufio.Writer, cl *call) error {
 	if sendErr == nil && n < len(frame) {
 		_, sendErr = uc.Write(frame[n:])
 	}
-	c.moved.touch()
+	c.moved.wrote(n)
 	return sendErr
 }

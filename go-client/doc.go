@@ -65,9 +65,12 @@
 // A daemon that is stopped or wedged keeps its socket open and answers nothing. Each connection
 // watches for that: while requests are pending and nothing has arrived for half the hang timeout
 // it pings the daemon (answered even when every worker is busy, so a long job never looks like
-// a hang), and when nothing at all has arrived for the whole hang timeout (WithHangTimeout,
-// DefaultHangTimeout, 250 ms) it fails its calls with ErrNotResponding. A stopped daemon thus
-// costs a call in flight about 250 ms, not its whole deadline.
+// a hang), and when nothing at all has arrived for twice the hang timeout it fails its calls
+// with ErrNotResponding. The hang timeout adapts like TCP's retransmission timer: a floor
+// (WithHangTimeout, DefaultHangTimeout, 250 ms) raised by the measured ping round trips and their
+// variance on a loaded host, up to DefaultMaxHangTimeout; Client.HangTimeout reports it. A
+// stopped daemon thus costs a call in flight about 500 ms on an idle host, not its whole
+// deadline, and a healthy daemon on a loaded host is not declared hung.
 //
 // The Client logs nothing.
 //

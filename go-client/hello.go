@@ -114,7 +114,7 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 		_ = nc.Close()
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnavailable, c.path, err)
 	}
-	cn := newConn(nc, br, moved, info, c.cfg.hangTimeout)
+	cn := newConn(nc, br, moved, info, c.rtt)
 	cn.nextID.Store(handshakeID)
 	return cn, nil
 }
