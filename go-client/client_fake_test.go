@@ -551,7 +551,7 @@ func withoutPings(hs []wire.Header) []wire.Header {
 }
 
 // A daemon that takes requests and answers nothing, pings included, is declared hung after twice
-// hang timeout: the call fails with ErrNotResponding (safe to retry) long before its deadline.
+// the hang timeout: the call fails with ErrNotResponding (safe to retry) long before its deadline.
 func TestFakeHungDaemonIsDetected(t *testing.T) {
 	s := newFakeServer(t, func(fc *fakeConn, req wire.Request) {}) // answers hello only
 	const hang = 200 * time.Millisecond
