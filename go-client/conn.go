@@ -54,6 +54,10 @@ type conn struct {
 	lastCheck int64
 	pingID    uint64
 	pingSent  int64
+	// pingWritten and pingWrittenAt (Unix nanoseconds) are the id of the watch's last ping that
+	// the writer wrote, and when: set by the writer, read by the watch.
+	pingWritten   atomic.Uint64
+	pingWrittenAt atomic.Int64
 
 	// qmu guards queue and qclosed.
 	qmu sync.Mutex
@@ -286,6 +290,10 @@ func (c *conn) writeOne(bw *bufio.Writer, cl *call) error {
 		_, err = cl.frame.WriteTo(bw)
 	}
 	cl.state.Store(stateWritten)
+	if cl.op == wire.OpPing && cl.done == nil && err == nil { // the watch's ping (see checkHung)
+		c.pingWrittenAt.Store(time.Now().UnixNano())
+		c.pingWritten.Store(cl.id)
+	}
 	c.finishFrame(cl)
 	return err
 }

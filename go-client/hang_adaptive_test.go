@@ -44,8 +44,17 @@ func TestHangTimeoutAdaptsToPingRoundTrips(t *testing.T) {
 	if got := e.timeout(); got != DefaultHangTimeout {
 		t.Errorf("fast pings again: %v, want the floor %v", got, DefaultHangTimeout)
 	}
-	if big := newRTTEstimator(10 * time.Second); big.ceiling != 10*time.Second {
-		t.Errorf("a floor over DefaultMaxHangTimeout is also the ceiling, got %v", big.ceiling)
+	if got := e.failAfter(); got != 2*DefaultHangTimeout {
+		t.Errorf("fails after %v of silence, want twice the timeout", got)
+	}
+	for range 50 {
+		e.sample(20 * time.Second)
+	}
+	if got := e.failAfter(); got != DefaultMaxHangTimeout {
+		t.Errorf("slow pings: fails after %v of silence, want the ceiling %v", got, DefaultMaxHangTimeout)
+	}
+	if big := newRTTEstimator(10 * time.Second); big.ceiling != 20*time.Second || big.failAfter() != 20*time.Second {
+		t.Errorf("a floor over half DefaultMaxHangTimeout: ceiling %v, fails after %v; want twice the floor", big.ceiling, big.failAfter())
 	}
 }
 
@@ -129,7 +138,9 @@ func TestNoFalseHangUnderLoad(t *testing.T) {
 			if !errors.Is(err, ErrNotResponding) {
 				t.Fatalf("stopped daemon: %v, want ErrNotResponding", err)
 			}
-			if bound := 2*max(limit, c.HangTimeout()) + time.Second; took > bound {
+			// The silence that fails a connection, plus one watch tick, plus scheduling.
+			hangAfter := max(limit, c.HangTimeout())
+			if bound := min(2*hangAfter, DefaultMaxHangTimeout) + hangAfter/watchTicks + time.Second; took > bound {
 				t.Errorf("stopped daemon detected after %v, over %v", took, bound)
 			}
 		})

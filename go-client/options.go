@@ -22,9 +22,9 @@ const (
 	// measured ping round trips (see WithHangTimeout). A stopped daemon costs a call in flight
 	// about twice this long (500 ms) when the host is idle.
 	DefaultHangTimeout = 250 * time.Millisecond
-	// DefaultMaxHangTimeout caps the adaptive hang timeout (or is the floor, if the floor set
-	// with WithHangTimeout is larger): however slow the pings get, a daemon that answers nothing
-	// for this long is declared hung.
+	// DefaultMaxHangTimeout caps the adaptive hang timeout and the silence that fails a
+	// connection (or twice the floor set with WithHangTimeout, if that is larger): however slow
+	// the pings were, a daemon that answers nothing for this long is declared hung.
 	DefaultMaxHangTimeout = 5 * time.Second
 	// DefaultRedialBackoff is the wait after a failed connection attempt before the next one; it
 	// doubles with each further failure up to DefaultMaxRedialBackoff. Calls made while a slot

@@ -11,7 +11,8 @@ import (
 // them by 1/8 and 1/4, and rto = srtt + 4*rttvar. The hang timeout is twice rto (a ping may go
 // out a quarter of the timeout after the silence began, and it must have had the whole timeout;
 // see checkHung, which fails a connection after twice the timeout's silence), never below the floor
-// (WithHangTimeout, DefaultHangTimeout) and never above the ceiling (DefaultMaxHangTimeout).
+// (WithHangTimeout, DefaultHangTimeout) and never above the ceiling (DefaultMaxHangTimeout, or
+// twice the floor if that is larger), which also caps the silence that fails a connection.
 //
 // Only pings are samples. The daemon answers a ping from the connection's own task, even while
 // every worker is busy, so a ping's round trip measures exactly what the hang watch waits on: our
@@ -35,13 +36,18 @@ type rttEstimator struct {
 }
 
 func newRTTEstimator(floor time.Duration) *rttEstimator {
-	e := &rttEstimator{floor: floor, ceiling: max(DefaultMaxHangTimeout, floor)}
+	e := &rttEstimator{floor: floor, ceiling: max(DefaultMaxHangTimeout, 2*floor)}
 	e.current.Store(int64(floor))
 	return e
 }
 
 // timeout is the hang timeout now.
 func (e *rttEstimator) timeout() time.Duration { return time.Duration(e.current.Load()) }
+
+// failAfter is the silence after which a connection is failed: twice the timeout (one back-off,
+// see checkHung), but never more than the ceiling, so that a stopped daemon is found within
+// DefaultMaxHangTimeout however slow the pings were before it stopped.
+func (e *rttEstimator) failAfter() time.Duration { return min(2*e.timeout(), e.ceiling) }
 
 // sample feeds one ping round trip.
 func (e *rttEstimator) sample(rtt time.Duration) {
@@ -63,9 +69,9 @@ func (e *rttEstimator) sample(rtt time.Duration) {
 
 // HangTimeout returns the hang timeout now: a connection with requests pending that stays silent
 // this long, a ping unanswered, is suspect, and after twice this long its calls fail with
-// ErrNotResponding. It is the floor set by WithHangTimeout (DefaultHangTimeout), raised
-// while the measured ping round trips of this Client's connections are slow or vary (see
-// WithHangTimeout), up to DefaultMaxHangTimeout. It is 0 when hang detection is off (a negative
+// ErrNotResponding (at most DefaultMaxHangTimeout). It is the floor set by WithHangTimeout
+// (DefaultHangTimeout), raised while the measured ping round trips of this Client's connections
+// are slow or vary (see WithHangTimeout), up to DefaultMaxHangTimeout. It is 0 when hang detection is off (a negative
 // WithHangTimeout). A caller that waits for the daemon's liveness in its own way (a health
 // probe) can use it as a timeout that does not cry wolf on a loaded host.
 func (c *Client) HangTimeout() time.Duration {

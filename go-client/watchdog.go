@@ -23,10 +23,13 @@ import (
 // read some of them.
 
 // activity records when bytes last moved on a connection, in either direction, in Unix
-// nanoseconds, and how many bytes were written since then.
+// nanoseconds, and how many bytes were written since then. writing is when the write system
+// call in progress began, 0 when none is: a write that lasts means a full socket (the daemon is
+// not reading), not a writer that this process has not scheduled.
 type activity struct {
-	last atomic.Int64
-	sent atomic.Int64
+	last    atomic.Int64
+	sent    atomic.Int64
+	writing atomic.Int64
 }
 
 func (a *activity) touch() {
@@ -74,7 +77,9 @@ type stampWriter struct {
 func (s stampWriter) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
+		s.a.writing.Store(time.Now().UnixNano())
 		n, err := s.w.Write(p[:min(len(p), writeStep)])
+		s.a.writing.Store(0)
 		written += n
 		s.a.wrote(n)
 		if err != nil {
@@ -121,12 +126,18 @@ func (c *conn) checkHung() {
 	silent := time.Duration(now - since)
 	// Silence for the hang timeout only makes the connection suspect: like TCP after a
 	// retransmission timeout, the watch backs off and waits as long again, and fails the
-	// connection after twice the timeout's silence. The first expiry is where a sudden load
-	// spike would cry wolf: it comes before any ping has measured the new load. The ping in
-	// flight must also have had the whole timeout to come back: a check that runs late (this
-	// process starved) may only just have sent it.
-	pinged := c.pingID != 0 && time.Duration(now-c.pingSent) >= hangAfter
-	isHung := pinged && time.Duration(now-since) >= 2*hangAfter && hung(now, since, c.lastCheck, hangAfter)
+	// connection after twice the timeout's silence (DefaultMaxHangTimeout at most). The first
+	// expiry is where a sudden load spike would cry wolf: it comes before any ping has measured
+	// the new load. And the daemon must have had the ping for half the timeout: a ping still in
+	// our queue, behind a writer this process has not run, proves nothing against the daemon;
+	// a writer stuck that long in one write (a full socket: the daemon reads nothing) stands for
+	// a ping it has not read.
+	pinged := c.pingID != 0 && c.pingWritten.Load() == c.pingID &&
+		time.Duration(now-c.pingWrittenAt.Load()) >= hangAfter/2
+	if ws := c.moved.writing.Load(); c.pingID != 0 && ws != 0 && time.Duration(now-ws) >= hangAfter/2 {
+		pinged = true
+	}
+	isHung := pinged && time.Duration(now-since) >= c.rtt.failAfter() && hung(now, since, c.lastCheck, hangAfter)
 	c.lastCheck = now
 	if isHung && c.repliesWaiting() {
 		// The daemon has answered; our reader has not run yet. Not a hang: the reply's bytes
