@@ -13,7 +13,7 @@ import (
 // it until Checksum returns. With req.File set instead, the daemon reads the file (see
 // ChecksumFile). req.DataReader with req.DataSize is taken as for Resize's ImageReader.
 func (c *Client) Checksum(ctx context.Context, req ChecksumRequest) (*ChecksumResult, error) {
-	if err := resolveData(&req, c.uploadLimit()); err != nil {
+	if err := req.ResolveReader(c.uploadLimit()); err != nil {
 		return nil, err
 	}
 	// Up to four algorithms (all there are) fit this array, keeping the conversion off the heap.

@@ -21,7 +21,7 @@ import (
 // With req.ImageReader (an upload's multipart.File) and req.ImageSize, an *os.File of that size
 // goes by descriptor and any other reader is read into the request, up to max_frame.
 func (c *Client) Resize(ctx context.Context, req ResizeRequest) (*ResizeResult, error) {
-	if err := resolveImage(&req, c.uploadLimit()); err != nil {
+	if err := req.ResolveReader(c.uploadLimit()); err != nil {
 		return nil, err
 	}
 	w, err := wireResize(&req)

@@ -7,29 +7,38 @@ import (
 	"github.com/ferryd/ferry/go-client/internal/upload"
 )
 
-// resolveImage replaces req.ImageReader by req.File (an *os.File of exactly ImageSize bytes) or
-// req.Image (ImageSize bytes read from it), bounded by limit; see ResizeRequest.ImageReader.
-func resolveImage(req *ResizeRequest, limit int64) error {
-	data, f, err := upload.Resolve(req.ImageReader, req.ImageSize, limit, "ImageReader", "ImageSize",
-		req.Image != nil || req.File != nil)
+// ResolveReader replaces an upload given as ImageReader and ImageSize by what a path takes: File,
+// when ImageReader is an *os.File of exactly ImageSize bytes, else Image, the ImageSize bytes
+// read from it with one ReadAt. A request without ImageReader is left as it is. It refuses, as
+// every Processor does, an ImageSize over limit (ErrRequestTooLarge, nothing read), and an
+// ImageSize without ImageReader or of zero, an ImageReader beside Image or File, or a reader
+// that holds fewer bytes or fails (ErrInvalidArgument, the reader's error kept).
+//
+// The Client (limit: the daemon's max_frame) and goproc (its MaxInputBytes) call it first; a
+// Processor of another package, such as one routing between them, can call it once so that
+// every path after it sees plain bytes or a file.
+func (r *ResizeRequest) ResolveReader(limit int64) error {
+	data, f, err := upload.Resolve(r.ImageReader, r.ImageSize, limit, "ImageReader", "ImageSize",
+		r.Image != nil || r.File != nil)
 	if err != nil {
 		return uploadError(err)
 	}
 	if data != nil || f != nil {
-		req.Image, req.File, req.ImageReader, req.ImageSize = data, f, nil, 0
+		r.Image, r.File, r.ImageReader, r.ImageSize = data, f, nil, 0
 	}
 	return nil
 }
 
-// resolveData is resolveImage for ChecksumRequest.DataReader.
-func resolveData(req *ChecksumRequest, limit int64) error {
-	data, f, err := upload.Resolve(req.DataReader, req.DataSize, limit, "DataReader", "DataSize",
-		req.Data != nil || req.File != nil)
+// ResolveReader is ResizeRequest.ResolveReader for DataReader and DataSize: afterwards the
+// request holds Data or File.
+func (r *ChecksumRequest) ResolveReader(limit int64) error {
+	data, f, err := upload.Resolve(r.DataReader, r.DataSize, limit, "DataReader", "DataSize",
+		r.Data != nil || r.File != nil)
 	if err != nil {
 		return uploadError(err)
 	}
 	if data != nil || f != nil {
-		req.Data, req.File, req.DataReader, req.DataSize = data, f, nil, 0
+		r.Data, r.File, r.DataReader, r.DataSize = data, f, nil, 0
 	}
 	return nil
 }

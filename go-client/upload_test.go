@@ -178,3 +178,29 @@ func TestUploadMistakesAreRefusedAlikeOnBothPaths(t *testing.T) {
 		}
 	}
 }
+
+// ResolveReader, which a routing Processor calls once before choosing a path: a file of exactly
+// the size stays a file, anything else becomes bytes, a request without a reader is untouched.
+func TestResolveReader(t *testing.T) {
+	data := paint(5000)
+	f := testimages.OpenTemp(t, data)
+	req := ferry.ResizeRequest{ImageReader: f, ImageSize: 5000}
+	if err := req.ResolveReader(1 << 20); err != nil || req.File != f || req.Image != nil || req.ImageReader != nil || req.ImageSize != 0 {
+		t.Errorf("a file of exactly ImageSize: %v, File %v, Image %d bytes", err, req.File, len(req.Image))
+	}
+	req = ferry.ResizeRequest{ImageReader: f, ImageSize: 4000}
+	if err := req.ResolveReader(1 << 20); err != nil || req.File != nil || !bytes.Equal(req.Image, data[:4000]) {
+		t.Errorf("a file longer than ImageSize: %v, File %v, Image %d bytes", err, req.File, len(req.Image))
+	}
+	sum := ferry.ChecksumRequest{DataReader: bytes.NewReader(data), DataSize: 5000}
+	if err := sum.ResolveReader(1 << 20); err != nil || !bytes.Equal(sum.Data, data) || sum.DataReader != nil {
+		t.Errorf("a bytes.Reader: %v, Data %d bytes", err, len(sum.Data))
+	}
+	if err := sum.ResolveReader(10); err != nil || !bytes.Equal(sum.Data, data) {
+		t.Errorf("resolved twice: %v", err) // nothing left to resolve: untouched, whatever the limit
+	}
+	over := ferry.ChecksumRequest{DataReader: mustNotRead{t}, DataSize: 11}
+	if err := over.ResolveReader(10); !errors.Is(err, ferry.ErrRequestTooLarge) {
+		t.Errorf("over the limit: %v", err)
+	}
+}

@@ -27,7 +27,7 @@ import (
 // With req.Outputs set, the image is decoded once and every output made from it, as the daemon
 // does (SPEC.md 5.3.1); see resizeSeveral.
 func (p *Processor) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.ResizeResult, error) {
-	if err := p.resolveImage(&req); err != nil {
+	if err := req.ResolveReader(int64(p.limits.MaxInputBytes)); err != nil {
 		return nil, err
 	}
 	if req.File != nil {
