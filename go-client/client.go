@@ -24,8 +24,10 @@ type Client struct {
 	next atomic.Uint32
 	info atomic.Pointer[ServerInfo]
 	// rtt sets the connections' hang timeout from their ping round trips; nil when hang
-	// detection is off.
-	rtt *rttEstimator
+	// detection is off. heard is when any connection last saw the daemon alive (Unix
+	// nanoseconds; see activity).
+	rtt   *rttEstimator
+	heard atomic.Int64
 
 	// ctx is cancelled by Close; it bounds the dials.
 	ctx    context.Context

@@ -107,7 +107,7 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	moved := new(activity)
+	moved := &activity{daemon: &c.heard}
 	br := bufio.NewReaderSize(stampReader{nc, moved}, ioBufferSize)
 	info, err := handshake(ctx, nc, br, c.cfg.clientName)
 	if err != nil {

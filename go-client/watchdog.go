@@ -16,7 +16,9 @@ import (
 // answers pings from the connection's own task, even when its workers are all busy, so a long
 // job never looks like a hang), and when nothing at all has moved for twice the hang timeout (no
 // byte received, no proof that the daemon read what we wrote), the connection is failed with
-// ErrNotResponding and every call on it returns. The pings' round trips set the timeout itself
+// ErrNotResponding and every call on it returns. Silence means silence on all of the Client's
+// connections (activity.daemon): one connection left waiting by a daemon that serves the others
+// is backpressure, bounded by the calls' own deadlines, not a hang. The pings' round trips set the timeout itself
 // (rttEstimator): a loaded host gets a longer one instead of false alarms. Small writes prove
 // nothing (the kernel buffers them for a stopped daemon too), but once more bytes have gone
 // through since the last sign of life than any socket buffer holds (writeLive), the daemon has
@@ -26,15 +28,26 @@ import (
 // nanoseconds, and how many bytes were written since then. writing is when the write system
 // call in progress began, 0 when none is: a write that lasts means a full socket (the daemon is
 // not reading), not a writer that this process has not scheduled.
+//
+// daemon is shared by all of a Client's connections: when any of them last saw the daemon alive.
+// A stopped or wedged daemon silences every connection at once, while a live one may leave one
+// connection silent for a while (its reader paused for the daemon's memory budget, its jobs
+// behind the others'), so a connection is declared hung only when the daemon has been silent on
+// all of them (see checkHung).
 type activity struct {
 	last    atomic.Int64
 	sent    atomic.Int64
 	writing atomic.Int64
+	daemon  *atomic.Int64
 }
 
 func (a *activity) touch() {
-	a.last.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	a.last.Store(now)
 	a.sent.Store(0)
+	if a.daemon != nil {
+		a.daemon.Store(now)
+	}
 }
 
 // wrote counts n bytes taken by the socket; past writeLive since the last touch, the daemon must
@@ -123,6 +136,9 @@ func (c *conn) checkHung() {
 	hangAfter := c.rtt.timeout()
 	now := time.Now().UnixNano()
 	since := max(c.armedAt, c.moved.last.Load())
+	if c.moved.daemon != nil {
+		since = max(since, c.moved.daemon.Load()) // alive on another connection: not stopped
+	}
 	silent := time.Duration(now - since)
 	// Silence for the hang timeout only makes the connection suspect: like TCP after a
 	// retransmission timeout, the watch backs off and waits as long again, and fails the
