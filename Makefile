@@ -109,6 +109,7 @@ test-deps:
 AARCH64_LINKER := CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 test-cross:
 	$(AARCH64_LINKER) RUSTFLAGS="-D warnings" cargo check --locked --release --quiet --target aarch64-unknown-linux-gnu --all-targets
+	scripts/cross-check.sh
 
 # The bench harness over a corpus of photos (CORPUS, default ../shared/corpus; benches/README.md
 # says how to fetch it): the Rust kernels' own figures, then the socket path against the Go path

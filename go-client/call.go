@@ -33,6 +33,16 @@ type call struct {
 	// once it is done with that memory (written, skipped or failed), and a caller leaving early
 	// waits on it so that it never returns while its slice is still being read.
 	written chan struct{}
+	// step, payload and payloadBase let a caller leave while its payload is still being written
+	// (see conn.writeReferencing and conn.detachPayload). step is non-nil only when written is:
+	// a one-token lock the writer holds while it writes one step of the payload and an
+	// abandoning caller takes to swap payload for a private copy of what is left. payload holds
+	// the payload's bytes from offset payloadBase on (the caller's slice, base 0, until then);
+	// payloadOff counts the bytes written so far. All three are guarded by step.
+	step        chan struct{}
+	payload     []byte
+	payloadBase int
+	payloadOff  int
 	// file, for checksum_file and resize_file, is passed with SCM_RIGHTS on the frame's first
 	// byte (see conn.writeFileFrame). The caller owns it; it must stay open until written closes.
 	file *os.File

@@ -11,8 +11,11 @@ import (
 //
 // Data over 64 KiB is written to the socket straight from req.Data, without a copy; do not modify
 // it until Checksum returns. With req.File set instead, the daemon reads the file (see
-// ChecksumFile).
+// ChecksumFile). req.DataReader with req.DataSize is taken as for Resize's ImageReader.
 func (c *Client) Checksum(ctx context.Context, req ChecksumRequest) (*ChecksumResult, error) {
+	if err := req.ResolveReader(c.uploadLimit()); err != nil {
+		return nil, err
+	}
 	// Up to four algorithms (all there are) fit this array, keeping the conversion off the heap.
 	var names [4]string
 	algs := names[:0]

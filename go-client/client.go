@@ -23,6 +23,11 @@ type Client struct {
 	// next spreads calls over the slots, round robin.
 	next atomic.Uint32
 	info atomic.Pointer[ServerInfo]
+	// rtt sets the connections' hang timeout from their ping round trips; nil when hang
+	// detection is off. heard is when any connection last saw the daemon alive (Unix
+	// nanoseconds; see activity).
+	rtt   *rttEstimator
+	heard atomic.Int64
 
 	// ctx is cancelled by Close; it bounds the dials.
 	ctx    context.Context
@@ -32,18 +37,28 @@ type Client struct {
 	closeOnce sync.Once
 	// wg counts the dial goroutines, so Close can wait for them.
 	wg sync.WaitGroup
+	// detached counts the calls abandoned while their frame was being written, which the writer
+	// finished from a copy (see abandon); the tests read it.
+	detached atomic.Uint64
 }
 
 // Dial returns a Client for the daemon listening on socketPath. It connects and performs the
 // hello handshake before returning (unless WithLazyConnect is given), so a daemon that is down
 // yields an error wrapping ErrUnavailable. The remaining connections of the pool are opened in the
 // background. ctx bounds the first connection only; it does not limit the Client's lifetime.
+//
+// On a platform where ferryd cannot run (Windows, any non-Unix GOOS), Dial fails with an error
+// matching both ErrUnsupportedPlatform and ErrUnavailable; with WithLazyConnect it returns a
+// Client whose every call fails so, for a router that then serves on the Go path.
 func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, error) {
 	cfg := newConfig(opts)
 	c := &Client{
 		path:   socketPath,
 		cfg:    cfg,
 		closed: make(chan struct{}),
+	}
+	if cfg.hangTimeout > 0 {
+		c.rtt = newRTTEstimator(cfg.hangTimeout)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.slots = make([]*slot, cfg.poolSize)
@@ -171,8 +186,12 @@ func (c *Client) send(ctx context.Context, cn *conn, req *wire.Request, file *os
 			ErrRequestTooLarge, req.Op, n, cn.maxFrame)
 	}
 	if cl.frame.References() || file != nil {
-		// The writer reads the caller's memory or descriptor: the caller must not leave before.
+		// The writer reads the caller's memory or descriptor: the caller must not leave before
+		// it is done with them, or has taken them back (see abandon).
 		cl.written = make(chan struct{})
+	}
+	if cl.frame.References() {
+		cl.step, cl.payload = make(chan struct{}, 1), cl.frame.Payload
 	}
 	if err := cn.register(cl); err != nil {
 		cl.release()
@@ -212,10 +231,12 @@ func (c *Client) wait(ctx context.Context, cn *conn, cl *call) (*call, error) {
 	}
 }
 
-// abandon gives up on a call whose ctx ended. A frame not yet taken by the writer is simply not
-// sent. A frame being written from the caller's memory cannot be cut short without breaking the
-// framing, so the connection is failed (and replaced) to stop the write. Otherwise the daemon has
-// the request, and a cancel frame tells it to stop working on it.
+// abandon gives up on a call whose ctx ended, without breaking the connection that other calls
+// share. A frame not yet taken by the writer is simply not sent. A frame already being written
+// cannot be cut short without breaking the framing, so the writer finishes it, from a private
+// copy of what is left of the caller's payload (detachPayload), and a cancel frame follows it:
+// the daemon drops the job, the caller returns at once, and the other calls carry on. Only a
+// daemon that has stopped reading for abandonWriteWait costs the connection (see there).
 func (c *Client) abandon(cn *conn, cl *call) {
 	if cl.state.CompareAndSwap(stateQueued, stateAbandoned) {
 		cn.unregister(cl.id)
@@ -225,10 +246,11 @@ func (c *Client) abandon(cn *conn, cl *call) {
 		select {
 		case <-cl.written:
 		default:
-			if cl.state.Load() == stateWriting {
-				cn.fail(connLost(errors.New("request abandoned while its payload was being written")))
+			c.detached.Add(1)
+			if !cn.detachPayload(cl) {
+				cn.fail(connLost(fmt.Errorf("request abandoned while its payload was being written, and the daemon read none of it for %v", abandonWriteWait)))
+				<-cl.written
 			}
-			<-cl.written
 		}
 	}
 	if cn.unregister(cl.id) {

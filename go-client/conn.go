@@ -9,7 +9,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/ferryd/ferry/go-client/internal/wire"
@@ -44,14 +43,21 @@ type conn struct {
 	// dead is closed when the connection fails; the writer stops on it.
 	dead chan struct{}
 
-	// hangAfter is the hang timeout (see checkHung); watch, watching, pinged, armedAt and
-	// lastCheck (Unix nanoseconds) are the watch's state, guarded by mu.
-	hangAfter time.Duration
+	// rtt gives the hang timeout and takes the round trips of this connection's pings (see
+	// checkHung); nil when hang detection is off. watch, watching, armedAt, lastCheck, pingID
+	// and pingSent (Unix nanoseconds) are the watch's state, guarded by mu; pingID is the id of
+	// the watch's ping in flight, 0 when none is.
+	rtt       *rttEstimator
 	watch     *time.Timer
 	watching  bool
-	pinged    bool
 	armedAt   int64
 	lastCheck int64
+	pingID    uint64
+	pingSent  int64
+	// pingWritten and pingWrittenAt (Unix nanoseconds) are the id of the watch's last ping that
+	// the writer wrote, and when: set by the writer, read by the watch.
+	pingWritten   atomic.Uint64
+	pingWrittenAt atomic.Int64
 
 	// qmu guards queue and qclosed.
 	qmu sync.Mutex
@@ -70,17 +76,17 @@ type conn struct {
 	wg sync.WaitGroup
 }
 
-func newConn(nc net.Conn, br *bufio.Reader, moved *activity, info *ServerInfo, hangAfter time.Duration) *conn {
+func newConn(nc net.Conn, br *bufio.Reader, moved *activity, info *ServerInfo, rtt *rttEstimator) *conn {
 	c := &conn{
-		nc:        nc,
-		br:        br,
-		moved:     moved,
-		hangAfter: hangAfter,
-		maxFrame:  int(info.MaxFrame),
-		info:      info,
-		pending:   make(map[uint64]*call),
-		dead:      make(chan struct{}),
-		wake:      make(chan struct{}, 1),
+		nc:       nc,
+		br:       br,
+		moved:    moved,
+		rtt:      rtt,
+		maxFrame: int(info.MaxFrame),
+		info:     info,
+		pending:  make(map[uint64]*call),
+		dead:     make(chan struct{}),
+		wake:     make(chan struct{}, 1),
 	}
 	c.bw = bufio.NewWriterSize(stampWriter{nc, moved}, ioBufferSize)
 	c.wg.Add(2)
@@ -275,47 +281,81 @@ func (c *conn) writeOne(bw *bufio.Writer, cl *call) error {
 		return nil
 	}
 	var err error
-	if cl.file != nil {
+	switch {
+	case cl.file != nil:
 		err = c.writeFileFrame(bw, cl)
-	} else {
+	case cl.step != nil:
+		err = c.writeReferencing(bw, cl)
+	default:
 		_, err = cl.frame.WriteTo(bw)
 	}
 	cl.state.Store(stateWritten)
+	if cl.op == wire.OpPing && cl.done == nil && err == nil { // the watch's ping (see checkHung)
+		c.pingWrittenAt.Store(time.Now().UnixNano())
+		c.pingWritten.Store(cl.id)
+	}
 	c.finishFrame(cl)
 	return err
 }
 
-// writeFileFrame writes a checksum_file or resize_file frame with its descriptor attached, as
-// SPEC.md 5.7 requires: one SCM_RIGHTS control message on the sendmsg that carries the frame's
-// first byte. Bytes other frames left in bw go first (a descriptor must not ride on an earlier
-// frame's bytes); a short sendmsg is finished with plain writes, the descriptor already sent.
-func (c *conn) writeFileFrame(bw *bufio.Writer, cl *call) error {
-	if err := bw.Flush(); err != nil {
+// writeReferencing writes a frame whose payload is the caller's memory, one writeStep of the
+// payload at a time under cl.step, so that an abandoning caller can swap what is left for a copy
+// between two steps (detachPayload). bufio copies what it buffers, so once a step's Write
+// returns nothing of it is read again.
+func (c *conn) writeReferencing(bw *bufio.Writer, cl *call) error {
+	f := &cl.frame
+	if _, err := bw.Write(f.Buf[:f.Split]); err != nil {
 		return err
 	}
-	uc, ok := c.nc.(*net.UnixConn)
-	if !ok {
-		return fmt.Errorf("passing a file needs a Unix socket connection, not %T", c.nc)
+	for off, total := 0, len(f.Payload); off < total; {
+		n := min(writeStep, total-off)
+		cl.step <- struct{}{}
+		src := cl.payload[off-cl.payloadBase:]
+		_, err := bw.Write(src[:n])
+		off += n
+		cl.payloadOff = off
+		<-cl.step
+		if err != nil {
+			return err
+		}
 	}
-	raw, err := cl.file.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadFile, err)
+	_, err := bw.Write(f.Buf[f.Split:])
+	return err
+}
+
+// abandonWriteWait bounds how long an abandoning caller waits for the writer to let go of its
+// memory: one step of writeReferencing, or the small frame of a file passed by descriptor. A
+// step takes microseconds while the daemon reads; only a full socket (a daemon that has stopped
+// reading, which the hang timeout usually catches first) makes it longer, and then the
+// connection is failed rather than the caller kept.
+const abandonWriteWait = time.Second
+
+// detachPayload lets a caller whose ctx ended leave while its frame is being written: it takes
+// the step lock between two steps and swaps what is left of the payload for a copy, which the
+// writer finishes from. For a file frame it waits for the frame to go. It reports false when
+// the writer did not let go within abandonWriteWait.
+func (c *conn) detachPayload(cl *call) bool {
+	timer := time.NewTimer(abandonWriteWait)
+	defer timer.Stop()
+	if cl.step == nil {
+		select {
+		case <-cl.written:
+			return true
+		case <-timer.C:
+			return false
+		}
 	}
-	frame := cl.frame.Buf // no payload is left out of a *_file frame: it has none
-	n := 0
-	var sendErr error
-	ctlErr := raw.Control(func(fd uintptr) {
-		n, _, sendErr = uc.WriteMsgUnix(frame, syscall.UnixRights(int(fd)), nil)
-	})
-	if ctlErr != nil {
-		// The caller's file is closed: nothing was sent, the framing is intact.
-		return fmt.Errorf("%w: %v", ErrBadFile, ctlErr)
+	select {
+	case cl.step <- struct{}{}:
+		rest := cl.payload[cl.payloadOff-cl.payloadBase:]
+		cl.payload, cl.payloadBase = append([]byte(nil), rest...), cl.payloadOff
+		<-cl.step
+		return true
+	case <-cl.written:
+		return true
+	case <-timer.C:
+		return false
 	}
-	if sendErr == nil && n < len(frame) {
-		_, sendErr = uc.Write(frame[n:])
-	}
-	c.moved.touch()
-	return sendErr
 }
 
 func (c *conn) finishFrame(cl *call) {
@@ -406,9 +446,13 @@ func (c *conn) dispatch(body []byte, copyBins bool) bool {
 	c.mu.Lock()
 	cl := c.pending[id]
 	delete(c.pending, id)
+	if cl == nil && id == c.pingID && c.pingID != 0 {
+		c.rtt.sample(time.Duration(time.Now().UnixNano() - c.pingSent))
+		c.pingID = 0
+	}
 	c.mu.Unlock()
 	if cl == nil {
-		return true // the caller gave up on it; a cancel frame is on its way or already read
+		return true // the watch's ping, or the caller gave up on it (a cancel frame is on its way or already read)
 	}
 	if err := wire.DecodeReply(body, cl.op, &cl.reply, copyBins); err != nil {
 		cl.err = fmt.Errorf("%w: %s reply: %v", ErrProtocol, cl.op, err)

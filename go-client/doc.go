@@ -34,12 +34,29 @@
 // never moves. The file must be a regular file open for reading (ErrBadFile otherwise) and stay
 // open until the call returns; the in-process Go path and the router accept the same requests.
 //
+// # Uploads
+//
+// An upload as net/http hands it over goes without a temporary file or a []byte of the
+// caller's: ResizeRequest.ImageReader (a multipart.File) with ImageSize (its header's Size), or
+// ChecksumRequest.DataReader with DataSize. An *os.File of exactly that size (multipart keeps
+// large uploads in one) goes by descriptor; any other reader is read once, bounded by the size
+// given and the daemon's max_frame. Format.MIMEType gives a result's Content-Type.
+//
+// # Platforms
+//
+// ferryd runs on Linux; a Client dials it over a Unix socket from any Unix. Where it cannot
+// (Windows, any non-Unix GOOS), Dial fails with ErrUnsupportedPlatform wrapped in
+// ErrUnavailable, and with WithLazyConnect returns a Client whose every call fails so, which the
+// router treats as a daemon that is down. The in-process Go path (package goproc) and the router
+// work everywhere.
+//
 // # Contexts, deadlines and cancellation
 //
 // Every call takes a context first. Its deadline travels with the request (as timeout_ms), so the
 // daemon never starts a job whose caller has given up and stops a running one at its next check.
 // Cancelling the context sends a cancel frame for the request. Either way the call returns at once
-// with the context's error, wrapped: errors.Is(err, context.DeadlineExceeded) and
+// with the context's error, wrapped, and the connection it shares with other calls stays up: a
+// frame that was being written is finished from a copy of what is left, then cancelled: errors.Is(err, context.DeadlineExceeded) and
 // errors.Is(err, context.Canceled) hold. A context that has already ended is not sent at all.
 //
 // # Errors
@@ -50,7 +67,7 @@
 // daemon that refuses this process wraps ErrPeerNotAllowed in it), ErrConnectionLost (the
 // connection broke with the request in flight), ErrNotResponding (the daemon stopped answering,
 // always with ErrConnectionLost), ErrRequestTooLarge (refused locally: over the daemon's
-// advertised max_frame), ErrProtocol and ErrClosed. IsInvalidInput and SafeToRetry sort them for
+// advertised max_frame), ErrUnsupportedPlatform, ErrProtocol and ErrClosed. IsInvalidInput and SafeToRetry sort them for
 // callers that retry or fall back to another path.
 //
 // # Connections
@@ -65,9 +82,12 @@
 // A daemon that is stopped or wedged keeps its socket open and answers nothing. Each connection
 // watches for that: while requests are pending and nothing has arrived for half the hang timeout
 // it pings the daemon (answered even when every worker is busy, so a long job never looks like
-// a hang), and when nothing at all has arrived for the whole hang timeout (WithHangTimeout,
-// DefaultHangTimeout, 250 ms) it fails its calls with ErrNotResponding. A stopped daemon thus
-// costs a call in flight about 250 ms, not its whole deadline.
+// a hang), and when nothing at all has arrived for twice the hang timeout it fails its calls
+// with ErrNotResponding. The hang timeout adapts like TCP's retransmission timer: a floor
+// (WithHangTimeout, DefaultHangTimeout, 250 ms) raised by the measured ping round trips and their
+// variance on a loaded host, up to DefaultMaxHangTimeout; Client.HangTimeout reports it. A
+// stopped daemon thus costs a call in flight about 500 ms on an idle host, not its whole
+// deadline, and a healthy daemon on a loaded host is not declared hung.
 //
 // The Client logs nothing.
 //

@@ -118,6 +118,12 @@ var (
 	// to a ping, for the hang timeout (WithHangTimeout): it is stopped or wedged. Always wrapped
 	// together with ErrConnectionLost, so SafeToRetry holds.
 	ErrNotResponding = errors.New("ferry: daemon not responding")
+	// ErrUnsupportedPlatform: this platform cannot talk to ferryd (Windows, and any GOOS that
+	// is not Unix): ferryd does not run there and a file cannot be passed by descriptor. Dial
+	// fails with it, wrapped in ErrUnavailable; with WithLazyConnect, Dial succeeds and every
+	// call fails so, which lets the router (package router) serve everything on the Go path.
+	// Not safe to retry. The in-process Go path (package goproc) works on every platform.
+	ErrUnsupportedPlatform = errors.New("ferry: ferryd is not supported on this platform")
 )
 
 // IsInvalidInput reports whether err is a refusal of the request itself (bad image, over limits,
@@ -146,7 +152,7 @@ func IsInvalidInput(err error) bool {
 // 6: only a larger budget may help, and that is the caller's decision, not a retry loop's).
 // Neither are too_large_for_budget (this daemon can never run the job; the Go path may) and
 // peer_not_allowed (the daemon refuses this process), even when they come wrapped in
-// ErrUnavailable from a refused connection.
+// ErrUnavailable from a refused connection, nor ErrUnsupportedPlatform.
 func SafeToRetry(err error) bool {
 	if err == nil {
 		return false
@@ -154,6 +160,9 @@ func SafeToRetry(err error) bool {
 	var se *ServerError
 	hasCode := errors.As(err, &se)
 	if hasCode && (se.Code == CodeTooLargeForBudget || se.Code == CodePeerNotAllowed) {
+		return false
+	}
+	if errors.Is(err, ErrUnsupportedPlatform) {
 		return false
 	}
 	if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrConnectionLost) {

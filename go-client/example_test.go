@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
 	"os"
 	"time"
 
@@ -147,4 +148,48 @@ func ExampleServerError() {
 		fmt.Println(se.Code, errors.Is(err, ferry.ErrBusy), ferry.SafeToRetry(err))
 	}
 	// Output: busy true true
+}
+
+// An HTTP upload handler: the upload goes to the daemon as net/http hands it over (a large one
+// by descriptor, from the temporary file multipart made), and the thumbnail goes back with its
+// Content-Type.
+func ExampleResizeRequest_imageReader() {
+	c, err := ferry.Dial(context.Background(), "/tmp/ferry.sock")
+	if err != nil {
+		log.Fatal(err)
+	}
+	http.HandleFunc("POST /thumbnail", func(w http.ResponseWriter, r *http.Request) {
+		f, hdr, err := r.FormFile("photo")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		defer f.Close()
+		res, err := c.Resize(r.Context(), ferry.ResizeRequest{
+			ImageReader: f, ImageSize: hdr.Size, Width: 400, Height: 400, Format: ferry.FormatWebP})
+		switch {
+		case ferry.IsInvalidInput(err):
+			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			return
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", res.Format.MIMEType())
+		w.Write(res.Image)
+	})
+}
+
+// Where ferryd cannot run (Windows), Dial says so with a typed error; the in-process Go path
+// (package goproc) serves instead.
+func ExampleErrUnsupportedPlatform() {
+	c, err := ferry.Dial(context.Background(), "/run/ferry/ferryd.sock")
+	if errors.Is(err, ferry.ErrUnsupportedPlatform) {
+		fmt.Println("no ferryd on this platform: use goproc.New(), or the router's kill switch")
+		return
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
 }

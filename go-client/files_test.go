@@ -1,3 +1,7 @@
+//go:build unix
+
+// Passing a file by descriptor needs Unix (SCM_RIGHTS): elsewhere the daemon cannot be dialled.
+
 package ferry_test
 
 import (

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/ferryd/ferry/go-client/internal/wire"
@@ -95,6 +96,10 @@ const handshakeID = 1
 // connect opens one connection: connect, hello, then the reader and writer start. Errors are
 // wrapped in ErrUnavailable: no connection could be made.
 func (c *Client) connect(ctx context.Context) (*conn, error) {
+	if !daemonPlatform {
+		return nil, fmt.Errorf("%w: %w (GOOS %s): use the in-process Go path (package goproc) or the router's kill switch",
+			ErrUnavailable, ErrUnsupportedPlatform, runtime.GOOS)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.dialTimeout)
 	defer cancel()
 	var d net.Dialer
@@ -102,14 +107,14 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	moved := new(activity)
+	moved := &activity{daemon: &c.heard}
 	br := bufio.NewReaderSize(stampReader{nc, moved}, ioBufferSize)
 	info, err := handshake(ctx, nc, br, c.cfg.clientName)
 	if err != nil {
 		_ = nc.Close()
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnavailable, c.path, err)
 	}
-	cn := newConn(nc, br, moved, info, c.cfg.hangTimeout)
+	cn := newConn(nc, br, moved, info, c.rtt)
 	cn.nextID.Store(handshakeID)
 	return cn, nil
 }

@@ -13,12 +13,19 @@ const (
 	// daemon answers hello in well under a millisecond; one that accepts but does not answer
 	// (stopped, wedged) costs a dial at most this.
 	DefaultDialTimeout = time.Second
-	// DefaultHangTimeout is how long a connection with requests pending may receive nothing at
-	// all, although it pinged the daemon halfway through, before it is declared hung: its calls
-	// then fail at once with ErrNotResponding (and ErrConnectionLost). A live daemon answers the
-	// ping within milliseconds even while every worker is busy, so a long job is never mistaken
-	// for a hang; a stopped daemon costs a call in flight at most about this long.
+	// DefaultHangTimeout is the floor of the hang timeout: a connection with requests pending
+	// that receives nothing at all for this long, although it pinged the daemon, is suspect;
+	// silent for twice this long, it is declared hung and its calls fail at once with
+	// ErrNotResponding (and ErrConnectionLost). A live
+	// daemon answers a ping within milliseconds even while every worker is busy, so a long job is
+	// never mistaken for a hang; on a loaded host the timeout rises above the floor with the
+	// measured ping round trips (see WithHangTimeout). A stopped daemon costs a call in flight
+	// about twice this long (500 ms) when the host is idle.
 	DefaultHangTimeout = 250 * time.Millisecond
+	// DefaultMaxHangTimeout caps the adaptive hang timeout and the silence that fails a
+	// connection (or twice the floor set with WithHangTimeout, if that is larger): however slow
+	// the pings were, a daemon that answers nothing for this long is declared hung.
+	DefaultMaxHangTimeout = 5 * time.Second
 	// DefaultRedialBackoff is the wait after a failed connection attempt before the next one; it
 	// doubles with each further failure up to DefaultMaxRedialBackoff. Calls made while a slot
 	// waits fail at once with ErrUnavailable instead of queueing behind a daemon that is down.
@@ -82,9 +89,16 @@ func WithPoolSize(n int) Option { return func(c *config) { c.poolSize = n } }
 // d <= 0). A daemon that accepts but does not answer (stopped, overloaded) costs at most this.
 func WithDialTimeout(d time.Duration) Option { return func(c *config) { c.dialTimeout = d } }
 
-// WithHangTimeout sets how long a connection with requests pending may stay silent, despite a
-// ping, before its calls fail with ErrNotResponding (DefaultHangTimeout when d is 0). A negative
-// d turns hang detection off: calls then wait for their own context only.
+// WithHangTimeout sets the floor of the hang timeout: a connection with requests pending that
+// stays silent this long, despite a ping, is suspect, and twice this long fails its calls with
+// ErrNotResponding (DefaultHangTimeout when d is 0). A negative d turns hang detection off: calls then wait for
+// their own context only.
+//
+// The timeout adapts to the host above that floor: while requests are pending each connection
+// pings the daemon every quarter of the timeout, and the timeout is twice TCP's retransmission
+// timeout over those round trips (smoothed round trip plus four times its deviation), up to
+// DefaultMaxHangTimeout. A host under heavy load, or a daemon under a CPU quota, thus gets a
+// longer timeout instead of false ErrNotResponding; Client.HangTimeout reports the value now.
 func WithHangTimeout(d time.Duration) Option { return func(c *config) { c.hangTimeout = d } }
 
 // WithRedialBackoff sets the first and the largest wait between failed connection attempts

@@ -18,7 +18,12 @@ import (
 // An image over 64 KiB is written to the socket straight from req.Image, without a copy; do not
 // modify it until Resize returns. The result's Image (or each output's) is a fresh slice that the
 // caller owns. With req.File set instead of req.Image, the daemon reads the file (see ResizeFile).
+// With req.ImageReader (an upload's multipart.File) and req.ImageSize, an *os.File of that size
+// goes by descriptor and any other reader is read into the request, up to max_frame.
 func (c *Client) Resize(ctx context.Context, req ResizeRequest) (*ResizeResult, error) {
+	if err := req.ResolveReader(c.uploadLimit()); err != nil {
+		return nil, err
+	}
 	w, err := wireResize(&req)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package ferry
 
 import (
 	"context"
+	"io"
 	"os"
 )
 
@@ -87,8 +88,20 @@ type ResizeRequest struct {
 	Image []byte
 	// File, instead of Image, is an open file holding the encoded input: the daemon gets its
 	// descriptor (resize_file, SPEC.md 5.7) and reads it itself; the Go path reads it with
-	// ReadAt. Set exactly one of Image and File. Its offset is never moved.
+	// ReadAt. Set exactly one of Image, File and ImageReader. Its offset is never moved.
 	File *os.File
+	// ImageReader, with ImageSize, is the input as the first ImageSize bytes of a reader: an
+	// upload as it arrives (a multipart.File from http.Request.FormFile, with the
+	// multipart.FileHeader's Size), without a temporary file or a []byte of the caller's. An
+	// *os.File holding exactly ImageSize bytes (multipart keeps large uploads in one) goes by
+	// descriptor, as File does; any other reader is read once with ReadAt, at most ImageSize
+	// bytes (over the daemon's max_frame, or goproc's MaxInputBytes: ErrRequestTooLarge before
+	// anything is read). A reader holding fewer bytes, or failing, is refused with
+	// ErrInvalidArgument. It must stay readable until the call returns.
+	ImageReader io.ReaderAt
+	// ImageSize is the number of bytes of ImageReader that are the input; set with ImageReader
+	// only.
+	ImageSize int64
 	// Width and Height are the box. In ModeFit one of them may be zero (unconstrained).
 	Width, Height int
 	Mode          Mode
@@ -160,6 +173,13 @@ type ChecksumRequest struct {
 	// (checksum_file, SPEC.md 5.7) and reads it itself; the Go path reads it with ReadAt. Data
 	// must be nil when File is set. Its offset is never moved.
 	File *os.File
+	// DataReader, with DataSize, is the data as the first DataSize bytes of a reader (an upload's
+	// multipart.File, with its header's Size), instead of Data or File: an *os.File of exactly
+	// DataSize bytes goes by descriptor, any other reader is read once with ReadAt, as for
+	// ResizeRequest.ImageReader.
+	DataReader io.ReaderAt
+	// DataSize is the number of bytes of DataReader to digest; set with DataReader only.
+	DataSize int64
 	// Algorithms is non-empty, each at most once.
 	Algorithms []Algorithm
 	// Key is a routing key for the router; see ResizeRequest.Key.

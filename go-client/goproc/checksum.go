@@ -25,6 +25,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // data to every algorithm in turn (one pass over memory). Digest bytes are those of SPEC.md
 // 5.4: ferry.CRC32C and XXH3-64 big-endian, SHA-256 and ferry.BLAKE3 as their 32 digest bytes.
 func (p *Processor) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*ferry.ChecksumResult, error) {
+	if err := req.ResolveReader(int64(p.limits.MaxInputBytes)); err != nil {
+		return nil, err
+	}
 	if req.File != nil {
 		return p.checksumFile(ctx, req)
 	}

@@ -21,11 +21,15 @@ import (
 // against the limits, and only then is anything decoded. Refusals are *ferry.ServerError with the
 // daemon's codes; a context that ends yields deadline_exceeded or cancelled, wrapping the context's error.
 // req.Image is only read, and not after Resize returns. req.File, when set instead, is read
-// whole with ReadAt first (bad_file rules as in the daemon, size within MaxInputBytes).
+// whole with ReadAt first (bad_file rules as in the daemon, size within MaxInputBytes); so is
+// req.ImageReader (req.ImageSize bytes, an *os.File of that size taken as File).
 //
 // With req.Outputs set, the image is decoded once and every output made from it, as the daemon
 // does (SPEC.md 5.3.1); see resizeSeveral.
 func (p *Processor) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.ResizeResult, error) {
+	if err := req.ResolveReader(int64(p.limits.MaxInputBytes)); err != nil {
+		return nil, err
+	}
 	if req.File != nil {
 		image, err := p.readWholeFile(ctx, req.File, req.Image)
 		if err != nil {

@@ -44,17 +44,17 @@ type Router struct {
 	rust, goPath ferry.Processor
 	// pinger is rust's Ping, when it has one: the breaker then tests the daemon with a ping in
 	// the background before it lets requests through again.
-	pinger   pinger
-	cfg      config
-	policy   atomic.Pointer[Policy]
-	breaker  *breaker
+	pinger  pinger
+	cfg     config
+	policy  atomic.Pointer[Policy]
+	breaker *breaker
 	// closedBreaker ends when the breaker opens (and is then replaced): daemon attempts in
 	// flight stop waiting on a daemon the breaker has judged broken and go to the Go path with
 	// the time they have left.
 	closedBreaker atomic.Pointer[breakerEpoch]
 	throttle      *throttle
-	obs      Observer
-	log      Logger
+	obs           Observer
+	log           Logger
 
 	// shadowSlots bounds the shadow calls running at once (cfg.shadow.MaxInFlight): a request
 	// that finds it full is not shadowed (counted as skipped) rather than queued, so shadow mode
@@ -279,8 +279,18 @@ func (r *Router) throttleChanged(engaged bool, p float64) {
 	}
 }
 
-// Resize routes one resize by policy; see Router.
+// maxUpload bounds what Resize and Checksum read of an upload given as a reader (ImageReader,
+// DataReader) before routing: the largest frame the protocol can carry. Each path then refuses
+// by its own limit (the daemon's max_frame, goproc's MaxInputBytes), as it would plain bytes.
+const maxUpload = 1<<32 - 1
+
+// Resize routes one resize by policy; see Router. An upload given as ImageReader is read (or
+// taken as a file) once, before routing, so that the cost table sees its header and a shadow call
+// its own copy.
 func (r *Router) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.ResizeResult, error) {
+	if err := req.ResolveReader(maxUpload); err != nil {
+		return nil, &Error{Err: err} // no path was chosen: the upload itself is wrong
+	}
 	return route(r, ctx, &routedOp[*ferry.ResizeResult]{
 		op:  "resize",
 		key: req.Key,
@@ -328,6 +338,9 @@ func (r *Router) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.Re
 
 // Checksum routes one checksum by policy; see Router.
 func (r *Router) Checksum(ctx context.Context, req ferry.ChecksumRequest) (*ferry.ChecksumResult, error) {
+	if err := req.ResolveReader(maxUpload); err != nil {
+		return nil, &Error{Err: err} // no path was chosen: the upload itself is wrong
+	}
 	return route(r, ctx, &routedOp[*ferry.ChecksumResult]{
 		op:  "checksum",
 		key: req.Key,

@@ -68,7 +68,7 @@ type throttle struct {
 	mu       sync.Mutex
 	engaged  bool
 	reported time.Time // when onChange was last called
-	buckets [throttleBuckets]struct {
+	buckets  [throttleBuckets]struct {
 		start             time.Time
 		requests, accepts float64
 	}

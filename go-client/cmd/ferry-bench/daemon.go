@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/internal/childproc"
 )
 
 // daemon is the ferryd under test and a Client to it.
@@ -35,7 +35,7 @@ func openDaemon(o options) (*daemon, error) {
 		d.dir, d.socket = dir, filepath.Join(dir, "d.sock")
 		d.cmd = exec.Command(o.ferryd, "--socket", d.socket, "--log-level", "warn")
 		d.cmd.Stderr = os.Stderr
-		d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		childproc.DieWithParent(d.cmd)
 		if err := d.cmd.Start(); err != nil {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("starting %s: %w", o.ferryd, err)
@@ -72,7 +72,7 @@ func (d *daemon) close() {
 		d.client.Close()
 	}
 	if d.cmd != nil {
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		_ = d.cmd.Process.Signal(childproc.Terminate)
 		_ = d.cmd.Wait()
 		os.RemoveAll(d.dir)
 	}
@@ -124,15 +124,6 @@ func procStatusKiB(pid int, field string) int64 {
 		}
 	}
 	return 0
-}
-
-// selfCPU is this process's user+system CPU time so far.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // selfPeakRSS is this Go process's peak resident memory in KiB.

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command ferry-overload puts the plain ferry.Client and the router (router.New(client, nil),
 // default options) side by side under overload, against a ferryd it starts itself, and writes
 // a report of goodput, failures by class, latency, breaker openings and the daemon's answers,
@@ -8,6 +10,9 @@
 // deadline, and every attempt is counted. Cells: callers x deadlines x with and without CPU-
 // burning goroutines in the same process; then the daemon under a CPU quota of half a core
 // (cgroup, needs root), then the daemon SIGKILLed and restarted mid-run.
+//
+// It drives a daemon it starts with Linux facilities (Pdeathsig, cgroups, getrusage), so it
+// builds on Linux only, like the daemon it measures.
 package main
 
 import (

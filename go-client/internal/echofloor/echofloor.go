@@ -11,9 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
+	"github.com/ferryd/ferry/go-client/internal/childproc"
 	"github.com/ferryd/ferry/go-client/internal/wire"
 )
 
@@ -85,7 +85,7 @@ func StartProcess() (*Process, error) {
 	path := filepath.Join(dir, "e.sock")
 	cmd := exec.Command(self, "-test.run=^$") // the flag keeps a test binary from running tests
 	cmd.Env = append(os.Environ(), Env+"="+path)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	childproc.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err

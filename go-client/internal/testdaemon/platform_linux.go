@@ -1,0 +1,4 @@
+package testdaemon
+
+// daemonPlatform says whether ferryd runs here: it is built and tested on Linux only.
+const daemonPlatform = true
