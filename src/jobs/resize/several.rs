@@ -74,7 +74,7 @@ pub fn decode_for(input: &[u8], requests: &[ResizeParams], limits: &Limits, ctl:
         let plan = checked_plan(source_width, source_height, request, limits)?;
         let region = orientation.region_to_stored(plan.region, stored_w, stored_h);
         let (out_w, out_h) = orientation.upright_size(plan.width, plan.height);
-        eighths = eighths.max(geometry::decode_scale_eighths(format, region, out_w, out_h, request.filter));
+        eighths = eighths.max(geometry::decode_scale_eighths(format, region, out_w, out_h, request.filter, request.fast));
     }
     let icc = source.meta.icc.take();
     let mut exif = source.meta.exif.take().filter(|_| keep_metadata);

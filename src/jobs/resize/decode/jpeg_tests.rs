@@ -6,7 +6,7 @@ use std::ffi::{c_int, c_uint, c_ulong};
 use std::time::{Duration, Instant};
 
 use super::super::super::{Filter, JobControl, JobError};
-use super::super::geometry::{Region, DC_ONLY_MARGIN};
+use super::super::geometry::{Region, FAST_DC_ONLY_MARGIN};
 use super::super::raster::{Layout, Raster};
 use super::super::resample;
 use super::super::tests::{photo, photos_with_extension};
@@ -227,9 +227,9 @@ pub(super) fn compare_at(name: &str, jpeg: &[u8], eighths: u32) -> Compared {
         None => false,
     };
     let identical = full.data == ours.data;
-    // The largest thumbnail the pipeline makes from a 1/8 decode (it keeps DC_ONLY_MARGIN over
-    // the output), at most 200 px: a thumbnail reduces.
-    let side = ((f64::from(full.width.max(full.height)) / DC_ONLY_MARGIN) as u32).min(200);
+    // The largest thumbnail the pipeline makes from a 1/8 decode (fast mode keeps
+    // FAST_DC_ONLY_MARGIN over the output), at most 200 px: a thumbnail reduces.
+    let side = ((f64::from(full.width.max(full.height)) / FAST_DC_ONLY_MARGIN) as u32).min(200);
     let thumbnail_psnr = psnr(&thumbnail_of_side(full, side).data, &thumbnail_of_side(ours, side).data);
     assert!(thumbnail_psnr >= 40.0, "{name}: thumbnail PSNR {thumbnail_psnr:.1} dB");
     let pruned = if eighths == 1 { for_eighth_scale(jpeg) } else { None };
