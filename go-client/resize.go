@@ -109,6 +109,9 @@ func wireResize(req *ResizeRequest) (wire.ResizeRequest, error) {
 	if req.KeepMetadata {
 		w.KeepMetadata = wire.True
 	}
+	if req.Fast {
+		w.Fast = wire.True
+	}
 	return w, nil
 }
 

@@ -116,6 +116,11 @@ type ResizeRequest struct {
 	KeepICC bool
 	// KeepMetadata copies EXIF and XMP to the output where the format allows.
 	KeepMetadata bool
+	// Fast trades quality for speed: the daemon decodes a large JPEG at 1/8 with a smaller
+	// margin over the output (SPEC.md 5.3, "fast"), measured up to about 7 dB below the
+	// default on fine detail such as text and stripes. For every output of the request. The
+	// in-process Go path ignores it.
+	Fast bool
 	// Outputs, when non-empty, asks for up to MaxOutputs thumbnails from one decode of Image,
 	// each with its own box, mode, anchor, filter, format and quality (SPEC.md 5.3.1). The box
 	// fields above (Width to Quality) must then be zero; NoAutoOrient, KeepICC and KeepMetadata

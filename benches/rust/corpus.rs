@@ -1,6 +1,11 @@
 //! The thumbnail pipeline over a directory of photos, one at a time on one thread: fit into
 //! 400x400, JPEG quality 80, Lanczos3 (the issue-4 workload). Prints per photo the input size,
-//! the median of several runs in milliseconds, and the sum of the medians.
+//! the median of several runs in milliseconds, and the sum of the medians; then the same in
+//! fast mode (`fast`, SPEC.md 5.3). Each row also gives the thumbnail's PSNR against the full
+//! decode (libjpeg-turbo for JPEG, the `image` crate for PNG) resized with Lanczos3 (the `image`
+//! crate's) straight to the output size, from one more run with PNG output and the ICC profile
+//! kept, so that it measures the decode scale and the resize, not the encoder or the colour
+//! conversion (the quality contract of SPEC.md 5.3).
 //!
 //! Run: `cargo bench --bench corpus` (photos from `FERRY_CORPUS`, default `../shared/corpus`
 //! next to the repository; every `*.jpg`, `*.jpeg` and `*.png` in it). `FERRY_CORPUS_RUNS`
@@ -47,18 +52,43 @@ fn main() {
     // rounds right before the socket path's sweep, so the two are measured side by side.
     let pool_only = std::env::var_os("FERRY_CORPUS_POOL_ONLY").is_some();
     let mut total_ms = 0.0;
+    let mut fast_ms = 0.0;
     if !pool_only {
         total_ms = single_thread(&photos, &params, &limits, runs, &dir);
+        fast_ms = single_thread(&photos, &ResizeParams { fast: true, ..params.clone() }, &limits, runs, &dir);
     }
-    bare_pool(&photos, &params, &limits, total_ms);
+    bare_pool(&photos, &params, &limits, total_ms, fast_ms);
+}
+
+/// The full decode of `input` resized with the `image` crate's Lanczos3 to `width x height`.
+fn reference(input: &[u8], width: u32, height: u32) -> image::RgbImage {
+    let full = if input.starts_with(&[0xFF, 0xD8]) {
+        let image = turbojpeg::decompress(input, turbojpeg::PixelFormat::RGB).expect("libjpeg decodes the photo");
+        image::RgbImage::from_raw(image.width as u32, image.height as u32, image.pixels).expect("RGB rows")
+    } else {
+        image::load_from_memory(input).expect("the image crate decodes the photo").to_rgb8()
+    };
+    image::imageops::resize(&full, width, height, image::imageops::FilterType::Lanczos3)
+}
+
+/// PSNR in dB of the thumbnail `params` makes (as PNG, ICC kept) against [`reference`].
+fn psnr_against_full_decode(input: &[u8], params: &ResizeParams, limits: &Limits) -> f64 {
+    let lossless = ResizeParams { format: ferryd::jobs::OutputFormat::Png, keep_icc: true, ..params.clone() };
+    let out = resize(input, &lossless, limits, &JobControl::unbounded()).expect("thumbnail");
+    let got = image::load_from_memory(&out.bytes).expect("our PNG decodes").to_rgb8();
+    let want = reference(input, out.width, out.height);
+    let n = got.as_raw().len() as f64;
+    let mse = got.as_raw().iter().zip(want.as_raw()).map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2)).sum::<f64>() / n;
+    if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0 * 255.0 / mse).log10() }
 }
 
 /// Each photo on this thread, `runs` times; prints the table and returns the sum of medians.
 fn single_thread(photos: &[PathBuf], params: &ResizeParams, limits: &Limits, runs: usize, dir: &std::path::Path) -> f64 {
     // The directory's own name only: reports carry no machine paths.
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    println!("corpus {name}: fit 400x400, jpeg q80, lanczos3, 1 thread, median of {runs} runs");
-    println!("{:<16} {:>11} {:>10} {:>9} {:>9} {:>10}", "photo", "input", "bytes", "output", "out bytes", "median ms");
+    let mode = if params.fast { "fast mode" } else { "default" };
+    println!("corpus {name}: fit 400x400, jpeg q80, lanczos3, {mode}, 1 thread, median of {runs} runs");
+    println!("{:<16} {:>11} {:>10} {:>9} {:>9} {:>10} {:>8}", "photo", "input", "bytes", "output", "out bytes", "median ms", "PSNR dB");
     let mut total_ms = 0.0;
     for path in photos {
         let input = std::fs::read(path).expect("readable photo");
@@ -76,13 +106,14 @@ fn single_thread(photos: &[PathBuf], params: &ResizeParams, limits: &Limits, run
         total_ms += median;
         let out = last.expect("at least one run");
         println!(
-            "{:<16} {:>11} {:>10} {:>9} {:>9} {:>10.2}",
+            "{:<16} {:>11} {:>10} {:>9} {:>9} {:>10.2} {:>8.2}",
             path.file_name().unwrap().to_string_lossy(),
             format!("{}x{}", out.source_width, out.source_height),
             input.len(),
             format!("{}x{}", out.width, out.height),
             out.bytes.len(),
-            median
+            median,
+            psnr_against_full_decode(&input, params, limits)
         );
     }
     println!("{} photos, sum of medians: {total_ms:.1} ms", photos.len());
@@ -90,8 +121,8 @@ fn single_thread(photos: &[PathBuf], params: &ResizeParams, limits: &Limits, run
 }
 
 /// Every photo `FERRY_CORPUS_ROUNDS` times on a bare 2-thread rayon pool; prints images per
-/// second and writes both figures to `FERRY_BENCH_JSON` when set.
-fn bare_pool(photos: &[PathBuf], params: &ResizeParams, limits: &Limits, total_ms: f64) {
+/// second and writes the figures to `FERRY_BENCH_JSON` when set.
+fn bare_pool(photos: &[PathBuf], params: &ResizeParams, limits: &Limits, total_ms: f64, fast_ms: f64) {
     let rounds: usize = std::env::var("FERRY_CORPUS_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
     let inputs: Vec<Vec<u8>> = photos.iter().map(|p| std::fs::read(p).expect("readable photo")).collect();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("rayon pool");
@@ -110,6 +141,7 @@ fn bare_pool(photos: &[PathBuf], params: &ResizeParams, limits: &Limits, total_m
         let report = serde_json::json!({
             "photos": photos.len(),
             "single_thread_sum_of_medians_ms": total_ms,
+            "single_thread_sum_of_medians_fast_ms": fast_ms,
             "pool_threads": 2,
             "pool_images": jobs.len(),
             "pool_images_per_second": per_second,

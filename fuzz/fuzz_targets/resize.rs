@@ -51,5 +51,6 @@ fn params_for(data: &[u8]) -> ResizeParams {
         auto_orient: h >> 32 & 1 == 1,
         keep_icc: h >> 33 & 1 == 1,
         keep_metadata: h >> 34 & 1 == 1,
+        fast: h >> 35 & 1 == 1,
     }
 }

@@ -191,11 +191,11 @@ OPTIONAL_REQUEST_FIELDS = {
     "hello": ["timeout_ms", "client"],
     "ping": ["timeout_ms"],
     "resize": ["timeout_ms", "width", "height", "mode", "anchor", "filter", "format", "quality",
-               "outputs", "auto_orient", "keep_icc", "keep_metadata"],
+               "outputs", "auto_orient", "keep_icc", "keep_metadata", "fast"],
     "checksum": ["timeout_ms"],
     "checksum_file": ["timeout_ms"],
     "resize_file": ["timeout_ms", "width", "height", "mode", "anchor", "filter", "format", "quality",
-                    "auto_orient", "keep_icc", "keep_metadata"],
+                    "auto_orient", "keep_icc", "keep_metadata", "fast"],
     "stats": ["timeout_ms"],
     "cancel": ["timeout_ms"],
 }
@@ -248,6 +248,9 @@ def messages():
             "height": 48, "mode": "exact", "anchor": "bottom_right", "filter": "nearest",
             "format": "png", "quality": 100, "auto_orient": False, "keep_icc": True,
             "keep_metadata": True}),
+        ("resize_request_fast", req, "resize",
+         {"id": 45, "op": "resize", "image": FAKE_JPEG, "width": 400, "height": 400,
+          "fast": True}),
         ("resize_reply", rep, "resize", {
             "id": 42, "ok": True, "image": painted(40), "width": 400, "height": 300,
             "format": "webp", "source_width": 5312, "source_height": 2988,

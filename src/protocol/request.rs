@@ -160,6 +160,8 @@ pub struct ResizeRequest {
     pub keep_icc: Option<bool>,
     /// Copy EXIF and XMP.
     pub keep_metadata: Option<bool>,
+    /// Shrink-on-load traded for speed (SPEC.md 5.3), for every output.
+    pub fast: Option<bool>,
     /// Several outputs from one decode (SPEC.md 5.3.1): 1 to [`MAX_OUTPUTS`] of them, in request
     /// order. When present, the box fields above are all `None` (the decoder refuses a request
     /// that sets both).
@@ -325,6 +327,7 @@ fn resize(fields: &Fields<'_, '_>, image: Bytes) -> Result<ResizeRequest, Reject
         auto_orient: fields.optional("auto_orient", |v| v.bool(), "a bool")?,
         keep_icc: fields.optional("keep_icc", |v| v.bool(), "a bool")?,
         keep_metadata: fields.optional("keep_metadata", |v| v.bool(), "a bool")?,
+        fast: fields.optional("fast", |v| v.bool(), "a bool")?,
         outputs,
     })
 }

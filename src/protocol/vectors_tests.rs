@@ -71,6 +71,7 @@ fn expected_request(value: &Json) -> Request {
                 auto_orient: flag("auto_orient"),
                 keep_icc: flag("keep_icc"),
                 keep_metadata: flag("keep_metadata"),
+                fast: flag("fast"),
                 outputs: value.get("outputs").map(|o| o.as_array().unwrap().iter().map(expected_output).collect()),
             })
         }

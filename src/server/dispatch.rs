@@ -244,7 +244,7 @@ pub fn resize_params(request: &ResizeRequest) -> ResizeParams {
 }
 
 /// The job's parameters for each of a request's `outputs`: the output's box fields and the
-/// request's `auto_orient`, `keep_icc` and `keep_metadata`, each as sent or defaulted.
+/// request's `auto_orient`, `keep_icc`, `keep_metadata` and `fast`, each as sent or defaulted.
 pub fn output_params(request: &ResizeRequest, outputs: &[OutputRequest]) -> Vec<ResizeParams> {
     let shared = shared_params(request);
     outputs.iter().map(|o| with_box(&shared, o)).collect()
@@ -257,6 +257,7 @@ fn shared_params(request: &ResizeRequest) -> ResizeParams {
         auto_orient: request.auto_orient.unwrap_or(d.auto_orient),
         keep_icc: request.keep_icc.unwrap_or(d.keep_icc),
         keep_metadata: request.keep_metadata.unwrap_or(d.keep_metadata),
+        fast: request.fast.unwrap_or(d.fast),
         ..d
     }
 }
@@ -372,12 +373,12 @@ mod tests {
             OutputRequest { width: Some(100), format: Some(OutputFormat::Png), ..OutputRequest::default() },
             OutputRequest { width: Some(20), height: Some(10), mode: Some(Mode::Fill), quality: Some(9), ..OutputRequest::default() },
         ];
-        let request = ResizeRequest { keep_metadata: Some(true), auto_orient: Some(false), ..ResizeRequest::default() };
+        let request = ResizeRequest { keep_metadata: Some(true), auto_orient: Some(false), fast: Some(true), ..ResizeRequest::default() };
         let params = output_params(&request, &outputs);
         assert_eq!(
             params.iter().map(|p| (p.width, p.height, p.mode, p.format, p.quality)).collect::<Vec<_>>(),
             [(100, 0, Mode::Fit, OutputFormat::Png, 80), (20, 10, Mode::Fill, OutputFormat::Jpeg, 9)]
         );
-        assert!(params.iter().all(|p| p.keep_metadata && !p.auto_orient && !p.keep_icc));
+        assert!(params.iter().all(|p| p.keep_metadata && !p.auto_orient && !p.keep_icc && p.fast));
     }
 }

@@ -11,7 +11,7 @@ import (
 var requestKeys = [...]string{
 	"id", "op", "timeout_ms", "versions", "client", "image", "width", "height", "mode", "anchor",
 	"filter", "format", "quality", "auto_orient", "keep_icc", "keep_metadata", "data", "algorithms",
-	"outputs",
+	"outputs", "fast",
 }
 
 func requestKeyIndex(key []byte) int {
@@ -157,7 +157,7 @@ func decodeResizeRequest(get func(string) []byte, r *ResizeRequest, file bool) e
 	for _, f := range []struct {
 		key string
 		dst *OptBool
-	}{{"auto_orient", &r.AutoOrient}, {"keep_icc", &r.KeepICC}, {"keep_metadata", &r.KeepMetadata}} {
+	}{{"auto_orient", &r.AutoOrient}, {"keep_icc", &r.KeepICC}, {"keep_metadata", &r.KeepMetadata}, {"fast", &r.Fast}} {
 		if v := get(f.key); v != nil {
 			b, err := readBool(v)
 			if err != nil {

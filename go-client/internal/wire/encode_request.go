@@ -88,7 +88,7 @@ func AppendResize(dst []byte, h Header, r *ResizeRequest, inlineMax int) Frame {
 	for _, present := range [...]bool{
 		r.Width != 0, r.Height != 0, r.Mode != "", r.Anchor != "", r.Filter != "", r.Format != "",
 		r.Quality != 0, r.Outputs != nil, r.AutoOrient != Unset, r.KeepICC != Unset,
-		r.KeepMetadata != Unset,
+		r.KeepMetadata != Unset, r.Fast != Unset,
 	} {
 		if present {
 			extra++
@@ -126,6 +126,7 @@ func AppendResize(dst []byte, h Header, r *ResizeRequest, inlineMax int) Frame {
 	b = appendOptBool(b, "auto_orient", r.AutoOrient)
 	b = appendOptBool(b, "keep_icc", r.KeepICC)
 	b = appendOptBool(b, "keep_metadata", r.KeepMetadata)
+	b = appendOptBool(b, "fast", r.Fast)
 	return frameFor(b, start, split, payload)
 }
 

@@ -88,6 +88,7 @@ type ResizeRequest struct {
 	AutoOrient   OptBool // auto_orient: apply the EXIF orientation (daemon default true)
 	KeepICC      OptBool // keep_icc: keep pixels in their ICC profile and embed it
 	KeepMetadata OptBool // keep_metadata: copy EXIF and XMP to the output
+	Fast         OptBool // fast: shrink-on-load traded for speed (SPEC.md section 5.3)
 	// Outputs, when non-nil, asks for several outputs from one decode (SPEC.md section 5.3.1);
 	// the box fields above (Width to Quality) must then be zero.
 	Outputs []OutputRequest // outputs: 1 to MaxOutputs output boxes

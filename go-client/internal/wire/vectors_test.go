@@ -217,7 +217,7 @@ func requestValue(r *Request) map[string]any {
 			}
 			v["outputs"] = outs
 		}
-		for k, x := range map[string]OptBool{"auto_orient": z.AutoOrient, "keep_icc": z.KeepICC, "keep_metadata": z.KeepMetadata} {
+		for k, x := range map[string]OptBool{"auto_orient": z.AutoOrient, "keep_icc": z.KeepICC, "keep_metadata": z.KeepMetadata, "fast": z.Fast} {
 			if x != Unset {
 				v[k] = x == True
 			}
@@ -359,7 +359,7 @@ func requestFromValue(t *testing.T, v map[string]any) Request {
 		r.Resize = ResizeRequest{Image: image, Width: optU("width"), Height: optU("height"),
 			Mode: s("mode"), Anchor: s("anchor"), Filter: s("filter"), Format: s("format"),
 			Quality: optU("quality"), AutoOrient: opt("auto_orient"), KeepICC: opt("keep_icc"),
-			KeepMetadata: opt("keep_metadata")}
+			KeepMetadata: opt("keep_metadata"), Fast: opt("fast")}
 		if outs, ok := v["outputs"].([]any); ok {
 			r.Resize.Outputs = make([]OutputRequest, len(outs))
 			for i, x := range outs {

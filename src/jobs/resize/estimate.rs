@@ -103,7 +103,7 @@ pub fn estimate_memory_several(input: &[u8], outputs: &[ResizeParams], limits: &
         // The scale reads only the ratio of output to region, which turning the picture
         // upright does not change; the larger of the two orientations' scales is kept.
         for plan in &plans {
-            eighths = eighths.max(geometry::decode_scale_eighths(format, plan.region, plan.width, plan.height, params.filter));
+            eighths = eighths.max(geometry::decode_scale_eighths(format, plan.region, plan.width, plan.height, params.filter, params.fast));
         }
     }
     let decoded = if decoder.shrinks { scaled(w, eighths) * scaled(h, eighths) } else { pixels };

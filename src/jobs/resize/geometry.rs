@@ -82,33 +82,36 @@ fn anchor_fractions(anchor: Anchor) -> (f64, f64) {
     }
 }
 
-/// How much larger than the output a 1/4- or 1/2-scale decode stays on both axes, so the
-/// resampler still has detail to filter (DCT scaling alone is close to a box filter): twice, as
-/// libvips' `thumbnail` keeps.
+/// How much larger than the output a DCT-scaled (or box-shrunk) decode stays on both axes, so
+/// the resampler still has detail to filter (DCT scaling is close to a box filter, which lets
+/// fine detail alias): twice, as libvips' `thumbnail` keeps (its `find_jpegshrink` takes 1/8
+/// from a shrink of 16, 1/4 from 8, 1/2 from 4). The quality contract of SPEC.md 5.3 (no
+/// thumbnail more than 0.5 dB below libvips') rests on it: with the same decode scale and a
+/// Lanczos3 reduction after it, the output is libvips' to within the resamplers' differences.
 pub const SHRINK_ON_LOAD_MARGIN: f64 = 2.0;
 
-/// The margin for 1/8, which is cheaper in kind: libjpeg-turbo reads only each block's DC
-/// coefficient, and a progressive file's AC scans need not be decoded at all
-/// (`decode::scan_pruning`), so a 12-16 MP photo decodes in a third to a fifth of its 1/4 time.
-/// The price is an 8x8 block average in place of a Lanczos reduction of the 1/4 image. Measured
-/// against libvips' thumbnails (`ferry-bench`, 400 px): at 1.66x (seeding.jpg) 43.0 dB PSNR, at
-/// 1.33x (sunset.jpg) 39.8 dB, at 1.02x (picos.jpg) 34.6 dB, under the 38 dB bar. A quarter
-/// more than the output keeps the final reduction enough room to filter the block average.
-pub const DC_ONLY_MARGIN: f64 = 1.25;
+/// The margin for 1/8 in fast mode (`fast` in the request; it was every request's before issue
+/// 20): 1/8 is cheaper in kind, since libjpeg-turbo reads only each block's DC coefficient and a
+/// progressive file's AC scans need not be decoded at all (`decode::scan_pruning`), so a
+/// 12-16 MP photo decodes in a third to a fifth of its 1/4 time. The price is an 8x8 block
+/// average in place of a Lanczos reduction of the 1/4 image, which on fine detail (text,
+/// stripes, fabric) aliases: 1.7 to 7.3 dB below libvips against a full decode, and a text page
+/// at 28 dB against 35.6 (issue 20).
+pub const FAST_DC_ONLY_MARGIN: f64 = 1.25;
 
-/// The JPEG decode scale, in eighths (1, 2, 4 or 8): 1/8 when the decoded region stays
-/// [`DC_ONLY_MARGIN`] times the output on both axes, else the smallest of 1/4 and 1/2 that keeps
-/// [`SHRINK_ON_LOAD_MARGIN`], else full size.
+/// The JPEG decode scale, in eighths (1, 2, 4 or 8): the smallest of 1/8, 1/4 and 1/2 that
+/// keeps [`SHRINK_ON_LOAD_MARGIN`] on both axes, else full size; in `fast` mode 1/8 already
+/// from [`FAST_DC_ONLY_MARGIN`].
 ///
 /// The odd eighths are never used: libjpeg-turbo has SIMD inverse DCTs only for 1/8, 1/4, 1/2
 /// and 1. Measured on a 12 MP JPEG (`cargo bench --bench kernels -- decode`), 3/8 decoded slower
 /// than 1/2 (23.4 against 22.1 ms), which the smaller resample after it does not repay.
-pub fn jpeg_scale_eighths(region: Region, out_width: u32, out_height: u32) -> u32 {
+pub fn jpeg_scale_eighths(region: Region, out_width: u32, out_height: u32, fast: bool) -> u32 {
     let ratio = (f64::from(out_width) / region.width).max(f64::from(out_height) / region.height);
-    if 1.0 / 8.0 >= DC_ONLY_MARGIN * ratio {
+    if fast && 1.0 / 8.0 >= FAST_DC_ONLY_MARGIN * ratio {
         return 1;
     }
-    [2u32, 4].into_iter().find(|&eighths| f64::from(eighths) / 8.0 >= SHRINK_ON_LOAD_MARGIN * ratio).unwrap_or(8)
+    [1u32, 2, 4].into_iter().find(|&eighths| f64::from(eighths) / 8.0 >= SHRINK_ON_LOAD_MARGIN * ratio).unwrap_or(8)
 }
 
 /// The PNG shrink-on-load scale, in eighths (1, 2, 4 or 8): the smallest of 1/8, 1/4 and 1/2
@@ -125,10 +128,10 @@ pub fn box_scale_eighths(region: Region, out_width: u32, out_height: u32, filter
 }
 
 /// The scale `format` is decoded at for one output, in eighths: [`jpeg_scale_eighths`] for
-/// JPEG, [`box_scale_eighths`] for PNG, full size (8) for the rest.
-pub fn decode_scale_eighths(format: ImageFormat, region: Region, out_width: u32, out_height: u32, filter: Filter) -> u32 {
+/// JPEG (`fast` as the request asks), [`box_scale_eighths`] for PNG, full size (8) for the rest.
+pub fn decode_scale_eighths(format: ImageFormat, region: Region, out_width: u32, out_height: u32, filter: Filter, fast: bool) -> u32 {
     match format {
-        ImageFormat::Jpeg => jpeg_scale_eighths(region, out_width, out_height),
+        ImageFormat::Jpeg => jpeg_scale_eighths(region, out_width, out_height, fast),
         ImageFormat::Png => box_scale_eighths(region, out_width, out_height, filter),
         ImageFormat::WebP | ImageFormat::Gif => 8,
     }
@@ -209,19 +212,24 @@ mod tests {
     #[test]
     fn jpeg_scale_keeps_its_margins() {
         let whole = |w: u32, h: u32| Region { x: 0.0, y: 0.0, width: w.into(), height: h.into() };
-        assert_eq!(jpeg_scale_eighths(whole(8000, 6000), 400, 300), 1); // 1000 >= 1.25*400
-        assert_eq!(jpeg_scale_eighths(whole(4272, 2848), 400, 267), 1); // 534 >= 500 (sunset.jpg)
-        assert_eq!(jpeg_scale_eighths(whole(4000, 3000), 400, 300), 1); // 500 = 1.25*400
-        assert_eq!(jpeg_scale_eighths(whole(3264, 2448), 400, 300), 2); // 408 < 500; 1/4 = 816 >= 800 (picos.jpg)
-        assert_eq!(jpeg_scale_eighths(whole(3200, 2400), 401, 301), 4); // 1/4 = 800 < 802
-        assert_eq!(jpeg_scale_eighths(whole(1600, 1200), 400, 300), 4); // 1/2 = 800 = 2*400
-        assert_eq!(jpeg_scale_eighths(whole(1600, 1200), 401, 300), 8); // 1/2 = 800 < 802
-        assert_eq!(jpeg_scale_eighths(whole(1000, 800), 400, 320), 8);
-        assert_eq!(jpeg_scale_eighths(whole(2560, 1920), 400, 300), 4); // 3/8 would do, 1/2 is faster
-        assert_eq!(jpeg_scale_eighths(whole(640, 427), 400, 267), 8);
-        assert_eq!(jpeg_scale_eighths(whole(400, 400), 800, 800), 8); // enlarging
+        let both = |region, w, h| (jpeg_scale_eighths(region, w, h, false), jpeg_scale_eighths(region, w, h, true));
+        assert_eq!(both(whole(8000, 6000), 400, 300), (1, 1)); // 1000 >= 2*400
+        assert_eq!(both(whole(6400, 4800), 400, 300), (1, 1)); // 800 = 2*400
+        assert_eq!(both(whole(6392, 4794), 400, 300), (2, 1)); // 799 < 800; fast: 799 >= 1.25*400
+        assert_eq!(both(whole(4272, 2848), 400, 267), (2, 1)); // 534 >= 500 (sunset.jpg)
+        assert_eq!(both(whole(4032, 3024), 400, 300), (2, 1)); // a 12 MP phone photo
+        assert_eq!(both(whole(4000, 3000), 400, 300), (2, 1)); // 500 = 1.25*400
+        assert_eq!(both(whole(3264, 2448), 400, 300), (2, 2)); // 408 < 500; 1/4 = 816 >= 800 (picos.jpg)
+        assert_eq!(both(whole(3200, 2400), 401, 301), (4, 4)); // 1/4 = 800 < 802
+        assert_eq!(both(whole(1600, 1200), 400, 300), (4, 4)); // 1/2 = 800 = 2*400
+        assert_eq!(both(whole(1600, 1200), 401, 300), (8, 8)); // 1/2 = 800 < 802
+        assert_eq!(both(whole(1000, 800), 400, 320), (8, 8));
+        assert_eq!(both(whole(2560, 1920), 400, 300), (4, 4)); // 3/8 would do, 1/2 is faster
+        assert_eq!(both(whole(640, 427), 400, 267), (8, 8));
+        assert_eq!(both(whole(400, 400), 800, 800), (8, 8)); // enlarging
         // The tighter axis decides: a tall output from a wide region.
-        assert_eq!(jpeg_scale_eighths(whole(8000, 1000), 100, 100), 1); // 1/8 = 1000 x 125
-        assert_eq!(jpeg_scale_eighths(whole(8000, 1000), 100, 110), 2); // 125 < 137.5; 1/4 = 250 >= 220
+        assert_eq!(both(whole(8000, 1000), 50, 50), (1, 1)); // 1/8 = 1000 x 125
+        assert_eq!(both(whole(8000, 1000), 100, 100), (2, 1)); // 125 < 200; 1/4 = 250 >= 200
+        assert_eq!(both(whole(8000, 1000), 100, 110), (2, 2)); // 125 < 137.5; 1/4 = 250 >= 220
     }
 }

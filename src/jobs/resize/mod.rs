@@ -104,7 +104,7 @@ pub fn resize(input: &[u8], params: &ResizeParams, limits: &Limits, ctl: &JobCon
     // From here on, work in the stored orientation.
     let region = orientation.region_to_stored(plan.region, stored_w, stored_h);
     let (out_w, out_h) = orientation.upright_size(plan.width, plan.height);
-    let eighths = geometry::decode_scale_eighths(format, region, out_w, out_h, params.filter);
+    let eighths = geometry::decode_scale_eighths(format, region, out_w, out_h, params.filter, params.fast);
     let icc = source.meta.icc.take();
     let mut exif = source.meta.exif.take().filter(|_| params.keep_metadata);
     let xmp = source.meta.xmp.take().filter(|_| params.keep_metadata);

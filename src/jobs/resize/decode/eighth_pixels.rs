@@ -4,6 +4,12 @@
 //! resolution, its 2x2 inverse DCT for 4:2:0 chroma, its sample replication for chroma
 //! subsampled on one axis only (at 1/8 libjpeg does no fancy upsampling), and its YCbCr to RGB
 //! tables.
+//!
+//! Exact or refused: libjpeg-turbo computes its 2x2 and 4x4 IDCTs with SIMD where the CPU has
+//! it (SSE2 on every x86-64) and in C elsewhere, and the two agree only while the numbers stay
+//! in range (see [`Wild`]). Real 8-bit data stays far inside; a crafted file (coefficients
+//! shifted by a successive-approximation bit position of 13) does not, and is then left to
+//! libjpeg rather than decoded here to pixels libjpeg would not produce.
 
 use super::ac_blocks::{coefficients_read, TWO_BY_TWO_READS};
 use super::eighth_scans::{Grid, Plane};
@@ -32,6 +38,38 @@ const RANGE_LIMIT: [u8; 1024] = {
     table
 };
 
+/// Whether any number of a reduced IDCT left the range where libjpeg-turbo's SIMD and C IDCTs,
+/// and this file, compute the same samples. The SIMD IDCTs (`jidctred-sse2.asm`) keep
+/// dequantised coefficients (a 16-bit `pmullw`) and the workspace between the passes
+/// (`packssdw`) in 16 bits, sum in 32, and clamp the result (`packsswb`); the C ones
+/// (`jidctred.c`) multiply and sum in 32 or 64 bits and range-limit by `value & 1023` into
+/// their table, which equals a clamp only for results in -512..=511. So: every dequantised
+/// coefficient read and every workspace value within +-2^14 (16-bit, and no 32-bit sum of a
+/// pass can overflow: at most 2^14 * 52991 + 2^14 << 15, about 1.4e9), every result within
+/// -512..=511. A flag ORed per value, not a branch: real data never sets it.
+#[derive(Default)]
+pub struct Wild(bool);
+
+impl Wild {
+    /// A dequantised coefficient or a workspace value.
+    #[inline]
+    fn operand(&mut self, value: i64) {
+        const LIMIT: i64 = 1 << 14;
+        self.0 |= (value + LIMIT) as u64 >= (2 * LIMIT) as u64;
+    }
+
+    /// A result before the range limit.
+    #[inline]
+    fn result(&mut self, value: i64) {
+        self.0 |= (value + 512) as u64 >= 1024;
+    }
+
+    /// Whether some value was out of range.
+    pub fn seen(&self) -> bool {
+        self.0
+    }
+}
+
 /// A coefficient times its quantiser as libjpeg's SIMD build multiplies them (quantisers kept
 /// as 16-bit multipliers).
 fn dequantise(coefficient: i16, quantiser: u16) -> i64 {
@@ -51,7 +89,8 @@ const READ_AC_ZIGZAG: u64 = coefficients_read(2) & !1;
 /// in rows and columns 0, 1, 3, 5 and 7 (`ac` in the 5 x 5 layout the decoder keeps for it,
 /// [`TWO_BY_TWO_READS`]), in its fixed-point arithmetic (13 fraction bits, 2 more kept between
 /// the passes).
-pub fn idct_2x2(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64]) -> [[u8; 2]; 2] {
+/// Values out of range are noted in `wild`.
+pub fn idct_2x2(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64], wild: &mut Wild) -> [[u8; 2]; 2] {
     const CONST_BITS: u32 = 13;
     const PASS1_BITS: u32 = 2;
     // FIX(x) = x * 2^13 rounded: sqrt(2) times sums of the odd cosines.
@@ -59,8 +98,13 @@ pub fn idct_2x2(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64]) -> [[
     // Most chroma blocks have no AC coefficient the 2x2 reads (`nonzero` says which are set):
     // both passes then keep the DC.
     if nonzero & READ_AC_ZIGZAG == 0 {
-        let dc = ((dequantise(dc, quantisers[0]) as i32 as u32) << PASS1_BITS) as i32;
-        let dc = range_limit(descale(i64::from(dc), PASS1_BITS + 3));
+        let dequantised = dequantise(dc, quantisers[0]);
+        wild.operand(dequantised);
+        let dc = ((dequantised as i32 as u32) << PASS1_BITS) as i32;
+        wild.operand(i64::from(dc));
+        let dc = descale(i64::from(dc), PASS1_BITS + 3);
+        wild.result(dc);
+        let dc = range_limit(dc);
         return [[dc, dc], [dc, dc]];
     }
     // Columns, then rows, without libjpeg's zero-column and zero-row shortcuts: a zero odd
@@ -73,18 +117,25 @@ pub fn idct_2x2(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64]) -> [[
             let coefficient = if row_slot == 0 && column_slot == 0 { dc } else { ac[row_slot * 5 + column_slot] };
             dequantise(coefficient, quantisers[TWO_BY_TWO_READS[row_slot] * 8 + column])
         };
-        let even = value(0) << (CONST_BITS + 2);
-        let odd = odd(value(1), value(2), value(3), value(4));
+        let v = [value(0), value(1), value(2), value(3), value(4)];
+        v.iter().for_each(|&v| wild.operand(v));
+        let even = v[0] << (CONST_BITS + 2);
+        let odd = odd(v[1], v[2], v[3], v[4]);
         // libjpeg keeps the column pass in an int workspace.
         work[0][column_slot] = i64::from(descale(even + odd, CONST_BITS - PASS1_BITS + 2) as i32);
         work[1][column_slot] = i64::from(descale(even - odd, CONST_BITS - PASS1_BITS + 2) as i32);
+        wild.operand(work[0][column_slot]);
+        wild.operand(work[1][column_slot]);
     }
     let shift = CONST_BITS + PASS1_BITS + 3 + 2;
     let mut out = [[0u8; 2]; 2];
     for (row, w) in out.iter_mut().zip(&work) {
         let even = w[0] << (CONST_BITS + 2);
         let odd = odd(w[1], w[2], w[3], w[4]);
-        *row = [range_limit(descale(even + odd, shift)), range_limit(descale(even - odd, shift))];
+        let (left, right) = (descale(even + odd, shift), descale(even - odd, shift));
+        wild.result(left);
+        wild.result(right);
+        *row = [range_limit(left), range_limit(right)];
     }
     out
 }
@@ -94,13 +145,19 @@ pub fn idct_2x2(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64]) -> [[
 const READ_AC_4X4_ZIGZAG: u64 = coefficients_read(4) & !1;
 
 /// libjpeg's `jpeg_idct_4x4` (`jidctred.c`): the 4x4 samples of a block from its coefficients
-/// in rows and columns other than 4, in its fixed-point arithmetic (as [`idct_2x2`]).
-pub fn idct_4x4(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64]) -> [[u8; 4]; 4] {
+/// in rows and columns other than 4, in its fixed-point arithmetic (as [`idct_2x2`]). Values
+/// out of range are noted in `wild`.
+pub fn idct_4x4(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64], wild: &mut Wild) -> [[u8; 4]; 4] {
     const CONST_BITS: u32 = 13;
     const PASS1_BITS: u32 = 2;
     if nonzero & READ_AC_4X4_ZIGZAG == 0 {
-        let dc = ((dequantise(dc, quantisers[0]) as i32 as u32) << PASS1_BITS) as i32;
-        let dc = range_limit(descale(i64::from(dc), PASS1_BITS + 3));
+        let dequantised = dequantise(dc, quantisers[0]);
+        wild.operand(dequantised);
+        let dc = ((dequantised as i32 as u32) << PASS1_BITS) as i32;
+        wild.operand(i64::from(dc));
+        let dc = descale(i64::from(dc), PASS1_BITS + 3);
+        wild.result(dc);
+        let dc = range_limit(dc);
         return [[dc; 4]; 4];
     }
     // One 4-point pass over v[0..8] (v[4] unused): [out0, out1, out2, out3] before descaling.
@@ -120,16 +177,20 @@ pub fn idct_4x4(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64]) -> [[
         for row in [0, 1, 2, 3, 5, 6, 7] {
             let coefficient = if row == 0 && column == 0 { dc } else { ac[row * 8 + column] };
             v[row] = dequantise(coefficient, quantisers[row * 8 + column]);
+            wild.operand(v[row]);
         }
         for (row, value) in pass(v, CONST_BITS + 1).into_iter().enumerate() {
             // libjpeg keeps the column pass in an int workspace.
             work[row][column] = i64::from(descale(value, CONST_BITS - PASS1_BITS + 1) as i32);
+            wild.operand(work[row][column]);
         }
     }
     let mut out = [[0u8; 4]; 4];
     for (row, w) in out.iter_mut().zip(work) {
         for (sample, value) in row.iter_mut().zip(pass(w, CONST_BITS + 1)) {
-            *sample = range_limit(descale(value, CONST_BITS + PASS1_BITS + 3 + 1));
+            let value = descale(value, CONST_BITS + PASS1_BITS + 3 + 1);
+            wild.result(value);
+            *sample = range_limit(value);
         }
     }
     out
@@ -143,9 +204,10 @@ struct Samples {
     height: usize,
 }
 
-/// The samples of `width x height` blocks: one per block from the DC alone, or 2x2 per block
-/// when the plane holds whole blocks.
-fn samples(plane: &Plane, width: usize, height: usize) -> Samples {
+/// The samples of `width x height` blocks: one per block from the DC alone, or 2x2 or 4x4 per
+/// block when the plane holds whole blocks (out-of-range values of those noted in `wild`; the
+/// 1x1 IDCT is C in libjpeg-turbo too, and its wrap is followed exactly).
+fn samples(plane: &Plane, width: usize, height: usize, wild: &mut Wild) -> Samples {
     if plane.ac.is_empty() {
         // libjpeg's `jpeg_idct_1x1`: the dequantised DC over 8, rounded, range-limited (by a
         // table, as libjpeg does it).
@@ -171,10 +233,10 @@ fn samples(plane: &Plane, width: usize, height: usize) -> Samples {
             let slots = plane.layout.slots;
             let (dc, ac, nonzero) = (plane.dc[index], &plane.ac[index * slots..][..slots], plane.nonzero[index]);
             if size == 2 {
-                let [a, b] = idct_2x2(dc, ac, nonzero, &plane.quantisers);
+                let [a, b] = idct_2x2(dc, ac, nonzero, &plane.quantisers, wild);
                 put(by, bx, &[&a, &b]);
             } else {
-                let [a, b, c, d] = idct_4x4(dc, ac, nonzero, &plane.quantisers);
+                let [a, b, c, d] = idct_4x4(dc, ac, nonzero, &plane.quantisers, wild);
                 put(by, bx, &[&a, &b, &c, &d]);
             }
         }
@@ -183,12 +245,13 @@ fn samples(plane: &Plane, width: usize, height: usize) -> Samples {
 }
 
 /// The picture at `eighths`/8 of `frame_size` (1/8 or 1/4): gray for one component, RGB (from
-/// YCbCr) for three with the first component the most sampled. Returns the samples, row-major.
-pub fn pixels(planes: &[Plane], sampling: &[(u8, u8)], frame_size: (u16, u16), grid: &Grid, eighths: usize) -> Vec<u8> {
-    match planes_at_scale(planes, sampling, frame_size, grid, eighths) {
+/// YCbCr) for three with the first component the most sampled. Returns the samples, row-major,
+/// or `None` when a value left the range where libjpeg's IDCTs agree (see [`Wild`]).
+pub fn pixels(planes: &[Plane], sampling: &[(u8, u8)], frame_size: (u16, u16), grid: &Grid, eighths: usize) -> Option<Vec<u8>> {
+    Some(match planes_at_scale(planes, sampling, frame_size, grid, eighths)? {
         Planes::Gray(y) => y,
         Planes::Ycc(y, cb, cr) => ycc_to_rgb(&y, &cb, &cr),
-    }
+    })
 }
 
 /// The components at the output size, before colour conversion.
@@ -198,26 +261,25 @@ pub enum Planes {
 }
 
 /// [`pixels`] before the colour conversion.
-pub fn planes_at_scale(planes: &[Plane], sampling: &[(u8, u8)], frame_size: (u16, u16), grid: &Grid, eighths: usize) -> Planes {
+pub fn planes_at_scale(planes: &[Plane], sampling: &[(u8, u8)], frame_size: (u16, u16), grid: &Grid, eighths: usize) -> Option<Planes> {
     let (image_width, image_height) = (usize::from(frame_size.0), usize::from(frame_size.1));
     let (out_width, out_height) = ((image_width * eighths).div_ceil(8), (image_height * eighths).div_ceil(8));
     // Each component's samples, repeated on an axis where they are fewer than the output's
     // pixels (chroma subsampled on one axis only, at 1/8).
-    let component = |c: usize| {
+    let mut wild = Wild::default();
+    let mut component = |c: usize| {
         let (h, v) = (usize::from(sampling[c].0), usize::from(sampling[c].1));
         let width = (image_width * h).div_ceil(grid.max_h).div_ceil(8);
         let height = (image_height * v).div_ceil(grid.max_v).div_ceil(8);
-        let s = samples(&planes[c], width, height);
+        let s = samples(&planes[c], width, height, &mut wild);
         let size = planes[c].idct_size;
         match (eighths * grid.max_h / h / size, eighths * grid.max_v / v / size) {
             (1, 1) => crop(&s, out_width, out_height),
             (h_factor, v_factor) => replicate(&s, h_factor, v_factor, out_width, out_height),
         }
     };
-    if planes.len() == 1 {
-        return Planes::Gray(component(0));
-    }
-    Planes::Ycc(component(0), component(1), component(2))
+    let planes = if planes.len() == 1 { Planes::Gray(component(0)) } else { Planes::Ycc(component(0), component(1), component(2)) };
+    (!wild.seen()).then_some(planes)
 }
 
 /// The first `width x height` samples of `s`.
@@ -281,7 +343,7 @@ mod tests {
         let mut quantisers = [0; 64];
         quantisers[0] = quantiser;
         let plane = Plane { dc: vec![coefficient], ac: Vec::new(), layout: BlockLayout::for_idct(1), nonzero: Vec::new(), idct_size: 1, stride: 1, quantisers };
-        samples(&plane, 1, 1).data[0]
+        samples(&plane, 1, 1, &mut Wild::default()).data[0]
     }
 
     #[test]
@@ -323,9 +385,9 @@ mod tests {
         let quantisers = [2u16; 64];
         let mut ac = [0i16; 32];
         let dc = 40; // 80 dequantised: 10 above mid-grey
-        assert_eq!(idct_2x2(dc, &ac, 0, &quantisers), [[138, 138], [138, 138]]);
+        assert_eq!(idct_2x2(dc, &ac, 0, &quantisers, &mut Wild::default()), [[138, 138], [138, 138]]);
         ac[1] = 20; // a horizontal cosine (row 0, column 1; zigzag index 1): left brighter than right
-        let [[left, right], [left2, right2]] = idct_2x2(dc, &ac, 1 << 1, &quantisers);
+        let [[left, right], [left2, right2]] = idct_2x2(dc, &ac, 1 << 1, &quantisers, &mut Wild::default());
         assert!(left > 138 && right < 138 && (left, right) == (left2, right2), "{left} {right}");
     }
 

@@ -43,7 +43,9 @@ pub fn decode(jpeg: &[u8], (width, height): (u32, u32), eighths: u32, ctl: &JobC
     let Some((stream, planes)) = decode_planes(jpeg, (width, height), eighths, ctl)? else { return Ok(None) };
     let frame = &stream.frame;
     let sampling: Vec<(u8, u8)> = frame.components.iter().map(|c| (c.h, c.v)).collect();
-    let pixels = eighth_pixels::pixels(&planes, &sampling, (frame.width, frame.height), &Grid::new(frame), eighths as usize);
+    let Some(pixels) = eighth_pixels::pixels(&planes, &sampling, (frame.width, frame.height), &Grid::new(frame), eighths as usize) else {
+        return Ok(declined("values out of the range where libjpeg's SIMD and C IDCTs agree"));
+    };
     let layout = if planes.len() == 1 { Layout::Gray } else { Layout::Rgb };
     Ok(Some(Raster::new((width * eighths).div_ceil(8), (height * eighths).div_ceil(8), layout, pixels)))
 }
@@ -55,7 +57,7 @@ pub fn decode_to_ycc(jpeg: &[u8], (width, height): (u32, u32), eighths: u32) -> 
     let (stream, planes) = decode_planes(jpeg, (width, height), eighths, &JobControl::unbounded()).ok()??;
     let frame = &stream.frame;
     let sampling: Vec<(u8, u8)> = frame.components.iter().map(|c| (c.h, c.v)).collect();
-    let (layout, data) = match eighth_pixels::planes_at_scale(&planes, &sampling, (frame.width, frame.height), &Grid::new(frame), eighths as usize) {
+    let (layout, data) = match eighth_pixels::planes_at_scale(&planes, &sampling, (frame.width, frame.height), &Grid::new(frame), eighths as usize)? {
         eighth_pixels::Planes::Gray(y) => (Layout::Gray, y),
         eighth_pixels::Planes::Ycc(y, cb, cr) => (Layout::Rgb, y.iter().zip(&cb).zip(&cr).flat_map(|((&y, &cb), &cr)| [y, cb, cr]).collect()),
     };
@@ -134,11 +136,13 @@ fn takes(jpeg: &[u8], stream: &Stream, (width, height): (u32, u32)) -> Result<()
 
 /// Whether libjpeg would read three components as YCbCr (`default_decompress_parms`): a JFIF
 /// marker says so; without one, an Adobe marker or components named R, G, B say otherwise (an
-/// Adobe marker's own YCbCr flag is left to libjpeg: rare in progressive files).
+/// Adobe marker's own YCbCr flag is left to libjpeg: rare in progressive files). libjpeg
+/// decides once, when it reaches the first scan: markers between scans (a JFIF APP0 after an
+/// RGB file's first scan) no longer change the colour space, so only those before it count.
 fn is_ycbcr(jpeg: &[u8], stream: &Stream) -> bool {
     let mut jfif = false;
     let mut adobe = false;
-    for piece in stream.pieces.iter().filter(|p| p.scan.is_none()) {
+    for piece in stream.pieces.iter().take_while(|p| p.scan.is_none()) {
         let bytes = &jpeg[piece.range.clone()];
         let Some(at) = bytes.iter().position(|&b| b != 0xFF) else { continue };
         let payload = bytes.get(at + 3..).unwrap_or_default();

@@ -6,7 +6,7 @@ use std::ffi::{c_int, c_uint, c_ulong};
 use std::time::{Duration, Instant};
 
 use super::super::super::{Filter, JobControl, JobError};
-use super::super::geometry::{Region, DC_ONLY_MARGIN};
+use super::super::geometry::{Region, FAST_DC_ONLY_MARGIN};
 use super::super::raster::{Layout, Raster};
 use super::super::resample;
 use super::super::tests::{photo, photos_with_extension};
@@ -28,6 +28,7 @@ extern "C" {
         script: *const c_int,
         nscans: c_int,
         restart_interval: c_uint,
+        rgb: c_int,
         out: *mut *mut u8,
         out_len: *mut c_ulong,
     ) -> c_int;
@@ -35,11 +36,11 @@ extern "C" {
 }
 
 /// One scan: component indices, Ss, Se, Ah, Al.
-type Scan = (&'static [i32], i32, i32, i32, i32);
+pub(super) type Scan = (&'static [i32], i32, i32, i32, i32);
 
 /// Encodes `pixels` (gray or RGB rows) as a progressive JPEG with `script` (empty: libjpeg's
 /// default script), the first component sampled `h0 x v0`.
-fn encode_progressive(pixels: &[u8], width: u32, height: u32, components: i32, sampling: (i32, i32), script: &[Scan]) -> Vec<u8> {
+pub(super) fn encode_progressive(pixels: &[u8], width: u32, height: u32, components: i32, sampling: (i32, i32), script: &[Scan]) -> Vec<u8> {
     encode_progressive_with_restarts(pixels, width, height, components, sampling, script, 0)
 }
 
@@ -49,9 +50,29 @@ fn encode_progressive_with_restarts(
     width: u32,
     height: u32,
     components: i32,
+    sampling: (i32, i32),
+    script: &[Scan],
+    restart_interval: u32,
+) -> Vec<u8> {
+    encode_with(pixels, width, height, components, sampling, script, restart_interval, false)
+}
+
+/// [`encode_progressive`] of RGB pixels stored as RGB (an Adobe marker with transform 0, no
+/// JFIF marker, as `cjpeg -rgb` writes), not YCbCr.
+pub(super) fn encode_progressive_as_rgb(pixels: &[u8], width: u32, height: u32, script: &[Scan]) -> Vec<u8> {
+    encode_with(pixels, width, height, 3, (1, 1), script, 0, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn encode_with(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    components: i32,
     (h0, v0): (i32, i32),
     script: &[Scan],
     restart_interval: u32,
+    rgb: bool,
 ) -> Vec<u8> {
     assert_eq!(pixels.len(), (width * height) as usize * components as usize);
     let flat: Vec<c_int> = script
@@ -77,6 +98,7 @@ fn encode_progressive_with_restarts(
             flat.as_ptr(),
             script.len() as c_int,
             restart_interval,
+            c_int::from(rgb),
             &mut out,
             &mut len,
         );
@@ -131,13 +153,13 @@ const SCRIPTS: [(&str, &[Scan]); 4] = [
 const SAMPLINGS: [(&str, (i32, i32)); 4] = [("4:2:0", (2, 2)), ("4:2:2", (2, 1)), ("4:4:4", (1, 1)), ("4:4:0", (1, 2))];
 
 /// The 640x427 sample photo as RGB rows.
-fn rocket_rgb() -> (Vec<u8>, u32, u32) {
+pub(super) fn rocket_rgb() -> (Vec<u8>, u32, u32) {
     let jpeg = photo("rocket.jpg");
     let image = turbojpeg::decompress(&jpeg, turbojpeg::PixelFormat::RGB).unwrap();
     (image.pixels, image.width as u32, image.height as u32)
 }
 
-fn frame_size(jpeg: &[u8]) -> (u32, u32) {
+pub(super) fn frame_size(jpeg: &[u8]) -> (u32, u32) {
     let segments = super::super::jpeg_markers::header_segments(jpeg).unwrap();
     super::super::jpeg_markers::frame_size(&segments).unwrap()
 }
@@ -154,21 +176,21 @@ fn thumbnail_of_side(raster: Raster, side: u32) -> Raster {
     resample::resize(raster, region, w, h, Filter::Lanczos3, &JobControl::unbounded()).unwrap()
 }
 
-fn psnr(a: &[u8], b: &[u8]) -> f64 {
+pub(super) fn psnr(a: &[u8], b: &[u8]) -> f64 {
     assert_eq!(a.len(), b.len());
     let mse = a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>() / a.len() as f64;
     if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0 * 255.0 / mse).log10() }
 }
 
 /// What pruning and the 1/8 decoder did to one file, for the assertions and the log.
-struct Compared {
+pub(super) struct Compared {
     pruned: bool,
     scans: (usize, usize),
     /// Whether the 1/8 decoder (`eighth_scale`) took the file (else the pipeline used libjpeg,
     /// pruned).
-    own_decoder: bool,
+    pub(super) own_decoder: bool,
     /// Whether the pipeline's 1/8 picture equals libjpeg's full decode sample for sample.
-    identical: bool,
+    pub(super) identical: bool,
     thumbnail_psnr: f64,
 }
 
@@ -187,7 +209,7 @@ fn compare_at_eighth(name: &str, jpeg: &[u8]) -> Compared {
 }
 
 /// [`compare_at_eighth`] at `eighths`/8 (1/8 or 1/4; pruning applies at 1/8 only).
-fn compare_at(name: &str, jpeg: &[u8], eighths: u32) -> Compared {
+pub(super) fn compare_at(name: &str, jpeg: &[u8], eighths: u32) -> Compared {
     let size = frame_size(jpeg);
     let ctl = JobControl::unbounded();
     let full = decode_every_scan(jpeg, size, eighths, false, &ctl).unwrap();
@@ -205,9 +227,9 @@ fn compare_at(name: &str, jpeg: &[u8], eighths: u32) -> Compared {
         None => false,
     };
     let identical = full.data == ours.data;
-    // The largest thumbnail the pipeline makes from a 1/8 decode (it keeps DC_ONLY_MARGIN over
-    // the output), at most 200 px: a thumbnail reduces.
-    let side = ((f64::from(full.width.max(full.height)) / DC_ONLY_MARGIN) as u32).min(200);
+    // The largest thumbnail the pipeline makes from a 1/8 decode (fast mode keeps
+    // FAST_DC_ONLY_MARGIN over the output), at most 200 px: a thumbnail reduces.
+    let side = ((f64::from(full.width.max(full.height)) / FAST_DC_ONLY_MARGIN) as u32).min(200);
     let thumbnail_psnr = psnr(&thumbnail_of_side(full, side).data, &thumbnail_of_side(ours, side).data);
     assert!(thumbnail_psnr >= 40.0, "{name}: thumbnail PSNR {thumbnail_psnr:.1} dB");
     let pruned = if eighths == 1 { for_eighth_scale(jpeg) } else { None };

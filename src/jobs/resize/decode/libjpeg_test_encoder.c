@@ -23,12 +23,13 @@ static void fail(j_common_ptr c) { longjmp(((struct failure *)c->err)->jump, 1);
  * at h0 x v0, the others at 1x1. `script` holds `nscans` scans of 8 ints each: component count,
  * up to four component indices, Ss, Se, Ah, Al packed as {n, c0, c1, c2, c3, Ss, Se, Ah_Al}
  * with Ah_Al = Ah * 16 + Al. nscans 0 asks for libjpeg's default progressive script.
- * restart_interval: MCUs between restart markers (0: none).
+ * restart_interval: MCUs between restart markers (0: none). rgb: store RGB as RGB (Adobe marker
+ * with transform 0, no JFIF marker, as `cjpeg -rgb` writes) instead of YCbCr.
  * Returns 0 and a malloc'd buffer in *out (free with ferry_test_free), or 1.
  */
 int ferry_test_encode(const unsigned char *pixels, unsigned width, unsigned height, int components,
                       int quality, int h0, int v0, const int *script, int nscans, unsigned restart_interval,
-                      unsigned char **out, unsigned long *out_len) {
+                      int rgb, unsigned char **out, unsigned long *out_len) {
   struct jpeg_compress_struct c;
   struct failure err;
   jpeg_scan_info *volatile scans = NULL;
@@ -50,6 +51,7 @@ int ferry_test_encode(const unsigned char *pixels, unsigned width, unsigned heig
   c.input_components = components;
   c.in_color_space = components == 1 ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_set_defaults(&c);
+  if (rgb && components == 3) jpeg_set_colorspace(&c, JCS_RGB);
   jpeg_set_quality(&c, quality, TRUE);
   c.comp_info[0].h_samp_factor = h0;
   c.comp_info[0].v_samp_factor = v0;

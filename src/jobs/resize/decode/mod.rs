@@ -31,6 +31,8 @@ mod png_wavefront;
 mod scan_pruning;
 
 #[cfg(test)]
+mod jpeg_crafted_tests;
+#[cfg(test)]
 mod jpeg_tests;
 #[cfg(test)]
 mod png_tests;

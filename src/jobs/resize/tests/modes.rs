@@ -99,18 +99,26 @@ fn every_filter_resizes_a_smooth_picture_closely() {
 
 #[test]
 fn jpeg_shrink_on_load_stays_close_to_a_full_decode() {
-    // Big enough that the pipeline decodes at 1/8 (1600 -> 200 for a 160 box), at 1/4
-    // (1024 -> 256 for a 120 box: 1/8 = 128 is short of 1.25x) and at 1/2 (1280 -> 640 for a
-    // 200 box).
+    // Big enough that the pipeline decodes at 1/8 (1600 -> 200 for a 100 box; in fast mode
+    // already for a 160 box), at 1/4 (1024 -> 256 for a 120 box: 1/8 = 128 is short of 2x and
+    // of fast mode's 1.25x) and at 1/2 (1280 -> 640 for a 200 box). Default and fast eighths.
     let astronaut = decode(&photo("astronaut.png"));
     let big = image::imageops::resize(&astronaut.to_rgb8(), 1024, 1024, image::imageops::FilterType::Triangle);
-    for (name, img, box_side, eighths) in [("astronaut x2", big, 120, 2), ("painted", painted(1600, 1200), 160, 1), ("painted 1/2", painted(1280, 960), 200, 4)] {
+    let cases = [
+        ("astronaut x2", big, 120, (2, 2)),
+        ("painted", painted(1600, 1200), 160, (2, 1)),
+        ("painted 1/8", painted(1600, 1200), 100, (1, 1)),
+        ("painted 1/2", painted(1280, 960), 200, (4, 4)),
+    ];
+    for (name, img, box_side, eighths) in cases {
         let input = jpeg_of(&img, 95);
         let region = super::super::geometry::Region { x: 0.0, y: 0.0, width: img.width().into(), height: img.height().into() };
-        let out = run(&input, &params(Mode::Fit, box_side, box_side)).unwrap();
-        assert_eq!(super::super::geometry::jpeg_scale_eighths(region, out.width, out.height), eighths, "{name}");
-        let reference = reference_resize(&decode(&input), out.width, out.height);
-        assert_close_to_reference(&out, &reference, 40.0, name);
+        for (fast, eighths) in [(false, eighths.0), (true, eighths.1)] {
+            let out = run(&input, &ResizeParams { fast, ..params(Mode::Fit, box_side, box_side) }).unwrap();
+            assert_eq!(super::super::geometry::jpeg_scale_eighths(region, out.width, out.height, fast), eighths, "{name}, fast {fast}");
+            let reference = reference_resize(&decode(&input), out.width, out.height);
+            assert_close_to_reference(&out, &reference, 40.0, name);
+        }
     }
 }
 
