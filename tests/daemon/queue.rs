@@ -198,6 +198,7 @@ fn jobs_without_a_deadline_stop_at_the_run_time_limit() {
         assert!(message.contains("max_job_time of 1s"), "the message names the limit: {message}");
     }
     let stopped = started.elapsed();
+    eprintln!("two checksum_file of a 1 TiB sparse file, --max-job-time {limit:?}: deadline_exceeded after {stopped:?}");
     assert!(stopped >= limit, "stopped after {stopped:?}, before the limit");
     assert!(stopped < limit * 5, "stopped after {stopped:?}, long past the {limit:?} limit");
     assert_eq!(other.recv().expect_ok().id(), 11, "the queued checksum ran once the workers were free");
