@@ -217,7 +217,8 @@ fn closed_loop(daemon: &Daemon, clients: usize, depth: u64, job: &[u8], backoff:
 /// Under ten times the work the workers can do, from the daemon's first second (no run history
 /// yet): `busy` comes back within milliseconds, and an accepted job is answered within
 /// `--max-queue-wait` plus its own run time (p99; that run time, slower under this load, taken
-/// as four times the unloaded one), and few admitted jobs miss their start. FERRY_OVERLOAD_{CLIENTS,DEPTH,SECS,WAIT_MS,SIDE,BACKOFF_MS} change the load for
+/// as four times the unloaded one), and few admitted jobs miss their start.
+/// FERRY_OVERLOAD_BUDGET sets `--memory-budget`, FERRY_OVERLOAD_METRICS `--metrics-listen`. FERRY_OVERLOAD_{CLIENTS,DEPTH,SECS,WAIT_MS,SIDE,BACKOFF_MS} change the load for
 /// ad-hoc measurement.
 #[test]
 #[ignore = "judges latency, so it runs alone: make test runs it after the parallel suite"]
@@ -253,6 +254,10 @@ fn under_tenfold_overload_busy_is_prompt_and_accepted_jobs_start_within_the_queu
     args.push(&wait_arg);
     if let Some(address) = &metrics {
         args.extend(["--metrics-listen", address.as_str()]);
+    }
+    let budget = std::env::var("FERRY_OVERLOAD_BUDGET").ok();
+    if let Some(budget) = &budget {
+        args.extend(["--memory-budget", budget.as_str()]);
     }
     let daemon = Daemon::start(&args);
     let until = Instant::now() + Duration::from_secs(knob("SECS", 3));
