@@ -105,6 +105,13 @@ pub struct Cli {
     #[arg(long, env = "FERRYD_MAX_QUEUE_WAIT", value_name = "SECONDS", default_value = "2", value_parser = parse_seconds, help_heading = "Capacity", global = true)]
     pub max_queue_wait: std::time::Duration,
 
+    /// Longest a job may run once a worker has started it; then it stops at its next check and
+    /// is answered `deadline_exceeded`, whatever the request's own timeout_ms. Keep it below
+    /// the systemd unit's WatchdogSec= minus a quarter of it (30 s - 7.5 s): a pool whose every
+    /// worker is held that long is otherwise taken for wedged.
+    #[arg(long, env = "FERRYD_MAX_JOB_TIME", value_name = "SECONDS", default_value = "20", value_parser = parse_seconds, help_heading = "Capacity", global = true)]
+    pub max_job_time: std::time::Duration,
+
     /// Connections served at once; one more is answered `busy` (id 0) and closed.
     #[arg(
         long,
@@ -240,6 +247,7 @@ mod tests {
         assert_eq!(cli.idle_timeout, std::time::Duration::from_secs(300));
         assert_eq!(cli.reply_timeout, std::time::Duration::from_secs(30));
         assert_eq!(cli.max_queue_wait, std::time::Duration::from_secs(2));
+        assert_eq!(cli.max_job_time, std::time::Duration::from_secs(20));
         assert!(cli.command.is_none() && cli.config.is_none() && cli.metrics_listen.is_none());
     }
 

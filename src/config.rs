@@ -31,6 +31,8 @@ pub struct Config {
     pub memory_budget: u64,
     /// Longest expected queue wait a job is admitted with.
     pub max_queue_wait: Duration,
+    /// Longest a job may run once a worker has started it.
+    pub max_job_time: Duration,
     /// Connection limits and timeouts.
     pub connections: ConnectionLimits,
     /// Log format and filter.
@@ -181,6 +183,9 @@ impl Config {
                 return Err(ConfigError::Zero { flag });
             }
         }
+        if cli.max_job_time.is_zero() {
+            return Err(ConfigError::Zero { flag: "--max-job-time" });
+        }
         let max_frame =
             u32::try_from(cli.max_frame).map_err(|_| ConfigError::MaxFrameTooLarge { value: cli.max_frame })?;
         let metrics_listen = cli.metrics_listen.as_deref().map(parse_metrics_address).transpose()?;
@@ -205,6 +210,7 @@ impl Config {
             shutdown_grace: cli.shutdown_grace,
             memory_budget,
             max_queue_wait: cli.max_queue_wait,
+            max_job_time: cli.max_job_time,
             connections: ConnectionLimits {
                 max_connections: cli.max_connections,
                 frame_timeout: cli.frame_timeout,
@@ -284,6 +290,7 @@ mod tests {
         assert_eq!(err, ConfigError::BudgetSmallerThanFrame { budget: 64 << 20, max_frame: 128 << 20 });
         assert_eq!(config(&["--memory-budget", "1GiB"]).unwrap().memory_budget, 1 << 30);
         assert_eq!(config(&["--max-connections", "0"]), Err(ConfigError::Zero { flag: "--max-connections" }));
+        assert_eq!(config(&["--max-job-time", "0"]), Err(ConfigError::Zero { flag: "--max-job-time" }));
         assert!(matches!(config(&["--metrics-listen", "localhost"]), Err(ConfigError::MetricsAddress { .. })));
     }
 

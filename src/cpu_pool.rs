@@ -5,9 +5,11 @@
 //! queued: a job needs one of `max_jobs` slots and its payload bytes out of `max_bytes`, both
 //! counting jobs that wait *and* jobs that run, and the work already admitted must be expected
 //! to finish within the job's longest acceptable wait (its `expected` run times summed, divided
-//! by the workers). When any is short the call fails at once with [`Busy`]; it never waits and
-//! never grows a queue, so memory stays bounded by the bound and an admitted job is answered in
-//! a bounded time.
+//! by the workers; a job admitted with no estimate, before its kind ever ran, counts as much as
+//! the newcomer is expected to cost, so the first burst after a start does not hide a queue of
+//! free-looking work). When any is short the call fails at once with [`Busy`]; it never waits
+//! and never grows a queue, so memory stays bounded by the bound and an admitted job is answered
+//! in a bounded time.
 //!
 //! A queued job can be withdrawn ([`Ticket::withdraw`]) until a worker picks it up: its closure
 //! (and everything it holds: payload, memory reservation) is dropped at once and its share of the
@@ -41,8 +43,8 @@ pub struct QueueBound {
 pub struct Admission {
     /// Payload bytes it holds while queued and running (counted against `max_bytes`).
     pub bytes: u64,
-    /// How long it is expected to run on one worker.
-    pub expected: Duration,
+    /// How long it is expected to run on one worker; `None` when nothing like it has run yet.
+    pub expected: Option<Duration>,
     /// The longest it may wait for a worker: the work admitted before it, divided by the
     /// workers, must be expected to finish within this.
     pub max_wait: Duration,
@@ -51,7 +53,7 @@ pub struct Admission {
 impl Admission {
     /// A job of `bytes` with no run-time estimate and no wait limit (tests, tools).
     pub fn bytes(bytes: u64) -> Self {
-        Admission { bytes, expected: Duration::ZERO, max_wait: Duration::MAX }
+        Admission { bytes, expected: Some(Duration::ZERO), max_wait: Duration::MAX }
     }
 }
 
@@ -70,7 +72,7 @@ pub enum Busy {
     Wait {
         /// How long the job would wait, as estimated.
         expected: Duration,
-        /// The longest wait it accepts (its remaining deadline or `--max-queue-wait`).
+        /// The longest wait it accepts ([`crate::server::cost::admissible_wait`]).
         limit: Duration,
     },
 }
@@ -128,6 +130,8 @@ struct Admitted {
     bytes: u64,
     /// Sum of the admitted jobs' expected run times, in nanoseconds.
     expected_ns: u128,
+    /// Admitted jobs with no estimate.
+    unknown: u64,
 }
 
 /// One admitted job's share of the bound, returned when dropped (after the job ran, when it is
@@ -135,7 +139,8 @@ struct Admitted {
 struct Permit {
     shared: Arc<Shared>,
     bytes: u64,
-    expected_ns: u128,
+    /// Its expected run time in nanoseconds; `None`: admitted with no estimate.
+    expected_ns: Option<u128>,
 }
 
 impl Drop for Permit {
@@ -143,7 +148,10 @@ impl Drop for Permit {
         let mut admitted = self.shared.admitted.lock().unwrap_or_else(|e| e.into_inner());
         admitted.jobs -= 1;
         admitted.bytes -= self.bytes;
-        admitted.expected_ns -= self.expected_ns;
+        match self.expected_ns {
+            Some(ns) => admitted.expected_ns -= ns,
+            None => admitted.unknown -= 1,
+        }
     }
 }
 
@@ -269,17 +277,22 @@ impl CpuPool {
         if admitted.jobs >= bound.max_jobs || admission.bytes > bound.max_bytes - admitted.bytes {
             return Err(Busy::Full { bound });
         }
+        let expected_ns = admission.expected.map(|d| d.as_nanos());
         // Jobs ahead of this one share the workers; an idle worker means no wait at all.
         if admitted.jobs >= self.workers as u64 {
-            let wait = Duration::from_nanos((admitted.expected_ns / self.workers as u128).min(u64::MAX.into()) as u64);
+            let unknown = u128::from(admitted.unknown) * expected_ns.unwrap_or(0);
+            let ahead = admitted.expected_ns + unknown;
+            let wait = Duration::from_nanos((ahead / self.workers as u128).min(u64::MAX.into()) as u64);
             if wait > admission.max_wait {
                 return Err(Busy::Wait { expected: wait, limit: admission.max_wait });
             }
         }
-        let expected_ns = admission.expected.as_nanos();
         admitted.jobs += 1;
         admitted.bytes += admission.bytes;
-        admitted.expected_ns += expected_ns;
+        match expected_ns {
+            Some(ns) => admitted.expected_ns += ns,
+            None => admitted.unknown += 1,
+        }
         Ok(Permit { shared: Arc::clone(&self.shared), bytes: admission.bytes, expected_ns })
     }
 }
@@ -440,7 +453,7 @@ mod tests {
         let pool = pool(8, 100);
         let (release, wait) = mpsc::channel::<()>();
         let second = Duration::from_secs(1);
-        let job = |max_wait| Admission { bytes: 1, expected: second, max_wait };
+        let job = |max_wait| Admission { bytes: 1, expected: Some(second), max_wait };
         let (first, _) = pool.try_spawn(job(Duration::ZERO), move || wait.recv().unwrap()).unwrap();
         // One worker, one second of work ahead: a job that accepts 2 s waits, one that accepts
         // 500 ms is refused.
@@ -450,5 +463,25 @@ mod tests {
         release.send(()).unwrap();
         result(first).await.unwrap();
         result(queued).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn jobs_admitted_without_an_estimate_count_as_much_as_the_newcomer() {
+        let pool = pool(8, 100);
+        let (release, wait) = mpsc::channel::<()>();
+        let unknown = Admission { bytes: 1, expected: None, max_wait: Duration::MAX };
+        let (first, _) = pool.try_spawn(unknown, move || wait.recv().unwrap()).unwrap();
+        // Nothing known: admitted (the queue bound alone decides).
+        let (second, _) = pool.try_spawn(unknown, || ()).unwrap();
+        // Two unknown jobs ahead on one worker, each taken for the newcomer's 300 ms: 600 ms.
+        let job = |max_wait| Admission { bytes: 1, expected: Some(Duration::from_millis(300)), max_wait };
+        let busy = pool.try_spawn(job(Duration::from_millis(500)), || ()).unwrap_err();
+        assert_eq!(busy, Busy::Wait { expected: Duration::from_millis(600), limit: Duration::from_millis(500) });
+        let (third, _) = pool.try_spawn(job(Duration::from_millis(700)), || ()).unwrap();
+        release.send(()).unwrap();
+        result(first).await.unwrap();
+        result(second).await.unwrap();
+        result(third).await.unwrap();
+        assert_eq!(pool.usage(), PoolUsage::default());
     }
 }

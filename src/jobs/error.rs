@@ -16,6 +16,10 @@ pub enum JobError {
     /// The deadline passed; `stage` says where the job noticed. Wire code `deadline_exceeded`.
     #[error("deadline passed before {stage}")]
     DeadlineExceeded { stage: &'static str },
+    /// The job ran for the daemon's whole `--max-job-time` (`limit`) and was stopped; `stage`
+    /// says where it noticed. Wire code `deadline_exceeded`, like a caller's own deadline.
+    #[error("job stopped before {stage}: it ran for the daemon's max_job_time of {}", humanize(*.limit))]
+    RunTimeExceeded { stage: &'static str, limit: std::time::Duration },
     /// The caller cancelled; `stage` says where the job noticed. Wire code `cancelled`.
     #[error("cancelled before {stage}")]
     Cancelled { stage: &'static str },
@@ -26,4 +30,15 @@ pub enum JobError {
     /// A bug: an encoder failed on valid pixels, or the job panicked. Wire code `internal`.
     #[error("{0}")]
     Internal(String),
+}
+
+/// `30s`, `1.5s`, `250ms`: the limit as an operator would write it.
+fn humanize(limit: std::time::Duration) -> String {
+    if limit.subsec_nanos() == 0 {
+        format!("{}s", limit.as_secs())
+    } else if limit < std::time::Duration::from_secs(1) {
+        format!("{}ms", limit.as_millis())
+    } else {
+        format!("{}s", limit.as_secs_f64())
+    }
 }

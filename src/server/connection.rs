@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::budget::{MemoryBudget, Reservation, Shortfall};
-use super::dispatch::{self, Job};
+use super::dispatch::{self, Job, JobRun};
 use super::reader::{FrameReader, Inbound};
 use super::writer::{self, Outgoing};
 use super::State;
@@ -502,19 +502,19 @@ impl Session {
         };
         held.merge(frame);
         let kind = job.kind();
-        let units = job.cost_units(memory);
-        let max_wait = remaining.map_or(self.state.max_queue_wait, |r| r.min(self.state.max_queue_wait));
-        let admission =
-            Admission { bytes: job.payload_len(), expected: self.state.costs.expected(kind, units), max_wait };
+        let units = job.cost_units(memory, &self.state.limits);
+        let expected = self.state.costs.expected(kind, units).map(|e| e.min(self.state.max_job_time));
+        let max_wait = super::cost::admissible_wait(self.state.max_queue_wait, remaining, expected);
+        let admission = Admission { bytes: job.payload_len(), expected, max_wait };
         let ctl = JobControl::new(deadline);
-        let work = job.into_work(
-            ctl.clone(),
-            self.state.limits,
-            self.state.draining.clone(),
-            held,
-            Arc::clone(&self.state.costs),
+        let run = JobRun {
+            start_by: Instant::now() + self.state.max_queue_wait,
+            max_queue_wait: self.state.max_queue_wait,
+            max_job_time: self.state.max_job_time,
+            costs: Arc::clone(&self.state.costs),
             units,
-        );
+        };
+        let work = job.into_work(ctl.clone(), self.state.limits, self.state.draining.clone(), held, run);
         let work = self.state.counters.time_job(op, work);
         match self.state.pool.try_spawn(admission, work) {
             Err(busy) => {

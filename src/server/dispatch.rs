@@ -8,7 +8,7 @@
 //! [`JobError`] becomes a [`WireError`] with its code (SPEC.md section 6).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
@@ -107,10 +107,21 @@ impl Job {
     }
 
     /// What the job's run time is proportional to, for the cost model: a resize's memory
-    /// estimate (`memory`), a checksum's input length.
-    pub fn cost_units(&self, memory: u64) -> u64 {
+    /// estimate (`memory`); for a resize with `outputs`, the sum of each output's estimate as if
+    /// it were asked alone, so that every output's resize and encode is counted (the decode, done
+    /// once, is counted once per output: the kind's own rate learns that away); a checksum's
+    /// input length; a `resize_file`'s file size (its header is not read before it runs).
+    pub fn cost_units(&self, memory: u64, limits: &Limits) -> u64 {
         match self {
-            Job::Resize(_) | Job::ResizeFile(..) => memory,
+            Job::Resize(r) => match &r.outputs {
+                Some(outputs) => output_params(r, outputs)
+                    .iter()
+                    .map(|params| jobs::resize::estimate_memory(&r.image, params, limits).unwrap_or(memory))
+                    .fold(0u64, u64::saturating_add)
+                    .max(memory),
+                None => memory,
+            },
+            Job::ResizeFile(file, _) => file.size(),
             Job::Checksum(c) => c.data.len() as u64,
             Job::ChecksumFile(file, _) => file.size(),
         }
@@ -119,8 +130,9 @@ impl Job {
     /// Which cost average the job's run time feeds.
     pub fn kind(&self) -> JobKind {
         match self {
-            Job::Resize(r) | Job::ResizeFile(_, r) if r.outputs.is_some() => JobKind::ResizeSeveral,
-            Job::Resize(_) | Job::ResizeFile(..) => JobKind::Resize,
+            Job::Resize(r) if r.outputs.is_some() => JobKind::ResizeSeveral,
+            Job::Resize(_) => JobKind::Resize,
+            Job::ResizeFile(..) => JobKind::ResizeFile,
             Job::Checksum(_) | Job::ChecksumFile(..) => JobKind::Checksum,
         }
     }
@@ -142,17 +154,17 @@ impl Job {
     }
 
     /// The closure a worker runs. It first checks whether the job should start at all: not once
-    /// shutdown has begun (`shutting_down`), not past its deadline or after a cancel. `held` is
-    /// the job's share of the memory budget, released when the closure is done or dropped; the
-    /// run time of a job that ran is recorded in `costs` against `units`.
+    /// shutdown has begun (`shutting_down`), not past its deadline or after a cancel, not past
+    /// `run.start_by` (`busy`); then it starts the job's run clock (`run.max_job_time`). `held` is the job's share of the memory
+    /// budget, released when the closure is done or dropped; the run time of a job that ran is
+    /// recorded in `run.costs` against `run.units`.
     pub fn into_work(
         self,
-        ctl: JobControl,
+        mut ctl: JobControl,
         limits: Limits,
         draining: CancellationToken,
         held: Reservation,
-        costs: Arc<CostModel>,
-        units: u64,
+        run: JobRun,
     ) -> impl FnOnce() -> Result<ReplyBody, WireError> + Send + 'static {
         move || {
             let budget = Arc::clone(held.budget());
@@ -164,6 +176,18 @@ impl Job {
                 ));
             }
             ctl.check("start").map_err(|e| WireError::from(&e))?;
+            let late = Instant::now().saturating_duration_since(run.start_by);
+            if !late.is_zero() {
+                return Err(WireError::new(
+                    ErrorCode::Busy,
+                    format!(
+                        "not started within max_queue_wait {}ms (waited {}ms): the queue ran slower than expected",
+                        run.max_queue_wait.as_millis(),
+                        (run.max_queue_wait + late).as_millis()
+                    ),
+                ));
+            }
+            ctl.start_run_clock(run.max_job_time);
             let kind = self.kind();
             let started = Instant::now();
             let result = match self {
@@ -176,12 +200,39 @@ impl Job {
                     .map_err(|e| WireError::from(&e)),
                 Job::ResizeFile(file, r) => resize_file(file, r, &limits, &ctl, &budget),
             };
-            if !matches!(&result, Err(e) if matches!(e.code, ErrorCode::Cancelled | ErrorCode::DeadlineExceeded)) {
-                costs.record(kind, units, started.elapsed());
+            // A job cut short by its caller says nothing about its cost; one stopped by the run
+            // limit is recorded anyway (a lower bound, but the right order of magnitude), so the
+            // queue stops admitting its like as if it were cheap.
+            let cut_by_caller = match &result {
+                Err(e) if e.code == ErrorCode::Cancelled => true,
+                Err(e) if e.code == ErrorCode::DeadlineExceeded => !ctl.stopped_by_run_limit(),
+                _ => false,
+            };
+            if !cut_by_caller {
+                run.costs.record(kind, run.units, started.elapsed());
             }
             result
         }
     }
+}
+
+/// What a job's closure needs to bound and account its run: when it must have started, how
+/// long it may run (`--max-job-time`), and the cost model its run time feeds, with the job's
+/// size in the model's units.
+#[derive(Clone, Debug)]
+pub struct JobRun {
+    /// Admission plus `--max-queue-wait`: a job that no worker reached by then is not started
+    /// but answered `busy` (the queue ran slower than its recent run times said; skipping the
+    /// job lets the queue catch up instead of making every later job late too).
+    pub start_by: Instant,
+    /// `--max-queue-wait`, for that refusal's message.
+    pub max_queue_wait: Duration,
+    /// The longest the job may run once a worker has started it.
+    pub max_job_time: Duration,
+    /// Where its run time is recorded.
+    pub costs: Arc<CostModel>,
+    /// Its size, in the units of [`Job::cost_units`].
+    pub units: u64,
 }
 
 /// `resize_file` on a worker: the file is read whole (its size already reserved and bounded by
@@ -315,7 +366,7 @@ impl From<&JobError> for WireError {
             JobError::InvalidArgument(_) => ErrorCode::InvalidArgument,
             JobError::BadImage(_) => ErrorCode::BadImage,
             JobError::ImageTooLarge { .. } => ErrorCode::ImageTooLarge,
-            JobError::DeadlineExceeded { .. } => ErrorCode::DeadlineExceeded,
+            JobError::DeadlineExceeded { .. } | JobError::RunTimeExceeded { .. } => ErrorCode::DeadlineExceeded,
             JobError::Cancelled { .. } => ErrorCode::Cancelled,
             JobError::BadFile(_) => ErrorCode::BadFile,
             JobError::Internal(_) => ErrorCode::Internal,
@@ -336,6 +387,7 @@ mod tests {
             (JobError::BadImage("b".into()), ErrorCode::BadImage),
             (JobError::ImageTooLarge { width: 2, height: 3, limit: "max_pixels 1".into() }, ErrorCode::ImageTooLarge),
             (JobError::DeadlineExceeded { stage: "decode" }, ErrorCode::DeadlineExceeded),
+            (JobError::RunTimeExceeded { stage: "encode", limit: Duration::from_secs(30) }, ErrorCode::DeadlineExceeded),
             (JobError::Cancelled { stage: "resize" }, ErrorCode::Cancelled),
             (JobError::BadFile("short".into()), ErrorCode::BadFile),
             (JobError::Internal("boom".into()), ErrorCode::Internal),

@@ -105,6 +105,9 @@ pub struct State {
     pub costs: Arc<CostModel>,
     /// Longest expected queue wait a job is admitted with (`--max-queue-wait`).
     pub max_queue_wait: Duration,
+    /// Longest a job may run once started (`--max-job-time`); then it stops with
+    /// `deadline_exceeded`.
+    pub max_job_time: Duration,
     /// Connection limit and timeouts.
     pub connection_limits: ConnectionLimits,
     /// Which peers are served (see [`peer`]).
@@ -130,6 +133,7 @@ impl State {
             budget: MemoryBudget::new(config.memory_budget),
             costs: Arc::default(),
             max_queue_wait: config.max_queue_wait,
+            max_job_time: config.max_job_time,
             connection_limits: config.connections,
             allowlist: config.allowlist.clone(),
             started: Instant::now(),

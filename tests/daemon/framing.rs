@@ -64,7 +64,8 @@ fn a_frame_cut_short_by_end_of_stream_is_discarded() {
 
 #[test]
 fn end_of_stream_still_answers_requests_in_flight() {
-    let daemon = Daemon::start(&["--workers", "1"]);
+    // The checksum waits behind the slow job: a queue wait long enough for a loaded machine.
+    let daemon = Daemon::start(&["--workers", "1", "--max-queue-wait", "60"]);
     let mut client = daemon.connect();
     client.send(&slow_job(1, vec![]));
     client.send(&request(2, "checksum", vec![("data", bin(b"abc")), ("algorithms", strs(&["crc32c"]))]));

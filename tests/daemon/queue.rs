@@ -35,8 +35,10 @@ fn a_full_byte_budget_answers_busy() {
     // whatever the job count.
     let budget = (slow_png().len() + 1024).to_string();
     let (over, under) = (1025, 512);
-    let daemon =
-        Daemon::start(&["--workers", "1", "--queue-jobs", "8", "--queue-bytes", &budget, "--max-frame", &budget]);
+    // A queue wait long enough for the slow job on a loaded machine: this test is about bytes.
+    let daemon = Daemon::start(&[
+        "--workers", "1", "--queue-jobs", "8", "--queue-bytes", &budget, "--max-frame", &budget, "--max-queue-wait", "60",
+    ]);
     let mut client = daemon.connect();
     client.send(&slow_job(1, vec![]));
     client.send(&request(2, "checksum", vec![("data", bin(&painted(over))), ("algorithms", strs(&["crc32c"]))]));
@@ -49,7 +51,7 @@ fn a_full_byte_budget_answers_busy() {
 
 #[test]
 fn stats_is_answered_while_the_pool_is_saturated() {
-    let daemon = Daemon::start(&["--workers", "1", "--queue-jobs", "4"]);
+    let daemon = Daemon::start(&["--workers", "1", "--queue-jobs", "4", "--max-queue-wait", "60"]);
     let mut busy_client = daemon.connect();
     busy_client.send(&slow_job(1, vec![]));
     busy_client.send(&slow_job(2, vec![]));
@@ -126,7 +128,7 @@ fn cancel_of_a_queued_job_and_of_nothing() {
 
 #[test]
 fn cancel_of_a_queued_job_answers_it_at_once_and_frees_its_place() {
-    let daemon = Daemon::start(&["--workers", "1", "--queue-jobs", "2"]);
+    let daemon = Daemon::start(&["--workers", "1", "--queue-jobs", "2", "--max-queue-wait", "60"]);
     let mut client = daemon.connect();
     client.send(&slow_job(1, vec![]));
     client.send(&slow_job(2, vec![]));
@@ -159,4 +161,84 @@ fn a_cancel_is_never_answered_nor_in_flight() {
     let first = client.recv();
     assert_eq!((first.id(), first.code()), (5, Some(code::CANCELLED)));
     client.expect_alive(6);
+}
+
+/// A `checksum_file` of a 1 TiB sparse file (reads as zeros, takes minutes to hash) with no
+/// `timeout_ms`, on each of two workers: both stop at the daemon's `--max-job-time` and answer
+/// `deadline_exceeded` naming it, while a ping is answered at once and a small checksum queued
+/// behind them runs as soon as they stop.
+#[test]
+fn jobs_without_a_deadline_stop_at_the_run_time_limit() {
+    let limit = Duration::from_secs(1);
+    let daemon = Daemon::start(&["--workers", "2", "--max-job-time", "1"]);
+    let dir = crate::harness::short_tempdir();
+    let path = dir.path().join("sparse");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(1 << 40).unwrap();
+    let big = |id| request(id, "checksum_file", vec![("algorithms", strs(&["blake3"]))]);
+    let started = Instant::now();
+    let mut holders: Vec<_> = (1..=2)
+        .map(|id| {
+            let mut client = daemon.connect();
+            let file = std::fs::File::open(&path).unwrap();
+            client.send_with_fds(&big(id), &[std::os::fd::AsRawFd::as_raw_fd(&file)]);
+            (client, file)
+        })
+        .collect();
+    daemon.wait_for_stats("both workers on the big files", |s| s.uint("jobs_running") == 2);
+    let mut other = daemon.connect();
+    let pinged = Instant::now();
+    other.expect_alive(10);
+    assert!(pinged.elapsed() < Duration::from_millis(500), "ping took {:?} beside two held workers", pinged.elapsed());
+    other.send(&small_checksum(11, vec![]));
+    for (id, (client, _file)) in (1..=2).zip(&mut holders) {
+        let reply = client.recv().expect_code(code::DEADLINE_EXCEEDED);
+        assert_eq!(reply.id(), id);
+        let message = reply.get("message").and_then(Value::as_str).unwrap();
+        assert!(message.contains("max_job_time of 1s"), "the message names the limit: {message}");
+    }
+    let stopped = started.elapsed();
+    eprintln!("two checksum_file of a 1 TiB sparse file, --max-job-time {limit:?}: deadline_exceeded after {stopped:?}");
+    assert!(stopped >= limit, "stopped after {stopped:?}, before the limit");
+    assert!(stopped < limit * 5, "stopped after {stopped:?}, long past the {limit:?} limit");
+    assert_eq!(other.recv().expect_ok().id(), 11, "the queued checksum ran once the workers were free");
+}
+
+/// A `resize` with eight outputs is expected to cost about eight single outputs: while one is
+/// running, a request whose deadline is three single outputs away is refused `busy` at once
+/// instead of being queued to miss it; behind a single output the same request is admitted.
+#[test]
+fn every_output_of_a_request_counts_in_the_expected_wait() {
+    let daemon = Daemon::start(&["--workers", "1", "--queue-jobs", "8"]);
+    let image = crate::harness::flat_png(1500);
+    let output = || Value::Map(vec![(Value::from("width"), Value::from(1200))]);
+    let single = |id| request(id, "resize", vec![("image", bin(&image)), ("width", Value::from(1200))]);
+    let eight = request(3, "resize", vec![("image", bin(&image)), ("outputs", Value::Array((0..8).map(|_| output()).collect()))]);
+    let mut client = daemon.connect();
+    // Teach the daemon what one output costs (the slowest of three runs, as seen from here).
+    let one = (0..3)
+        .map(|_| {
+            let sent = Instant::now();
+            client.call(&single(1)).expect_ok();
+            sent.elapsed()
+        })
+        .max()
+        .unwrap();
+    let in_three = |id| {
+        let ms = (one * 3).as_millis() as u64;
+        request(id, "checksum", vec![("data", bin(b"x")), ("algorithms", strs(&["crc32c"])), ("timeout_ms", ms.into())])
+    };
+    // Behind one output: admitted (and run in time, or at worst expired; never refused).
+    client.send(&single(2));
+    client.send(&in_three(4));
+    let mut replies: Vec<(u64, Option<u64>)> = (0..2).map(|_| client.recv()).map(|r| (r.id(), r.code())).collect();
+    replies.sort_unstable();
+    assert_eq!(replies[0], (2, None));
+    assert_ne!(replies[1], (4, Some(code::BUSY)), "refused behind a single output ({one:?})");
+    // Behind eight outputs: refused at once, before the eight are done.
+    client.send(&eight);
+    client.send(&in_three(5));
+    let refused = client.recv();
+    assert_eq!((refused.id(), refused.code()), (5, Some(code::BUSY)), "admitted behind eight outputs ({one:?} each)");
+    assert_eq!(client.recv().expect_ok().id(), 3);
 }
