@@ -14,6 +14,10 @@ use tokio::net::UnixStream;
 use super::{connection, State};
 use crate::protocol::error_code::{ErrorCode, WireError};
 
+/// The uid a peer whose credentials cannot be read is counted under, for its fair share: all
+/// such peers share one.
+pub const UNKNOWN_UID: u32 = u32::MAX;
+
 /// The uids and gids allowed to connect. Both empty: any peer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PeerAllowlist {
@@ -44,7 +48,7 @@ pub async fn serve_if_allowed(stream: UnixStream, state: Arc<State>) {
             let (uid, gid, pid) = (cred.uid(), cred.gid(), cred.pid().unwrap_or(0));
             if allowlist.permits(uid, gid) {
                 tracing::debug!(uid, gid, pid, "peer connected");
-                connection::serve(stream, state).await;
+                connection::serve(stream, state, uid).await;
             } else {
                 tracing::warn!(uid, gid, pid, "peer refused: neither its uid nor its gid is in --allow-uid/--allow-gid");
                 state.counters.connection_refused();
@@ -61,7 +65,7 @@ pub async fn serve_if_allowed(stream: UnixStream, state: Arc<State>) {
         }
         Err(error) => {
             tracing::debug!(%error, "peer credentials unreadable; no allowlist, serving");
-            connection::serve(stream, state).await;
+            connection::serve(stream, state, UNKNOWN_UID).await;
         }
     }
 }

@@ -1,0 +1,96 @@
+//! Fair shares of the memory budget (SPEC.md 6.1): a frame reserves a 64 KiB slice when its
+//! prefix arrives and grows with its bytes; large frames being read stop at their caps (in all
+//! and per uid), so that new connections, pings and small requests are still served while a
+//! few peers hold huge partial frames. Bounded versions of `make soak`'s prefix60 and
+//! partial17 (scripts/soak-limits.py).
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use rmpv::Value;
+
+use crate::harness::{bin, painted, photo, request, strs, Daemon, PATIENCE};
+
+const KIB: u64 = 1 << 10;
+const MIB: u64 = 1 << 20;
+
+/// Pings, each on a new connection; the slowest round trip.
+fn slowest_new_connection_ping(daemon: &Daemon, count: u64) -> Duration {
+    (0..count)
+        .map(|id| {
+            let started = Instant::now();
+            daemon.connect().expect_alive(id + 1);
+            started.elapsed()
+        })
+        .max()
+        .unwrap()
+}
+
+/// A 400 px resize of a sample photo, on a new connection.
+fn resize_is_ok(daemon: &Daemon) {
+    let body = request(7, "resize", vec![("image", bin(&photo("rocket.jpg"))), ("width", Value::from(400))]);
+    daemon.connect().call(&body).expect_ok();
+}
+
+#[test]
+fn a_prefix_reserves_a_64_kib_slice_not_the_length_it_announces() {
+    let daemon = Daemon::start(&["--memory-budget", "256MiB", "--max-frame", "128MiB"]);
+    // Sixty connections announce 128 MiB each (7.5 GiB against a 256 MiB budget) and stall.
+    let stalled: Vec<UnixStream> = (0..60)
+        .map(|_| {
+            let mut s = UnixStream::connect(&daemon.socket).unwrap();
+            s.write_all(&(128u32 << 20).to_be_bytes()).unwrap();
+            s
+        })
+        .collect();
+    let stats = daemon.wait_for_stats("sixty first slices", |s| s.uint("memory_used") >= 60 * 64 * KIB);
+    let used = stats.uint("memory_used");
+    eprintln!("60 prefixes of 128 MiB hold {} KiB of the budget", used / KIB);
+    assert!(used <= 60 * 64 * KIB + MIB, "60 prefixes hold {used} bytes");
+    let slowest = slowest_new_connection_ping(&daemon, 20);
+    eprintln!("slowest of 20 new-connection pings meanwhile: {slowest:?}");
+    resize_is_ok(&daemon);
+    drop(stalled);
+}
+
+#[test]
+fn large_frames_being_read_stop_at_their_share_and_others_are_served() {
+    // Budget 256 MiB, max_frame 32 MiB: a small-frame reserve of 8 MiB; frames being read may
+    // hold 128 MiB in all and 64 MiB per uid; frames announcing more than 8 MiB stop at 96 MiB
+    // in all and 48 MiB per uid (every connection here is one uid).
+    let daemon = Daemon::start(&["--memory-budget", "256MiB", "--max-frame", "32MiB", "--queue-bytes", "64MiB"]);
+    // Six connections each send 30 MiB of a 32 MiB frame (180 MiB); a stalled writer gives up
+    // after a second and keeps its connection open.
+    let attackers: Vec<_> = (0..6)
+        .map(|_| {
+            let mut s = UnixStream::connect(&daemon.socket).unwrap();
+            s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+            std::thread::spawn(move || {
+                let chunk = vec![0u8; MIB as usize];
+                let mut sent = 0;
+                if s.write_all(&(32u32 << 20).to_be_bytes()).is_ok() {
+                    while sent < 30 && s.write_all(&chunk).is_ok() {
+                        sent += 1;
+                    }
+                }
+                (s, sent)
+            })
+        })
+        .collect();
+    let attackers: Vec<(UnixStream, u64)> = attackers.into_iter().map(|t| t.join().unwrap()).collect();
+    let sent: u64 = attackers.iter().map(|(_, n)| n).sum();
+    let used = daemon.connect().call(&request(1, "stats", vec![])).uint("memory_used");
+    eprintln!("six 32 MiB frames, 30 MiB each offered: {sent} MiB sent, {} MiB of the budget held", used / MIB);
+    assert!(used <= 48 * MIB + MIB, "big frames of one uid hold {used} bytes, over their 48 MiB share");
+    assert!(used >= 16 * MIB, "the attackers were not read at all ({used} bytes): no attack");
+    let slowest = slowest_new_connection_ping(&daemon, 20);
+    eprintln!("slowest of 20 new-connection pings meanwhile: {slowest:?}");
+    assert!(slowest < PATIENCE);
+    resize_is_ok(&daemon);
+    // Gone, they leave nothing behind: a frame of the maximum size is read and answered.
+    drop(attackers);
+    let data = painted(32 * MIB as usize - 64);
+    let reply = daemon.connect().call(&request(2, "checksum", vec![("data", bin(&data)), ("algorithms", strs(&["crc32c"]))]));
+    reply.expect_ok();
+}
