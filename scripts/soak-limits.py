@@ -416,8 +416,12 @@ def crc_of(reply):
 
 
 def reply_id(reply):
-    at = reply.find(mp_str("id"))
-    return reply[at + 3] if reply[at + 3] < 0x80 else struct.unpack(">I", reply[at + 4:at + 8])[0]
+    at = reply.find(mp_str("id")) + 3
+    kind = reply[at]
+    if kind < 0x80:
+        return kind
+    size = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}[kind]
+    return int.from_bytes(reply[at + 1:at + 1 + size], "big")
 
 
 def two_files():
@@ -446,18 +450,20 @@ def expected_crcs(d, paths):
     return crcs
 
 
-def split_descriptor_frames(d, count, seed=18):
+def split_descriptor_frames(d, count, seed=18, pauses=True, give_up=20):
     """`count` checksum_file frames, alternating two files, each sent as a random first part with
-    its descriptor and the rest after a random pause, in pipelined batches of 1 to 4. Returns
-    (right file, wrong file, error replies, unanswered)."""
+    its descriptor and the rest after a random pause (none when not `pauses`: the rest is often
+    queued before the daemon reads the first part), in pipelined batches of 1 to 4. A reply
+    missing for 2 s counts its batch unanswered (a new connection goes on); after `give_up`
+    unanswered the run stops. Returns (right file, wrong file, error replies, unanswered)."""
     paths = two_files()
     crcs = expected_crcs(d, paths)
     files = [os.open(p, os.O_RDONLY) for p in paths]
     rnd = random.Random(seed)
-    s = d.connect(5)
+    s = d.connect(2)
     right = wrong = errors = lost = 0
     i = 0
-    while i < count:
+    while i < count and lost < give_up:
         batch = []
         for _ in range(min(rnd.randint(1, 4), count - i)):
             i += 1
@@ -465,7 +471,9 @@ def split_descriptor_frames(d, count, seed=18):
             whole = frame(checksum_file_body(i))
             k = rnd.randint(1, len(whole) - 1)
             send_with_fds(s, whole[:k], [files[which]])
-            time.sleep(rnd.choice([0, 0, 0.0005, 0.002, rnd.uniform(0, 0.02)]))
+            pause = rnd.choice([0, 0, 0.0005, 0.002, rnd.uniform(0, 0.02)])
+            if pauses:
+                time.sleep(pause)
             s.sendall(whole[k:])
             batch.append((i, which))
         want = dict(batch)
@@ -477,7 +485,7 @@ def split_descriptor_frames(d, count, seed=18):
             if reply is None:
                 lost += len(want)
                 s.close()
-                s = d.connect(5)
+                s = d.connect(2)
                 break
             which = want.pop(reply_id(reply), None)
             crc = crc_of(reply)
@@ -495,9 +503,13 @@ def split_descriptor_frames(d, count, seed=18):
 
 
 def case_splitfd(d):
-    right, wrong, errors, lost = split_descriptor_frames(d, 1000)
-    return "split descriptor frames: %d/1000 answered with their own file, %d wrong file, %d errors, %d unanswered" % (
-        right, wrong, errors, lost)
+    out = []
+    for pauses in (True, False):
+        right, wrong, errors, lost = split_descriptor_frames(d, 1000, pauses=pauses)
+        out.append("%s: %d/1000 answered with their own file, %d wrong file, %d errors, %d unanswered%s" % (
+            "random pauses" if pauses else "no pauses", right, wrong, errors, lost,
+            " (stopped after 20 unanswered)" if lost >= 20 else ""))
+    return "split descriptor frames, " + "; ".join(out)
 
 
 def case_wrongfile(d):
