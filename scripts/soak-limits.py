@@ -320,41 +320,49 @@ def mib(n):
     return "%d" % (n >> 20) if n >= 0 else "(stats unanswered)"
 
 
-def healthy(d, ping_window=10.0, pings=100, resizes=10):
-    """A healthy client during an attack: pings, each on a new connection (8 s patience), for
-    up to `ping_window` seconds; then 400 px resizes of a shared photo, each on a new connection."""
-    lat, lost = [], 0
+def healthy(d, window=12.0, pings=100, resizes=10):
+    """A healthy client during an attack, inside `window` seconds (the attack lasts until the
+    30 s frame timeout): pings, each on a new connection (8 s patience), and, at the same time
+    from another thread, 400 px resizes of a shared photo, each on a new connection."""
+    lat, lost, codes = [], [0], []
     started = time.time()
-    while len(lat) + lost < pings and time.time() - started < ping_window:
+    photo = open(PHOTO, "rb").read()
+
+    def resize_loop():
+        for i in range(resizes):
+            if time.time() - started > window:
+                break
+            try:
+                s = d.connect(8)
+                s.sendall(resize_request(i + 1, photo, 400))
+                codes.append(reply_code(recv_frame(s)))
+                s.close()
+            except OSError as e:
+                codes.append("timeout" if isinstance(e, socket.timeout) else "oserror")
+
+    resizer = threading.Thread(target=resize_loop)
+    resizer.start()
+    while len(lat) + lost[0] < pings and time.time() - started < window:
         t = time.time()
         try:
             s = d.connect(8)
             s.sendall(ping(1))
             if recv_frame(s) is None:
-                lost += 1
+                lost[0] += 1
             else:
                 lat.append(time.time() - t)
             s.close()
         except OSError:
-            lost += 1
+            lost[0] += 1
+    resizer.join()
     lat.sort()
 
     def pct(q):
         return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
 
-    photo = open(PHOTO, "rb").read()
-    codes = []
-    for i in range(resizes):
-        try:
-            s = d.connect(8)
-            s.sendall(resize_request(i + 1, photo, 400))
-            codes.append(reply_code(recv_frame(s)))
-            s.close()
-        except OSError as e:
-            codes.append("timeout" if isinstance(e, socket.timeout) else "oserror")
     return ("healthy pings on new connections: %d answered, p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d unanswered "
             "in 8 s; 400 px resize of %s (%d bytes): %s" % (
-                len(lat), pct(0.5), pct(0.99), lat[-1] * 1000 if lat else float("nan"), lost,
+                len(lat), pct(0.5), pct(0.99), lat[-1] * 1000 if lat else float("nan"), lost[0],
                 os.path.basename(PHOTO), len(photo), tally(codes)))
 
 
@@ -365,8 +373,8 @@ def case_prefix60(d):
         s.sendall(struct.pack(">I", 128 * MIB))
         socks.append(s)
     time.sleep(0.5)
-    used, budget = stats_uint(d, "memory_used"), stats_uint(d, "memory_budget")
     figures = healthy(d)
+    used, budget = stats_uint(d, "memory_used"), stats_uint(d, "memory_budget")
     return "60 connections x 4-byte prefix announcing 128 MiB: memory_used %s of %s MiB; %s" % (
         mib(used), mib(budget), figures)
 
@@ -395,8 +403,8 @@ def case_partial17(d):
         if total != last:
             last, still = total, time.time()
         time.sleep(0.1)
-    used = stats_uint(d, "memory_used")
     figures = healthy(d)
+    used = stats_uint(d, "memory_used")
     return "17 connections sending 120 MiB of 128 MiB: %d MiB sent, memory_used %s MiB; %s" % (
         sum(sent) >> 20, mib(used), figures)
 
