@@ -94,3 +94,87 @@ fn large_frames_being_read_stop_at_their_share_and_others_are_served() {
     let reply = daemon.connect().call(&request(2, "checksum", vec![("data", bin(&data)), ("algorithms", strs(&["crc32c"]))]));
     reply.expect_ok();
 }
+
+/// A client run as uid/gid 65534 (`nobody`): sends one frame (its body in hex on stdin), closes
+/// its write side and prints every byte the daemon sent, as hex, once the daemon closes.
+const NOBODY_CLIENT: &str = r#"
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(60)
+s.connect(sys.argv[1])
+body = bytes.fromhex(sys.stdin.read())
+s.sendall(struct.pack(">I", len(body)) + body)
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.hex())
+"#;
+
+#[test]
+fn while_another_uid_has_a_job_one_uid_holds_at_most_three_quarters_of_the_job_slots() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+
+    use crate::harness::{code, slow_job};
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: the job-share test needs root to run a second client as uid 65534; run it as root (make test in CI does)");
+        return;
+    }
+    // queue_jobs 8: one uid holds at most 8 - 8/4 = 6 while another has a job.
+    let daemon = Daemon::start(&["--workers", "1", "--queue-jobs", "8", "--socket-mode", "0666", "--max-queue-wait", "120"]);
+    std::fs::set_permissions(daemon.socket.parent().unwrap(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut root = daemon.connect();
+    root.send(&slow_job(1, vec![]));
+    daemon.wait_for_stats("root's job in", |s| s.uint("jobs_running") + s.uint("jobs_queued") == 1);
+    let mut nobody = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(NOBODY_CLIENT)
+        .arg(&daemon.socket)
+        .uid(65534)
+        .gid(65534)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3 as nobody");
+    // The slow job's image is too long for an argument; stdin closes when this is dropped.
+    nobody.stdin.take().unwrap().write_all(hex::encode(slow_job(50, vec![])).as_bytes()).unwrap();
+    daemon.wait_for_stats("nobody's job in", |s| s.uint("jobs_running") + s.uint("jobs_queued") == 2);
+    // Root adds jobs one by one, each followed by a ping (a refusal is answered before the
+    // ping; an admitted job is not), until one is refused: it then holds its share, 6.
+    let (mut in_flight, mut finished) = (1u64, 0u64);
+    let refused = 'adding: loop {
+        let id = 2 + in_flight + finished;
+        root.send(&slow_job(id, vec![]));
+        root.send(&request(1000 + id, "ping", vec![]));
+        loop {
+            let reply = root.recv();
+            match reply.id() {
+                got if got == id && reply.code().is_some() => break 'adding reply.expect_code(code::BUSY),
+                got if got == 1000 + id => {
+                    in_flight += 1;
+                    break;
+                }
+                _ => {
+                    reply.expect_ok();
+                    in_flight -= 1;
+                    finished += 1;
+                }
+            }
+        }
+        assert!(in_flight <= 8, "root went past the queue bound");
+    };
+    let message = refused.get("message").and_then(Value::as_str).unwrap();
+    assert!(message.contains("share of the job slots (6 of 8)"), "{message}");
+    assert_eq!(in_flight, 6, "refused at {in_flight} of root's jobs in flight");
+    let nobody = nobody.wait_with_output().unwrap();
+    let replies = String::from_utf8(nobody.stdout).unwrap();
+    assert!(replies.contains("a26f6bc3"), "nobody's job answered ok: {replies}");
+    for _ in 0..in_flight {
+        root.recv().expect_ok();
+    }
+}
