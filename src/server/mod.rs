@@ -109,6 +109,8 @@ pub struct State {
     /// Job slots in use per uid: while other uids have jobs, one uid holds at most three
     /// quarters of `--queue-jobs` (beyond: `busy`).
     pub job_shares: Arc<shares::JobShares>,
+    /// Connections open per uid: at most three quarters of `--max-connections` each.
+    pub connection_shares: Arc<shares::ConnectionShares>,
     /// Longest expected queue wait a job is admitted with (`--max-queue-wait`).
     pub max_queue_wait: Duration,
     /// Connection limit and timeouts.
@@ -136,6 +138,7 @@ impl State {
             budget: MemoryBudget::for_frames(config.memory_budget, u64::from(config.max_frame)),
             costs: Arc::default(),
             job_shares: Arc::default(),
+            connection_shares: Arc::default(),
             max_queue_wait: config.max_queue_wait,
             connection_limits: config.connections,
             allowlist: config.allowlist.clone(),

@@ -6,6 +6,10 @@
 //! With either list set, a peer is served when its uid is in `--allow-uid` **or** its primary
 //! gid is in `--allow-gid`; root is not implicitly allowed. A refused peer gets one error frame,
 //! id 0, code `peer_not_allowed`, then the daemon closes the connection (SPEC.md, error codes).
+//!
+//! An allowed peer's uid may hold at most three quarters of `--max-connections`; one more is
+//! answered `busy` (id 0) and closed, like the connection limit, so that one uid cannot lock
+//! the others out (SPEC.md 6.1).
 
 use std::sync::Arc;
 
@@ -47,6 +51,16 @@ pub async fn serve_if_allowed(stream: UnixStream, state: Arc<State>) {
         Ok(cred) => {
             let (uid, gid, pid) = (cred.uid(), cred.gid(), cred.pid().unwrap_or(0));
             if allowlist.permits(uid, gid) {
+                let max = state.connection_limits.max_connections;
+                let Some(_slot) = state.connection_shares.try_take(uid, max) else {
+                    let share = super::shares::ConnectionShares::cap(max);
+                    tracing::warn!(uid, gid, pid, share, "peer refused: its uid holds its share of the connections");
+                    state.counters.connection_refused();
+                    let message = format!("uid {uid} holds its share of the connections ({share} of {max})");
+                    connection::refuse(stream, WireError::new(ErrorCode::Busy, message)).await;
+                    state.counters.connection_closed(); // counted open by the accept loop
+                    return;
+                };
                 tracing::debug!(uid, gid, pid, "peer connected");
                 connection::serve(stream, state, uid).await;
             } else {

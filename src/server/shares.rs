@@ -166,6 +166,51 @@ impl Drop for JobSlot {
     }
 }
 
+/// Connections open per uid: one uid holds at most three quarters of `--max-connections` (at
+/// least one), so that another uid can always connect, however many connections the first
+/// opens (they are refused `busy` instead, like the connection limit).
+#[derive(Debug, Default)]
+pub struct ConnectionShares {
+    by_uid: Mutex<HashMap<u32, u64>>,
+}
+
+/// One open connection of a uid, returned when dropped.
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    shares: std::sync::Arc<ConnectionShares>,
+    uid: u32,
+}
+
+impl ConnectionShares {
+    /// The most connections of `max_connections` one uid may hold.
+    pub fn cap(max_connections: u64) -> u64 {
+        (max_connections - max_connections / 4).max(1)
+    }
+
+    /// A connection of `uid`, unless it holds its share already.
+    pub fn try_take(self: &std::sync::Arc<Self>, uid: u32, max_connections: u64) -> Option<ConnectionSlot> {
+        let mut by_uid = self.by_uid.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mine = by_uid.entry(uid).or_default();
+        if *mine >= ConnectionShares::cap(max_connections) {
+            return None;
+        }
+        *mine += 1;
+        Some(ConnectionSlot { shares: std::sync::Arc::clone(self), uid })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut by_uid = self.shares.by_uid.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(n) = by_uid.get_mut(&self.uid) {
+            *n -= 1;
+            if *n == 0 {
+                by_uid.remove(&self.uid);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +233,17 @@ mod tests {
         assert!(shares.by_uid.lock().unwrap().is_empty());
         assert_eq!(JobShares::cap(1), 1);
         assert_eq!(JobShares::cap(2), 2);
+    }
+
+    #[test]
+    fn one_uid_holds_three_quarters_of_the_connections() {
+        let shares = std::sync::Arc::new(ConnectionShares::default());
+        let held: Vec<ConnectionSlot> = (0..768).map(|_| shares.try_take(1, 1024).unwrap()).collect();
+        assert!(shares.try_take(1, 1024).is_none());
+        let other = shares.try_take(2, 1024).expect("another uid still connects");
+        drop((held, other));
+        assert!(shares.by_uid.lock().unwrap().is_empty());
+        assert_eq!((ConnectionShares::cap(1), ConnectionShares::cap(2), ConnectionShares::cap(4)), (1, 2, 3));
     }
 
     #[test]

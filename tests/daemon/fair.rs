@@ -178,3 +178,31 @@ fn while_another_uid_has_a_job_one_uid_holds_at_most_three_quarters_of_the_job_s
         root.recv().expect_ok();
     }
 }
+
+#[test]
+fn one_uid_holds_three_quarters_of_the_connections() {
+    use crate::harness::code;
+    // max_connections 8: one uid holds at most 8 - 8/4 = 6; the limit itself is not reached.
+    let daemon = Daemon::start(&["--max-connections", "8"]);
+    let mut first = daemon.connect();
+    first.expect_alive(1);
+    // Until the start-up probe's connection is reaped it would count against the share.
+    first.stats_once_connections_are(2, 1);
+    let others: Vec<_> = (0..5)
+        .map(|id| {
+            let mut c = daemon.connect();
+            c.expect_alive(10 + id);
+            c
+        })
+        .collect();
+    let mut seventh = daemon.connect();
+    let refused = seventh.recv().expect_code(code::BUSY);
+    assert_eq!(refused.id(), 0);
+    let message = refused.get("message").and_then(Value::as_str).unwrap();
+    assert!(message.contains("share of the connections (6 of 8)"), "{message}");
+    seventh.expect_eof();
+    drop(others);
+    let (stats, _) = first.stats_once_connections_are(3, 1);
+    assert_eq!(stats.uint("connections_refused"), 1);
+    daemon.connect().expect_alive(4);
+}
