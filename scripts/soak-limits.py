@@ -1,16 +1,24 @@
 #!/usr/bin/env python3
-"""Re-measures issue 8's hostile cases against a real ferryd, each on a fresh daemon, optionally
-under an address-space limit (the issue's `ulimit -v 4194304`).
+"""Re-measures the hostile cases of issues 8 and 18 against a real ferryd, each on a fresh
+daemon, optionally under an address-space limit (the issues' `ulimit -v 4194304`: a 2 GiB
+default memory budget).
 
     python3 scripts/soak-limits.py [--ferryd target/release/ferryd] [--ulimit-v KIB] [CASE...]
 
-Cases: hello, checksum, partial36, partial1000, unread, png100mp, twobyte. Each prints one line:
-the daemon's peak RSS (VmHWM), how long it took, and whether the daemon survived (still
-answers a ping afterwards, same pid). Standard library only. Heavy: run it alone, not in CI.
+Issue 8's cases: hello, checksum, partial36, partial1000, unread, png100mp, twobyte.
+Issue 18's: prefix60 and partial17 (the attacks, with a healthy client's figures during them:
+pings on new connections, p99, and a 400 px resize of a shared photo), splitfd (1,000
+descriptor frames split at random points with random pauses), wrongfile (descriptors on the
+wrong frame), config (refused configurations), metrics (the Unix metrics socket's mode).
+Each prints one line: the daemon's peak RSS (VmHWM), how long it took, whether the daemon
+survived (still answers a ping afterwards, same pid), and the case's figures. Standard library
+only. Heavy: run it alone, not in CI (tests/daemon runs bounded versions).
 """
 
 import argparse
+import array
 import os
+import random
 import resource
 import socket
 import struct
@@ -24,9 +32,31 @@ import zlib
 MIB = 1 << 20
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The shared photo of issue 18 (picos.jpg, 1.8 MB) from the bench corpus (make bench's CORPUS),
+# else a sample photo of the repository.
+PHOTO = next(p for p in [os.environ.get("PHOTO", ""), os.path.join(REPO, "..", "shared", "corpus", "picos.jpg"),
+                         os.path.join(REPO, "..", "..", "shared", "corpus", "picos.jpg"),
+                         os.path.join(REPO, "tests", "data", "photos", "astronaut.png")] if p and os.path.exists(p))
+
+
 def mp_str(s):
     b = s.encode()
     return bytes([0xA0 + len(b)]) + b
+
+
+def mp_uint(n):
+    return bytes([n]) if n < 128 else b"\xce" + struct.pack(">I", n)
+
+
+def reply_code(reply):
+    """'ok', 'error N' or 'eof' for a reply body (a map with `ok` and maybe `code`)."""
+    if reply is None:
+        return "eof"
+    if b"\xa2ok\xc3" in reply:
+        return "ok"
+    at = reply.find(b"\xa4code")
+    return "error %d" % reply[at + 5] if at >= 0 else "?"
 
 
 def frame(body):
@@ -69,6 +99,8 @@ class Daemon:
         args_extra = {}
         if args and isinstance(args[-1], dict):
             args_extra = args.pop()
+        self.metrics = os.path.join(self.dir, "m.sock")
+        args = [a.replace("unix:METRICS", "unix:" + self.metrics) for a in args]
         self.proc = subprocess.Popen([ferryd, "--socket", self.sock] + args, stdout=subprocess.DEVNULL,
                                      stderr=self.log, preexec_fn=limits)
         deadline = time.time() + 20
@@ -250,6 +282,326 @@ def case_twobyte(d):
         len(socks), "%.1f" % healthy if healthy is not None else "never")
 
 
+CODE_NAMES = {"error 1": "malformed", "error 10": "busy", "error 15": "bad_file", "error 7": "image_too_large"}
+
+
+def named(code):
+    return CODE_NAMES.get(code, code)
+
+
+def tally(codes):
+    counts = {}
+    for c in codes:
+        counts[named(c)] = counts.get(named(c), 0) + 1
+    return ", ".join("%s %d/%d" % (k, v, len(codes)) for k, v in sorted(counts.items()))
+
+
+def stats_uint(d, key):
+    """A uint of `stats` on a new connection; -1 when it is not answered within 8 s."""
+    try:
+        s = d.connect(8)
+        s.sendall(frame(b"\x82" + mp_str("id") + b"\x01" + mp_str("op") + mp_str("stats")))
+        reply = recv_frame(s) or b""
+        s.close()
+    except OSError:
+        return -1
+    at = reply.find(mp_str(key))
+    if at < 0:
+        return -1
+    at += len(mp_str(key))
+    kind = reply[at]
+    if kind < 0x80:
+        return kind
+    size = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}[kind]
+    return int.from_bytes(reply[at + 1:at + 1 + size], "big")
+
+
+def mib(n):
+    return "%d" % (n >> 20) if n >= 0 else "(stats unanswered)"
+
+
+def healthy(d, window=12.0, pings=100, resizes=10):
+    """A healthy client during an attack, inside `window` seconds (the attack lasts until the
+    30 s frame timeout): pings, each on a new connection (8 s patience), and, at the same time
+    from another thread, 400 px resizes of a shared photo, each on a new connection."""
+    lat, lost, codes = [], [0], []
+    started = time.time()
+    photo = open(PHOTO, "rb").read()
+
+    def resize_loop():
+        for i in range(resizes):
+            if time.time() - started > window:
+                break
+            try:
+                s = d.connect(8)
+                s.sendall(resize_request(i + 1, photo, 400))
+                codes.append(reply_code(recv_frame(s)))
+                s.close()
+            except OSError as e:
+                codes.append("timeout" if isinstance(e, socket.timeout) else "oserror")
+
+    resizer = threading.Thread(target=resize_loop)
+    resizer.start()
+    while len(lat) + lost[0] < pings and time.time() - started < window:
+        t = time.time()
+        try:
+            s = d.connect(8)
+            s.sendall(ping(1))
+            if recv_frame(s) is None:
+                lost[0] += 1
+            else:
+                lat.append(time.time() - t)
+            s.close()
+        except OSError:
+            lost[0] += 1
+    resizer.join()
+    lat.sort()
+
+    def pct(q):
+        return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
+
+    return ("healthy pings on new connections: %d answered, p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d unanswered "
+            "in 8 s; 400 px resize of %s (%d bytes): %s" % (
+                len(lat), pct(0.5), pct(0.99), lat[-1] * 1000 if lat else float("nan"), lost[0],
+                os.path.basename(PHOTO), len(photo), tally(codes)))
+
+
+def case_prefix60(d):
+    socks = []
+    for _ in range(60):
+        s = d.connect(5)
+        s.sendall(struct.pack(">I", 128 * MIB))
+        socks.append(s)
+    time.sleep(0.5)
+    figures = healthy(d)
+    used, budget = stats_uint(d, "memory_used"), stats_uint(d, "memory_budget")
+    return "60 connections x 4-byte prefix announcing 128 MiB: memory_used %s of %s MiB; %s" % (
+        mib(used), mib(budget), figures)
+
+
+def case_partial17(d):
+    sent = [0] * 17
+    socks = [d.connect(60) for _ in range(17)]
+
+    def attack(i):
+        chunk = b"\x00" * MIB
+        try:
+            socks[i].sendall(struct.pack(">I", 128 * MIB))
+            while sent[i] < 120 * MIB:
+                socks[i].sendall(chunk)
+                sent[i] += MIB
+        except OSError:
+            pass  # closed by the frame timeout, or still blocked when the case ends
+
+    threads = [threading.Thread(target=attack, args=(i,), daemon=True) for i in range(17)]
+    for t in threads:
+        t.start()
+    # Until the attackers make no more progress (the daemon took all it will take).
+    last, still = -1, time.time()
+    while time.time() - still < 1.5 and any(t.is_alive() for t in threads):
+        total = sum(sent)
+        if total != last:
+            last, still = total, time.time()
+        time.sleep(0.1)
+    figures = healthy(d)
+    used = stats_uint(d, "memory_used")
+    return "17 connections sending 120 MiB of 128 MiB: %d MiB sent, memory_used %s MiB; %s" % (
+        sum(sent) >> 20, mib(used), figures)
+
+
+def send_with_fds(sock, data, fds):
+    return sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+
+
+def checksum_file_body(i):
+    return (b"\x83" + mp_str("id") + mp_uint(i) + mp_str("op") + mp_str("checksum_file")
+            + mp_str("algorithms") + b"\x91" + mp_str("crc32c"))
+
+
+def crc_of(reply):
+    at = (reply or b"").find(mp_str("crc32c") + b"\xc4\x04")
+    return reply[at + 9:at + 13] if at >= 0 else None
+
+
+def reply_id(reply):
+    at = reply.find(mp_str("id")) + 3
+    kind = reply[at]
+    if kind < 0x80:
+        return kind
+    size = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}[kind]
+    return int.from_bytes(reply[at + 1:at + 1 + size], "big")
+
+
+def two_files():
+    """Two files of different content and the daemon-independent digest check: their crc32c as
+    the daemon computes for `checksum` of the same bytes."""
+    rnd = random.Random(7)
+    paths = []
+    for n in range(2):
+        fd, path = tempfile.mkstemp(prefix="fyf")
+        os.write(fd, bytes(rnd.getrandbits(8) for _ in range(20000 + n)))
+        os.close(fd)
+        paths.append(path)
+    return paths
+
+
+def expected_crcs(d, paths):
+    crcs = []
+    for path in paths:
+        data = open(path, "rb").read()
+        s = d.connect(10)
+        s.sendall(frame(b"\x84" + mp_str("id") + b"\x01" + mp_str("op") + mp_str("checksum") + mp_str("data")
+                        + b"\xc5" + struct.pack(">H", len(data)) + data + mp_str("algorithms") + b"\x91"
+                        + mp_str("crc32c")))
+        crcs.append(crc_of(recv_frame(s)))
+        s.close()
+    return crcs
+
+
+def split_descriptor_frames(d, count, seed=18, pauses=True, give_up=20):
+    """`count` checksum_file frames, alternating two files, each sent as a random first part with
+    its descriptor and the rest after a random pause (none when not `pauses`: the rest is often
+    queued before the daemon reads the first part), in pipelined batches of 1 to 4. A reply
+    missing for 2 s counts its batch unanswered (a new connection goes on); after `give_up`
+    unanswered the run stops. Returns (right file, wrong file, error replies, unanswered)."""
+    paths = two_files()
+    crcs = expected_crcs(d, paths)
+    files = [os.open(p, os.O_RDONLY) for p in paths]
+    rnd = random.Random(seed)
+    s = d.connect(2)
+    right = wrong = errors = lost = 0
+    i = 0
+    while i < count and lost < give_up:
+        batch = []
+        for _ in range(min(rnd.randint(1, 4), count - i)):
+            i += 1
+            which = i % 2
+            whole = frame(checksum_file_body(i))
+            k = rnd.randint(1, len(whole) - 1)
+            send_with_fds(s, whole[:k], [files[which]])
+            pause = rnd.choice([0, 0, 0.0005, 0.002, rnd.uniform(0, 0.02)])
+            if pauses:
+                time.sleep(pause)
+            s.sendall(whole[k:])
+            batch.append((i, which))
+        want = dict(batch)
+        for _ in batch:
+            try:
+                reply = recv_frame(s)
+            except OSError:
+                reply = None
+            if reply is None:
+                lost += len(want)
+                s.close()
+                s = d.connect(2)
+                break
+            which = want.pop(reply_id(reply), None)
+            crc = crc_of(reply)
+            if crc is None:
+                errors += 1
+            elif which is not None and crc == crcs[which]:
+                right += 1
+            else:
+                wrong += 1
+    for f in files:
+        os.close(f)
+    for p in paths:
+        os.unlink(p)
+    return right, wrong, errors, lost
+
+
+def case_splitfd(d):
+    out = []
+    for pauses in (True, False):
+        right, wrong, errors, lost = split_descriptor_frames(d, 1000, pauses=pauses)
+        out.append("%s: %d/1000 answered with their own file, %d wrong file, %d errors, %d unanswered%s" % (
+            "random pauses" if pauses else "no pauses", right, wrong, errors, lost,
+            " (stopped after 20 unanswered)" if lost >= 20 else ""))
+    return "split descriptor frames, " + "; ".join(out)
+
+
+def case_wrongfile(d):
+    paths = two_files()
+    fd = os.open(paths[0], os.O_RDONLY)
+    s = d.connect(10)
+    out = []
+    unreadable_id = (b"\x83" + mp_str("id") + mp_str("x") + mp_str("op") + mp_str("checksum_file")
+                     + mp_str("algorithms") + b"\x91" + mp_str("crc32c"))
+    send_with_fds(s, frame(unreadable_id), [fd])
+    out.append("file frame with an unreadable id: %s" % named(reply_code(recv_frame(s))))
+    s.sendall(frame(checksum_file_body(2)))
+    out.append("the next file frame, sent without a descriptor: %s" % named(reply_code(recv_frame(s))))
+    send_with_fds(s, ping(3), [fd])
+    out.append("a ping with a descriptor: %s" % named(reply_code(recv_frame(s))))
+    s.sendall(frame(checksum_file_body(4)))
+    out.append("then a file frame without one: %s" % named(reply_code(recv_frame(s))))
+    send_with_fds(s, frame(checksum_file_body(5)), [fd, fd])
+    out.append("two descriptors in one SCM_RIGHTS: %s" % named(reply_code(recv_frame(s))))
+    os.close(fd)
+    for p in paths:
+        os.unlink(p)
+    return "; ".join(out)
+
+
+def try_config(ferryd, ulimit_kib, args, env, patience=6.0):
+    """Starts ferryd with a refused configuration: how long until it exited and what it said, or
+    that it started anyway."""
+    tmp = tempfile.mkdtemp(prefix="fyc", dir="/tmp")
+    sock = os.path.join(tmp, "f.sock")
+
+    def limits():
+        if ulimit_kib:
+            resource.setrlimit(resource.RLIMIT_AS, (ulimit_kib * 1024, ulimit_kib * 1024))
+
+    full_env = dict(os.environ, **env)
+    started = time.time()
+    proc = subprocess.Popen([ferryd, "--socket", sock] + args, env=full_env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, preexec_fn=limits)
+    while time.time() - started < patience:
+        if proc.poll() is not None:
+            said = proc.stderr.read().decode(errors="replace").strip().splitlines()
+            return "refused in %.2f s (exit %d): %s" % (time.time() - started, proc.returncode,
+                                                        said[-1][:200] if said else "")
+        if os.path.exists(sock):
+            took = time.time() - started
+            proc.kill()
+            proc.wait()
+            return "ACCEPTED: listening after %.2f s" % took
+        time.sleep(0.02)
+    rss = -1
+    try:
+        with open("/proc/%d/status" % proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1]) // 1024
+            threads = len(os.listdir("/proc/%d/task" % proc.pid))
+    except OSError:
+        threads = -1
+    proc.kill()
+    proc.wait()
+    return "NOT REFUSED: no socket after %.0f s, RSS %d MiB, %d threads" % (patience, rss, threads)
+
+
+def case_config(ferryd, ulimit_kib):
+    tmp = tempfile.mkdtemp(prefix="fyk", dir="/tmp")
+    tiny = os.path.join(tmp, "tiny.toml")
+    with open(tiny, "w") as f:
+        f.write("frame_timeout = 0.000001\n")
+    runs = [
+        ("--config /dev/zero", ["--config", "/dev/zero"], {}),
+        ("FERRYD_WORKERS=100000", [], {"FERRYD_WORKERS": "100000"}),
+        ("--frame-timeout 0", ["--frame-timeout", "0"], {}),
+        ("frame_timeout = 1 us in a file", ["--config", tiny], {}),
+        ("--max-queue-wait 0", ["--max-queue-wait", "0"], {}),
+    ]
+    return "\n".join("  config %-34s %s" % (name, try_config(ferryd, ulimit_kib, args, env)) for name, args, env in runs)
+
+
+def case_metrics(d):
+    return "metrics socket %s mode %o (main socket %o)" % (
+        d.metrics, os.stat(d.metrics).st_mode & 0o777, os.stat(d.sock).st_mode & 0o777)
+
+
 CASES = {
     "hello": (case_hello, []),
     "checksum": (case_checksum, []),
@@ -258,6 +610,12 @@ CASES = {
     "unread": (case_unread, ["--workers", "2"]),
     "png100mp": (case_png100mp, ["--workers", "4"]),
     "twobyte": (case_twobyte, ["--frame-timeout", "5", {"nofile": 256}]),
+    "prefix60": (case_prefix60, []),
+    "partial17": (case_partial17, []),
+    "splitfd": (case_splitfd, ["--workers", "1"]),
+    "wrongfile": (case_wrongfile, []),
+    "config": (None, []),
+    "metrics": (case_metrics, ["--metrics-listen", "unix:METRICS"]),
 }
 
 
@@ -269,6 +627,10 @@ def main():
     opts = ap.parse_args()
     for name in opts.cases:
         run, args = CASES[name]
+        if run is None:
+            print("%-12s refused configurations, under ulimit -v %d KiB:\n%s" % (
+                name, opts.ulimit_v, case_config(opts.ferryd, opts.ulimit_v)), flush=True)
+            continue
         d = Daemon(opts.ferryd, opts.ulimit_v, list(args))
         pid = d.proc.pid
         started = time.time()

@@ -164,7 +164,9 @@ pub struct Cli {
     pub log_level: Option<String>,
 
     /// Serve Prometheus metrics at /metrics on this address: `unix:/path/metrics.sock` or
-    /// `HOST:PORT` (e.g. 127.0.0.1:9464). Off when unset.
+    /// `HOST:PORT` (e.g. 127.0.0.1:9464). Off when unset. Who can scrape: a Unix socket gets
+    /// --socket-mode, like the main socket; a TCP address anyone who reaches it (127.0.0.1:
+    /// every local user, whatever --allow-uid says), which ferryd warns about at start.
     #[arg(long, env = "FERRYD_METRICS_LISTEN", value_name = "ADDR", help_heading = "Observability", global = true)]
     pub metrics_listen: Option<String>,
 }

@@ -12,6 +12,27 @@ use crate::server::peer::PeerAllowlist;
 /// Longest socket path the kernel accepts: `sun_path` is 108 bytes including the final NUL.
 pub const MAX_SOCKET_PATH: usize = 107;
 
+/// Most worker threads: far beyond any core count ferryd runs on, well below a thread count
+/// that stalls start-up (100,000 workers took seconds and never listened).
+pub const MAX_WORKERS: usize = 1024;
+
+/// Most queued jobs and connections: each costs a little memory and bookkeeping whether used
+/// or not, and no host serves more.
+pub const MAX_COUNT: u64 = 1 << 20;
+
+/// Smallest frame limit: a request needs room for its id, op and fields.
+pub const MIN_MAX_FRAME: u64 = 1024;
+
+/// Shortest frame, reply and idle timeout and shutdown grace: below it a connection or a drain
+/// is cut off by scheduling noise alone (0 and 1 us were accepted before).
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// Shortest `--max-queue-wait`: 0 would refuse every job that cannot start at once.
+pub const MIN_QUEUE_WAIT: Duration = Duration::from_millis(1);
+
+/// Longest timeout of any kind: one day (deadlines are instants; larger values overflow them).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+
 /// Everything the daemon needs to run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -148,6 +169,16 @@ pub enum ConfigError {
         /// The frame limit.
         max_frame: u64,
     },
+    /// A number outside its sane range.
+    #[error("{flag} {value} is outside {range}")]
+    OutOfRange {
+        /// The flag.
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// The accepted range, in words.
+        range: String,
+    },
     /// `--metrics-listen` is neither `unix:PATH` nor `HOST:PORT`.
     #[error("--metrics-listen {value:?} is neither unix:/path/to.sock nor an address such as 127.0.0.1:9464")]
     MetricsAddress {
@@ -156,7 +187,53 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The config keys (flags without `--`, `-` as `_`) whose values were refused, so that the
+    /// message can say where each came from.
+    pub fn keys(&self) -> Vec<String> {
+        let keys: &[&str] = match self {
+            ConfigError::SocketPathTooLong { .. } => &["socket"],
+            ConfigError::SocketMode { .. } => &["socket_mode"],
+            ConfigError::Zero { flag } | ConfigError::OutOfRange { flag, .. } => {
+                return vec![flag.trim_start_matches("--").replace('-', "_")]
+            }
+            ConfigError::MaxFrameTooLarge { .. } => &["max_frame"],
+            ConfigError::BudgetSmallerThanFrame { .. } => &["memory_budget", "max_frame"],
+            ConfigError::QueueSmallerThanFrame { .. } => &["queue_bytes", "max_frame"],
+            ConfigError::MetricsAddress { .. } => &["metrics_listen"],
+        };
+        keys.iter().map(|key| key.to_string()).collect()
+    }
+}
+
+/// A refused configuration, with where each refused value came from (a flag, a variable, the
+/// config file, the default).
+#[derive(Debug, thiserror::Error)]
+#[error("{error} (from {origins})")]
+pub struct SourcedConfigError {
+    /// What is wrong.
+    pub error: ConfigError,
+    /// Where the values came from, in words.
+    pub origins: String,
+}
+
+/// Checks that `value` lies in `min..=max`.
+fn in_range<T: PartialOrd + std::fmt::Debug>(flag: &'static str, value: T, min: T, max: T) -> Result<T, ConfigError> {
+    if value < min || value > max {
+        return Err(ConfigError::OutOfRange { flag, value: format!("{value:?}"), range: format!("{min:?}..={max:?}") });
+    }
+    Ok(value)
+}
+
 impl Config {
+    /// Validates the flags, naming where a refused value came from.
+    pub fn from_layered(cli: Cli, settings: &[crate::config_file::Setting]) -> Result<Self, SourcedConfigError> {
+        Config::from_cli(cli).map_err(|error| {
+            let origins = crate::config_file::origins_of(settings, &error.keys());
+            SourcedConfigError { error, origins }
+        })
+    }
+
     /// Validates the flags.
     pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
         let len = cli.socket.as_os_str().len();
@@ -168,8 +245,8 @@ impl Config {
         }
         let workers = match cli.workers {
             Some(0) => return Err(ConfigError::Zero { flag: "--workers" }),
-            Some(n) => n,
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            Some(n) => in_range("--workers", n, 1, MAX_WORKERS)?,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS),
         };
         for (flag, value) in [
             ("--queue-jobs", cli.queue_jobs),
@@ -186,8 +263,21 @@ impl Config {
         if cli.max_job_time.is_zero() {
             return Err(ConfigError::Zero { flag: "--max-job-time" });
         }
+        in_range("--queue-jobs", cli.queue_jobs, 1, MAX_COUNT)?;
+        in_range("--max-connections", cli.max_connections, 1, MAX_COUNT)?;
+        in_range("--max-job-time", cli.max_job_time, MIN_TIMEOUT, MAX_TIMEOUT)?;
         let max_frame =
             u32::try_from(cli.max_frame).map_err(|_| ConfigError::MaxFrameTooLarge { value: cli.max_frame })?;
+        in_range("--max-frame", cli.max_frame, MIN_MAX_FRAME, u64::from(u32::MAX))?;
+        for (flag, value) in [
+            ("--frame-timeout", cli.frame_timeout),
+            ("--idle-timeout", cli.idle_timeout),
+            ("--reply-timeout", cli.reply_timeout),
+            ("--shutdown-grace", cli.shutdown_grace),
+        ] {
+            in_range(flag, value, MIN_TIMEOUT, MAX_TIMEOUT)?;
+        }
+        in_range("--max-queue-wait", cli.max_queue_wait, MIN_QUEUE_WAIT, MAX_TIMEOUT)?;
         let metrics_listen = cli.metrics_listen.as_deref().map(parse_metrics_address).transpose()?;
         if cli.queue_bytes < cli.max_frame {
             return Err(ConfigError::QueueSmallerThanFrame { queue_bytes: cli.queue_bytes, max_frame: cli.max_frame });
@@ -292,6 +382,32 @@ mod tests {
         assert_eq!(config(&["--max-connections", "0"]), Err(ConfigError::Zero { flag: "--max-connections" }));
         assert_eq!(config(&["--max-job-time", "0"]), Err(ConfigError::Zero { flag: "--max-job-time" }));
         assert!(matches!(config(&["--metrics-listen", "localhost"]), Err(ConfigError::MetricsAddress { .. })));
+    }
+
+    #[test]
+    fn ranges_are_checked_and_named() {
+        let err = config(&["--workers", "100000"]).unwrap_err();
+        assert_eq!(err.to_string(), "--workers 100000 is outside 1..=1024");
+        assert!(config(&["--workers", "1024"]).is_ok());
+        for (flag, value) in [
+            ("--frame-timeout", "0"),
+            ("--frame-timeout", "1ms"),
+            ("--idle-timeout", "0.05"),
+            ("--reply-timeout", "0"),
+            ("--shutdown-grace", "0"),
+            ("--max-queue-wait", "0"),
+            ("--frame-timeout", "100000"),
+            ("--queue-jobs", "2000000"),
+            ("--max-connections", "2000000"),
+            ("--max-frame", "100"),
+        ] {
+            let err = config(&[flag, value]).unwrap_err();
+            assert!(matches!(err, ConfigError::OutOfRange { flag: f, .. } if f == flag), "{flag} {value}: {err}");
+        }
+        assert!(config(&["--frame-timeout", "0.1", "--max-queue-wait", "1ms", "--shutdown-grace", "0.2"]).is_ok());
+        let err = config(&["--frame-timeout", "0"]).unwrap_err();
+        assert_eq!(err.keys(), ["frame_timeout"]);
+        assert!(err.to_string().contains("--frame-timeout 0ns is outside 100ms..=86400s"), "{err}");
     }
 
     #[test]

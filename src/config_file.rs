@@ -22,6 +22,10 @@ use crate::cli::Cli;
 /// Flags that are not settings: they cannot appear in the file.
 const NOT_SETTINGS: [&str; 3] = ["config", "help", "version"];
 
+/// Largest config file read. The file is read at most this plus one byte, so `--config
+/// /dev/zero` (or a runaway generated file) is refused at once instead of filling memory.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// The parsed command line, and where each setting came from.
 #[derive(Debug)]
 pub struct Layered {
@@ -72,6 +76,12 @@ pub enum LayerError {
         #[source]
         source: std::io::Error,
     },
+    /// The file is larger than [`MAX_CONFIG_BYTES`].
+    #[error("the config file {} is larger than {MAX_CONFIG_BYTES} bytes; a ferryd config is a few lines", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file is not TOML.
     #[error("{} is not valid TOML", path.display())]
     Syntax {
@@ -101,6 +111,31 @@ pub enum LayerError {
         /// What is wrong, in the flag parser's words.
         reason: String,
     },
+}
+
+impl Origin {
+    /// Where the setting `key` came from, in words for an error message.
+    pub fn describe(&self, key: &str) -> String {
+        match self {
+            Origin::Flag => format!("--{} on the command line", key.replace('_', "-")),
+            Origin::Env(name) => format!("the environment variable {name}"),
+            Origin::File(path) => format!("key `{key}` of {}", path.display()),
+            Origin::Default | Origin::Unset => format!("the default of {key}"),
+        }
+    }
+}
+
+/// Where each of `keys` came from, for a refused configuration: `memory_budget from the
+/// environment variable FERRYD_MEMORY_BUDGET`, comma-separated.
+pub fn origins_of(settings: &[Setting], keys: &[impl AsRef<str>]) -> String {
+    keys.iter()
+        .map(|key| key.as_ref())
+        .map(|key| match settings.iter().find(|s| s.key == key) {
+            Some(setting) => setting.origin.describe(key),
+            None => format!("the default of {key}"),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The config file key of a flag.
@@ -156,7 +191,15 @@ where
 }
 
 fn read_table(path: &Path) -> Result<toml::Table, LayerError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LayerError::Read { path: path.into(), source })?;
+    use std::io::Read;
+    let failed = |source| LayerError::Read { path: path.into(), source };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).map_err(failed)?.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes).map_err(failed)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(LayerError::TooLarge { path: path.into() });
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|e| failed(std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error())))?;
     text.parse::<toml::Table>().map_err(|source| LayerError::Syntax { path: path.into(), source })
 }
 
@@ -309,5 +352,25 @@ mod tests {
         let err = load_with("config = \"/etc/other.toml\"\n", &[]).unwrap_err();
         assert!(matches!(err, LayerError::UnknownKey { .. }), "{err}");
         assert!(matches!(load_with("queue_jobs = \n", &[]).unwrap_err(), LayerError::Syntax { .. }));
+    }
+
+    #[test]
+    fn an_endless_file_is_refused_after_one_mib() {
+        let started = std::time::Instant::now();
+        let err = load(["ferryd", "--config", "/dev/zero"]).unwrap_err();
+        assert!(matches!(err, LayerError::TooLarge { .. }), "{err}");
+        assert!(err.to_string().contains("/dev/zero is larger than 1048576 bytes"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let big = format!("# {}\n", "x".repeat(MAX_CONFIG_BYTES as usize));
+        assert!(matches!(load_with(&big, &[]).unwrap_err(), LayerError::TooLarge { .. }));
+    }
+
+    #[test]
+    fn origins_are_named() {
+        let layered = load_with("workers = 3\n", &["--queue-jobs", "9"]).unwrap();
+        let text = origins_of(&layered.settings, &["workers", "queue_jobs", "max_frame"]);
+        assert!(text.contains("key `workers` of /"), "{text}");
+        assert!(text.contains("--queue-jobs on the command line"), "{text}");
+        assert!(text.contains("the default of max_frame"), "{text}");
     }
 }

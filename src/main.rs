@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     if let Some(command) = layered.cli.command.take() {
         return admin::run(&command, layered.cli, &layered.settings);
     }
-    let config = match Config::from_cli(layered.cli) {
+    let config = match Config::from_layered(layered.cli, &layered.settings) {
         Ok(config) => config,
         Err(error) => return fail(&error),
     };

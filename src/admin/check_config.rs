@@ -11,7 +11,7 @@ use crate::config_file::{Origin, Setting};
 
 /// Validates `cli` as the daemon would and prints `settings`; exit 1 on an invalid value.
 pub fn run(cli: Cli, settings: &[Setting]) -> ExitCode {
-    if let Err(error) = Config::from_cli(cli) {
+    if let Err(error) = Config::from_layered(cli, settings) {
         eprintln!("ferryd check-config: invalid: {error}");
         return ExitCode::FAILURE;
     }

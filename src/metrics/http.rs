@@ -46,14 +46,29 @@ pub enum MetricsListener {
 }
 
 /// Binds `address`. A Unix socket file left by an earlier run is replaced (it is ours: the
-/// path is given to this daemon alone).
-pub async fn bind(address: &MetricsAddress) -> Result<MetricsListener, MetricsListenError> {
+/// path is given to this daemon alone); the new one gets `mode`, the main socket's
+/// `--socket-mode`, under a umask that yields it directly, so whoever may use the daemon may
+/// scrape it and nobody else (it was 0755 before: no scraper but root could connect).
+///
+/// A TCP listener has no such gate: every process that can reach the address can scrape, and
+/// `--allow-uid`/`--allow-gid` do not apply. Loopback is every local user; anything else is
+/// the network. Both are said in a warning at start.
+pub async fn bind(address: &MetricsAddress, mode: u32) -> Result<MetricsListener, MetricsListenError> {
     let failed = |source| MetricsListenError { address: address.clone(), source };
     match address {
-        MetricsAddress::Tcp(addr) => TcpListener::bind(addr).await.map(MetricsListener::Tcp).map_err(failed),
+        MetricsAddress::Tcp(addr) => {
+            let scope = if addr.ip().is_loopback() { "every local user" } else { "anyone who can reach this address" };
+            tracing::warn!(address = %addr, "metrics over TCP can be scraped by {scope}; --allow-uid/--allow-gid do not apply to them (a unix: address gets the main socket's mode)");
+            TcpListener::bind(addr).await.map(MetricsListener::Tcp).map_err(failed)
+        }
         MetricsAddress::Unix(path) => {
+            use std::os::unix::fs::PermissionsExt;
             remove_stale_socket(path);
-            UnixListener::bind(path).map(|l| MetricsListener::Unix(l, path.clone())).map_err(failed)
+            let listener = crate::server::listener::with_umask(!mode & 0o777, || std::os::unix::net::UnixListener::bind(path))
+                .map_err(failed)?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(failed)?;
+            listener.set_nonblocking(true).map_err(failed)?;
+            UnixListener::from_std(listener).map(|l| MetricsListener::Unix(l, path.clone())).map_err(failed)
         }
     }
 }

@@ -58,6 +58,11 @@ impl<'a> MapView<'a> {
         self.entries.iter().find(|(k, _)| *k == key).map(|(_, range)| Value { body: self.body, range: range.clone() })
     }
 
+    /// Every value stored under `key`, in order (more than one when the key is repeated).
+    pub fn values<'m>(&'m self, key: &'m str) -> impl Iterator<Item = Value<'a>> + 'm {
+        self.entries.iter().filter(move |(k, _)| *k == key).map(|(_, range)| Value { body: self.body, range: range.clone() })
+    }
+
     /// A key that appears more than once, if any.
     pub fn repeated_key(&self) -> Option<&'a str> {
         let mut keys: Vec<&str> = self.entries.iter().map(|(k, _)| *k).collect();

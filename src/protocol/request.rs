@@ -242,6 +242,11 @@ pub fn decode(frame: &Bytes) -> Result<Request, Rejection> {
         return Err(Rejection::unidentified("key `id` appears twice"));
     }
     let id = read_id(&map)?;
+    if map.values("op").any(|op| op.str() == Ok("cancel")) {
+        // A cancel never gets a reply of its own, so nothing else in it may cause one, not even
+        // a repeated key: its target's id would get two replies (SPEC.md 3.4, 3.5).
+        return Ok(Request { id, timeout_ms: None, body: Body::Cancel });
+    }
     let fields = Fields { map: &map, frame, id, op: None };
     if let Some(key) = repeated {
         return Err(fields.malformed(format!("key `{key}` appears twice")));
@@ -253,10 +258,6 @@ pub fn decode(frame: &Bytes) -> Result<Request, Rejection> {
         error: WireError::new(ErrorCode::UnknownOp, format!("unknown op {word:?}")),
     })?;
     let fields = Fields { op: Some(op), ..fields };
-    if op == Op::Cancel {
-        // A cancel never gets a reply of its own, so nothing else in it may cause one.
-        return Ok(Request { id, timeout_ms: None, body: Body::Cancel });
-    }
     let timeout_ms = fields.optional("timeout_ms", |v| v.uint32(), "a uint32")?;
     let body = match op {
         Op::Hello => Body::Hello(hello(&fields)?),
@@ -266,7 +267,7 @@ pub fn decode(frame: &Bytes) -> Result<Request, Rejection> {
         Op::ResizeFile => Body::ResizeFile(resize(&fields, Bytes::new())?),
         Op::ChecksumFile => Body::ChecksumFile(algorithms(&fields)?),
         Op::Stats => Body::Stats,
-        Op::Cancel => unreachable!("handled above"),
+        Op::Cancel => unreachable!("a cancel returned above"),
     };
     Ok(Request { id, timeout_ms, body })
 }
@@ -580,6 +581,11 @@ mod tests {
         let req =
             decode_hex("83 a2 69 64 2a a2 6f 70 a6 63 61 6e 63 65 6c aa 74 69 6d 65 6f 75 74 5f 6d 73 a1 78").unwrap();
         assert_eq!(req, Request { id: 42, timeout_ms: None, body: Body::Cancel });
+        // A repeated key (here `x` twice, then `op` twice) does not make a cancel answerable.
+        let req = decode_hex("84 a2 69 64 2a a2 6f 70 a6 63 61 6e 63 65 6c a1 78 01 a1 78 02").unwrap();
+        assert_eq!(req.body, Body::Cancel);
+        let req = decode_hex("83 a2 69 64 2a a2 6f 70 a4 70 69 6e 67 a2 6f 70 a6 63 61 6e 63 65 6c").unwrap();
+        assert_eq!(req.body, Body::Cancel);
     }
 
     #[test]

@@ -2,15 +2,16 @@
 //! counted against, so that no peer, request or overload takes the process past it.
 //!
 //! What holds a [`Reservation`]:
-//! - a frame being read, for its announced length `N`, taken when the 4-byte prefix is in and
-//!   *before* any of the body is buffered (the buffer then grows only as bytes arrive);
+//! - a frame being read ([`FrameHold`]), for what its buffer may hold: a first slice when the
+//!   4-byte prefix is in, then more before each growth of its buffer, within the fair shares of
+//!   [`super::shares`];
 //! - an admitted job, for its estimate from the image header (`jobs::resize::estimate_memory`:
 //!   decode, resize and encode buffers) or its payload (checksum), plus its request frame;
 //! - a reply not yet written, for its encoded length.
 //!
 //! Frames and jobs are refused when the budget cannot cover them now (the connection stops
 //! reading until memory is freed; a job is answered `busy`, or `too_large_for_budget` when it
-//! exceeds the whole budget). Replies are always reserved, even past the limit: the job that
+//! exceeds what jobs may ever hold: the budget less the small-frame reserve). Replies are always reserved, even past the limit: the job that
 //! made them was admitted under its own estimate, and what they hold is bounded per connection
 //! (`connection`), so they push the budget over only briefly and new work waits until written.
 
@@ -19,14 +20,18 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use super::shares::{FrameShares, SharePolicy, FIRST_SLICE};
+
 /// Bytes the daemon may hold for requests; shared by every connection and job.
 #[derive(Debug)]
 pub struct MemoryBudget {
     limit: u64,
     used: AtomicU64,
-    /// Woken whenever a reservation is released, for connections that stopped reading until a
-    /// frame's length can be reserved.
+    /// Woken whenever a reservation or a frame's share is released, for connections that
+    /// stopped reading until their frame can grow.
     freed: Notify,
+    /// What frames being read hold, against their caps.
+    shares: FrameShares,
 }
 
 /// Why a reservation was refused.
@@ -46,9 +51,17 @@ pub struct Reservation {
 }
 
 impl MemoryBudget {
-    /// A budget of `limit` bytes, nothing used.
+    /// A budget of `limit` bytes, nothing used, without a small-frame reserve (one connection's
+    /// reply allowance, unit tests).
     pub fn new(limit: u64) -> Arc<Self> {
-        Arc::new(MemoryBudget { limit, used: AtomicU64::new(0), freed: Notify::new() })
+        MemoryBudget::for_frames(limit, limit)
+    }
+
+    /// A budget of `limit` bytes shared by frames of up to `max_frame` bytes under the fair
+    /// shares of [`super::shares`].
+    pub fn for_frames(limit: u64, max_frame: u64) -> Arc<Self> {
+        let shares = FrameShares::new(SharePolicy::new(limit, max_frame));
+        Arc::new(MemoryBudget { limit, used: AtomicU64::new(0), freed: Notify::new(), shares })
     }
 
     /// The limit in bytes.
@@ -56,19 +69,41 @@ impl MemoryBudget {
         self.limit
     }
 
+    /// The most jobs (and large frames) may hold: the limit less the small-frame reserve.
+    pub fn job_limit(&self) -> u64 {
+        self.limit - self.shares.policy().small_reserve
+    }
+
+    /// The fair-share caps.
+    pub fn policy(&self) -> &SharePolicy {
+        self.shares.policy()
+    }
+
+    /// Bytes that large frames being read hold now.
+    pub fn frames_used(&self) -> u64 {
+        self.shares.total()
+    }
+
     /// Bytes reserved now (may briefly exceed the limit; see the module docs on replies).
     pub fn used(&self) -> u64 {
         self.used.load(Ordering::Relaxed)
     }
 
-    /// Reserves `bytes` if they fit beside what is held now.
+    /// Reserves `bytes` for a job if they fit beside what is held now, leaving the small-frame
+    /// reserve alone; `Never` when they exceed [`MemoryBudget::job_limit`].
     pub fn try_reserve(self: &Arc<Self>, bytes: u64) -> Result<Reservation, Shortfall> {
-        if bytes > self.limit {
+        let ceiling = self.job_limit();
+        if bytes > ceiling {
             return Err(Shortfall::Never);
         }
+        self.try_reserve_below(bytes, ceiling)
+    }
+
+    /// Reserves `bytes` if the total stays within `ceiling`.
+    fn try_reserve_below(self: &Arc<Self>, bytes: u64, ceiling: u64) -> Result<Reservation, Shortfall> {
         let mut used = self.used.load(Ordering::Relaxed);
         loop {
-            if bytes > self.limit.saturating_sub(used) {
+            if bytes > ceiling.saturating_sub(used) {
                 return Err(Shortfall::Full);
             }
             match self.used.compare_exchange_weak(used, used + bytes, Ordering::AcqRel, Ordering::Relaxed) {
@@ -88,6 +123,76 @@ impl MemoryBudget {
     /// *before* trying to reserve, then await it if the attempt failed, so no release is missed.
     pub fn freed(&self) -> tokio::sync::futures::Notified<'_> {
         self.freed.notified()
+    }
+
+    /// The first slice of a frame of `len` bytes from a peer of `uid`, reserved when its prefix
+    /// arrives: all of it for a small frame (`len <= FIRST_SLICE`, which may use the
+    /// small-frame reserve), else [`FIRST_SLICE`] within the frames' fair shares.
+    pub fn begin_frame(self: &Arc<Self>, uid: u32, len: u64) -> Option<FrameHold> {
+        if len <= FIRST_SLICE {
+            let held = self.try_reserve_below(len, self.limit).ok()?;
+            return Some(FrameHold { held: Some(held), uid, len, counted: 0 });
+        }
+        let mut hold = FrameHold { held: Some(self.reserve_anyway(0)), uid, len, counted: 0 };
+        self.try_grow_frame(&mut hold, FIRST_SLICE).then_some(hold)
+    }
+
+    /// Grows a frame's reservation by `more` bytes, if the budget and the frames' fair shares
+    /// allow; `false` leaves it as it was.
+    pub fn try_grow_frame(self: &Arc<Self>, hold: &mut FrameHold, more: u64) -> bool {
+        if !self.shares.try_grow(hold.uid, hold.len, more) {
+            return false;
+        }
+        match self.try_reserve_below(more, self.job_limit()) {
+            Ok(extra) => {
+                hold.counted += more;
+                hold.held.as_mut().expect("held until the frame is done").merge(extra);
+                true
+            }
+            Err(_) => {
+                self.shares.release(hold.uid, more);
+                false
+            }
+        }
+    }
+}
+
+/// A frame being read: its reservation, and the bytes of it counted in the frames' fair shares.
+/// Dropping it returns both; [`FrameHold::into_reservation`] ends the frame's share and keeps
+/// the memory reserved for the request it became.
+#[derive(Debug)]
+pub struct FrameHold {
+    held: Option<Reservation>,
+    uid: u32,
+    len: u64,
+    counted: u64,
+}
+
+impl FrameHold {
+    /// Bytes reserved.
+    pub fn bytes(&self) -> u64 {
+        self.held.as_ref().map_or(0, Reservation::bytes)
+    }
+
+    /// The frame is complete: its bytes stop counting as a frame being read.
+    pub fn into_reservation(mut self) -> Reservation {
+        self.end_share();
+        self.held.take().expect("held until the frame is done")
+    }
+
+    fn end_share(&mut self) {
+        if let Some(held) = &self.held {
+            if self.counted > 0 {
+                held.budget.shares.release(self.uid, std::mem::take(&mut self.counted));
+                held.budget.freed.notify_waiters();
+            }
+        }
+    }
+}
+
+impl Drop for FrameHold {
+    fn drop(&mut self) {
+        self.end_share();
     }
 }
 

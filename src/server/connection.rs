@@ -31,7 +31,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::budget::{MemoryBudget, Reservation, Shortfall};
 use super::dispatch::{self, Job, JobRun};
-use super::reader::{FrameReader, Inbound};
+use super::reader::{Attached, FrameReader, Inbound};
+use super::shares::JobSlot;
 use super::writer::{self, Outgoing};
 use super::State;
 use crate::cpu_pool::{Admission, Busy, JobPanicked, Ticket};
@@ -85,20 +86,22 @@ pub async fn refuse(mut stream: UnixStream, error: WireError) {
     }
 }
 
-/// Serves one connection (already counted by the accept loop) until the client is done and
-/// answered, the peer goes away, a timeout closes it, or shutdown closes it.
-pub async fn serve(stream: UnixStream, state: Arc<State>) {
+/// Serves one connection (already counted by the accept loop) from a peer of `uid` (its fair
+/// share; `u32::MAX` when unknown) until the client is done and answered, the peer goes away, a
+/// timeout closes it, or shutdown closes it.
+pub async fn serve(stream: UnixStream, state: Arc<State>, uid: u32) {
     let _counted = Counted(Arc::clone(&state));
     let (read_half, write_half) = stream.into_split();
     let (replies, outbox) = mpsc::unbounded_channel();
     let peer_gone = CancellationToken::new();
     let writer = writer::run(write_half, outbox, peer_gone.clone(), state.connection_limits.reply_timeout);
-    let reader = FrameReader::new(read_half, state.max_frame, Arc::clone(&state.budget));
+    let reader = FrameReader::new(read_half, state.max_frame, Arc::clone(&state.budget), uid);
     let session = Session {
         unread: MemoryBudget::new(max_unread(state.max_frame)),
         state: Arc::clone(&state),
         replies,
         peer_gone,
+        uid,
         in_flight: HashMap::new(),
         pending: FuturesUnordered::new(),
         next_seq: 0,
@@ -141,6 +144,8 @@ struct InFlight {
     arrived: Instant,
     ctl: JobControl,
     ticket: Ticket,
+    /// Its peer's slot in the per-uid job shares, returned when it is answered.
+    _slot: JobSlot,
 }
 
 /// What woke the reader.
@@ -172,6 +177,8 @@ struct Session {
     unread: Arc<MemoryBudget>,
     /// Cancelled by the writer when a write fails or stalls.
     peer_gone: CancellationToken,
+    /// The peer's uid, for its share of the job slots.
+    uid: u32,
     /// Requests running or queued on the pool, by id: for `cancel`, the duplicate-id rule,
     /// shutdown and abandoning them when the peer goes away.
     in_flight: HashMap<u64, InFlight>,
@@ -194,7 +201,7 @@ impl Session {
         loop {
             if reading {
                 while let Some(item) = self.backlog_allows().then(|| reader.next_buffered()).flatten() {
-                    if !self.on_inbound(item, &mut reader).await {
+                    if !self.on_inbound(item).await {
                         reading = false;
                         break;
                     }
@@ -280,9 +287,9 @@ impl Session {
     }
 
     /// Handles one item from the reader; `false` when nothing more may be read.
-    async fn on_inbound(&mut self, item: Inbound, reader: &mut FrameReader) -> bool {
+    async fn on_inbound(&mut self, item: Inbound) -> bool {
         match item {
-            Inbound::Frame(body, held) => self.on_frame(body, held, reader).await,
+            Inbound::Frame(body, held, attached) => self.on_frame(body, held, attached).await,
             Inbound::Empty => {
                 let error = WireError::new(ErrorCode::Malformed, "empty frame (N = 0)");
                 self.reply_error(0, None, PREFIX_LEN, Instant::now(), error);
@@ -348,9 +355,11 @@ impl Session {
         }
     }
 
-    /// Decodes and serves one frame. A `*_file` frame claims the oldest waiting descriptor now,
-    /// even when it is refused, so that the next one finds its own (SPEC.md 5.7).
-    async fn on_frame(&mut self, body: Bytes, held: Reservation, reader: &mut FrameReader) {
+    /// Decodes and serves one frame with the descriptors that arrived with its bytes (SPEC.md
+    /// 5.7): a `*_file` frame needs exactly one; any other frame none (a `cancel`'s are closed
+    /// and it acts as usual, since it is never answered). Whatever the request does not take
+    /// is closed when this returns, whatever the outcome.
+    async fn on_frame(&mut self, body: Bytes, held: Reservation, attached: Attached) {
         let arrived = Instant::now();
         let bytes_in = body.len() + PREFIX_LEN;
         let decoded = if body.len() > DECODE_OFF_REACTOR {
@@ -365,14 +374,26 @@ impl Session {
         } else {
             request::decode(&body)
         };
-        let op = match &decoded {
-            Ok(request) => Some(request.body.op()),
-            Err(rejected) => rejected.op,
-        };
-        let fd = if op.is_some_and(Op::takes_file) { reader.take_fd() } else { None };
         let request = match decoded {
             Ok(request) => request,
             Err(rejected) => return self.reply_error(rejected.id, rejected.op, bytes_in, arrived, rejected.error),
+        };
+        let op = request.body.op();
+        let fd = if op.takes_file() {
+            match attached.into_one() {
+                Ok(fd) => Some(fd),
+                Err(why) => {
+                    let error = WireError::new(ErrorCode::BadFile, why);
+                    return self.reply_error(request.id, Some(op), bytes_in, arrived, error);
+                }
+            }
+        } else {
+            if !attached.is_empty() && op != Op::Cancel {
+                let why = format!("{} descriptor(s) came with a {} frame, which takes none", attached.count(), op.word());
+                let error = WireError::new(ErrorCode::BadFile, why);
+                return self.reply_error(request.id, Some(op), bytes_in, arrived, error);
+            }
+            None
         };
         self.on_request(request, fd, held, bytes_in, arrived);
     }
@@ -432,16 +453,10 @@ impl Session {
         self.start(id, op, request.timeout_ms, job, held, bytes_in, arrived);
     }
 
-    /// The claimed descriptor of a `*_file` request as a file to read: `bad_file` when none was
-    /// waiting or it is no readable regular file. Runs on the reactor: `fstat` and a zero-byte
-    /// `pread` do not block.
+    /// The descriptor of a `*_file` request as a file to read: `bad_file` when it is no readable
+    /// regular file. Runs on the reactor: `fstat` and a zero-byte `pread` do not block.
     fn input_file(&self, fd: Option<OwnedFd>) -> Result<InputFile, WireError> {
-        let fd = fd.ok_or_else(|| {
-            WireError::new(
-                ErrorCode::BadFile,
-                "no descriptor waiting: send one with SCM_RIGHTS on the frame's first byte",
-            )
-        })?;
+        let fd = fd.ok_or_else(|| WireError::new(ErrorCode::BadFile, "no descriptor came with this frame"))?;
         InputFile::new(fd).map_err(|e: JobError| WireError::from(&e))
     }
 
@@ -479,6 +494,18 @@ impl Session {
             );
             return self.reply_error(id, Some(op), bytes_in, arrived, error);
         }
+        let max_jobs = self.state.pool.bound().max_jobs;
+        let Some(slot) = self.state.job_shares.try_take(self.uid, max_jobs) else {
+            let error = WireError::new(
+                ErrorCode::Busy,
+                format!(
+                    "uid {} holds its share of the job slots ({} of {max_jobs}) while other peers have jobs",
+                    self.uid,
+                    super::shares::JobShares::cap(max_jobs)
+                ),
+            );
+            return self.reply_error(id, Some(op), bytes_in, arrived, error);
+        };
         let memory = match job.memory(&self.state.limits) {
             Ok(bytes) => bytes,
             Err(error) => return self.reply_error(id, Some(op), bytes_in, arrived, error),
@@ -490,7 +517,10 @@ impl Session {
                 let error = match shortfall {
                     Shortfall::Never => WireError::new(
                         ErrorCode::TooLargeForBudget,
-                        format!("job needs an estimated {memory} bytes; the memory budget is {limit}"),
+                        format!(
+                            "job needs an estimated {memory} bytes; jobs may hold at most {} of the memory budget of {limit}",
+                            self.state.budget.job_limit()
+                        ),
                     ),
                     Shortfall::Full => WireError::new(
                         ErrorCode::Busy,
@@ -527,7 +557,7 @@ impl Session {
             Ok((handle, ticket)) => {
                 let seq = self.next_seq;
                 self.next_seq += 1;
-                self.in_flight.insert(id, InFlight { seq, op, bytes_in, arrived, ctl, ticket });
+                self.in_flight.insert(id, InFlight { seq, op, bytes_in, arrived, ctl, ticket, _slot: slot });
                 self.pending
                     .push(Box::pin(async move { Finished { id, seq, op, bytes_in, arrived, result: handle.await } }));
             }

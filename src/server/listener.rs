@@ -265,7 +265,7 @@ fn clear_stale(path: &Path) -> Result<(), ListenError> {
 
 /// Runs `f` with the process umask set to `mask`, then restores it. The umask is process-wide;
 /// this runs once at start-up, before any other thread creates files.
-fn with_umask<T>(mask: u32, f: impl FnOnce() -> T) -> T {
+pub(crate) fn with_umask<T>(mask: u32, f: impl FnOnce() -> T) -> T {
     // SAFETY: umask only swaps an integer in the process state; it cannot fail.
     let previous = unsafe { libc::umask(mask as libc::mode_t) };
     let result = f();

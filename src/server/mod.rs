@@ -6,10 +6,12 @@
 //! - [`peer`]: the peer's credentials on accept, checked against `--allow-uid`/`--allow-gid`.
 //! - [`connection`]: one client: frames in, requests dispatched, replies out of order; its
 //!   timeouts (frame, idle) and its bound on unread replies.
-//! - [`reader`]: a connection's read side: each frame's length reserved before its body.
+//! - [`reader`]: a connection's read side: each frame's memory reserved as its body arrives,
+//!   descriptors bound to the frame whose bytes they came with.
 //! - [`recv_fds`]: `recvmsg` with the descriptors a client passes for `*_file` requests.
 //! - [`writer`]: a connection's write side, replies coalesced into few writes; the reply timeout.
 //! - [`budget`]: the memory budget frames, jobs and replies are counted against.
+//! - [`shares`]: what frames being read may hold of it, in all and per uid (fair shares).
 //! - [`cost`]: expected job run times, for admission by expected queue wait.
 //! - [`dispatch`]: what each operation does; jobs become closures for the CPU pool.
 //! - [`counters`]: the numbers `stats` reports.
@@ -37,6 +39,7 @@ pub mod listener;
 pub mod reader;
 pub mod recv_fds;
 pub mod peer;
+pub mod shares;
 pub mod shutdown;
 pub mod systemd;
 pub mod trim;
@@ -103,6 +106,11 @@ pub struct State {
     pub budget: Arc<MemoryBudget>,
     /// Expected run times, for admission by expected wait.
     pub costs: Arc<CostModel>,
+    /// Job slots in use per uid: while other uids have jobs, one uid holds at most three
+    /// quarters of `--queue-jobs` (beyond: `busy`).
+    pub job_shares: Arc<shares::JobShares>,
+    /// Connections open per uid: at most three quarters of `--max-connections` each.
+    pub connection_shares: Arc<shares::ConnectionShares>,
     /// Longest expected queue wait a job is admitted with (`--max-queue-wait`).
     pub max_queue_wait: Duration,
     /// Longest a job may run once started (`--max-job-time`); then it stops with
@@ -130,8 +138,10 @@ impl State {
             limits: config.limits,
             pool,
             counters: Counters::default(),
-            budget: MemoryBudget::new(config.memory_budget),
+            budget: MemoryBudget::for_frames(config.memory_budget, u64::from(config.max_frame)),
             costs: Arc::default(),
+            job_shares: Arc::default(),
+            connection_shares: Arc::default(),
             max_queue_wait: config.max_queue_wait,
             max_job_time: config.max_job_time,
             connection_limits: config.connections,
@@ -158,7 +168,7 @@ pub async fn serve(config: Config, pool: CpuPool) -> Result<(), ServerError> {
     let metrics = match crate::metrics::http::from_activation().map_err(ServerError::MetricsActivation)? {
         Some(passed) => Some(passed),
         None => match &config.metrics_listen {
-            Some(address) => Some((crate::metrics::http::bind(address).await?, address.to_string())),
+            Some(address) => Some((crate::metrics::http::bind(address, config.socket.mode).await?, address.to_string())),
             None => None,
         },
     };

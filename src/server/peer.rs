@@ -6,6 +6,10 @@
 //! With either list set, a peer is served when its uid is in `--allow-uid` **or** its primary
 //! gid is in `--allow-gid`; root is not implicitly allowed. A refused peer gets one error frame,
 //! id 0, code `peer_not_allowed`, then the daemon closes the connection (SPEC.md, error codes).
+//!
+//! An allowed peer's uid may hold at most three quarters of `--max-connections`; one more is
+//! answered `busy` (id 0) and closed, like the connection limit, so that one uid cannot lock
+//! the others out (SPEC.md 6.1).
 
 use std::sync::Arc;
 
@@ -13,6 +17,10 @@ use tokio::net::UnixStream;
 
 use super::{connection, State};
 use crate::protocol::error_code::{ErrorCode, WireError};
+
+/// The uid a peer whose credentials cannot be read is counted under, for its fair share: all
+/// such peers share one.
+pub const UNKNOWN_UID: u32 = u32::MAX;
 
 /// The uids and gids allowed to connect. Both empty: any peer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -43,8 +51,18 @@ pub async fn serve_if_allowed(stream: UnixStream, state: Arc<State>) {
         Ok(cred) => {
             let (uid, gid, pid) = (cred.uid(), cred.gid(), cred.pid().unwrap_or(0));
             if allowlist.permits(uid, gid) {
+                let max = state.connection_limits.max_connections;
+                let Some(_slot) = state.connection_shares.try_take(uid, max) else {
+                    let share = super::shares::ConnectionShares::cap(max);
+                    tracing::warn!(uid, gid, pid, share, "peer refused: its uid holds its share of the connections");
+                    state.counters.connection_refused();
+                    let message = format!("uid {uid} holds its share of the connections ({share} of {max})");
+                    connection::refuse(stream, WireError::new(ErrorCode::Busy, message)).await;
+                    state.counters.connection_closed(); // counted open by the accept loop
+                    return;
+                };
                 tracing::debug!(uid, gid, pid, "peer connected");
-                connection::serve(stream, state).await;
+                connection::serve(stream, state, uid).await;
             } else {
                 tracing::warn!(uid, gid, pid, "peer refused: neither its uid nor its gid is in --allow-uid/--allow-gid");
                 state.counters.connection_refused();
@@ -61,7 +79,7 @@ pub async fn serve_if_allowed(stream: UnixStream, state: Arc<State>) {
         }
         Err(error) => {
             tracing::debug!(%error, "peer credentials unreadable; no allowlist, serving");
-            connection::serve(stream, state).await;
+            connection::serve(stream, state, UNKNOWN_UID).await;
         }
     }
 }

@@ -305,16 +305,23 @@ impl Client {
     /// Writes one whole frame in one `sendmsg` with `fds` attached as one `SCM_RIGHTS` message
     /// (how a client passes a file to `checksum_file` / `resize_file`).
     pub fn send_with_fds(&mut self, body: &[u8], fds: &[std::os::fd::RawFd]) {
-        use std::os::fd::AsRawFd;
         let mut frame = (body.len() as u32).to_be_bytes().to_vec();
         frame.extend_from_slice(body);
+        self.send_raw_with_fds(&frame, fds);
+    }
+
+    /// Writes `bytes` (any part of the stream) with `fds` attached to the first `sendmsg` as one
+    /// `SCM_RIGHTS` message; what that call did not take follows in plain writes.
+    pub fn send_raw_with_fds(&mut self, bytes: &[u8], fds: &[std::os::fd::RawFd]) {
+        use std::os::fd::AsRawFd;
         let payload = std::mem::size_of_val(fds) as u32;
         // SAFETY: CMSG_SPACE is pure arithmetic.
         let space = unsafe { libc::CMSG_SPACE(payload) } as usize;
         let mut control = vec![0u64; space.div_ceil(8)];
-        let mut iov = libc::iovec { iov_base: frame.as_mut_ptr().cast(), iov_len: frame.len() };
-        // SAFETY: the msghdr points at `iov`, `frame` and `control`, all alive across the call;
-        // the cmsg is written inside `control`, which CMSG_SPACE sized.
+        let mut iov = libc::iovec { iov_base: bytes.as_ptr() as *mut _, iov_len: bytes.len() };
+        // SAFETY: the msghdr points at `iov`, `bytes` and `control`, all alive across the call
+        // (sendmsg only reads the iovec's bytes); the cmsg is written inside `control`, which
+        // CMSG_SPACE sized.
         let sent = unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
             msg.msg_iov = &mut iov;
@@ -330,8 +337,8 @@ impl Client {
         };
         assert!(sent >= 0, "sendmsg: {}", std::io::Error::last_os_error());
         let sent = sent as usize;
-        if sent < frame.len() {
-            self.send_raw(&frame[sent..]);
+        if sent < bytes.len() {
+            self.send_raw(&bytes[sent..]);
         }
     }
 
@@ -417,4 +424,5 @@ pub mod code {
     pub const BUSY: u64 = 10;
     pub const SHUTTING_DOWN: u64 = 11;
     pub const TOO_LARGE_FOR_BUDGET: u64 = 13;
+    pub const BAD_FILE: u64 = 15;
 }

@@ -3,12 +3,14 @@
 
 mod harness;
 
+mod config_checks;
 mod control;
 mod files;
 mod framing;
 mod invalid_vectors;
 mod jobs;
 mod lifecycle;
+mod fair;
 mod limits;
 mod overload;
 mod peers;

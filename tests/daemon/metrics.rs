@@ -186,3 +186,20 @@ fn a_passed_socket_named_metrics_serves_metrics() {
         libc::close(b);
     }
 }
+
+#[test]
+fn the_unix_metrics_socket_gets_the_main_sockets_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    for mode in [0o660, 0o600, 0o666] {
+        let dir = short_tempdir();
+        let path = dir.path().join("m.sock");
+        let listen = format!("unix:{}", path.display());
+        let octal = format!("{mode:o}");
+        let daemon = Daemon::start(&["--socket-mode", &octal, "--metrics-listen", &listen]);
+        let metrics_mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        let socket_mode = std::fs::metadata(&daemon.socket).unwrap().permissions().mode() & 0o777;
+        assert_eq!((metrics_mode, socket_mode), (mode, mode), "--socket-mode {octal}");
+        let (status, _) = get(UnixStream::connect(&path).unwrap(), "/metrics");
+        assert!(status.contains("200"), "{status}");
+    }
+}
