@@ -253,9 +253,9 @@ fn check_quarter_scale_decodes_identically_where_taken() {
                 let jpeg = encode_progressive_with_restarts(&rgb, width, height, 3, sampling, script, interval);
                 let got = compare_at(&name, &jpeg, 2);
                 assert!(got.identical, "{name}: differs from libjpeg");
-                // Chroma subsampled on one axis only is upsampled smoothly by libjpeg at 1/4:
-                // left to it.
-                assert_eq!(got.own_decoder, matches!(sampling, (2, 2) | (1, 1)), "{name}");
+                // 4:4:0 chroma is upsampled smoothly across rows by libjpeg at 1/4: left to it
+                // (4:2:2's smoothing along a row is done).
+                assert_eq!(got.own_decoder, sampling != (1, 2), "{name}");
             }
         }
     }
@@ -310,7 +310,18 @@ fn restart_markers_and_odd_sizes_decode_identically() {
             let jpeg = encode_progressive_with_restarts(&crop, w, h, 3, sampling, script, interval);
             let got = compare_at_eighth(&name, &jpeg);
             assert!(got.own_decoder && got.identical, "{name}");
+            let got = compare_at(&format!("{name}, at 1/4"), &jpeg, 2);
+            assert!(got.own_decoder && got.identical, "{name}, at 1/4");
         }
+    }
+    // 4:2:2 at 1/4 whose chroma rows have 1, 2 (replicated by libjpeg) and 3 samples (its
+    // triangle filter), each with a partial block at the right edge.
+    for w in [5, 13, 17, 23] {
+        let crop: Vec<u8> = rgb.chunks_exact(width as usize * 3).take(h as usize).flat_map(|row| &row[..w as usize * 3]).copied().collect();
+        let name = format!("4:2:2, {w}x{h}, at 1/4");
+        let jpeg = encode_progressive_with_restarts(&crop, w, h, 3, (2, 1), &SPLIT_CHROMA_REFINED, 0);
+        let got = compare_at(&name, &jpeg, 2);
+        assert!(got.own_decoder && got.identical, "{name}");
     }
 }
 
