@@ -4,7 +4,7 @@
 //! for components at full resolution at 1/8, its 2x2 inverse DCT for 4:2:0 chroma at 1/8 and
 //! for the rest at 1/4, its 4x4 for 4:2:0 chroma at 1/4; its sample replication for chroma
 //! subsampled on one axis only at 1/8 (where libjpeg does no fancy upsampling) and its
-//! triangle filter for 4:2:2 chroma at 1/4; and its YCbCr to RGB tables.
+//! triangle filters for 4:2:2 and 4:4:0 chroma at 1/4; and its YCbCr to RGB tables.
 //!
 //! Exact or refused: libjpeg-turbo computes its 2x2 and 4x4 IDCTs with SIMD where the CPU has
 //! it (SSE2 on every x86-64) and in C elsewhere, and the two agree only while the numbers stay
@@ -277,12 +277,14 @@ pub fn planes_at_scale(planes: &[Plane], sampling: &[(u8, u8)], frame_size: (u16
         // The samples libjpeg upsamples (`downsampled_width`): those of the picture, not of
         // the blocks' padding.
         let downsampled_width = (image_width * h * size).div_ceil(grid.max_h * 8);
+        let downsampled_height = (image_height * v * size).div_ceil(grid.max_v * 8);
         match (eighths * grid.max_h / h / size, eighths * grid.max_v / v / size) {
             (1, 1) => crop(&s, out_width, out_height),
             // Above 1/8 libjpeg upsamples 4:2:2 chroma with its triangle filter
             // (`do_fancy_upsampling`, on unless the smallest IDCT is 1x1), where a row has
-            // more than two samples.
+            // more than two samples; and 4:4:0 chroma with the same filter across rows.
             (2, 1) if eighths > 1 && downsampled_width > 2 => fancy_h2v1(&s, downsampled_width, out_width, out_height),
+            (1, 2) if eighths > 1 => fancy_h1v2(&s, downsampled_height, out_width, out_height),
             (h_factor, v_factor) => replicate(&s, h_factor, v_factor, out_width, out_height),
         }
     };
@@ -333,6 +335,21 @@ fn fancy_h2v1(s: &Samples, downsampled_width: usize, width: usize, height: usize
             pair[1] = ((here + right + 2) >> 2) as u8;
         }
         out.extend_from_slice(&row[..width]);
+    }
+    out
+}
+
+/// libjpeg's `h1v2_fancy_upsample` (C on x86): each of the first `downsampled_height` rows
+/// becomes two, 3/4 of it plus 1/4 of the row on that side, rounded with a bias of 1 above and
+/// 2 below; above the first row and below the last real one libjpeg's main buffer repeats that
+/// row (`make_funny_pointers`, `set_bottom_pointers`). Cut to `width x height`.
+fn fancy_h1v2(s: &Samples, downsampled_height: usize, width: usize, height: usize) -> Vec<u8> {
+    let row = |i: usize| &s.data[i.min(downsampled_height - 1) * s.width..][..width];
+    let mut out = Vec::with_capacity(width * height);
+    for y in 0..height {
+        let i = y / 2;
+        let (other, bias) = if y % 2 == 0 { (row(i.saturating_sub(1)), 1) } else { (row(i + 1), 2) };
+        out.extend(row(i).iter().zip(other).map(|(&here, &other)| ((3 * u16::from(here) + u16::from(other) + bias) >> 2) as u8));
     }
     out
 }
@@ -416,6 +433,13 @@ mod tests {
         // 0, (0*3+100+2)/4, (300+0+1)/4, (300+40+2)/4, (120+100+1)/4, 40.
         assert_eq!(fancy_h2v1(&s, 3, 6, 1), [0, 25, 75, 85, 55, 40]);
         assert_eq!(fancy_h2v1(&s, 3, 5, 1), [0, 25, 75, 85, 55]);
+    }
+
+    #[test]
+    fn fancy_upsampling_across_rows_repeats_the_edge_rows() {
+        // Three real rows of one sample (a fourth, padding, is not read).
+        let s = Samples { data: vec![0, 100, 40, 255], width: 1, height: 4 };
+        assert_eq!(fancy_h1v2(&s, 3, 1, 6), [0, 25, 75, 85, 55, 40]);
     }
 
     #[test]
