@@ -1,9 +1,10 @@
-//! Pixels at 1/8 scale from the coefficients [`eighth_scans`](super::eighth_scans) decoded, with
-//! libjpeg-turbo's arithmetic throughout, so the picture is bit-identical to libjpeg's own 1/8
-//! decode: its 1x1 inverse DCT (a block's dequantised DC over 8) for components at full
-//! resolution, its 2x2 inverse DCT for 4:2:0 chroma, its sample replication for chroma
-//! subsampled on one axis only (at 1/8 libjpeg does no fancy upsampling), and its YCbCr to RGB
-//! tables.
+//! Pixels at 1/8 and 1/4 scale from the coefficients [`eighth_scans`](super::eighth_scans)
+//! decoded, with libjpeg-turbo's arithmetic throughout, so the picture is bit-identical to
+//! libjpeg's own decode at that scale: its 1x1 inverse DCT (a block's dequantised DC over 8)
+//! for components at full resolution at 1/8, its 2x2 inverse DCT for 4:2:0 chroma at 1/8 and
+//! for the rest at 1/4, its 4x4 for 4:2:0 chroma at 1/4; its sample replication for chroma
+//! subsampled on one axis only at 1/8 (where libjpeg does no fancy upsampling) and its
+//! triangle filters for 4:2:2 and 4:4:0 chroma at 1/4; and its YCbCr to RGB tables.
 //!
 //! Exact or refused: libjpeg-turbo computes its 2x2 and 4x4 IDCTs with SIMD where the CPU has
 //! it (SSE2 on every x86-64) and in C elsewhere, and the two agree only while the numbers stay
@@ -264,8 +265,8 @@ pub enum Planes {
 pub fn planes_at_scale(planes: &[Plane], sampling: &[(u8, u8)], frame_size: (u16, u16), grid: &Grid, eighths: usize) -> Option<Planes> {
     let (image_width, image_height) = (usize::from(frame_size.0), usize::from(frame_size.1));
     let (out_width, out_height) = ((image_width * eighths).div_ceil(8), (image_height * eighths).div_ceil(8));
-    // Each component's samples, repeated on an axis where they are fewer than the output's
-    // pixels (chroma subsampled on one axis only, at 1/8).
+    // Each component's samples, upsampled on an axis where they are fewer than the output's
+    // pixels (chroma subsampled on one axis only).
     let mut wild = Wild::default();
     let mut component = |c: usize| {
         let (h, v) = (usize::from(sampling[c].0), usize::from(sampling[c].1));
@@ -273,8 +274,17 @@ pub fn planes_at_scale(planes: &[Plane], sampling: &[(u8, u8)], frame_size: (u16
         let height = (image_height * v).div_ceil(grid.max_v).div_ceil(8);
         let s = samples(&planes[c], width, height, &mut wild);
         let size = planes[c].idct_size;
+        // The samples libjpeg upsamples (`downsampled_width`): those of the picture, not of
+        // the blocks' padding.
+        let downsampled_width = (image_width * h * size).div_ceil(grid.max_h * 8);
+        let downsampled_height = (image_height * v * size).div_ceil(grid.max_v * 8);
         match (eighths * grid.max_h / h / size, eighths * grid.max_v / v / size) {
             (1, 1) => crop(&s, out_width, out_height),
+            // Above 1/8 libjpeg upsamples 4:2:2 chroma with its triangle filter
+            // (`do_fancy_upsampling`, on unless the smallest IDCT is 1x1), where a row has
+            // more than two samples; and 4:4:0 chroma with the same filter across rows.
+            (2, 1) if eighths > 1 && downsampled_width > 2 => fancy_h2v1(&s, downsampled_width, out_width, out_height),
+            (1, 2) if eighths > 1 => fancy_h1v2(&s, downsampled_height, out_width, out_height),
             (h_factor, v_factor) => replicate(&s, h_factor, v_factor, out_width, out_height),
         }
     };
@@ -304,6 +314,42 @@ fn replicate(s: &Samples, h: usize, v: usize, width: usize, height: usize) -> Ve
             row.extend((0..width).map(|x| samples[(x / h).min(s.width - 1)]));
         }
         out.extend_from_slice(&row);
+    }
+    out
+}
+
+/// libjpeg's `h2v1_fancy_upsample` (and its SIMD twins, which compute the same): each of the
+/// first `downsampled_width` samples of a row becomes two, 3/4 of it plus 1/4 of its neighbour
+/// on that side (the sample itself at the row's ends), rounded with a bias of 1 on the left and
+/// 2 on the right; cut to `width x height`.
+fn fancy_h2v1(s: &Samples, downsampled_width: usize, width: usize, height: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(width * height);
+    let mut row = vec![0u8; 2 * downsampled_width];
+    for samples in s.data.chunks_exact(s.width).take(height) {
+        let samples = &samples[..downsampled_width];
+        for (i, pair) in row.chunks_exact_mut(2).enumerate() {
+            let here = 3 * u16::from(samples[i]);
+            let left = u16::from(samples[i.saturating_sub(1)]);
+            let right = u16::from(samples[(i + 1).min(downsampled_width - 1)]);
+            pair[0] = ((here + left + 1) >> 2) as u8;
+            pair[1] = ((here + right + 2) >> 2) as u8;
+        }
+        out.extend_from_slice(&row[..width]);
+    }
+    out
+}
+
+/// libjpeg's `h1v2_fancy_upsample` (C on x86): each of the first `downsampled_height` rows
+/// becomes two, 3/4 of it plus 1/4 of the row on that side, rounded with a bias of 1 above and
+/// 2 below; above the first row and below the last real one libjpeg's main buffer repeats that
+/// row (`make_funny_pointers`, `set_bottom_pointers`). Cut to `width x height`.
+fn fancy_h1v2(s: &Samples, downsampled_height: usize, width: usize, height: usize) -> Vec<u8> {
+    let row = |i: usize| &s.data[i.min(downsampled_height - 1) * s.width..][..width];
+    let mut out = Vec::with_capacity(width * height);
+    for y in 0..height {
+        let i = y / 2;
+        let (other, bias) = if y % 2 == 0 { (row(i.saturating_sub(1)), 1) } else { (row(i + 1), 2) };
+        out.extend(row(i).iter().zip(other).map(|(&here, &other)| ((3 * u16::from(here) + u16::from(other) + bias) >> 2) as u8));
     }
     out
 }
@@ -378,6 +424,22 @@ mod tests {
     fn replication_repeats_samples_on_the_subsampled_axis() {
         let s = Samples { data: vec![0, 160], width: 2, height: 1 };
         assert_eq!(replicate(&s, 2, 1, 3, 2), [0, 0, 160, 0, 0, 160]);
+    }
+
+    #[test]
+    fn fancy_upsampling_weighs_the_nearer_sample_three_times() {
+        // Padding past the third sample is not read: the row ends repeat their own sample.
+        let s = Samples { data: vec![0, 100, 40, 255], width: 4, height: 1 };
+        // 0, (0*3+100+2)/4, (300+0+1)/4, (300+40+2)/4, (120+100+1)/4, 40.
+        assert_eq!(fancy_h2v1(&s, 3, 6, 1), [0, 25, 75, 85, 55, 40]);
+        assert_eq!(fancy_h2v1(&s, 3, 5, 1), [0, 25, 75, 85, 55]);
+    }
+
+    #[test]
+    fn fancy_upsampling_across_rows_repeats_the_edge_rows() {
+        // Three real rows of one sample (a fourth, padding, is not read).
+        let s = Samples { data: vec![0, 100, 40, 255], width: 1, height: 4 };
+        assert_eq!(fancy_h1v2(&s, 3, 1, 6), [0, 25, 75, 85, 55, 40]);
     }
 
     #[test]

@@ -18,8 +18,7 @@
 //! in libjpeg, 75 ms here). The picture is again identical to libjpeg's.
 //!
 //! Taken only for what it fully understands: 8-bit progressive Huffman, gray or YCbCr (as
-//! libjpeg would judge the colour space), luma sampled 1 or 2 on each axis and chroma 1x1
-//! (at 1/4 not chroma subsampled on one axis only, which libjpeg upsamples with a filter), a
+//! libjpeg would judge the colour space), luma sampled 1 or 2 on each axis and chroma 1x1, a
 //! scan script that follows the progression rules. Anything else, and any surprise inside the
 //! data, returns `None`: the caller decodes the file with libjpeg as before.
 
@@ -77,7 +76,7 @@ fn decode_planes(jpeg: &[u8], (width, height): (u32, u32), eighths: u32, ctl: &J
         return Ok(declined(why));
     }
     let Some(idct_sizes) = idct_sizes(&stream.frame, eighths as usize) else {
-        return Ok(declined("chroma subsampled on one axis only, at 1/4 (libjpeg upsamples it smoothly)"));
+        return Ok(declined("a sampling ratio other than 1 or 2"));
     };
     match eighth_scans::decode(jpeg, &stream, &idct_sizes, ctl) {
         Ok(planes) => Ok(Some((stream, planes))),
@@ -88,8 +87,9 @@ fn decode_planes(jpeg: &[u8], (width, height): (u32, u32), eighths: u32, ctl: &J
 
 /// Each component's reduced IDCT size at `eighths`/8, as `jpeg_calc_output_dimensions` picks
 /// it: the scale, doubled for a component subsampled by 2 on both axes (4:2:0 chroma: 2x2 at
-/// 1/8, 4x4 at 1/4). `None` for chroma subsampled on one axis only at 1/4, which libjpeg then
-/// upsamples with its "fancy" filter (not done here; at 1/8 it repeats samples, which is).
+/// 1/8, 4x4 at 1/4), kept for one subsampled on one axis only (4:2:2 and 4:4:0 chroma, which
+/// libjpeg then upsamples: see `eighth_pixels`). `None` for any other ratio, which [`takes`]
+/// has already refused.
 fn idct_sizes(frame: &Frame, eighths: usize) -> Option<Vec<usize>> {
     let grid = Grid::new(frame);
     frame
@@ -97,8 +97,7 @@ fn idct_sizes(frame: &Frame, eighths: usize) -> Option<Vec<usize>> {
         .iter()
         .map(|c| match (grid.max_h / usize::from(c.h), grid.max_v / usize::from(c.v)) {
             (2, 2) => Some(2 * eighths),
-            (1, 1) => Some(eighths),
-            _ if eighths == 1 => Some(1),
+            (1, 1) | (2, 1) | (1, 2) => Some(eighths),
             _ => None,
         })
         .collect()
