@@ -40,6 +40,9 @@ type Client struct {
 	// detached counts the calls abandoned while their frame was being written, which the writer
 	// finished from a copy (see abandon); the tests read it.
 	detached atomic.Uint64
+	// throttle refuses jobs locally while the daemon answers busy to most of them; nil when
+	// off (see WithThrottle).
+	throttle *Throttle
 }
 
 // Dial returns a Client for the daemon listening on socketPath. It connects and performs the
@@ -56,6 +59,9 @@ func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, erro
 		path:   socketPath,
 		cfg:    cfg,
 		closed: make(chan struct{}),
+	}
+	if cfg.throttleK >= 0 {
+		c.throttle = NewThrottle(ThrottleConfig{K: cfg.throttleK}, cfg.throttleNow, nil)
 	}
 	if cfg.hangTimeout > 0 {
 		c.rtt = newRTTEstimator(cfg.hangTimeout)
@@ -143,6 +149,33 @@ func (c *Client) doFile(ctx context.Context, req *wire.Request, file *os.File) (
 	if err := ctx.Err(); err != nil {
 		return nil, opError(req.Op, err)
 	}
+	if isJob(req.Op) {
+		counted, err := c.admit(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if counted {
+			cl, err := c.send1(ctx, req, file)
+			c.throttle.Done(!errors.Is(err, ErrBusy))
+			return cl, err
+		}
+	}
+	return c.send1(ctx, req, file)
+}
+
+// isJob reports whether op asks the daemon's workers for work, which the throttle may hold
+// back; ping and stats are answered without them and always go through.
+func isJob(op wire.Op) bool {
+	switch op {
+	case wire.OpResize, wire.OpChecksum, wire.OpResizeFile, wire.OpChecksumFile:
+		return true
+	}
+	return false
+}
+
+// send1 is doFile past the throttle: it sets the request's budget, picks a connection, sends
+// and waits.
+func (c *Client) send1(ctx context.Context, req *wire.Request, file *os.File) (*call, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		left := time.Until(dl)
 		if left <= 0 {

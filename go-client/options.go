@@ -51,6 +51,10 @@ type config struct {
 	maxRedialBackoff time.Duration
 	clientName       string
 	lazy             bool
+	throttleK        float64
+	throttleHold     time.Duration
+	// throttleNow is the throttle's clock (time.Now when nil); tests set it.
+	throttleNow func() time.Time
 }
 
 func newConfig(opts []Option) config {
@@ -75,6 +79,12 @@ func newConfig(opts []Option) config {
 	}
 	if c.maxRedialBackoff < c.redialBackoff {
 		c.maxRedialBackoff = c.redialBackoff
+	}
+	if c.throttleK == 0 {
+		c.throttleK = DefaultThrottleK
+	}
+	if c.throttleHold <= 0 {
+		c.throttleHold = DefaultThrottleHold
 	}
 	if c.clientName == "" {
 		c.clientName = DefaultClientName
@@ -114,3 +124,19 @@ func WithClientName(name string) Option { return func(c *config) { c.clientName 
 // succeeds even when the daemon is down, and ServerInfo is nil until a connection is made. Useful
 // for a service that must start whether or not ferryd is up yet.
 func WithLazyConnect() Option { return func(c *config) { c.lazy = true } }
+
+// WithThrottle sets the K of the Client's client-side adaptive throttle (DefaultThrottleK when
+// k is 0; a negative k turns the throttle off). The throttle (Google's SRE book, "Handling
+// Overload"; see Throttle) counts resize and checksum requests and the daemon's accepts (every
+// answer but busy) over DefaultThrottleWindow, and refuses a request locally, without sending
+// its image, with probability max(0, (requests - k*accepts) / (requests + 1)): a daemon that
+// answers busy is sent about k times what it accepts rather than whole images it would refuse.
+// A local refusal is held for a jittered DefaultThrottleHold (never past the caller's
+// context), then returned as ErrThrottled, which matches ErrBusy: SafeToRetry holds, and
+// RetryAfter gives the hint. A service should retry such an error after RetryAfter(err), not
+// at once; the hold only keeps a caller that does from spinning.
+func WithThrottle(k float64) Option { return func(c *config) { c.throttleK = k } }
+
+// WithThrottleHold sets how long a throttle refusal is held before it is returned, and its
+// retry hint (DefaultThrottleHold when d <= 0), jittered by half either way.
+func WithThrottleHold(d time.Duration) Option { return func(c *config) { c.throttleHold = d } }

@@ -62,14 +62,14 @@ func (e *Error) Unwrap() error { return e.Err }
 // Router has no hint. It is jittered, so callers refused together do not come back together.
 func (e *Error) RetryAfter() time.Duration { return e.retryAfter }
 
-// RetryAfter returns the retry hint of an error from a Router (see Error.RetryAfter); 0 when
-// err carries none.
+// RetryAfter returns the retry hint of an error from a Router (see Error.RetryAfter), or of a
+// plain Client's throttle refusal (ferry.RetryAfter); 0 when err carries none.
 func RetryAfter(err error) time.Duration {
 	var re *Error
 	if errors.As(err, &re) {
 		return re.retryAfter
 	}
-	return 0
+	return ferry.RetryAfter(err) // a plain Client's throttle refusal
 }
 
 // routeError wraps err (when it is not already a *Error) with the path that produced it.

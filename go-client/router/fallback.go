@@ -197,9 +197,9 @@ func tryRust[T any](r *Router, ctx context.Context, o *routedOp[T], reason ferry
 		return fallback(r, ctx, o, ReasonBreakerOpen, "breaker_open", nil)
 	}
 	// Half-open probes go through: they are how the breaker learns that the daemon is back.
-	throttle := !p.probe
+	throttle := !p.probe && r.ownThrottle
 	if throttle {
-		if admit, prob := r.throttle.admit(); !admit {
+		if admit, prob := r.throttle.Admit(); !admit {
 			r.breaker.release(p)
 			r.obs.Throttled(o.op, prob)
 			if r.cfg.busyFallback {
@@ -218,14 +218,26 @@ func tryRust[T any](r *Router, ctx context.Context, o *routedOp[T], reason ferry
 		// (this call's wait says nothing more), and the Go path serves with the time left.
 		r.breaker.release(p)
 		if throttle {
-			r.throttle.done(true)
+			r.throttle.Done(true)
 		}
 		return fallback(r, ctx, o, ReasonBreakerOpen, "breaker_open", nil)
+	}
+	if errors.Is(err, ferry.ErrThrottled) {
+		// The daemon client's own throttle refused it, unsent, and held it already: a
+		// throttle refusal like the Router's own, with the client's retry hint.
+		r.breaker.release(p)
+		r.obs.Throttled(o.op, r.throttle.Probability())
+		err = overloaded(&wrap2{ErrThrottled, err})
+		if r.cfg.busyFallback {
+			return fallback(r, ctx, o, ReasonFallback, string(ReasonThrottled), err)
+		}
+		refused := ferry.Served{Path: ferry.PathRust, Reason: ReasonThrottled}
+		return zero, refused, &Error{Served: refused, Err: err, retryAfter: ferry.RetryAfter(err)}
 	}
 	v := judge(ctx, err)
 	r.breaker.tell(p, v)
 	if throttle {
-		r.throttle.done(v != busy)
+		r.throttle.Done(v != busy)
 	}
 	switch v {
 	case answered, gaveUp:
@@ -260,7 +272,8 @@ func fallback[T any](r *Router, ctx context.Context, o *routedOp[T], reason ferr
 			return zero, asked, refuse(ctx, asked, fmt.Errorf("%w (%s output): %w", ErrFallbackRefused, refused, cause), hint)
 		}
 		err := fmt.Errorf("%w (%s output): %w", ErrFallbackRefused, refused, rustErr)
-		if errors.Is(rustErr, ErrThrottled) {
+		if errors.Is(rustErr, ErrThrottled) && !errors.Is(rustErr, ferry.ErrThrottled) {
+			// The Router's own refusal, not yet held (the client holds its own).
 			return zero, asked, refuse(ctx, asked, err, jitter(DefaultRetryAfter))
 		}
 		return zero, asked, &Error{Served: asked, Err: err, retryAfter: RetryAfter(rustErr)}

@@ -68,47 +68,6 @@ func TestBusyIsTheCallersAnswerAndNeverOpensTheBreaker(t *testing.T) {
 	}
 }
 
-// The throttle, by its formula: refusal probability max(0, (requests - K*accepts) / (requests+1))
-// over the window, released as accepts come back and as old counts leave the window.
-func TestThrottleFormula(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
-	th := newThrottle(ThrottleConfig{Window: 12 * time.Second}, clock.now, nil)
-	for range 10 {
-		th.done(true)
-	}
-	for range 10 {
-		th.done(false)
-	}
-	// 20 requests, 10 accepts: 20 - 2*10 = 0
-	if p := th.probability(); p != 0 {
-		t.Errorf("20 requests, 10 accepts: p = %v, want 0", p)
-	}
-	for range 20 {
-		th.done(false)
-	}
-	// 40 requests, 10 accepts: (40-20)/41
-	if p, want := th.probability(), 20.0/41; p != want {
-		t.Errorf("40 requests, 10 accepts: p = %v, want %v", p, want)
-	}
-	for range 1000 {
-		th.done(false)
-	}
-	if p := th.probability(); p != DefaultThrottleMaxReject {
-		t.Errorf("1040 requests, 10 accepts: p = %v, want the cap %v", p, DefaultThrottleMaxReject)
-	}
-	clock.advance(13 * time.Second)
-	if p := th.probability(); p != 0 {
-		t.Errorf("after the window: p = %v", p)
-	}
-	off := newThrottle(ThrottleConfig{K: -1}, clock.now, nil)
-	for range 100 {
-		off.done(false)
-	}
-	if ok, _ := off.admit(); !ok {
-		t.Error("a throttle with K < 0 refused")
-	}
-}
-
 // Under sustained busy answers the throttle engages: the daemon is sent a fraction of the
 // requests, the rest refused locally (ErrThrottled, matching ferry.ErrBusy); when the daemon
 // accepts again it releases, and every request reaches the daemon again.

@@ -52,9 +52,12 @@ type Router struct {
 	// flight stop waiting on a daemon the breaker has judged broken and go to the Go path with
 	// the time they have left.
 	closedBreaker atomic.Pointer[breakerEpoch]
-	throttle      *throttle
-	obs           Observer
-	log           Logger
+	// throttle is the Router's own throttle, or the daemon client's when that throttles itself
+	// (ownThrottle false: see clientThrottle).
+	throttle    *ferry.Throttle
+	ownThrottle bool
+	obs         Observer
+	log         Logger
 
 	// shadowSlots bounds the shadow calls running at once (cfg.shadow.MaxInFlight): a request
 	// that finds it full is not shadowed (counted as skipped) rather than queued, so shadow mode
@@ -142,7 +145,12 @@ func New(rust, goPath ferry.Processor, opts ...Option) (*Router, error) {
 	r.pinger, _ = rust.(pinger)
 	r.closedBreaker.Store(newBreakerEpoch())
 	r.breaker = newBreaker(cfg.breaker, cfg.now, r.breakerChanged, r.pinger != nil)
-	r.throttle = newThrottle(cfg.throttle, cfg.now, r.throttleChanged)
+	if t := selfThrottled(rust); t != nil {
+		r.throttle = t
+	} else {
+		r.throttle = ferry.NewThrottle(cfg.throttle, cfg.now, r.throttleChanged)
+		r.ownThrottle = !r.throttle.Off()
+	}
 
 	policy, source := cfg.policy, "option"
 	if err := policy.validate(); err != nil {
@@ -208,9 +216,10 @@ func (r *Router) applyPolicy(p Policy, source string) {
 // BreakerState returns the state of the circuit breaker in front of the daemon.
 func (r *Router) BreakerState() BreakerState { return r.breaker.State() }
 
-// ThrottleProbability returns the client-side throttle's refusal probability now: 0 while the
+// ThrottleProbability returns the client-side throttle's refusal probability now (the daemon
+// client's, when it throttles itself): 0 while the
 // daemon accepts what it is sent.
-func (r *Router) ThrottleProbability() float64 { return r.throttle.probability() }
+func (r *Router) ThrottleProbability() float64 { return r.throttle.Probability() }
 
 // Close stops the policy file watcher and waits for shadow comparisons and probes in flight.
 // Requests made after Close still work (they are not shadowed); the Processors are not closed.

@@ -1,165 +1,32 @@
 package router
 
-import (
-	"sync"
-	"time"
-)
+import ferry "github.com/ferryd/ferry/go-client"
 
-// Defaults of ThrottleConfig.
+// Defaults of ThrottleConfig: the same as the plain Client's (package ferry), whose Throttle
+// type the Router runs.
 const (
-	// DefaultThrottleK is the throttle's K: requests are refused locally once they outnumber K
-	// times the daemon's accepts over the window. 2 lets through twice what the daemon takes, so
-	// its queue never runs dry while the throttle holds back the rest (Google's SRE book,
-	// "Handling Overload"; lower K is more aggressive).
-	DefaultThrottleK = 2.0
-	// DefaultThrottleWindow is the span over which requests and accepts are counted. The book
-	// counts two minutes of a remote backend's traffic; the daemon is local and its queue drains
-	// within its --max-queue-wait (2 s by default), so older counts say nothing about it. The
-	// window also sets how soon the throttle releases once the daemon accepts again: about one
-	// to two windows (a fluid model of 64 times the daemon's capacity: p < 0.05 about 20 s after
-	// the overload ends with 10 s, several minutes with two minutes).
-	DefaultThrottleWindow = 10 * time.Second
-	// DefaultThrottleMaxReject caps the refusal probability: at least 5% of the requests still
-	// reach the daemon. Without a cap, a daemon that answered busy to everything would be sent
-	// almost nothing, and the few accepts it then gives could not bring the probability down
-	// before the busy answers left the window.
-	DefaultThrottleMaxReject = 0.95
+	// DefaultThrottleK: see ferry.DefaultThrottleK.
+	DefaultThrottleK = ferry.DefaultThrottleK
+	// DefaultThrottleWindow: see ferry.DefaultThrottleWindow.
+	DefaultThrottleWindow = ferry.DefaultThrottleWindow
+	// DefaultThrottleMaxReject: see ferry.DefaultThrottleMaxReject.
+	DefaultThrottleMaxReject = ferry.DefaultThrottleMaxReject
 )
 
-// ThrottleConfig tunes the client-side throttle. Zero fields take their defaults.
-type ThrottleConfig struct {
-	// K: see DefaultThrottleK. A negative K turns the throttle off.
-	K float64
-	// Window: see DefaultThrottleWindow.
-	Window time.Duration
-	// MaxReject: see DefaultThrottleMaxReject.
-	MaxReject float64
-}
+// ThrottleConfig tunes the Router's client-side throttle (ferry.ThrottleConfig; zero fields
+// take their defaults, a negative K turns it off).
+type ThrottleConfig = ferry.ThrottleConfig
 
-func (c ThrottleConfig) withDefaults() ThrottleConfig {
-	if c.K == 0 {
-		c.K = DefaultThrottleK
-	}
-	if c.Window <= 0 {
-		c.Window = DefaultThrottleWindow
-	}
-	if !(c.MaxReject > 0 && c.MaxReject <= 1) {
-		c.MaxReject = DefaultThrottleMaxReject
-	}
-	return c
-}
+// clientThrottle is a daemon Processor that throttles itself: a *ferry.Client, unless it was
+// dialed with ferry.WithThrottle(k < 0) (then Throttle returns nil). In front of one, the
+// Router keeps its own throttle off, so requests are not throttled twice, and handles the
+// client's local refusals (ferry.ErrThrottled, which matches ferry.ErrBusy) as its own.
+type clientThrottle interface{ Throttle() *ferry.Throttle }
 
-// throttleBuckets slices the window: old counts leave it a twelfth of the window at a time.
-const throttleBuckets = 12
-
-// throttle is the client-side adaptive throttle of Google's SRE book ("Handling Overload"): it
-// counts the requests meant for the daemon (those it refuses included) and the daemon's accepts
-// (every answer but busy) over a sliding window, and refuses a request locally with probability
-// max(0, (requests - K*accepts) / (requests + 1)), at most MaxReject. A daemon that answers busy
-// to most requests is then sent about K times what it accepts, instead of whole images it will
-// refuse; when it accepts again, the probability falls back to 0. It is safe for concurrent use.
-type throttle struct {
-	cfg ThrottleConfig
-	now func() time.Time
-	// onChange is called (outside the lock) when the throttle starts or stops refusing, at
-	// most once per second (a probability hovering about 0 would otherwise flood the log).
-	onChange func(engaged bool, p float64)
-
-	mu       sync.Mutex
-	engaged  bool
-	reported time.Time // when onChange was last called
-	buckets  [throttleBuckets]struct {
-		start             time.Time
-		requests, accepts float64
+// selfThrottled returns the throttle of a daemon Processor that throttles itself, else nil.
+func selfThrottled(rust ferry.Processor) *ferry.Throttle {
+	if ct, ok := rust.(clientThrottle); ok {
+		return ct.Throttle()
 	}
-}
-
-func newThrottle(cfg ThrottleConfig, now func() time.Time, onChange func(bool, float64)) *throttle {
-	if onChange == nil {
-		onChange = func(bool, float64) {}
-	}
-	return &throttle{cfg: cfg.withDefaults(), now: now, onChange: onChange}
-}
-
-// admit decides one request: false means refuse it locally (it is counted then); an admitted
-// request is counted when its answer comes (done). p is the refusal probability it was decided
-// with. Counting admitted requests only once answered keeps requests in flight out of the
-// ratio: a burst of calls into an empty window would otherwise read as requests without
-// accepts and be refused.
-func (t *throttle) admit() (ok bool, p float64) {
-	if t.cfg.K < 0 {
-		return true, 0
-	}
-	t.mu.Lock()
-	now := t.now()
-	requests, accepts := t.sumLocked(now)
-	p = t.probabilityOf(requests, accepts)
-	ok = p == 0 || randFloat() >= p
-	if !ok {
-		t.bucketLocked(now).requests++
-	}
-	changed := (p > 0) != t.engaged && now.Sub(t.reported) >= time.Second
-	if changed {
-		t.engaged, t.reported = p > 0, now
-	}
-	t.mu.Unlock()
-	if changed {
-		t.onChange(p > 0, p)
-	}
-	return ok, p
-}
-
-// done counts one admitted request, answered: accepted is any answer but busy.
-func (t *throttle) done(accepted bool) {
-	if t.cfg.K < 0 {
-		return
-	}
-	t.mu.Lock()
-	b := t.bucketLocked(t.now())
-	b.requests++
-	if accepted {
-		b.accepts++
-	}
-	t.mu.Unlock()
-}
-
-// probability is the refusal probability now.
-func (t *throttle) probability() float64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.probabilityOf(t.sumLocked(t.now()))
-}
-
-// probabilityOf is the book's max(0, (requests - K*accepts) / (requests + 1)), capped at
-// MaxReject.
-func (t *throttle) probabilityOf(requests, accepts float64) float64 {
-	return min(t.cfg.MaxReject, max(0, (requests-t.cfg.K*accepts)/(requests+1)))
-}
-
-func (t *throttle) bucketLocked(now time.Time) *struct {
-	start             time.Time
-	requests, accepts float64
-} {
-	width := t.cfg.Window / throttleBuckets
-	start := now.Truncate(width)
-	i := int(start.UnixNano()/int64(width)) % throttleBuckets
-	if i < 0 {
-		i += throttleBuckets
-	}
-	b := &t.buckets[i]
-	if !b.start.Equal(start) {
-		b.start, b.requests, b.accepts = start, 0, 0
-	}
-	return b
-}
-
-func (t *throttle) sumLocked(now time.Time) (requests, accepts float64) {
-	oldest := now.Add(-t.cfg.Window)
-	for _, b := range t.buckets {
-		if b.start.After(oldest) {
-			requests += b.requests
-			accepts += b.accepts
-		}
-	}
-	return requests, accepts
+	return nil
 }
