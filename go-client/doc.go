@@ -70,6 +70,22 @@
 // advertised max_frame), ErrUnsupportedPlatform, ErrProtocol and ErrClosed. IsInvalidInput and SafeToRetry sort them for
 // callers that retry or fall back to another path.
 //
+// # Overload
+//
+// A daemon with a full queue answers busy (ErrBusy). The Client then throttles itself, as
+// Google's SRE book describes ("Handling Overload"): over a 10 s window it counts its resize and
+// checksum requests and the daemon's accepts (every answer but busy), and refuses a request
+// locally, without sending its image, with probability max(0, (requests - K*accepts) /
+// (requests + 1)), K = 2, at most 95% (see Throttle). The daemon is then sent about twice what
+// it accepts, keeping its queue full, instead of whole images it would read only to refuse. A
+// local refusal is ErrThrottled, which also matches ErrBusy (SafeToRetry holds); it is held for
+// a jittered DefaultThrottleHold (50 ms), never past the caller's context, so a caller that
+// retries at once cannot spin on the cores the daemon needs. Retry busy errors after
+// RetryAfter(err) (0 for the daemon's own busy answer: pick a short jittered backoff), within
+// the request's deadline, or shed the request upstream. WithThrottle tunes K or turns the
+// throttle off; Client.Throttle().Probability() shows it. Package router runs the same
+// throttle, and keeps its own off in front of a Client that throttles itself.
+//
 // # Connections
 //
 // Dial connects and performs the hello handshake (ServerInfo reports its result: the daemon's

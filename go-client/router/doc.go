@@ -130,6 +130,11 @@
 // ErrOverloaded wrapping ErrThrottled and ferry.ErrBusy, recorded as {rust, throttled}. When the
 // daemon accepts again the probability falls back to 0 within about two windows. WithThrottle
 // tunes it (K < 0 turns it off); Observer.Throttled and Router.ThrottleProbability show it.
+// A *ferry.Client throttles itself the same way by default (ferry.Throttle): in front of one the
+// Router's own throttle stays off (WithThrottle then does nothing; tune the Client's with
+// ferry.WithThrottle), so nothing is throttled twice, and the Client's local refusals
+// (ferry.ErrThrottled, already held by the Client) are handled as the Router's own: {rust,
+// throttled}, ErrOverloaded wrapping ErrThrottled, or Go with WithBusyFallback.
 //
 // The Go path has its own concurrency limit (goproc.WithConcurrency, GOMAXPROCS jobs by default)
 // and a bounded wait for a free slot (goproc.WithQueueWait, one second by default, and the

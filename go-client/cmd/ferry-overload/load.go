@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -194,6 +195,8 @@ func (c *caller) record(l load, jobStart, aStart, end, t1 time.Time, cl class, e
 			t.Accepted = append(t.Accepted, end.Sub(aStart))
 		}
 		return false
+	case cl == classBusy && errors.Is(err, ferry.ErrThrottled):
+		t.Throttled++
 	case cl == classBusy:
 		t.BusyLatency = append(t.BusyLatency, end.Sub(aStart))
 	case cl == classOther:

@@ -84,6 +84,10 @@ type tally struct {
 	// BusyLatency: one attempt's latency, for the busy answers (router.ErrOverloaded excluded:
 	// that is the Go path's queue wait, not the daemon's answer).
 	BusyLatency []time.Duration
+	// Throttled counts the busy attempts the plain client's throttle refused locally
+	// (ferry.ErrThrottled): held on purpose (ferry.DefaultThrottleHold), not the daemon's
+	// answer, so kept out of BusyLatency.
+	Throttled int
 	// Late counts attempts that returned more than lateSlack after their job's deadline (hung);
 	// Untyped the errors a caller could not branch on. Both are lost requests.
 	Late, Untyped int
@@ -130,6 +134,7 @@ func (t *tally) add(u *tally) {
 	t.JobLatency = append(t.JobLatency, u.JobLatency...)
 	t.Accepted = append(t.Accepted, u.Accepted...)
 	t.BusyLatency = append(t.BusyLatency, u.BusyLatency...)
+	t.Throttled += u.Throttled
 	t.Late += u.Late
 	t.Untyped += u.Untyped
 	t.Started += u.Started
@@ -182,8 +187,8 @@ func (t *tally) check() error {
 	if len(t.Accepted) != t.Served[ferry.PathRust] {
 		fail("%d accepted latencies for %d daemon thumbnails", len(t.Accepted), t.Served[ferry.PathRust])
 	}
-	if len(t.BusyLatency) != t.ByClass[classBusy] {
-		fail("%d busy latencies for %d busy answers", len(t.BusyLatency), t.ByClass[classBusy])
+	if len(t.BusyLatency)+t.Throttled != t.ByClass[classBusy] {
+		fail("%d busy latencies + %d local refusals for %d busy answers", len(t.BusyLatency), t.Throttled, t.ByClass[classBusy])
 	}
 	if t.Returned+t.Hung != t.Started {
 		fail("calls started %d != returned %d + hung %d", t.Started, t.Returned, t.Hung)
