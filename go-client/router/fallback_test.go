@@ -10,7 +10,6 @@ import (
 
 	ferry "github.com/ferryd/ferry/go-client"
 	"github.com/ferryd/ferry/go-client/goproc"
-	"github.com/ferryd/ferry/go-client/internal/imgdiff"
 	"github.com/ferryd/ferry/go-client/internal/testimages"
 )
 
@@ -78,7 +77,7 @@ func TestWithFallbackFormatConverts(t *testing.T) {
 	if res.Format != ferry.FormatJPEG || !bytes.HasPrefix(res.Image, []byte{0xFF, 0xD8}) || res.Served.String() != "go/fallback" {
 		t.Fatalf("got %s (%s), want a JPEG from the Go fallback", res.Format, res.Served)
 	}
-	if _, err := imgdiff.Decode(res.Image); err != nil {
+	if _, err := decodeImage(res.Image); err != nil {
 		t.Fatal(err)
 	}
 	if got := countsOf(t, r).fallbacks("resize", "busy", actionConverted); got != 1 {

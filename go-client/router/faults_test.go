@@ -12,7 +12,6 @@ import (
 
 	ferry "github.com/ferryd/ferry/go-client"
 	"github.com/ferryd/ferry/go-client/goproc"
-	"github.com/ferryd/ferry/go-client/internal/imgdiff"
 	"github.com/ferryd/ferry/go-client/internal/testclient"
 	"github.com/ferryd/ferry/go-client/internal/testimages"
 
@@ -73,7 +72,7 @@ func (j *routedJob) run(ctx context.Context, p ferry.Processor) (ferry.Served, e
 		if res.Width != j.wantW || res.Height != j.wantH {
 			return res.Served, fmt.Errorf("resize to %dx%d, want %dx%d", res.Width, res.Height, j.wantW, j.wantH)
 		}
-		img, err := imgdiff.Decode(res.Image)
+		img, err := decodeImage(res.Image)
 		if err != nil || img.Bounds().Dx() != j.wantW {
 			return res.Served, fmt.Errorf("resize output does not decode to %d wide: %v", j.wantW, err)
 		}

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	ferry "github.com/ferryd/ferry/go-client"
-	"github.com/ferryd/ferry/go-client/internal/imgdiff"
 	"github.com/ferryd/ferry/go-client/internal/testdaemon"
 	"github.com/ferryd/ferry/go-client/internal/testimages"
 )
@@ -31,7 +30,7 @@ func checkRoutedOutputs(t *testing.T, res *ferry.ResizeResult, formats ...ferry.
 		if o.Format != formats[i] {
 			t.Fatalf("output %d is %s, want %s", i, o.Format, formats[i])
 		}
-		img, err := imgdiff.Decode(o.Image)
+		img, err := decodeImage(o.Image)
 		if err != nil {
 			t.Fatalf("output %d: %v", i, err)
 		}

@@ -1,5 +1,6 @@
 // Package imgdiff decodes the outputs of either path and measures how far apart two pictures are
-// (PSNR), for the router's shadow comparisons and the differential tests.
+// (PSNR), for the differential tests of the Go path (the router's shadow comparisons use the same
+// arithmetic in router/compare_images.go, which keeps package router's imports to what routing needs).
 package imgdiff
 
 import (

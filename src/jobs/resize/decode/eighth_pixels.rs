@@ -99,13 +99,7 @@ pub fn idct_2x2(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64], wild:
     // Most chroma blocks have no AC coefficient the 2x2 reads (`nonzero` says which are set):
     // both passes then keep the DC.
     if nonzero & READ_AC_ZIGZAG == 0 {
-        let dequantised = dequantise(dc, quantisers[0]);
-        wild.operand(dequantised);
-        let dc = ((dequantised as i32 as u32) << PASS1_BITS) as i32;
-        wild.operand(i64::from(dc));
-        let dc = descale(i64::from(dc), PASS1_BITS + 3);
-        wild.result(dc);
-        let dc = range_limit(dc);
+        let dc = dc_only_sample(dc, quantisers[0], wild);
         return [[dc, dc], [dc, dc]];
     }
     // Columns, then rows, without libjpeg's zero-column and zero-row shortcuts: a zero odd
@@ -141,6 +135,21 @@ pub fn idct_2x2(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64], wild:
     out
 }
 
+/// The one sample value of a block whose read AC coefficients are all zero, as both reduced
+/// IDCTs compute it (their column pass keeps the DC shifted by PASS1_BITS = 2 in an int, the
+/// row pass descales it by PASS1_BITS + 3), with its values noted in `wild`.
+#[inline(always)]
+fn dc_only_sample(dc: i16, quantiser: u16, wild: &mut Wild) -> u8 {
+    const PASS1_BITS: u32 = 2;
+    let dequantised = dequantise(dc, quantiser);
+    wild.operand(dequantised);
+    let dc = ((dequantised as i32 as u32) << PASS1_BITS) as i32;
+    wild.operand(i64::from(dc));
+    let dc = descale(i64::from(dc), PASS1_BITS + 3);
+    wild.result(dc);
+    range_limit(dc)
+}
+
 /// The AC coefficients `jpeg_idct_4x4` reads (rows and columns other than 4, but (0, 0)), as
 /// a mask of zigzag indices.
 const READ_AC_4X4_ZIGZAG: u64 = coefficients_read(4) & !1;
@@ -152,13 +161,7 @@ pub fn idct_4x4(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64], wild:
     const CONST_BITS: u32 = 13;
     const PASS1_BITS: u32 = 2;
     if nonzero & READ_AC_4X4_ZIGZAG == 0 {
-        let dequantised = dequantise(dc, quantisers[0]);
-        wild.operand(dequantised);
-        let dc = ((dequantised as i32 as u32) << PASS1_BITS) as i32;
-        wild.operand(i64::from(dc));
-        let dc = descale(i64::from(dc), PASS1_BITS + 3);
-        wild.result(dc);
-        let dc = range_limit(dc);
+        let dc = dc_only_sample(dc, quantisers[0], wild);
         return [[dc; 4]; 4];
     }
     // One 4-point pass over v[0..8] (v[4] unused): [out0, out1, out2, out3] before descaling.
