@@ -8,7 +8,7 @@ OUT ?= $(CURDIR)/out/thumbs
 # once: `cargo test --release` builds target/release/ferryd, which the Go and systemd tests start.
 CARGO_TEST := cargo test --release --locked
 
-.PHONY: all setup build run test test-vectors test-rust test-go test-systemd test-deploy test-deps test-cross bench overload clean install
+.PHONY: all setup build run test test-vectors test-rust test-go test-systemd test-deploy test-deps test-cross bench overload fuzz fuzz-jpeg clean install
 
 all: build
 
@@ -63,6 +63,12 @@ test-fuzz-go:
 # dependency tree takes about half an hour the first time on 2 cores.
 fuzz:
 	scripts/fuzz.sh
+
+# The differential JPEG target alone (the own progressive decoder against libjpeg at 1/8 and
+# 1/4), on every CPU for FUZZ_TIME seconds (default 600), then merged into the committed corpus
+# fuzz/corpora/jpeg_differential; prints the CPU time and the findings (fuzz/README.md).
+fuzz-jpeg:
+	scripts/fuzz-jpeg-differential.sh
 
 # Issue 8's hostile cases against a real daemon under a 4 GiB address-space limit: peak RSS,
 # time, survival per case. Heavy (minutes, gigabytes of traffic); not in make test, whose

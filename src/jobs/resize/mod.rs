@@ -47,6 +47,9 @@ mod validate;
 mod tests;
 
 pub use estimate::{estimate_memory, estimate_memory_several};
+/// The own JPEG decoder against libjpeg, for the differential fuzz target only.
+#[cfg(feature = "fuzzing")]
+pub use decode::differential as jpeg_differential;
 
 use super::{ImageFormat, JobControl, JobError, Limits, OutputFormat, ResizeParams};
 pub use several::{decode_for, outputs_from, resize_several, Decoded};

@@ -45,7 +45,7 @@ pub(super) fn encode_progressive(pixels: &[u8], width: u32, height: u32, compone
 }
 
 /// [`encode_progressive`] with a restart marker every `restart_interval` MCUs.
-fn encode_progressive_with_restarts(
+pub(super) fn encode_progressive_with_restarts(
     pixels: &[u8],
     width: u32,
     height: u32,
@@ -142,7 +142,7 @@ const SPLIT_CHROMA_REFINED: [Scan; 10] = [
 ];
 
 /// The scan scripts every scale is tested with (empty: libjpeg's default).
-const SCRIPTS: [(&str, &[Scan]); 4] = [
+pub(super) const SCRIPTS: [(&str, &[Scan]); 4] = [
     ("libjpeg default", &[]),
     ("mozjpeg-style", &MOZJPEG_STYLE),
     ("one scan per component", &ONE_SCAN_PER_COMPONENT),
@@ -150,7 +150,7 @@ const SCRIPTS: [(&str, &[Scan]); 4] = [
 ];
 
 /// Chroma samplings, as the first component's sampling factors.
-const SAMPLINGS: [(&str, (i32, i32)); 4] = [("4:2:0", (2, 2)), ("4:2:2", (2, 1)), ("4:4:4", (1, 1)), ("4:4:0", (1, 2))];
+pub(super) const SAMPLINGS: [(&str, (i32, i32)); 4] = [("4:2:0", (2, 2)), ("4:2:2", (2, 1)), ("4:4:4", (1, 1)), ("4:4:0", (1, 2))];
 
 /// The 640x427 sample photo as RGB rows.
 pub(super) fn rocket_rgb() -> (Vec<u8>, u32, u32) {

@@ -15,6 +15,8 @@
 mod ac_blocks;
 mod bit_deposit;
 mod box_shrink;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod differential;
 mod eighth_scale;
 mod eighth_pixels;
 mod eighth_scans;
@@ -32,6 +34,8 @@ mod scan_pruning;
 
 #[cfg(test)]
 mod jpeg_crafted_tests;
+#[cfg(test)]
+mod jpeg_fuzz_seeds;
 #[cfg(test)]
 mod jpeg_tests;
 #[cfg(test)]
