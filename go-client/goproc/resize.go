@@ -212,6 +212,8 @@ func decodeImage(b []byte, f ferry.Format, w, h int) (img image.Image, err error
 		img, err = png.Decode(r)
 	case ferry.FormatWebP:
 		img, err = webp.Decode(r)
+	case ferry.FormatAVIF:
+		img, err = decodeAVIF(b)
 	case ferry.FormatGIF:
 		img, err = gif.Decode(r)
 		if err == nil && img.Bounds() != image.Rect(0, 0, w, h) {

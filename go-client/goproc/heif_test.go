@@ -1,0 +1,285 @@
+package goproc
+
+import (
+	"encoding/binary"
+	"errors"
+	"image"
+	"image/color"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	ferry "github.com/ferryd/ferry/go-client"
+	"github.com/ferryd/ferry/go-client/internal/imgdiff"
+	"github.com/ferryd/ferry/go-client/internal/testimages"
+)
+
+// referenceEncode runs a reference encoder (avifenc, heif-enc: scripts/setup.sh installs them)
+// on a painted PNG and returns what it wrote. Without the tool the test fails under CI and is
+// skipped, by name, elsewhere.
+func referenceEncode(t *testing.T, tool string, src image.Image, ext string, args ...string) []byte {
+	t.Helper()
+	path, err := exec.LookPath(tool)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not on PATH (scripts/setup.sh installs it)", tool)
+		}
+		t.Skipf("%s is not on PATH: install it (scripts/setup.sh) to run this test", tool)
+	}
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.png"), filepath.Join(dir, "out"+ext)
+	if err := os.WriteFile(in, testimages.EncodePNG(t, src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args = append(args, in, out)
+	if tool == "heif-enc" {
+		args = append(args[:len(args)-1], "-o", out)
+	}
+	if b, err := exec.Command(path, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", tool, args, err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// An AVIF made by avifenc is read on the Go path: format, size and colours (PSNR against the
+// painted source, through a lossless PNG output at the same size).
+func TestGoReadsAVIF(t *testing.T) {
+	src := testimages.Painted(96, 64)
+	avifFile := referenceEncode(t, "avifenc", src, ".avif", "-s", "8", "--min", "0", "--max", "10")
+	p := New()
+	if err := p.Serves(&ferry.ResizeRequest{Image: avifFile}); err != nil {
+		t.Fatalf("Serves: %v", err)
+	}
+	res, err := p.Resize(bg(t), ferry.ResizeRequest{Image: avifFile, Width: 96, Height: 64, Mode: ferry.ModeExact, Format: ferry.FormatPNG})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SourceFormat != ferry.FormatAVIF || res.SourceWidth != 96 || res.SourceHeight != 64 {
+		t.Fatalf("source %s %dx%d, want avif 96x64", res.SourceFormat, res.SourceWidth, res.SourceHeight)
+	}
+	if db := imgdiff.PSNR(src, decodeOutput(t, res.Image)); db < 30 {
+		t.Errorf("decoded AVIF is %.1f dB from its source, want >= 30", db)
+	}
+}
+
+// The Go path writes AVIF that avifdec, the reference decoder, reads back close to the Go path's
+// own PNG of the same request; quality is honoured and alpha kept.
+func TestGoWritesAVIF(t *testing.T) {
+	p := New()
+	photo := testimages.Photos(t)[0].Data
+	req := ferry.ResizeRequest{Image: photo, Width: 320, Height: 320, Format: ferry.FormatAVIF}
+	res, err := p.Resize(bg(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Format = ferry.FormatPNG
+	ref, err := p.Resize(bg(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if avifdec, err := exec.LookPath("avifdec"); err == nil {
+		dir := t.TempDir()
+		in, out := filepath.Join(dir, "out.avif"), filepath.Join(dir, "back.png")
+		if err := os.WriteFile(in, res.Image, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := exec.Command(avifdec, in, out).CombinedOutput(); err != nil {
+			t.Fatalf("avifdec: %v\n%s", err, b)
+		}
+		back, _ := os.ReadFile(out)
+		if db := imgdiff.PSNR(decodeOutput(t, ref.Image), decodeOutput(t, back)); db < 30 {
+			t.Errorf("avifdec reads the Go path's AVIF %.1f dB from its PNG, want >= 30", db)
+		} else {
+			t.Logf("avifdec reads the Go path's AVIF (%d B, %dx%d) %.1f dB from its PNG", len(res.Image), res.Width, res.Height, db)
+		}
+	} else if os.Getenv("CI") != "" {
+		t.Fatal("avifdec is not on PATH (scripts/setup.sh installs it)")
+	} else {
+		t.Log("avifdec is not on PATH: the AVIF output is checked by the Go path's own decoder only")
+	}
+
+	sizes := map[int]int{}
+	for _, q := range []int{30, 90} {
+		r, err := p.Resize(bg(t), ferry.ResizeRequest{Image: photo, Width: 320, Format: ferry.FormatAVIF, Quality: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes[q] = len(r.Image)
+	}
+	if sizes[30] >= sizes[90] {
+		t.Errorf("AVIF at quality 30 is %d B, at 90 %d B: quality is not honoured", sizes[30], sizes[90])
+	}
+
+	var alpha []byte
+	for _, in := range testimages.Generated(t) {
+		if in.Name == "alpha.png" {
+			alpha = in.Data
+		}
+	}
+	for _, f := range []ferry.Format{ferry.FormatAVIF, ferry.FormatWebP} {
+		r, err := p.Resize(bg(t), ferry.ResizeRequest{Image: alpha, Width: 40, Format: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := color.NRGBAModel.Convert(decodeOutput(t, r.Image).At(0, 0)).(color.NRGBA); c.A > 8 {
+			t.Errorf("%s: the transparent corner has alpha %d: alpha not kept", f, c.A)
+		}
+	}
+}
+
+// WebP is lossy and takes quality, like the daemon's.
+func TestGoWebPHonoursQuality(t *testing.T) {
+	p := New()
+	photo := testimages.Photos(t)[0].Data
+	sizes := map[int]int{}
+	for _, q := range []int{30, 90} {
+		r, err := p.Resize(bg(t), ferry.ResizeRequest{Image: photo, Width: 320, Format: ferry.FormatWebP, Quality: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(r.Image[12:16]) != "VP8 " {
+			t.Fatalf("quality %d: first chunk %q, want lossy VP8", q, r.Image[12:16])
+		}
+		sizes[q] = len(r.Image)
+	}
+	if sizes[30] >= sizes[90] {
+		t.Errorf("WebP at quality 30 is %d B, at 90 %d B: quality is not honoured", sizes[30], sizes[90])
+	}
+}
+
+// HEIC, and AVIF with a rotation or mirror, are not on the Go path: a typed error, from the
+// header alone, that is neither invalid input nor retryable.
+func TestGoNotOnGoPath(t *testing.T) {
+	src := testimages.Painted(64, 48)
+	cases := map[string][]byte{
+		"heic":         referenceEncode(t, "heif-enc", src, ".heic", "-q", "60"),
+		"avif irot":    referenceEncode(t, "avifenc", src, ".avif", "-s", "10", "--irot", "1"),
+		"avif imir":    referenceEncode(t, "avifenc", src, ".avif", "-s", "10", "--imir", "0"),
+		"heic, header": heifFile("heic", 64, 48, false),
+		"irot, header": heifFile("avif", 64, 48, true),
+	}
+	p := New()
+	for name, data := range cases {
+		req := ferry.ResizeRequest{Image: data, Width: 32}
+		start := time.Now()
+		_, err := p.Resize(bg(t), req)
+		if !errors.Is(err, ErrNotOnGoPath) || ferry.IsInvalidInput(err) || ferry.SafeToRetry(err) {
+			t.Errorf("%s: Resize: %v, want ErrNotOnGoPath only", name, err)
+		}
+		if el := time.Since(start); el > 50*time.Millisecond {
+			t.Errorf("%s: refused after %v, should be from the header alone", name, el)
+		}
+		if err := p.Serves(&req); !errors.Is(err, ErrNotOnGoPath) {
+			t.Errorf("%s: Serves: %v, want ErrNotOnGoPath", name, err)
+		}
+		f := testimages.OpenTemp(t, data)
+		if err := p.Serves(&ferry.ResizeRequest{File: f}); !errors.Is(err, ErrNotOnGoPath) {
+			t.Errorf("%s: Serves of a file: %v, want ErrNotOnGoPath", name, err)
+		}
+	}
+	for _, ok := range [][]byte{testimages.EncodePNG(t, src), heifFile("avif", 64, 48, false), []byte("not an image")} {
+		if err := p.Serves(&ferry.ResizeRequest{Image: ok}); err != nil {
+			t.Errorf("Serves(%.12q): %v, want nil", ok, err)
+		}
+	}
+}
+
+// An AVIF whose header declares more pixels than the limits is refused before any decoder runs,
+// and a header that does not parse is bad_image.
+func TestGoRefusesAVIFBombsFromTheHeader(t *testing.T) {
+	p := New()
+	for name, data := range map[string][]byte{
+		"wide":  heifFile("avif", 1<<20, 16, false),
+		"large": heifFile("avif", 40000, 40000, false),
+	} {
+		start := time.Now()
+		_, err := p.Resize(bg(t), ferry.ResizeRequest{Image: data, Width: 100})
+		if !errors.Is(err, ferry.ErrImageTooLarge) {
+			t.Errorf("%s: %v, want image_too_large", name, err)
+		}
+		if el := time.Since(start); el > 50*time.Millisecond {
+			t.Errorf("%s: refused after %v, should be from the header alone", name, el)
+		}
+	}
+	good := heifFile("avif", 64, 48, false)
+	for name, data := range map[string][]byte{
+		"no meta":        good[:24],
+		"meta cut short": good[:len(good)-30],
+		"no ispe":        heifFile("avif", 0, 0, false),
+	} {
+		if _, err := p.Resize(bg(t), ferry.ResizeRequest{Image: data, Width: 100}); !errors.Is(err, ferry.ErrBadImage) {
+			t.Errorf("%s: %v, want bad_image", name, err)
+		}
+	}
+}
+
+func TestSniffHEIFBrands(t *testing.T) {
+	for _, c := range []struct {
+		major  string
+		compat []string
+		want   ferry.Format
+	}{
+		{"avif", []string{"mif1", "miaf"}, ferry.FormatAVIF},
+		{"mif1", []string{"avif"}, ferry.FormatAVIF},
+		{"avis", nil, ferry.FormatAVIF},
+		{"heic", []string{"mif1"}, ferry.FormatHEIC},
+		{"mif1", []string{"heic"}, ferry.FormatHEIC},
+		{"heix", nil, ferry.FormatHEIC},
+		{"mif1", []string{"miaf"}, ""}, // a codec not named: neither
+		{"isom", []string{"mp41"}, ""}, // a video
+	} {
+		if got := sniffHEIF(ftyp(c.major, c.compat...)); got != c.want {
+			t.Errorf("ftyp %s %v: %q, want %q", c.major, c.compat, got, c.want)
+		}
+	}
+}
+
+// ftyp is an ftyp box with the given brands.
+func ftyp(major string, compat ...string) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(16+4*len(compat)))
+	b = append(b, "ftyp"+major+"\x00\x00\x00\x00"...)
+	for _, c := range compat {
+		b = append(b, c...)
+	}
+	return b
+}
+
+// heifFile is the header of a HEIF file of brand whose primary item (1) declares w x h (no ispe
+// when w is 0), rotated when rotated is set, followed by an empty mdat: enough for the header
+// reader, nothing for a decoder.
+func heifFile(brand string, w, h uint32, rotated bool) []byte {
+	boxOf := func(typ string, parts ...[]byte) []byte {
+		n := 8
+		for _, p := range parts {
+			n += len(p)
+		}
+		b := binary.BigEndian.AppendUint32(nil, uint32(n))
+		b = append(b, typ...)
+		for _, p := range parts {
+			b = append(b, p...)
+		}
+		return b
+	}
+	full := []byte{0, 0, 0, 0}
+	var props, assoc []byte
+	if w > 0 {
+		props = append(props, boxOf("ispe", full, binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, w), h))...)
+		assoc = append(assoc, 0x80|1)
+	}
+	if rotated {
+		props = append(props, boxOf("irot", []byte{1})...)
+		assoc = append(assoc, 0x80|byte(len(assoc)+1))
+	}
+	ipma := append([]byte{0, 0, 0, 0, 0, 0, 0, 1, 0, 1, byte(len(assoc))}, assoc...)
+	meta := boxOf("meta", full,
+		boxOf("hdlr", full, []byte("\x00\x00\x00\x00pict\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")),
+		boxOf("pitm", full, []byte{0, 1}),
+		boxOf("iprp", boxOf("ipco", props), boxOf("ipma", ipma)))
+	return append(append(ftyp(brand, "mif1"), meta...), boxOf("mdat")...)
+}
