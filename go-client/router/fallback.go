@@ -19,7 +19,7 @@ type fallbackRule struct {
 
 // WithoutFallback keeps resizes asked in any of formats off the Go path when the daemon cannot
 // serve them: the caller gets the daemon's error, wrapped in ErrFallbackRefused, instead of the Go
-// path's different output (for WebP: lossless and several times larger). It applies to
+// path's different output (see the package documentation). It applies to
 // fallbacks only: a policy that routes to Go (RouteGo, the Go share of RoutePercentage and
 // RouteAuto) is the operator's choice and is followed, since a kill switch that turned requests
 // into errors would be an outage switch (give WithFallbackFormat for the format too, to keep
@@ -35,7 +35,8 @@ func WithoutFallback(formats ...ferry.Format) Option {
 
 // WithFallbackFormat makes the Go path write format instead when it serves a resize asked in
 // format requested: for example WithFallbackFormat(ferry.FormatWebP, ferry.FormatJPEG) trades the
-// Go path's lossless WebP for a JPEG of similar size to the daemon's lossy WebP. It applies
+// Go path's WebP (libwebp run as WebAssembly: the daemon's sizes, at several times image/jpeg's
+// CPU per thumbnail) for a JPEG. It applies
 // whenever the Go path serves a request meant for the daemon or sent to Go by policy: a
 // fallback, the kill switch (RouteGo), the Go share of RoutePercentage and RouteAuto; not shadow
 // mode, which compares like with like. The result's Format says what was written. With several
