@@ -18,8 +18,8 @@ const (
 	maxSideJPEG = 65535
 	maxSideWebP = 16383
 	maxSidePNG  = 1<<31 - 1
-	// AV1 stores up to 65536 per side, but libavif's encoder refuses more than 16384 x 16384
-	// pixels in all (its default image size limit), which for a square is 16384 per side.
+	// The daemon's AVIF limit (libheif 1.15's security limit on one picture); AV1 and the Go
+	// path's libavif would store up to 65536, but both paths refuse the same outputs.
 	maxSideAVIF = 16384
 )
 
