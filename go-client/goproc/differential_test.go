@@ -189,6 +189,11 @@ func TestDifferentialRefusals(t *testing.T) {
 		r.Image = photo
 		cases = append(cases, refusal{"argument " + name, r, ferry.CodeInvalidArgument})
 	}
+	if slices.Contains(rust.ServerInfo().OutputFormats, ferry.FormatAVIF) {
+		cases = append(cases, refusal{"argument avif too wide",
+			ferry.ResizeRequest{Image: photo, Width: 20000, Height: 20, Mode: ferry.ModeExact, Format: ferry.FormatAVIF},
+			ferry.CodeInvalidArgument})
+	}
 	for _, c := range cases {
 		_, rerr := rust.Resize(bg(t), c.req)
 		_, gerr := goPath.Resize(bg(t), c.req)
