@@ -24,8 +24,11 @@
 //
 // # Formats
 //
-// Input: JPEG, PNG, GIF, WebP and AVIF (AVIF sniffed by its ftyp brands, its size read from the
-// primary item's ispe property before any decoder runs). Output: JPEG, PNG, WebP and AVIF. WebP
+// Input: JPEG, PNG, GIF, WebP and AVIF. An AVIF is sniffed by its ftyp brands; before any
+// decoder runs, its size is read from the primary item's ispe property and the size of every AV1
+// frame it holds (primary, alpha, grid tiles, thumbnails) from the sequence header its data
+// starts with, and all are held to Limits: a header that declares less than its frames hold is
+// refused by its frames (image_too_large), not decoded. Output: JPEG, PNG, WebP and AVIF. WebP
 // output is lossy at Quality, as the daemon's: libwebp, method 4, the daemon's settings; AVIF
 // output is libavif with libaom at Quality (alpha at the same quality), 4:2:0, speed 8. Both run
 // as WebAssembly in the wazero runtime (github.com/gen2brain/webp and /avif): no cgo, no C

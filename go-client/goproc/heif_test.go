@@ -1,6 +1,7 @@
 package goproc
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"image"
@@ -47,24 +48,31 @@ func referenceEncode(t *testing.T, tool string, src image.Image, ext string, arg
 	return b
 }
 
-// An AVIF made by avifenc is read on the Go path: format, size and colours (PSNR against the
-// painted source, through a lossless PNG output at the same size).
+// AVIFs made by the reference encoders (avifenc: libavif; heif-enc: libheif, as the daemon
+// writes them) are read on the Go path: format, size and colours (PSNR against the painted
+// source, through a lossless PNG output at the same size).
 func TestGoReadsAVIF(t *testing.T) {
 	src := testimages.Painted(96, 64)
-	avifFile := referenceEncode(t, "avifenc", src, ".avif", "-s", "8", "--min", "0", "--max", "10")
 	p := New()
-	if err := p.Serves(&ferry.ResizeRequest{Image: avifFile}); err != nil {
-		t.Fatalf("Serves: %v", err)
-	}
-	res, err := p.Resize(bg(t), ferry.ResizeRequest{Image: avifFile, Width: 96, Height: 64, Mode: ferry.ModeExact, Format: ferry.FormatPNG})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.SourceFormat != ferry.FormatAVIF || res.SourceWidth != 96 || res.SourceHeight != 64 {
-		t.Fatalf("source %s %dx%d, want avif 96x64", res.SourceFormat, res.SourceWidth, res.SourceHeight)
-	}
-	if db := imgdiff.PSNR(src, decodeOutput(t, res.Image)); db < 30 {
-		t.Errorf("decoded AVIF is %.1f dB from its source, want >= 30", db)
+	for name, avifFile := range map[string][]byte{
+		"avifenc":  referenceEncode(t, "avifenc", src, ".avif", "-s", "8", "--min", "0", "--max", "10"),
+		"heif-enc": referenceEncode(t, "heif-enc", src, ".avif", "-A", "-q", "90"),
+	} {
+		if err := p.Serves(&ferry.ResizeRequest{Image: avifFile}); err != nil {
+			t.Fatalf("%s: Serves: %v", name, err)
+		}
+		res, err := p.Resize(bg(t), ferry.ResizeRequest{Image: avifFile, Width: 96, Height: 64, Mode: ferry.ModeExact, Format: ferry.FormatPNG})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if res.SourceFormat != ferry.FormatAVIF || res.SourceWidth != 96 || res.SourceHeight != 64 {
+			t.Fatalf("%s: source %s %dx%d, want avif 96x64", name, res.SourceFormat, res.SourceWidth, res.SourceHeight)
+		}
+		db := imgdiff.PSNR(src, decodeOutput(t, res.Image))
+		if db < 30 {
+			t.Errorf("%s: decoded AVIF is %.1f dB from its source, want >= 30", name, db)
+		}
+		t.Logf("%s's AVIF read %.1f dB from its source", name, db)
 	}
 }
 
@@ -102,6 +110,12 @@ func TestGoWritesAVIF(t *testing.T) {
 		t.Fatal("avifdec is not on PATH (scripts/setup.sh installs it)")
 	} else {
 		t.Log("avifdec is not on PATH: the AVIF output is checked by the Go path's own decoder only")
+	}
+
+	// The Go path reads its own AVIF back (its frames checked against the limits first).
+	back, err := p.Resize(bg(t), ferry.ResizeRequest{Image: res.Image, Width: res.Width, Format: ferry.FormatPNG})
+	if err != nil || back.SourceFormat != ferry.FormatAVIF || back.SourceWidth != res.Width || back.SourceHeight != res.Height {
+		t.Fatalf("reading its own AVIF back: %v, %+v", err, back)
 	}
 
 	sizes := map[int]int{}
@@ -282,4 +296,35 @@ func heifFile(brand string, w, h uint32, rotated bool) []byte {
 		boxOf("pitm", full, []byte{0, 1}),
 		boxOf("iprp", boxOf("ipco", props), boxOf("ipma", ipma)))
 	return append(append(ftyp(brand, "mif1"), meta...), boxOf("mdat")...)
+}
+
+// "A declared size that lies": an AVIF whose ispe says 64x48 over an AV1 frame of 2000x1600 is
+// held to the limits by its frame, read from the AV1 sequence header before any decoder runs.
+func TestGoRefusesAVIFWhoseFramesOutgrowItsHeader(t *testing.T) {
+	data := referenceEncode(t, "avifenc", testimages.Painted(2000, 1600), ".avif", "-s", "10")
+	i := bytes.Index(data, []byte("ispe"))
+	binary.BigEndian.PutUint32(data[i+8:], 64)
+	binary.BigEndian.PutUint32(data[i+12:], 48)
+	p := New(WithLimits(Limits{MaxPixels: 1_000_000}))
+	start := time.Now()
+	_, err := p.Resize(bg(t), ferry.ResizeRequest{Image: data, Width: 32})
+	if !errors.Is(err, ferry.ErrImageTooLarge) {
+		t.Fatalf("a 64x48 header over a 2000x1600 frame, 1 MP limit: %v, want image_too_large", err)
+	}
+	if el := time.Since(start); el > 50*time.Millisecond {
+		t.Errorf("refused after %v, should be from the headers alone", el)
+	}
+	frames, ferr := av1Frames(data)
+	if ferr != nil || len(frames) != 1 || frames[0] != [2]int{2000, 1600} {
+		t.Errorf("av1Frames: %v, %v; want one 2000x1600 frame", frames, ferr)
+	}
+	// With alpha (a second AV1 item) both frames are read, and an honest file passes.
+	alpha := referenceEncode(t, "avifenc", testimages.Painted(300, 200), ".avif", "-s", "10")
+	if frames, err := av1Frames(alpha); err != nil || len(frames) == 0 || frames[0] != [2]int{300, 200} {
+		t.Errorf("av1Frames of an honest file: %v, %v", frames, err)
+	}
+	if _, err := p.Resize(bg(t), ferry.ResizeRequest{Image: alpha, Width: 32}); err != nil {
+		t.Errorf("an honest 300x200 AVIF: %v", err)
+	}
+	t.Logf("refused: %v", err)
 }

@@ -106,6 +106,12 @@ func (p *Processor) readHeader(img []byte, autoOrient bool) (header, error) {
 	if err := p.checkInputSize(h.storedW, h.storedH); err != nil {
 		return h, err
 	}
+	if h.format == ferry.FormatAVIF {
+		// The frames the decoder would decode, which need not be what ispe declares.
+		if err := p.checkAV1Frames(img); err != nil {
+			return h, err
+		}
+	}
 	h.meta = readMeta(img, h.format)
 	if autoOrient {
 		h.orientation = h.meta.orientation()
