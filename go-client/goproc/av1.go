@@ -18,12 +18,19 @@ import (
 // an image at the limit, its alpha plane, and room for tiles that overhang a grid's canvas.
 const maxAV1FramesPixels = 3
 
+// maxAV1Items bounds the AV1 items of one file: a grid of tiny tiles costs the decoder per tile,
+// whatever their pixels. A 48 MP photo in 512x512 tiles has 192, twice that with alpha.
+const maxAV1Items = 1024
+
 // checkAV1Frames refuses an AVIF whose AV1 frames exceed the limits (image_too_large), or whose
 // items cannot be located or start without a sequence header (bad_image).
 func (p *Processor) checkAV1Frames(b []byte) error {
 	frames, err := av1Frames(b)
 	if err != nil {
 		return err
+	}
+	if len(frames) > maxAV1Items {
+		return refuse(ferry.CodeImageTooLarge, "avif: %d AV1 items, more than %d", len(frames), maxAV1Items)
 	}
 	var total int64
 	for _, f := range frames {

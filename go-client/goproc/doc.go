@@ -46,13 +46,14 @@
 // # The WebAssembly codecs
 //
 // Each codec package compiles its module once per process, on its first call, and keeps it
-// (about 6 MB resident for WebP, 5 MB for the AVIF decoder, 12 MB for the AVIF encoder). On a
-// loaded 2-core machine (TestWASMFirstCallCost) a 400x267 thumbnail's first WebP encode took
-// 0.8 s, its first AVIF encode 2.3 s and its first AVIF decode 0.8 s; the next ones 40 to 80 ms.
-// Call Warm at start-up (in a goroutine if start-up must be quick) so that no request's deadline
-// pays for it. Every call instantiates the module afresh with its own linear memory, freed when
-// the call ends (a 400x267 thumbnail: about 4 MB for WebP, 31 MB for AVIF; BenchmarkWASMEncode's
-// B/op), so calls run in parallel, bounded by the job slots (WithConcurrency).
+// (about 6 MB resident for WebP, 5 MB for the AVIF decoder, 12 MB for the AVIF encoder; compiling
+// all three peaks at about 115 MB). On a loaded 2-core machine (TestWASMFirstCallCost) a 400x267
+// thumbnail's first WebP encode took 0.8 s, its first AVIF encode 2.3 s and its first AVIF
+// decode 0.8 s; the next ones 14 to 110 ms (BenchmarkWASMEncode). Call Warm at start-up (in a
+// goroutine if start-up must be quick) so that no request's deadline pays for it. Every call
+// instantiates the module afresh with its own linear memory, freed when the call ends (for a
+// 400x267 thumbnail about 1.5 MB for WebP and 20 to 30 MB for AVIF, whose encoder keeps large
+// tables), so calls run in parallel, bounded by the job slots (WithConcurrency).
 //
 // They import github.com/ebitengine/purego, with which they first try a shared libwebp or libavif
 // (libwebp.so, libavif.so: the development packages' names) and use the WebAssembly build when
