@@ -328,3 +328,98 @@ func TestGoRefusesAVIFWhoseFramesOutgrowItsHeader(t *testing.T) {
 	}
 	t.Logf("refused: %v", err)
 }
+
+// A grid of many tiny tiles is refused by the count of its AV1 items, from the headers.
+func TestGoRefusesAVIFGridOfTinyTiles(t *testing.T) {
+	p := New()
+	for _, c := range []struct {
+		tiles int
+		want  error
+	}{{16, ferry.ErrBadImage}, {maxAV1Items + 1, ferry.ErrImageTooLarge}} {
+		data := gridFile(c.tiles, 8, 8)
+		frames, err := av1Frames(data)
+		if err != nil || len(frames) != c.tiles || frames[0] != [2]int{8, 8} {
+			t.Fatalf("%d tiles: av1Frames %d frames (first %v), %v", c.tiles, len(frames), frames[:min(1, len(frames))], err)
+		}
+		// 16 tiles pass the headers and reach the decoder, which finds no picture: bad_image.
+		_, err = p.Resize(bg(t), ferry.ResizeRequest{Image: data, Width: 32})
+		if !errors.Is(err, c.want) {
+			t.Errorf("%d tiles of 8x8: %v, want %v", c.tiles, err, c.want)
+		}
+	}
+}
+
+// sequenceHeaderOBU is an AV1 sequence header OBU (reduced still picture header) for frames of
+// up to w x h.
+func sequenceHeaderOBU(w, h int) []byte {
+	var bits []byte
+	put := func(v uint64, n int) {
+		for i := n - 1; i >= 0; i-- {
+			bits = append(bits, byte(v>>i)&1)
+		}
+	}
+	put(0, 3)  // seq_profile
+	put(1, 1)  // still_picture
+	put(1, 1)  // reduced_still_picture_header
+	put(0, 5)  // seq_level_idx
+	put(15, 4) // frame_width_bits_minus_1
+	put(15, 4) // frame_height_bits_minus_1
+	put(uint64(w-1), 16)
+	put(uint64(h-1), 16)
+	payload := make([]byte, (len(bits)+7)/8)
+	for i, b := range bits {
+		payload[i/8] |= b << (7 - i%8)
+	}
+	return append([]byte{0x0A, byte(len(payload))}, payload...)
+}
+
+// gridFile is the header of an AVIF whose primary item (1) is a grid declaring 64x48 over n AV1
+// tiles of w x h, every tile's data the same sequence header: enough for the header readers.
+func gridFile(n, w, h int) []byte {
+	boxOf := func(typ string, parts ...[]byte) []byte {
+		size := 8
+		for _, p := range parts {
+			size += len(p)
+		}
+		b := binary.BigEndian.AppendUint32(nil, uint32(size))
+		b = append(b, typ...)
+		for _, p := range parts {
+			b = append(b, p...)
+		}
+		return b
+	}
+	full := []byte{0, 0, 0, 0}
+	infe := func(id int, typ string) []byte {
+		return boxOf("infe", []byte{2, 0, 0, 0}, binary.BigEndian.AppendUint16(nil, uint16(id)), []byte{0, 0}, []byte(typ))
+	}
+	entries := infe(1, "grid")
+	for i := range n {
+		entries = append(entries, infe(i+2, "av01")...)
+	}
+	iinf := boxOf("iinf", full, binary.BigEndian.AppendUint16(nil, uint16(n+1)), entries)
+	seq := sequenceHeaderOBU(w, h)
+	// iloc v0: 4-byte offsets and lengths, no base offset; the offset is patched below.
+	ilocEntries := binary.BigEndian.AppendUint16(nil, uint16(n))
+	for i := range n {
+		ilocEntries = binary.BigEndian.AppendUint16(ilocEntries, uint16(i+2))
+		ilocEntries = append(ilocEntries, 0, 0, 0, 1) // data_reference_index 0, one extent
+		ilocEntries = append(ilocEntries, 0, 0, 0, 0)
+		ilocEntries = binary.BigEndian.AppendUint32(ilocEntries, uint32(len(seq)))
+	}
+	iloc := boxOf("iloc", full, []byte{0x44, 0x00}, ilocEntries)
+	props := boxOf("ipco", boxOf("ispe", full, binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 64), 48)))
+	ipma := boxOf("ipma", full, []byte{0, 0, 0, 1, 0, 1, 1, 0x81})
+	meta := boxOf("meta", full,
+		boxOf("hdlr", full, []byte("\x00\x00\x00\x00pict\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")),
+		boxOf("pitm", full, []byte{0, 1}), iinf, iloc, boxOf("iprp", props, ipma))
+	head := append(ftyp("avif", "mif1"), meta...)
+	dataAt := uint32(len(head) + 8) // after the mdat box header
+	out := append(head, boxOf("mdat", seq)...)
+	// Patch every extent offset to point at the sequence header in mdat.
+	at := bytes.Index(out, []byte("iloc")) + 4 + 4 + 2 + 2
+	for range n {
+		binary.BigEndian.PutUint32(out[at+2+2+2:], dataAt)
+		at += 2 + 2 + 2 + 4 + 4
+	}
+	return out
+}
