@@ -14,9 +14,11 @@ import (
 //
 //	go test -run '^$' -fuzz FuzzAVIFHeader -fuzztime 30s ./goproc
 func FuzzAVIFHeader(f *testing.F) {
-	f.Add(heifFile("avif", 64, 48, false))
-	f.Add(heifFile("avif", 64, 48, true))
-	f.Add(heifFile("heic", 1<<20, 16, false))
+	f.Add(heifFile("avif", 64, 48, ""))
+	f.Add(heifFile("avif", 64, 48, "irot"))
+	f.Add(heifFile("heic", 1<<20, 16, ""))
+	f.Add(heifFile("avif", 64, 48, "clap"))
+	f.Add(gridFile(4, 8, 8))
 	res, err := New().Resize(bg(f), ferryAVIFRequest(testimages.EncodePNG(f, testimages.Painted(40, 30))))
 	if err != nil {
 		f.Fatal(err)

@@ -40,8 +40,10 @@
 // decoded; not invalid input, not worth a retry here), which the router treats like
 // WithoutFallback: HEIC input (the pure-Go candidate, github.com/gen2brain/heic, embeds libheif
 // and libde265, LGPL-3.0, into every binary that imports this package, and decodes only), and
-// AVIF whose primary image carries a rotation or mirror (irot, imir), which the decoder would not
-// apply. Processor.Serves says so for a request before it is sent.
+// AVIF whose primary image has a clean aperture (clap), a crop the Go path does not apply.
+// Processor.Serves says so for a request before it is sent. An AVIF's rotation and mirror (irot,
+// imir) are applied, as libheif applies them, whatever NoAutoOrient says; its EXIF orientation
+// is not read.
 //
 // # The WebAssembly codecs
 //

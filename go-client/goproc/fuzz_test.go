@@ -32,9 +32,10 @@ func FuzzResize(f *testing.F) {
 		f.Fatal(err)
 	}
 	seeds = append(seeds, testimages.Fixture{Name: "painted.avif", Data: avifSeed.Bytes()},
-		testimages.Fixture{Name: "header.avif", Data: heifFile("avif", 64, 48, false)},
-		testimages.Fixture{Name: "rotated.avif", Data: heifFile("avif", 64, 48, true)},
-		testimages.Fixture{Name: "header.heic", Data: heifFile("heic", 64, 48, false)})
+		testimages.Fixture{Name: "header.avif", Data: heifFile("avif", 64, 48, "")},
+		testimages.Fixture{Name: "rotated.avif", Data: heifFile("avif", 64, 48, "irot")},
+		testimages.Fixture{Name: "cropped.avif", Data: heifFile("avif", 64, 48, "clap")},
+		testimages.Fixture{Name: "header.heic", Data: heifFile("heic", 64, 48, "")})
 	for i, s := range seeds {
 		f.Add(s.Data, uint16(40+i*7), uint16(30+i*5), uint8(i), uint8(i/3))
 	}

@@ -1,7 +1,9 @@
 package goproc
 
 import (
+	"bytes"
 	"encoding/binary"
+	"image"
 	"slices"
 
 	ferry "github.com/ferryd/ferry/go-client"
@@ -50,9 +52,74 @@ func sniffHEIF(b []byte) ferry.Format {
 // heifHeader is what the meta box says of the primary image.
 type heifHeader struct {
 	width, height int
-	// transformed: the primary image has an irot or imir property, a rotation or mirror that a
-	// reader must apply (the Go path's decoder does not).
-	transformed bool
+	// transforms are the primary image's irot and imir properties, in the order listed: a
+	// rotation or mirror that every reader applies (the decoder does not: see orientation).
+	transforms []heifTransform
+	// cropped: the primary image has a clean aperture (clap), a crop the Go path does not apply.
+	cropped bool
+}
+
+// heifTransform is one irot (rotate, by 90 degrees anticlockwise times turns) or imir (mirror,
+// mode 0 top to bottom, 1 left to right) property.
+type heifTransform struct {
+	mirror bool
+	turns  int // irot: 0..3
+	mode   int // imir: 0 or 1
+}
+
+// orientation is the EXIF orientation (1..8) that turns the decoded picture upright as the
+// transforms do, so that the Go path applies them with the code that applies EXIF orientation.
+// It is found by applying the transforms to a 2x3 picture of distinct pixels and matching the
+// result with each orientation's.
+func (h heifHeader) orientation() int {
+	probe := image.NewRGBA(image.Rect(0, 0, 2, 3))
+	for i := range probe.Pix {
+		probe.Pix[i] = byte(i)
+	}
+	want := probe
+	for _, t := range h.transforms {
+		if t.mirror {
+			want = mirrorRGBA(want, t.mode == 1)
+		} else {
+			for range t.turns {
+				want = rotateAnticlockwise(want)
+			}
+		}
+	}
+	for o := 1; o <= 8; o++ {
+		if got := orientRGBA(o, probe); got.Rect == want.Rect && bytes.Equal(got.Pix, want.Pix) {
+			return o
+		}
+	}
+	return 1 // unreachable: the eight orientations are every rotation and mirror of a rectangle
+}
+
+// rotateAnticlockwise turns src a quarter turn anticlockwise: (x, y) goes to (y, w-1-x).
+func rotateAnticlockwise(src *image.RGBA) *image.RGBA {
+	w, h := src.Rect.Dx(), src.Rect.Dy()
+	dst := image.NewRGBA(image.Rect(0, 0, h, w))
+	for y := range h {
+		for x := range w {
+			copy(dst.Pix[dst.PixOffset(y, w-1-x):][:4], src.Pix[src.PixOffset(x, y):][:4])
+		}
+	}
+	return dst
+}
+
+// mirrorRGBA mirrors src left to right when leftRight, else top to bottom.
+func mirrorRGBA(src *image.RGBA, leftRight bool) *image.RGBA {
+	w, h := src.Rect.Dx(), src.Rect.Dy()
+	dst := image.NewRGBA(src.Rect)
+	for y := range h {
+		for x := range w {
+			dx, dy := x, h-1-y
+			if leftRight {
+				dx, dy = w-1-x, y
+			}
+			copy(dst.Pix[dst.PixOffset(dx, dy):][:4], src.Pix[src.PixOffset(x, y):][:4])
+		}
+	}
+	return dst
 }
 
 // box is one ISO BMFF box: its four-letter type and its payload.
@@ -160,8 +227,18 @@ func readHEIFHeader(b []byte, f ferry.Format) (heifHeader, error) {
 			}
 			h.width = int(binary.BigEndian.Uint32(p.body[4:]))
 			h.height = int(binary.BigEndian.Uint32(p.body[8:]))
-		case "irot", "imir":
-			h.transformed = true
+		case "irot":
+			if len(p.body) < 1 {
+				return bad("short irot")
+			}
+			h.transforms = append(h.transforms, heifTransform{turns: int(p.body[0] & 3)})
+		case "imir":
+			if len(p.body) < 1 {
+				return bad("short imir")
+			}
+			h.transforms = append(h.transforms, heifTransform{mirror: true, mode: int(p.body[0] & 1)})
+		case "clap":
+			h.cropped = true
 		}
 	}
 	if h.width <= 0 || h.height <= 0 {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,16 +168,14 @@ func TestGoWebPHonoursQuality(t *testing.T) {
 	}
 }
 
-// HEIC, and AVIF with a rotation or mirror, are not on the Go path: a typed error, from the
+// HEIC, and AVIF with a clean aperture (a crop), are not on the Go path: a typed error, from the
 // header alone, that is neither invalid input nor retryable.
 func TestGoNotOnGoPath(t *testing.T) {
 	src := testimages.Painted(64, 48)
 	cases := map[string][]byte{
 		"heic":         referenceEncode(t, "heif-enc", src, ".heic", "-q", "60"),
-		"avif irot":    referenceEncode(t, "avifenc", src, ".avif", "-s", "10", "--irot", "1"),
-		"avif imir":    referenceEncode(t, "avifenc", src, ".avif", "-s", "10", "--imir", "0"),
-		"heic, header": heifFile("heic", 64, 48, false),
-		"irot, header": heifFile("avif", 64, 48, true),
+		"heic, header": heifFile("heic", 64, 48, ""),
+		"clap, header": heifFile("avif", 64, 48, "clap"),
 	}
 	p := New()
 	for name, data := range cases {
@@ -197,7 +196,7 @@ func TestGoNotOnGoPath(t *testing.T) {
 			t.Errorf("%s: Serves of a file: %v, want ErrNotOnGoPath", name, err)
 		}
 	}
-	for _, ok := range [][]byte{testimages.EncodePNG(t, src), heifFile("avif", 64, 48, false), []byte("not an image")} {
+	for _, ok := range [][]byte{testimages.EncodePNG(t, src), heifFile("avif", 64, 48, "irot"), []byte("not an image")} {
 		if err := p.Serves(&ferry.ResizeRequest{Image: ok}); err != nil {
 			t.Errorf("Serves(%.12q): %v, want nil", ok, err)
 		}
@@ -209,8 +208,8 @@ func TestGoNotOnGoPath(t *testing.T) {
 func TestGoRefusesAVIFBombsFromTheHeader(t *testing.T) {
 	p := New()
 	for name, data := range map[string][]byte{
-		"wide":  heifFile("avif", 1<<20, 16, false),
-		"large": heifFile("avif", 40000, 40000, false),
+		"wide":  heifFile("avif", 1<<20, 16, ""),
+		"large": heifFile("avif", 40000, 40000, ""),
 	} {
 		start := time.Now()
 		_, err := p.Resize(bg(t), ferry.ResizeRequest{Image: data, Width: 100})
@@ -221,11 +220,11 @@ func TestGoRefusesAVIFBombsFromTheHeader(t *testing.T) {
 			t.Errorf("%s: refused after %v, should be from the header alone", name, el)
 		}
 	}
-	good := heifFile("avif", 64, 48, false)
+	good := heifFile("avif", 64, 48, "")
 	for name, data := range map[string][]byte{
 		"no meta":        good[:24],
 		"meta cut short": good[:len(good)-30],
-		"no ispe":        heifFile("avif", 0, 0, false),
+		"no ispe":        heifFile("avif", 0, 0, ""),
 	} {
 		if _, err := p.Resize(bg(t), ferry.ResizeRequest{Image: data, Width: 100}); !errors.Is(err, ferry.ErrBadImage) {
 			t.Errorf("%s: %v, want bad_image", name, err)
@@ -265,9 +264,9 @@ func ftyp(major string, compat ...string) []byte {
 }
 
 // heifFile is the header of a HEIF file of brand whose primary item (1) declares w x h (no ispe
-// when w is 0), rotated when rotated is set, followed by an empty mdat: enough for the header
-// reader, nothing for a decoder.
-func heifFile(brand string, w, h uint32, rotated bool) []byte {
+// when w is 0), with an irot or clap property when extra names one, followed by an empty mdat:
+// enough for the header reader, nothing for a decoder.
+func heifFile(brand string, w, h uint32, extra string) []byte {
 	boxOf := func(typ string, parts ...[]byte) []byte {
 		n := 8
 		for _, p := range parts {
@@ -286,8 +285,12 @@ func heifFile(brand string, w, h uint32, rotated bool) []byte {
 		props = append(props, boxOf("ispe", full, binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, w), h))...)
 		assoc = append(assoc, 0x80|1)
 	}
-	if rotated {
+	switch extra {
+	case "irot":
 		props = append(props, boxOf("irot", []byte{1})...)
+		assoc = append(assoc, 0x80|byte(len(assoc)+1))
+	case "clap":
+		props = append(props, boxOf("clap", make([]byte, 32))...)
 		assoc = append(assoc, 0x80|byte(len(assoc)+1))
 	}
 	ipma := append([]byte{0, 0, 0, 0, 0, 0, 0, 1, 0, 1, byte(len(assoc))}, assoc...)
@@ -422,4 +425,60 @@ func gridFile(n, w, h int) []byte {
 		at += 2 + 2 + 2 + 4 + 4
 	}
 	return out
+}
+
+// irot and imir are applied as libheif applies them (heif-convert's PNG is the reference): every
+// rotation, each mirror, and a rotation then a mirror, whatever NoAutoOrient says.
+func TestGoAppliesAVIFRotationAndMirror(t *testing.T) {
+	src := testimages.Painted(48, 30) // asymmetric: a bright block near the top-left corner
+	p := New()
+	for _, args := range [][]string{
+		{}, {"--irot", "1"}, {"--irot", "2"}, {"--irot", "3"}, {"--imir", "0"}, {"--imir", "1"},
+		{"--irot", "1", "--imir", "0"}, {"--irot", "3", "--imir", "1"},
+	} {
+		name := strings.Join(args, " ")
+		avifFile := referenceEncode(t, "avifenc", src, ".avif", append([]string{"-s", "8", "--min", "0", "--max", "8"}, args...)...)
+		want := referenceDecode(t, "heif-convert", avifFile)
+		wb := want.Bounds()
+		for _, noAuto := range []bool{false, true} {
+			res, err := p.Resize(bg(t), ferry.ResizeRequest{Image: avifFile, Width: wb.Dx(), Height: wb.Dy(),
+				Mode: ferry.ModeExact, Format: ferry.FormatPNG, NoAutoOrient: noAuto})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if res.SourceWidth != wb.Dx() || res.SourceHeight != wb.Dy() {
+				t.Errorf("%s: source %dx%d, heif-convert %v", name, res.SourceWidth, res.SourceHeight, wb.Size())
+			}
+			db := imgdiff.PSNR(want, decodeOutput(t, res.Image))
+			t.Logf("%s: %v %.1f dB", name, wb.Size(), db)
+			if db < 30 {
+				t.Errorf("%s (NoAutoOrient %v): %.1f dB from heif-convert's picture, want >= 30", name, noAuto, db)
+			}
+		}
+	}
+}
+
+// referenceDecode runs a reference decoder (heif-convert applies irot and imir) to PNG.
+func referenceDecode(t *testing.T, tool string, data []byte) image.Image {
+	t.Helper()
+	path, err := exec.LookPath(tool)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not on PATH (scripts/setup.sh installs it)", tool)
+		}
+		t.Skipf("%s is not on PATH: install it (scripts/setup.sh) to run this test", tool)
+	}
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.avif"), filepath.Join(dir, "out.png")
+	if err := os.WriteFile(in, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(path, in, out).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", tool, err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decodeOutput(t, b)
 }

@@ -176,8 +176,8 @@ func headerSize(b []byte, f ferry.Format) (int, int, error) {
 		if herr != nil {
 			return 0, 0, herr
 		}
-		if h.transformed {
-			return 0, 0, notOnGoPath(f, "the primary image is rotated or mirrored (irot/imir)")
+		if h.cropped {
+			return 0, 0, notOnGoPath(f, "the primary image has a clean aperture (clap), a crop the Go path does not apply")
 		}
 		cfg.Width, cfg.Height = h.width, h.height
 	default: // ferry.FormatHEIC

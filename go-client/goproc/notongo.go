@@ -9,8 +9,7 @@ import (
 
 // ErrNotOnGoPath: the Go path does not serve this input, though the daemon may: a HEIC image (no
 // pure-Go HEVC decoder that this module may embed; see the package documentation) or an AVIF
-// image whose primary item is rotated or mirrored (irot, imir), which the Go path's AVIF decoder
-// would not apply. Nothing was decoded. It is neither invalid input nor busy: retrying on the Go
+// image whose primary item has a clean aperture (clap), a crop the Go path does not apply. Nothing was decoded. It is neither invalid input nor busy: retrying on the Go
 // path cannot help. The router treats it like WithoutFallback for that input: no Go attempt, the
 // daemon's answer is the caller's.
 var ErrNotOnGoPath = errors.New("ferry goproc: not served on the Go path")
@@ -40,8 +39,8 @@ func (p *Processor) Serves(req *ferry.ResizeRequest) error {
 		return notOnGoPath(f, "no HEVC decoder on the Go path")
 	case ferry.FormatAVIF:
 		h, err := readHEIFHeader(head, f)
-		if err == nil && h.transformed {
-			return notOnGoPath(f, "the primary image is rotated or mirrored (irot/imir)")
+		if err == nil && h.cropped {
+			return notOnGoPath(f, "the primary image has a clean aperture (clap), a crop the Go path does not apply")
 		}
 	}
 	return nil

@@ -113,7 +113,13 @@ func (p *Processor) readHeader(img []byte, autoOrient bool) (header, error) {
 		}
 	}
 	h.meta = readMeta(img, h.format)
-	if autoOrient {
+	switch {
+	case h.format == ferry.FormatAVIF:
+		// irot and imir are part of the image, applied whatever the request says, as libheif
+		// (the daemon's reader) applies them; an AVIF's EXIF orientation is not read.
+		hh, _ := readHEIFHeader(img, h.format) // parsed once already by headerSize
+		h.orientation = hh.orientation()
+	case autoOrient:
 		h.orientation = h.meta.orientation()
 	}
 	h.uprightW, h.uprightH = uprightSize(h.orientation, h.storedW, h.storedH)

@@ -78,7 +78,7 @@
 //     26 to 55 dB PSNR apart on the sample photos.
 //   - PNG of a grayscale input with transparency: RGBA in Go, gray+alpha in the daemon.
 //
-// Inputs the Go path does not read (HEIC; AVIF whose primary image is rotated or mirrored) are
+// Inputs the Go path does not read (HEIC; AVIF cropped by a clean aperture) are
 // never sent to it while the daemon can take them: goproc.Processor.Serves tells them from their
 // header (any Go Processor with a Serves method can), and the Router treats them as
 // WithoutFallback treats a format: the daemon's answer or error is the caller's, wrapped in
