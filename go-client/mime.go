@@ -15,6 +15,10 @@ func (f Format) MIMEType() string {
 		return "image/webp"
 	case FormatGIF:
 		return "image/gif"
+	case FormatAVIF:
+		return "image/avif"
+	case FormatHEIC:
+		return "image/heic"
 	}
 	return ""
 }

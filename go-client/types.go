@@ -55,6 +55,10 @@ const (
 	FormatPNG  Format = "png"
 	FormatWebP Format = "webp"
 	FormatGIF  Format = "gif"
+	// FormatAVIF is AV1 in HEIF (wire "avif"), read and written.
+	FormatAVIF Format = "avif"
+	// FormatHEIC is HEVC in HEIF (wire "heic"), read, never written.
+	FormatHEIC Format = "heic"
 )
 
 // Algorithm is a checksum algorithm.

@@ -1,6 +1,7 @@
 package goproc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -98,4 +99,57 @@ func TestGoAbandonedJobHoldsItsSlotUntilItStops(t *testing.T) {
 	if _, err := p.Checksum(bg(t), ferry.ChecksumRequest{Data: []byte("x"), Algorithms: []ferry.Algorithm{ferry.CRC32C}}); err != nil {
 		t.Fatalf("after the slot was freed: %v", err)
 	}
+}
+
+// The WebAssembly codecs run one module instance per call: calls in parallel give the same bytes
+// as one call alone, and never more run than the job slots.
+func TestGoWASMCodecsInParallelWithinTheSlots(t *testing.T) {
+	p := New(WithConcurrency(3), WithQueueWait(time.Minute))
+	img := testimages.EncodePNG(t, testimages.Painted(600, 400))
+	want := map[ferry.Format][]byte{}
+	for _, f := range []ferry.Format{ferry.FormatWebP, ferry.FormatAVIF} {
+		res, err := p.Resize(bg(t), ferry.ResizeRequest{Image: img, Width: 200, Format: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[f] = res.Image
+	}
+	var peak atomic.Int64
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if n := int64(p.Running()); n > peak.Load() {
+				peak.Store(n)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := range 12 {
+		f := []ferry.Format{ferry.FormatWebP, ferry.FormatAVIF}[i%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := p.Resize(bg(t), ferry.ResizeRequest{Image: img, Width: 200, Format: f})
+			if err != nil {
+				t.Errorf("%s: %v", f, err)
+				return
+			}
+			if !bytes.Equal(res.Image, want[f]) {
+				t.Errorf("%s: %d bytes in parallel, %d alone: not the same output", f, len(res.Image), len(want[f]))
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-sampled
+	if peak.Load() > 3 {
+		t.Errorf("%d jobs ran at once with 3 slots", peak.Load())
+	}
+	t.Logf("12 WebP and AVIF encodes, 3 slots: peak running %d, outputs identical to one call alone", peak.Load())
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 	"testing"
 
 	ferry "github.com/ferryd/ferry/go-client"
@@ -20,8 +21,7 @@ import (
 // compositing any alpha over white), their PSNR must be at least the threshold of the filter.
 //
 // The thresholds are set below what was measured (see the t.Logf lines) with a margin for
-// encoder differences: libjpeg-turbo vs image/jpeg, lossy libwebp vs lossless nativewebp, and
-// the half-pixel rounding of fill crops. Nearest-neighbour picks can land one source pixel apart
+// encoder differences: libjpeg-turbo vs image/jpeg, and the half-pixel rounding of fill crops. Nearest-neighbour picks can land one source pixel apart
 // where the two implementations round a sample position differently, hence its lower bar.
 var minPSNR = map[ferry.Filter]float64{
 	ferry.FilterLanczos3:   30,
@@ -30,10 +30,10 @@ var minPSNR = map[ferry.Filter]float64{
 	ferry.FilterNearest:    22,
 }
 
-// minWebPPSNR caps the bar for WebP output: the daemon writes lossy WebP (libwebp, always 4:2:0
-// chroma), the Go path lossless, so on a 100x50 thumbnail the encoders alone differ by about 26
-// to 33 dB while the same request as PNG agrees at 44 dB and up.
-const minWebPPSNR = 24
+// minWebPPSNR caps the bar for WebP (and AVIF) output: both paths write lossy WebP with libwebp
+// at the same quality (38.4 dB apart at the lowest; 26 to 33 dB when the Go path wrote lossless
+// WebP), while the same request as PNG agrees at 44 dB and up.
+const minWebPPSNR = 34
 
 // carriesICC reports whether an input embeds an ICC profile. The daemon converts such pixels to
 // sRGB with Little CMS and the Go path does not (see the package documentation), so the differential runs them
@@ -44,7 +44,7 @@ func carriesICC(data []byte) bool {
 
 // psnrBar is the PSNR a request's two outputs must reach.
 func psnrBar(f ferry.Filter, format ferry.Format) float64 {
-	if format == ferry.FormatWebP {
+	if format == ferry.FormatWebP || format == ferry.FormatAVIF {
 		return min(minPSNR[f], minWebPPSNR)
 	}
 	return minPSNR[f]
@@ -65,10 +65,29 @@ func TestDifferentialResize(t *testing.T) {
 	_, rust := testclient.Start(t)
 	goPath := New()
 	inputs := append(testimages.Photos(t), testimages.Generated(t)...)
+	cases := diffCases
+	info := rust.ServerInfo()
+	// AVIF where the daemon reads and writes it: an input the Go path's encoder made, and an
+	// output in every case's place where WebP stands.
+	if slices.Contains(info.InputFormats, ferry.FormatAVIF) {
+		var b bytes.Buffer
+		if err := encodeAVIF(&b, testimages.Painted(160, 100), 90); err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, testimages.Fixture{Name: "painted.avif", Data: b.Bytes()})
+	} else {
+		t.Logf("the daemon does not read AVIF (input_formats %v): no AVIF input compared", info.InputFormats)
+	}
+	if slices.Contains(info.OutputFormats, ferry.FormatAVIF) {
+		cases = append(slices.Clone(cases), ferry.ResizeRequest{Width: 100, Height: 50, Mode: ferry.ModeExact,
+			Filter: ferry.FilterBilinear, Format: ferry.FormatAVIF, Quality: 90})
+	} else {
+		t.Logf("the daemon does not write AVIF (output_formats %v): no AVIF output compared", info.OutputFormats)
+	}
 	worst := map[ferry.Filter]float64{}
 	worstWebP := math.Inf(1)
 	for _, in := range inputs {
-		for i, c := range diffCases {
+		for i, c := range cases {
 			c.Image = in.Data
 			c.KeepICC = carriesICC(in.Data)
 			name := fmt.Sprintf("%s/case%d", in.Name, i)
@@ -99,7 +118,7 @@ func TestDifferentialResize(t *testing.T) {
 			if testing.Verbose() {
 				t.Logf("DBG %s %s %s %.1f", name, f, c.Format, db)
 			}
-			if c.Format == ferry.FormatWebP {
+			if c.Format == ferry.FormatWebP || c.Format == ferry.FormatAVIF {
 				// judged against its own bar (minWebPPSNR); kept apart so the log shows the filters
 				worstWebP = min(worstWebP, db)
 			} else if w, ok := worst[f]; !ok || db < w {
@@ -110,8 +129,8 @@ func TestDifferentialResize(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d inputs x %d requests; lowest PSNR per filter: %v; WebP output %.1f dB (min %d)",
-		len(inputs), len(diffCases), fmtPSNR(worst), worstWebP, minWebPPSNR)
+	t.Logf("%d inputs x %d requests; lowest PSNR per filter: %v; WebP and AVIF output %.1f dB (min %d)",
+		len(inputs), len(cases), fmtPSNR(worst), worstWebP, minWebPPSNR)
 }
 
 func fmtPSNR(m map[ferry.Filter]float64) string {
@@ -169,6 +188,11 @@ func TestDifferentialRefusals(t *testing.T) {
 	} {
 		r.Image = photo
 		cases = append(cases, refusal{"argument " + name, r, ferry.CodeInvalidArgument})
+	}
+	if slices.Contains(rust.ServerInfo().OutputFormats, ferry.FormatAVIF) {
+		cases = append(cases, refusal{"argument avif too wide",
+			ferry.ResizeRequest{Image: photo, Width: 20000, Height: 20, Mode: ferry.ModeExact, Format: ferry.FormatAVIF},
+			ferry.CodeInvalidArgument})
 	}
 	for _, c := range cases {
 		_, rerr := rust.Resize(bg(t), c.req)

@@ -10,13 +10,11 @@ import (
 	"image/png"
 
 	ferry "github.com/ferryd/ferry/go-client"
-
-	"github.com/HugoSmits86/nativewebp"
 )
 
 // encodeOutput encodes the finished, upright, premultiplied picture. gray says the source was
 // grayscale (JPEG and PNG then stay grayscale, as the daemon's do). extras are written where
-// the format allows: JPEG and PNG here; WebP output carries none.
+// the format allows: JPEG and PNG here; WebP and AVIF output carry none.
 func encodeOutput(img *image.RGBA, f ferry.Format, quality int, gray bool, extras imageMeta) ([]byte, error) {
 	var buf bytes.Buffer
 	switch f {
@@ -46,8 +44,13 @@ func encodeOutput(img *image.RGBA, f ferry.Format, quality int, gray bool, extra
 			return nil, refuse(ferry.CodeInternal, "png encode: %v", err)
 		}
 		return withPNGExtras(buf.Bytes(), extras), nil
+	case ferry.FormatAVIF:
+		if err := encodeAVIF(&buf, img, quality); err != nil {
+			return nil, refuse(ferry.CodeInternal, "avif encode: %v", err)
+		}
+		return buf.Bytes(), nil
 	default: // ferry.FormatWebP
-		if err := nativewebp.Encode(&buf, unpremultiply(img), nil); err != nil {
+		if err := encodeWebP(&buf, img, quality); err != nil {
 			return nil, refuse(ferry.CodeInternal, "webp encode: %v", err)
 		}
 		return buf.Bytes(), nil

@@ -1,6 +1,7 @@
 package goproc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -21,18 +22,27 @@ import (
 // with a code a bad input earns (bad_image, image_too_large, invalid_argument): never a panic
 // and never internal, which is what a caught panic in a decoder, scaler or encoder becomes. The
 // seeds are the sample photos of tests/data/photos and the painted, corrupt and oversize inputs
-// the other tests use. A crash is saved under testdata/fuzz/FuzzResize/ and replays as a test.
+// the other tests use, and AVIF and HEIC files and headers. A crash is saved under testdata/fuzz/FuzzResize/ and replays as a test.
 func FuzzResize(f *testing.F) {
 	seeds := append(testimages.Photos(f), testimages.Generated(f)...)
 	seeds = append(seeds, testimages.Corrupt(f)...)
 	seeds = append(seeds, testimages.Bombs()...)
+	var avifSeed bytes.Buffer
+	if err := encodeAVIF(&avifSeed, testimages.Painted(48, 32), 60); err != nil {
+		f.Fatal(err)
+	}
+	seeds = append(seeds, testimages.Fixture{Name: "painted.avif", Data: avifSeed.Bytes()},
+		testimages.Fixture{Name: "header.avif", Data: heifFile("avif", 64, 48, "")},
+		testimages.Fixture{Name: "rotated.avif", Data: heifFile("avif", 64, 48, "irot")},
+		testimages.Fixture{Name: "cropped.avif", Data: heifFile("avif", 64, 48, "clap")},
+		testimages.Fixture{Name: "header.heic", Data: heifFile("heic", 64, 48, "")})
 	for i, s := range seeds {
 		f.Add(s.Data, uint16(40+i*7), uint16(30+i*5), uint8(i), uint8(i/3))
 	}
 	// Small limits keep each run fast; the checks are the same at any size.
 	p := New(WithLimits(Limits{MaxPixels: 4_000_000, MaxDimension: 4096}), WithConcurrency(1))
 	modes := []ferry.Mode{ferry.ModeFit, ferry.ModeFill, ferry.ModeExact, "bogus"}
-	formats := []ferry.Format{ferry.FormatJPEG, ferry.FormatPNG, ferry.FormatWebP, ""}
+	formats := []ferry.Format{ferry.FormatJPEG, ferry.FormatPNG, ferry.FormatWebP, ferry.FormatAVIF, ""}
 	filters := []ferry.Filter{ferry.FilterLanczos3, ferry.FilterNearest, ferry.FilterBilinear, ferry.FilterCatmullRom}
 	// Run every mode, filter and format once first: code that runs only once per process (tables
 	// built on first use) would otherwise look like new coverage to the first input that reaches
@@ -51,7 +61,7 @@ func FuzzResize(f *testing.F) {
 			Width:        int(w % 600),
 			Height:       int(h % 600),
 			Mode:         modes[mode%4],
-			Format:       formats[format%4],
+			Format:       formats[format%5],
 			Filter:       filters[(mode/4)%4],
 			Anchor:       ferry.AnchorTopRight,
 			NoAutoOrient: format&0x10 != 0,
@@ -61,6 +71,9 @@ func FuzzResize(f *testing.F) {
 		// A context without a deadline runs the job on this goroutine: no scheduling noise in the
 		// coverage the fuzzer steers by.
 		res, err := p.Resize(context.Background(), req)
+		if errors.Is(err, ErrNotOnGoPath) {
+			return // HEIC, or AVIF with irot/imir: told from the header, as it should be
+		}
 		if err != nil {
 			var se *ferry.ServerError
 			if !errors.As(err, &se) {

@@ -18,6 +18,9 @@ const (
 	maxSideJPEG = 65535
 	maxSideWebP = 16383
 	maxSidePNG  = 1<<31 - 1
+	// The daemon's AVIF limit (libheif 1.15's security limit on one picture); AV1 and the Go
+	// path's libavif would store up to 65536, but both paths refuse the same outputs.
+	maxSideAVIF = 16384
 )
 
 // resizeParams is a ferry.ResizeRequest with every default applied and every word checked.
@@ -70,7 +73,7 @@ func (p *Processor) validateResize(req *ferry.ResizeRequest) (resizeParams, erro
 		return rp, refuse(ferry.CodeInvalidArgument, "unknown filter %q", rp.filter)
 	}
 	switch rp.format {
-	case ferry.FormatJPEG, ferry.FormatPNG, ferry.FormatWebP:
+	case ferry.FormatJPEG, ferry.FormatPNG, ferry.FormatWebP, ferry.FormatAVIF:
 	default:
 		return rp, refuse(ferry.CodeInvalidArgument, "unknown output format %q", rp.format)
 	}
@@ -117,6 +120,8 @@ func maxOutputSide(f ferry.Format) int {
 		return maxSideJPEG
 	case ferry.FormatWebP:
 		return maxSideWebP
+	case ferry.FormatAVIF:
+		return maxSideAVIF
 	}
 	return maxSidePNG
 }
@@ -134,7 +139,10 @@ func sniffFormat(b []byte) (ferry.Format, error) {
 	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
 		return ferry.FormatWebP, nil
 	}
-	return "", refuse(ferry.CodeBadImage, "not a JPEG, PNG, WebP or GIF image")
+	if f := sniffHEIF(b); f != "" {
+		return f, nil
+	}
+	return "", refuse(ferry.CodeBadImage, "not a JPEG, PNG, WebP, GIF, AVIF or HEIC image")
 }
 
 // headerSize reads the stored size (before EXIF orientation) from the image header alone, with
@@ -163,6 +171,17 @@ func headerSize(b []byte, f ferry.Format) (int, int, error) {
 		cfg, err = gif.DecodeConfig(r)
 	case ferry.FormatWebP:
 		cfg, err = webp.DecodeConfig(r)
+	case ferry.FormatAVIF:
+		h, herr := readHEIFHeader(b, f)
+		if herr != nil {
+			return 0, 0, herr
+		}
+		if h.cropped {
+			return 0, 0, notOnGoPath(f, "the primary image has a clean aperture (clap), a crop the Go path does not apply")
+		}
+		cfg.Width, cfg.Height = h.width, h.height
+	default: // ferry.FormatHEIC
+		return 0, 0, notOnGoPath(f, "no HEVC decoder on the Go path")
 	}
 	if err != nil {
 		return 0, 0, refuse(ferry.CodeBadImage, "%s header: %v", f, err)

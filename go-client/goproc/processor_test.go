@@ -223,6 +223,8 @@ func decodeOutput(t testing.TB, b []byte) image.Image {
 		img, err = png.Decode(bytes.NewReader(b))
 	case ferry.FormatWebP:
 		img, err = webp.Decode(bytes.NewReader(b))
+	case ferry.FormatAVIF:
+		img, err = decodeAVIF(b)
 	default:
 		t.Fatalf("unexpected output format %s", f)
 	}
@@ -338,7 +340,7 @@ func TestGoRefusesBadArguments(t *testing.T) {
 func TestGoOutputsEveryFormatAndMode(t *testing.T) {
 	p := New()
 	for _, in := range testimages.Generated(t) {
-		for _, f := range []ferry.Format{ferry.FormatJPEG, ferry.FormatPNG, ferry.FormatWebP} {
+		for _, f := range []ferry.Format{ferry.FormatJPEG, ferry.FormatPNG, ferry.FormatWebP, ferry.FormatAVIF} {
 			for _, c := range []struct {
 				mode   ferry.Mode
 				w, h   int

@@ -106,8 +106,20 @@ func (p *Processor) readHeader(img []byte, autoOrient bool) (header, error) {
 	if err := p.checkInputSize(h.storedW, h.storedH); err != nil {
 		return h, err
 	}
+	if h.format == ferry.FormatAVIF {
+		// The frames the decoder would decode, which need not be what ispe declares.
+		if err := p.checkAV1Frames(img); err != nil {
+			return h, err
+		}
+	}
 	h.meta = readMeta(img, h.format)
-	if autoOrient {
+	switch {
+	case h.format == ferry.FormatAVIF:
+		// irot and imir are part of the image, applied whatever the request says, as libheif
+		// (the daemon's reader) applies them; an AVIF's EXIF orientation is not read.
+		hh, _ := readHEIFHeader(img, h.format) // parsed once already by headerSize
+		h.orientation = hh.orientation()
+	case autoOrient:
 		h.orientation = h.meta.orientation()
 	}
 	h.uprightW, h.uprightH = uprightSize(h.orientation, h.storedW, h.storedH)
@@ -212,6 +224,8 @@ func decodeImage(b []byte, f ferry.Format, w, h int) (img image.Image, err error
 		img, err = png.Decode(r)
 	case ferry.FormatWebP:
 		img, err = webp.Decode(r)
+	case ferry.FormatAVIF:
+		img, err = decodeAVIF(b)
 	case ferry.FormatGIF:
 		img, err = gif.Decode(r)
 		if err == nil && img.Bounds() != image.Rect(0, 0, w, h) {

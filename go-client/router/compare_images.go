@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"math"
 
+	"github.com/gen2brain/avif"
 	"golang.org/x/image/webp"
 )
 
@@ -17,8 +18,8 @@ import (
 // it builds only the decoders the Go path already needs (the dependency count of package router
 // is watched: see the package documentation, "Metrics").
 
-// decodeImage decodes an output of either path: JPEG, PNG or WebP, told apart by their magic
-// bytes.
+// decodeImage decodes an output of either path: JPEG, PNG, WebP or AVIF (the only HEIF either
+// writes), told apart by their magic bytes.
 func decodeImage(b []byte) (image.Image, error) {
 	switch {
 	case bytes.HasPrefix(b, []byte{0xFF, 0xD8, 0xFF}):
@@ -27,8 +28,10 @@ func decodeImage(b []byte) (image.Image, error) {
 		return png.Decode(bytes.NewReader(b))
 	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
 		return webp.Decode(bytes.NewReader(b))
+	case len(b) >= 12 && string(b[4:8]) == "ftyp":
+		return avif.Decode(bytes.NewReader(b))
 	}
-	return nil, errors.New("not a JPEG, PNG or WebP image")
+	return nil, errors.New("not a JPEG, PNG, WebP or AVIF image")
 }
 
 // psnr compares two pictures of the same size on their RGB samples, each composited over white

@@ -63,8 +63,11 @@
 // a deadline has its daemon attempt capped at DefaultRustTimeout (WithRustTimeout).
 //
 // The Go path's output is not the daemon's byte for byte. What a fallback changes:
-//   - WebP: lossless in Go (VP8L) against lossy VP8 in the daemon; Quality is ignored and the
-//     file is several times larger (about 11x on photos). No metadata in Go's WebP output.
+//   - WebP and AVIF: the same libraries (libwebp; libavif with libaom) at the same Quality, run
+//     as WebAssembly: on the sample photos Go's WebP is 0.88x to 1.00x the daemon's size, 38.8
+//     to 44.1 dB from it (its lossless WebP used to be 7.3x to 13.5x). No metadata in Go's WebP
+//     and AVIF output. The first WebP or AVIF job of a process compiles the codec (0.8 to 2.3 s
+//     on a loaded 2-core machine): call goproc.Warm at start-up so no fallback pays it.
 //   - Colour: Go does not apply embedded ICC profiles (pixels are taken as sRGB; the daemon
 //     converts to sRGB with Little CMS), so wide-gamut photos come out duller; CMYK JPEGs use a
 //     naive conversion.
@@ -74,6 +77,14 @@
 //     source pixels in Go (at most half a pixel of shift). The shadow tests measure the paths at
 //     26 to 55 dB PSNR apart on the sample photos.
 //   - PNG of a grayscale input with transparency: RGBA in Go, gray+alpha in the daemon.
+//
+// Inputs the Go path does not read (HEIC; AVIF cropped by a clean aperture) are
+// never sent to it while the daemon can take them: goproc.Processor.Serves tells them from their
+// header (any Go Processor with a Serves method can), and the Router treats them as
+// WithoutFallback treats a format: the daemon's answer or error is the caller's, wrapped in
+// ErrFallbackRefused and matching goproc.ErrNotOnGoPath; with the breaker open the refusal is
+// held for its retry hint; the Go share of percentage and auto routing sends them to the daemon.
+// Only the kill switch sends them to Go, which answers goproc.ErrNotOnGoPath.
 //
 // When that matters, WithoutFallback(format) refuses the fallback for resizes to format (the
 // caller gets the daemon's error, wrapped in ErrFallbackRefused), and WithFallbackFormat(from, to)
@@ -181,8 +192,10 @@
 // breaker transitions, probes, policy changes, throttle refusals and shadow comparisons. By
 // default it observes nothing. Package routerprom holds the Prometheus collector (the metrics
 // ferry_router_*), in a package of its own so that importing router costs what routing needs:
-// `go list -deps ./router` counts 149 packages (279 with Prometheus inside), of which 148 are
-// the Go path's (package goproc) alone. For the same reason Logger is an interface (a
+// `go list -deps ./router` counts 198 packages (317 with Prometheus inside), of which 197 are
+// the Go path's (package goproc) alone, 49 of those its WebAssembly codecs' (the wazero runtime,
+// purego, the codec packages: the price of a fallback whose WebP and AVIF match the daemon's;
+// 149 before them). For the same reason Logger is an interface (a
 // *slog.Logger is one), the default cost table is a string constant rather than go:embed, and
 // the shadow comparison decodes with the image packages the Go path already builds.
 package router

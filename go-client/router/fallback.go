@@ -19,7 +19,7 @@ type fallbackRule struct {
 
 // WithoutFallback keeps resizes asked in any of formats off the Go path when the daemon cannot
 // serve them: the caller gets the daemon's error, wrapped in ErrFallbackRefused, instead of the Go
-// path's different output (for WebP: lossless and several times larger). It applies to
+// path's different output (see the package documentation). It applies to
 // fallbacks only: a policy that routes to Go (RouteGo, the Go share of RoutePercentage and
 // RouteAuto) is the operator's choice and is followed, since a kill switch that turned requests
 // into errors would be an outage switch (give WithFallbackFormat for the format too, to keep
@@ -35,7 +35,8 @@ func WithoutFallback(formats ...ferry.Format) Option {
 
 // WithFallbackFormat makes the Go path write format instead when it serves a resize asked in
 // format requested: for example WithFallbackFormat(ferry.FormatWebP, ferry.FormatJPEG) trades the
-// Go path's lossless WebP for a JPEG of similar size to the daemon's lossy WebP. It applies
+// Go path's WebP (libwebp run as WebAssembly: the daemon's sizes, at several times image/jpeg's
+// CPU per thumbnail) for a JPEG. It applies
 // whenever the Go path serves a request meant for the daemon or sent to Go by policy: a
 // fallback, the kill switch (RouteGo), the Go share of RoutePercentage and RouteAuto; not shadow
 // mode, which compares like with like. The result's Format says what was written. With several
@@ -261,22 +262,17 @@ func tryRust[T any](r *Router, ctx context.Context, o *routedOp[T], reason ferry
 func fallback[T any](r *Router, ctx context.Context, o *routedOp[T], reason ferry.Reason, why string, rustErr error) (T, ferry.Served, error) {
 	var zero T
 	run, converted, refused := goPlan(r, o)
-	if refused != "" {
-		r.obs.Fallback(o.op, why, actionRefused)
-		asked := ferry.Served{Path: ferry.PathRust, Reason: reason}
-		if rustErr == nil {
-			// Nothing was called: hold the refusal until the breaker next tests the daemon (or
-			// the caller's deadline), so a caller that retries at once cannot spin.
-			hint := jitter(max(r.breaker.retryIn(), DefaultRetryAfter))
-			cause := fmt.Errorf("circuit breaker open, daemon not called: %w", ferry.ErrUnavailable)
-			return zero, asked, refuse(ctx, asked, fmt.Errorf("%w (%s output): %w", ErrFallbackRefused, refused, cause), hint)
+	var refusal error // why the Go path may not serve o, when it may not
+	switch {
+	case refused != "":
+		refusal = fmt.Errorf("%w (%s output)", ErrFallbackRefused, refused)
+	case o.notOnGo != nil:
+		if err := o.notOnGo(r.goPath); err != nil {
+			refusal = fmt.Errorf("%w: %w", ErrFallbackRefused, err)
 		}
-		err := fmt.Errorf("%w (%s output): %w", ErrFallbackRefused, refused, rustErr)
-		if errors.Is(rustErr, ErrThrottled) && !errors.Is(rustErr, ferry.ErrThrottled) {
-			// The Router's own refusal, not yet held (the client holds its own).
-			return zero, asked, refuse(ctx, asked, err, jitter(DefaultRetryAfter))
-		}
-		return zero, asked, &Error{Served: asked, Err: err, retryAfter: RetryAfter(rustErr)}
+	}
+	if refusal != nil {
+		return refuseFallback[T](r, ctx, o, reason, why, refusal, rustErr)
 	}
 	action := actionGo
 	if converted {
@@ -285,10 +281,40 @@ func fallback[T any](r *Router, ctx context.Context, o *routedOp[T], reason ferr
 	r.obs.Fallback(o.op, why, action)
 	served := ferry.Served{Path: ferry.PathGo, Reason: reason}
 	res, err := attempt(r, ctx, &routedOp[T]{op: o.op, run: run}, ferry.PathGo, r.goPath)
-	if errors.Is(err, goproc.ErrSaturated) {
+	switch {
+	case errors.Is(err, goproc.ErrSaturated):
 		return res, served, &Error{Served: served, Err: overloaded(err), retryAfter: jitter(DefaultRetryAfter)}
+	case errors.Is(err, goproc.ErrNotOnGoPath) && rustErr != nil:
+		// The input's header was past what notOnGo reads (a file's meta box beyond its first
+		// 64 KiB): the Go path found out itself, from the header, and the daemon's error stands.
+		return zero, ferry.Served{Path: ferry.PathRust, Reason: reason},
+			&Error{Served: ferry.Served{Path: ferry.PathRust, Reason: reason},
+				Err: fmt.Errorf("%w: %w: %w", ErrFallbackRefused, err, rustErr), retryAfter: RetryAfter(rustErr)}
 	}
 	return res, served, err
+}
+
+// refuseFallback returns the caller the daemon's error (rustErr) wrapped in refusal, since the
+// Go path may not serve o: WithoutFallback for its output format, or goproc.ErrNotOnGoPath for
+// its input. With no daemon error (the breaker kept the daemon from being called), the refusal
+// is held until the breaker next tests the daemon, so that a caller retrying at once cannot spin.
+func refuseFallback[T any](r *Router, ctx context.Context, o *routedOp[T], reason ferry.Reason, why string, refusal, rustErr error) (T, ferry.Served, error) {
+	var zero T
+	r.obs.Fallback(o.op, why, actionRefused)
+	asked := ferry.Served{Path: ferry.PathRust, Reason: reason}
+	if rustErr == nil {
+		// Nothing was called: hold the refusal until the breaker next tests the daemon (or
+		// the caller's deadline), so a caller that retries at once cannot spin.
+		hint := jitter(max(r.breaker.retryIn(), DefaultRetryAfter))
+		cause := fmt.Errorf("circuit breaker open, daemon not called: %w", ferry.ErrUnavailable)
+		return zero, asked, refuse(ctx, asked, fmt.Errorf("%w: %w", refusal, cause), hint)
+	}
+	err := fmt.Errorf("%w: %w", refusal, rustErr)
+	if errors.Is(rustErr, ErrThrottled) && !errors.Is(rustErr, ferry.ErrThrottled) {
+		// The Router's own refusal, not yet held (the client holds its own).
+		return zero, asked, refuse(ctx, asked, err, jitter(DefaultRetryAfter))
+	}
+	return zero, asked, &Error{Served: asked, Err: err, retryAfter: RetryAfter(rustErr)}
 }
 
 // onGo serves a request that policy sent to Go, with its formats converted by WithFallbackFormat

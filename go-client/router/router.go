@@ -337,6 +337,12 @@ func (r *Router) Resize(ctx context.Context, req ferry.ResizeRequest) (*ferry.Re
 			return &own
 		},
 		compare: r.compareResize,
+		notOnGo: func(goPath ferry.Processor) error {
+			if s, ok := goPath.(goServer); ok {
+				return s.Serves(&req)
+			}
+			return nil
+		},
 		formats: func() []ferry.Format { return resizeFormats(&req) },
 		withFormats: func(instead map[ferry.Format]ferry.Format) func(context.Context, ferry.Processor) (*ferry.ResizeResult, error) {
 			own := withFormats(req, instead)
@@ -414,6 +420,16 @@ type routedOp[T any] struct {
 	// (WithFallbackFormat; formats not in the map stay).
 	formats     func() []ferry.Format
 	withFormats func(instead map[ferry.Format]ferry.Format) func(context.Context, ferry.Processor) (T, error)
+	// notOnGo, for ops whose input the Go path may not read (resize: HEIC), is the Go
+	// Processor's word on this request (goServer), nil when it serves it or cannot say.
+	notOnGo func(goPath ferry.Processor) error
+}
+
+// goServer is a Go Processor that can tell, from the input's header, a request it does not
+// serve (goproc.Processor.Serves, an error matching goproc.ErrNotOnGoPath): such a request is not
+// sent to Go when the daemon can take it, as if WithoutFallback named its format.
+type goServer interface {
+	Serves(req *ferry.ResizeRequest) error
 }
 
 // decision is where policy sends one request.
@@ -452,6 +468,10 @@ func route[T any](r *Router, ctx context.Context, o *routedOp[T]) (T, error) {
 	d := r.decide(o.key, o.toRust)
 	var res T
 	var err error
+	if d.path == ferry.PathGo && !d.shadow && d.reason != ReasonKillSwitch && o.notOnGo != nil && o.notOnGo(r.goPath) != nil {
+		// The Go share of percentage or auto routing, for an input only the daemon reads.
+		d.path = ferry.PathRust
+	}
 	served := ferry.Served{Path: d.path, Reason: d.reason}
 	if d.path == ferry.PathRust {
 		res, served, err = tryRust(r, ctx, o, d.reason)

@@ -12,10 +12,12 @@ import (
 	"image/png"
 	"math"
 
+	"github.com/gen2brain/avif"
 	"golang.org/x/image/webp"
 )
 
-// Decode decodes an output of either path: JPEG, PNG or WebP, told apart by their magic bytes.
+// Decode decodes an output of either path: JPEG, PNG, WebP or AVIF, told apart by their magic
+// bytes.
 func Decode(b []byte) (image.Image, error) {
 	switch {
 	case bytes.HasPrefix(b, []byte{0xFF, 0xD8, 0xFF}):
@@ -24,8 +26,10 @@ func Decode(b []byte) (image.Image, error) {
 		return png.Decode(bytes.NewReader(b))
 	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
 		return webp.Decode(bytes.NewReader(b))
+	case len(b) >= 12 && string(b[4:8]) == "ftyp":
+		return avif.Decode(bytes.NewReader(b))
 	}
-	return nil, errors.New("not a JPEG, PNG or WebP image")
+	return nil, errors.New("not a JPEG, PNG, WebP or AVIF image")
 }
 
 // PSNR compares two pictures of the same size on their RGB samples, each composited over
