@@ -2,7 +2,9 @@
 //! differential fuzz target (fuzz/fuzz_targets/jpeg_differential.rs). The rule it checks is
 //! SPEC.md 5.3's "exact or refused": wherever [`eighth_scale`] answers with pixels, libjpeg at
 //! the same scale, reading every scan, answers with the same pixels; any other outcome of the
-//! pair is a finding.
+//! pair is a finding. libjpeg's warnings (corrupt data it decodes past) are tolerated as
+//! libvips tolerates them by default: a damaged scan that the scale never reads changes
+//! nothing in its picture, and the own decoder, which skips such a scan, must agree.
 
 use super::super::super::{ImageFormat, JobControl};
 use super::super::{jpeg_markers, metadata::Metadata, sniff};
@@ -46,10 +48,10 @@ pub fn compare(input: &[u8], eighths: u32) -> Verdict {
         Ok(Some(raster)) => raster,
         Ok(None) | Err(_) => return Verdict::Declined,
     };
-    match jpeg::decode_every_scan(input, (width, height), eighths, adobe, &ctl) {
+    match jpeg::decode_every_scan_as_libjpeg_would(input, (width, height), eighths, adobe) {
         Err(e) => Verdict::OnlyOwnAccepts { libjpeg_error: e.to_string() },
-        Ok(reference) if reference.layout == own.layout && reference.data == own.data => Verdict::Same,
-        Ok(reference) => Verdict::Differ {
+        Ok((reference, _warning)) if reference.layout == own.layout && reference.data == own.data => Verdict::Same,
+        Ok((reference, _warning)) => Verdict::Differ {
             first_difference: own.data.iter().zip(&reference.data).position(|(a, b)| a != b).unwrap_or(0),
             own: (own.width, own.height),
             libjpeg: (reference.width, reference.height),

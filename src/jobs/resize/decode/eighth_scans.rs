@@ -116,9 +116,13 @@ pub fn decode(jpeg: &[u8], stream: &Stream, idct_sizes: &[usize], ctl: &JobContr
                 if scan.ss == 0 {
                     let tables = table_per_component(jpeg, scan, &dc_tables, 4)?;
                     decode_dc_scan(frame, &grid, scan, data, &tables, &mut planes, ctl)?;
-                } else if !planes[scan.components[0]].ac.is_empty() {
+                } else {
+                    // A scan this scale skips still needs its table: libjpeg refuses the whole
+                    // file when one names a table never defined, so its picture must go there.
                     let table = table_per_component(jpeg, scan, &ac_tables, 0)?[0].ok_or("AC Huffman table not defined")?;
-                    decode_ac_scan(frame, &grid, scan, data, table, &mut planes[scan.components[0]], ctl)?;
+                    if !planes[scan.components[0]].ac.is_empty() {
+                        decode_ac_scan(frame, &grid, scan, data, table, &mut planes[scan.components[0]], ctl)?;
+                    }
                 }
             }
             _ => {}

@@ -76,6 +76,19 @@ pub fn decode_every_scan_to_ycc(input: &[u8], (width, height): (u32, u32), eight
     decode_stream(input, input, (width, height), eighths, false, true, &JobControl::unbounded())
 }
 
+/// [`decode_every_scan`] with libjpeg's warnings (corrupt data it decodes past) tolerated, as
+/// libvips does by default: the picture libjpeg makes of the file, and its first warning. The
+/// differential fuzz target holds the own decoder to it.
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn decode_every_scan_as_libjpeg_would(
+    input: &[u8],
+    (width, height): (u32, u32),
+    eighths: u32,
+    adobe: bool,
+) -> Result<(Raster, Option<String>), JobError> {
+    decode_stream_with_warning(input, (width, height), eighths, adobe, false, &JobControl::unbounded())
+}
+
 /// Decodes `stream` (the input, or a pruned copy of it) at `eighths`/8; `input` is the
 /// original, which warnings are judged against.
 #[allow(clippy::too_many_arguments)]
@@ -88,6 +101,24 @@ fn decode_stream(
     keep_ycc: bool,
     ctl: &JobControl,
 ) -> Result<Raster, JobError> {
+    let (raster, warning) = decode_stream_with_warning(stream, (width, height), eighths, adobe, keep_ycc, ctl)?;
+    if let Some(warning) = warning {
+        if !is_harmless(&warning, input) {
+            return Err(JobError::BadImage(format!("jpeg: {warning}")));
+        }
+    }
+    Ok(raster)
+}
+
+/// Decodes `stream` at `eighths`/8, returning libjpeg's first warning with the picture.
+fn decode_stream_with_warning(
+    stream: &[u8],
+    (width, height): (u32, u32),
+    eighths: u32,
+    adobe: bool,
+    keep_ycc: bool,
+    ctl: &JobControl,
+) -> Result<(Raster, Option<String>), JobError> {
     let mut decompressor = Decompressor::new(ctl, MAX_SCANS)?;
     let started = decompressor.start(stream, eighths, keep_ycc).map_err(failed)?;
     if (started.image_width, started.image_height) != (width, height) {
@@ -112,12 +143,7 @@ fn decode_stream(
         decompressor.read_rows(band, stride).map_err(failed)?;
     }
     decompressor.finish().map_err(failed)?;
-    if let Some(warning) = decompressor.warning() {
-        if !is_harmless(&warning, input) {
-            return Err(JobError::BadImage(format!("jpeg: {warning}")));
-        }
-    }
-    Ok(Raster::new(started.width, started.height, layout, pixels))
+    Ok((Raster::new(started.width, started.height, layout, pixels), decompressor.warning()))
 }
 
 /// libjpeg warnings that leave a complete, correct picture behind. libjpeg decodes to the end

@@ -100,7 +100,12 @@ pub fn split(jpeg: &[u8]) -> Result<Stream, &'static str> {
             }
             0x00 | 0x01 | 0xD0..=0xD7 | SOI => return Err("standalone marker outside a scan"),
             DNL | DHP | EXP => return Err("DNL or hierarchical marker"),
-            _ => {}
+            // What libjpeg reads besides frames and scans: DHT, DAC, DQT, DRI, APPn, COM. It
+            // refuses the whole file at any other marker, even one after the scans a reduced
+            // scale reads, so such a file must go to it.
+            0xC4 | 0xCC | 0xDB | 0xDD | 0xE0..=0xEF | 0xFE | SOS => {}
+            _ if is_start_of_frame(marker) => {}
+            _ => return Err("a marker libjpeg does not know"),
         }
         let length = jpeg.get(pos..pos + 2).ok_or("ends inside a segment length")?;
         let length = usize::from(u16::from_be_bytes([length[0], length[1]]));
