@@ -43,6 +43,9 @@ type Client struct {
 	// throttle refuses jobs locally while the daemon answers busy to most of them; nil when
 	// off (see WithThrottle).
 	throttle *Throttle
+	// outstanding counts the job requests past the throttle and not yet answered (queued,
+	// written, or held by the daemon); see admitOutstanding.
+	outstanding atomic.Int64
 }
 
 // Dial returns a Client for the daemon listening on socketPath. It connects and performs the
@@ -155,8 +158,14 @@ func (c *Client) doFile(ctx context.Context, req *wire.Request, file *os.File) (
 			return nil, err
 		}
 		if counted {
+			if !c.admitOutstanding() {
+				return nil, c.hold(ctx, "as many jobs outstanding as the daemon's queue holds (queue_jobs)")
+			}
 			cl, err := c.send1(ctx, req, file)
-			c.throttle.Done(!errors.Is(err, ErrBusy))
+			c.outstanding.Add(-1)
+			if !errors.Is(err, ErrThrottled) { // refused for its connections' queues: never sent
+				c.throttle.Done(!errors.Is(err, ErrBusy))
+			}
 			return cl, err
 		}
 	}
@@ -193,6 +202,11 @@ func (c *Client) send1(ctx context.Context, req *wire.Request, file *os.File) (*
 				return nil, opError(req.Op, err)
 			}
 			return nil, err
+		}
+		if isJob(req.Op) {
+			if cn = c.roomToWrite(cn); cn == nil {
+				return nil, c.refuseQueued(ctx)
+			}
 		}
 		cl, err := c.send(ctx, cn, req, file)
 		if err != nil {
