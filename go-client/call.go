@@ -53,6 +53,10 @@ type call struct {
 	queuedBytes int64
 	queuedAt    int64
 
+	// job, for a job request counted outstanding (Client.admitOutstanding), is uncounted by
+	// the reader as soon as the reply is read, before the caller is woken; nil otherwise.
+	job *outstandingJob
+
 	// done is closed by whoever removes the call from its connection's pending map: the reader
 	// with a reply, or the connection's failure with err.
 	done  chan struct{}

@@ -466,6 +466,7 @@ func (c *conn) dispatch(body []byte, copyBins bool) bool {
 	if err := wire.DecodeReply(body, cl.op, &cl.reply, copyBins); err != nil {
 		cl.err = fmt.Errorf("%w: %s reply: %v", ErrProtocol, cl.op, err)
 	}
+	cl.job.answered()
 	close(cl.done)
 	return true
 }

@@ -3,6 +3,7 @@ package ferry
 import (
 	"context"
 	"math"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,14 +22,28 @@ const DefaultThrottleWriteWait = 20 * time.Millisecond
 // many as the daemon holds at most (its queue_jobs, from hello): the daemon would answer the
 // next one busy unless one of ours ended first, so it would only wait in a connection's queue
 // to learn that. This matters when hundreds of callers start at once, before any busy answer
-// has told the throttle anything. The caller undoes the count when the request is answered.
-func (c *Client) admitOutstanding() bool {
+// has told the throttle anything. nil: refused. The count ends when the reply is read (the
+// daemon no longer holds the job, even if its caller has yet to be woken) or the call returns.
+func (c *Client) admitOutstanding() *outstandingJob {
 	n := c.outstanding.Add(1)
 	if info := c.info.Load(); info != nil && info.QueueJobs > 0 && n > int64(info.QueueJobs) {
 		c.outstanding.Add(-1)
-		return false
+		return nil
 	}
-	return true
+	return &outstandingJob{client: c}
+}
+
+// outstandingJob is one job request counted in Client.outstanding until answered.
+type outstandingJob struct {
+	client *Client
+	done   atomic.Bool
+}
+
+// answered uncounts the job, once; nil does nothing.
+func (j *outstandingJob) answered() {
+	if j != nil && j.done.CompareAndSwap(false, true) {
+		j.client.outstanding.Add(-1)
+	}
 }
 
 // minRateSample is the smallest frame whose writing time updates a connection's write rate:
