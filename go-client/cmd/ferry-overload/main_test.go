@@ -111,6 +111,34 @@ func TestBusyHistQuantiles(t *testing.T) {
 	}
 }
 
+// The daemon's own busy bar takes the worst cell's p99, the storm's included; with no busy
+// answer anywhere it judges nothing, and a cell whose histogram could not be read says so.
+func TestDaemonBusyBar(t *testing.T) {
+	inf := math.Inf(1)
+	bounds := []float64{0.001, 0.064, inf}
+	quick := &cellResult{Spec: cellSpec{Callers: 320}, DaemonBusy: busyHist{Bounds: bounds, Counts: []float64{100, 100, 100}}}
+	slow := &stormResult{Spec: stormSpec, DaemonBusy: busyHist{Bounds: bounds, Counts: []float64{90, 100, 100}}}
+	r := &results{Cells: []*cellResult{quick}}
+	if b := r.daemonBusyBar(); !b.Pass || b.Skipped {
+		t.Errorf("p99 within 1 ms: %+v", b)
+	}
+	r.Storm = slow
+	if b := r.daemonBusyBar(); b.Pass || b.Skipped || !strings.Contains(b.Measured, stormName) {
+		t.Errorf("the storm's p99 within 64 ms, over the bar: %+v", b)
+	}
+	none := &results{Cells: []*cellResult{{Spec: cellSpec{Callers: 2}}}}
+	if b := none.daemonBusyBar(); !b.Skipped {
+		t.Errorf("no busy answer: %+v", b)
+	}
+	unread := &results{Cells: []*cellResult{{Spec: cellSpec{Callers: 2}, BusyNote: "no metrics"}}}
+	if b := unread.daemonBusyBar(); !b.Skipped || b.Measured != "no metrics" {
+		t.Errorf("histogram unread: %+v", b)
+	}
+	if !(cellSpec{Callers: 8, Burn: true}).latencyBound() || (cellSpec{Callers: 64, Burn: true}).latencyBound() || (cellSpec{Callers: 2}).latencyBound() {
+		t.Error("latency-bound cells: 8 callers or fewer, with burners")
+	}
+}
+
 func TestClassify(t *testing.T) {
 	cases := []struct {
 		err   error

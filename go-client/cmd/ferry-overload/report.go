@@ -35,7 +35,7 @@ func (r *results) markdown(svg string) string {
 		r.Started.UTC().Format("2006-01-02 15:04"), r.Took.Round(time.Second))
 	p("- Command: `%s` (what `make overload` runs)\n", r.command())
 	p("- Machine: %d CPUs, %s; %s; Linux %s; load average at the start %s; **other processes used %.0f%% of the CPUs during the run** (the noise in every figure below)\n", m.CPUs, m.CPUModel, m.GoVersion, m.Kernel, m.LoadAvg, r.OthersCPU*100)
-	p("- Daemon: %s (`ferryd --version`) from the repository at git %s (make overload builds it first); started by the harness with `%s`\n", m.FerrydVers, m.GitRev, strings.Join(r.DaemonFlags, " "))
+	p("- Daemon: %s (`ferryd --version`) from the repository at git %s (make overload builds it first); started by the harness with `%s` and `--metrics-listen unix:DIR/mN.sock` (its busy-answer histogram)\n", m.FerrydVers, m.GitRev, strings.Join(r.DaemonFlags, " "))
 	p("- Unloaded thumbnail p50 (one caller, plain client): %s\n", r.Unloaded)
 	p("- Each subject spends %v in each cell, in %d slices alternating with the other's (client, router, router, client, ..., or the reverse), against the same daemon; each slice starts with all callers at once. The latency-bound cells (8 callers or fewer, with burners) get %d times the time in %d times the slices: their slices vary most\n\n", r.Opts.cell, r.Opts.rounds, latencyBoundFactor, latencyBoundFactor)
 	if r.Accounting != nil {
