@@ -47,6 +47,16 @@ type call struct {
 	// byte (see conn.writeFileFrame). The caller owns it; it must stay open until written closes.
 	file *os.File
 
+	// queuedBytes and queuedAt (Unix nanoseconds) are the frame's size and when it was handed
+	// to the writer goroutine, for the connection's write rate (conn.queued); 0 for a frame
+	// written inline. Set before the frame is queued, then read and cleared by the writer only.
+	queuedBytes int64
+	queuedAt    int64
+
+	// job, for a job request counted outstanding (Client.admitOutstanding), is uncounted by
+	// the reader as soon as the reply is read, before the caller is woken; nil otherwise.
+	job *outstandingJob
+
 	// done is closed by whoever removes the call from its connection's pending map: the reader
 	// with a reply, or the connection's failure with err.
 	done  chan struct{}

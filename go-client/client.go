@@ -43,6 +43,9 @@ type Client struct {
 	// throttle refuses jobs locally while the daemon answers busy to most of them; nil when
 	// off (see WithThrottle).
 	throttle *Throttle
+	// outstanding counts the job requests past the throttle and not yet answered (queued,
+	// written, or held by the daemon); see admitOutstanding.
+	outstanding atomic.Int64
 }
 
 // Dial returns a Client for the daemon listening on socketPath. It connects and performs the
@@ -155,12 +158,19 @@ func (c *Client) doFile(ctx context.Context, req *wire.Request, file *os.File) (
 			return nil, err
 		}
 		if counted {
-			cl, err := c.send1(ctx, req, file)
-			c.throttle.Done(!errors.Is(err, ErrBusy))
+			job := c.admitOutstanding()
+			if job == nil {
+				return nil, c.hold(ctx, "as many jobs outstanding as the daemon's queue holds (queue_jobs)")
+			}
+			cl, err := c.send1(ctx, req, file, job)
+			job.answered()
+			if !errors.Is(err, ErrThrottled) { // refused for its connections' queues: never sent
+				c.throttle.Done(!errors.Is(err, ErrBusy))
+			}
 			return cl, err
 		}
 	}
-	return c.send1(ctx, req, file)
+	return c.send1(ctx, req, file, nil)
 }
 
 // isJob reports whether op asks the daemon's workers for work, which the throttle may hold
@@ -175,7 +185,7 @@ func isJob(op wire.Op) bool {
 
 // send1 is doFile past the throttle: it sets the request's budget, picks a connection, sends
 // and waits.
-func (c *Client) send1(ctx context.Context, req *wire.Request, file *os.File) (*call, error) {
+func (c *Client) send1(ctx context.Context, req *wire.Request, file *os.File, job *outstandingJob) (*call, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		left := time.Until(dl)
 		if left <= 0 {
@@ -194,7 +204,12 @@ func (c *Client) send1(ctx context.Context, req *wire.Request, file *os.File) (*
 			}
 			return nil, err
 		}
-		cl, err := c.send(ctx, cn, req, file)
+		if isJob(req.Op) {
+			if cn = c.roomToWrite(cn); cn == nil {
+				return nil, c.refuseQueued(ctx)
+			}
+		}
+		cl, err := c.send(ctx, cn, req, file, job)
 		if err != nil {
 			// The connection failed before anything was written: nothing reached the daemon, so
 			// one more try on another connection is safe.
@@ -209,9 +224,9 @@ func (c *Client) send1(ctx context.Context, req *wire.Request, file *os.File) (*
 
 // send encodes req with a fresh id for cn, registers it, and writes it inline or queues it for
 // the writer goroutine.
-func (c *Client) send(ctx context.Context, cn *conn, req *wire.Request, file *os.File) (*call, error) {
+func (c *Client) send(ctx context.Context, cn *conn, req *wire.Request, file *os.File, job *outstandingJob) (*call, error) {
 	req.ID = cn.nextID.Add(1)
-	cl := &call{id: req.ID, op: req.Op, buf: getBuf(), done: make(chan struct{}), file: file}
+	cl := &call{id: req.ID, op: req.Op, buf: getBuf(), done: make(chan struct{}), file: file, job: job}
 	cl.frame = wire.AppendRequest((*cl.buf)[:0], req, inlinePayloadMax)
 	if n := cl.frame.BodyLen(); n > cn.maxFrame {
 		cl.release()

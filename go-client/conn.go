@@ -72,6 +72,12 @@ type conn struct {
 	// wmu serialises writers of bw: the writer goroutine, or a caller writing inline.
 	wmu sync.Mutex
 	bw  *bufio.Writer
+	// lastWriteEnd (Unix nanoseconds, guarded by wmu) is when the last frame was written;
+	// unwritten counts the bytes of frames queued for the writer and not yet written; nsPerByte
+	// (float64 bits) is the recent write rate. Together they give writeWait.
+	lastWriteEnd int64
+	unwritten    atomic.Int64
+	nsPerByte    atomic.Uint64
 
 	wg sync.WaitGroup
 }
@@ -137,6 +143,7 @@ func (c *conn) enqueue(cl *call) error {
 		c.qmu.Unlock()
 		return c.failure()
 	}
+	c.queued(cl)
 	c.queue = append(c.queue, cl)
 	c.qmu.Unlock()
 	select {
@@ -289,6 +296,7 @@ func (c *conn) writeOne(bw *bufio.Writer, cl *call) error {
 	default:
 		_, err = cl.frame.WriteTo(bw)
 	}
+	c.timeWrite(cl, time.Now().UnixNano())
 	cl.state.Store(stateWritten)
 	if cl.op == wire.OpPing && cl.done == nil && err == nil { // the watch's ping (see checkHung)
 		c.pingWrittenAt.Store(time.Now().UnixNano())
@@ -359,6 +367,7 @@ func (c *conn) detachPayload(cl *call) bool {
 }
 
 func (c *conn) finishFrame(cl *call) {
+	c.dequeued(cl)
 	cl.release()
 	if cl.written != nil {
 		close(cl.written)
@@ -457,6 +466,7 @@ func (c *conn) dispatch(body []byte, copyBins bool) bool {
 	if err := wire.DecodeReply(body, cl.op, &cl.reply, copyBins); err != nil {
 		cl.err = fmt.Errorf("%w: %s reply: %v", ErrProtocol, cl.op, err)
 	}
+	cl.job.answered()
 	close(cl.done)
 	return true
 }

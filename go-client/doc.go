@@ -86,6 +86,14 @@
 // throttle off; Client.Throttle().Probability() shows it. Package router runs the same
 // throttle, and keeps its own off in front of a Client that throttles itself.
 //
+// Two more local refusals (ErrThrottled too, held alike, off with the throttle) keep a busy
+// answer from waiting behind other callers' images in the Client's own connections, which is
+// where it waited for hundreds of milliseconds with hundreds of callers: a Client never has more
+// jobs outstanding than the daemon's queue holds (ServerInfo.QueueJobs), since the daemon would
+// refuse the next one; and while the daemon answers busy, a job is not queued on a connection
+// behind more than DefaultThrottleWriteWait (20 ms) of frames to write, by the connection's
+// measured write rate, but sent on another connection with room or refused.
+//
 // # Connections
 //
 // Dial connects and performs the hello handshake (ServerInfo reports its result: the daemon's

@@ -41,7 +41,7 @@ func (c *Client) doRaw(ctx context.Context, req *wire.Request) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := c.send(ctx, cn, req, nil)
+	cl, err := c.send(ctx, cn, req, nil, nil)
 	if err != nil {
 		return nil, err
 	}

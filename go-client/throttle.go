@@ -142,6 +142,18 @@ func (t *Throttle) Done(accepted bool) {
 	t.mu.Unlock()
 }
 
+// refusedLately reports whether the window holds a request the daemon did not accept (busy) or
+// the throttle refused: the daemon is, or was just now, overloaded.
+func (t *Throttle) refusedLately() bool {
+	if t.cfg.K < 0 {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	requests, accepts := t.sumLocked(t.now())
+	return requests > accepts
+}
+
 // Probability is the refusal probability now (0 when off).
 func (t *Throttle) Probability() float64 {
 	if t.cfg.K < 0 {

@@ -17,10 +17,17 @@ var ErrThrottled = errors.New("ferry: throttled: the daemon answered busy to mos
 var busyLocally = &ServerError{Code: CodeBusy, Message: "refused locally by the client-side throttle"}
 
 // throttledError is a local refusal with its retry hint.
-type throttledError struct{ hint time.Duration }
+type throttledError struct {
+	hint time.Duration
+	why  string
+}
 
 func (e *throttledError) Error() string {
-	return ErrThrottled.Error() + " (retry after " + e.hint.Round(time.Millisecond).String() + ")"
+	msg := ErrThrottled.Error()
+	if e.why != "" {
+		msg = "ferry: throttled: " + e.why + "; not sent"
+	}
+	return msg + " (retry after " + e.hint.Round(time.Millisecond).String() + ")"
 }
 func (e *throttledError) Unwrap() []error           { return []error{ErrThrottled, busyLocally} }
 func (e *throttledError) RetryAfter() time.Duration { return e.hint }
@@ -51,6 +58,12 @@ func (c *Client) admit(ctx context.Context) (counted bool, err error) {
 	if ok, _ := c.throttle.Admit(); ok {
 		return true, nil
 	}
+	return false, c.hold(ctx, "")
+}
+
+// hold returns a local refusal after a jittered throttle hold, or when ctx ends if sooner;
+// why, when not empty, says why it was refused (the throttle's probability otherwise).
+func (c *Client) hold(ctx context.Context, why string) error {
 	hint := Jitter(c.cfg.throttleHold)
 	t := time.NewTimer(hint)
 	select {
@@ -58,5 +71,5 @@ func (c *Client) admit(ctx context.Context) (counted bool, err error) {
 	case <-ctx.Done():
 		t.Stop()
 	}
-	return false, &throttledError{hint: hint}
+	return &throttledError{hint: hint, why: why}
 }

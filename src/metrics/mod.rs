@@ -33,6 +33,11 @@ pub fn registry(state: Arc<State>) -> Registry {
         latency.queue_wait,
     );
     registry.register("ferryd_job_run_seconds", "Time a worker spent running the job, by op", latency.run);
+    registry.register(
+        "ferryd_busy_answer_seconds",
+        "Time from a request's frame read whole to its busy reply written",
+        state.counters.busy_answer.clone(),
+    );
     registry.register_collector(Box::new(collector::StateCollector { state }));
     registry.register_collector(Box::new(process::ProcessCollector));
     registry

@@ -94,7 +94,8 @@ pub async fn serve(stream: UnixStream, state: Arc<State>, uid: u32) {
     let (read_half, write_half) = stream.into_split();
     let (replies, outbox) = mpsc::unbounded_channel();
     let peer_gone = CancellationToken::new();
-    let writer = writer::run(write_half, outbox, peer_gone.clone(), state.connection_limits.reply_timeout);
+    let busy_answer = state.counters.busy_answer.clone();
+    let writer = writer::run(write_half, outbox, peer_gone.clone(), state.connection_limits.reply_timeout, busy_answer);
     let reader = FrameReader::new(read_half, state.max_frame, Arc::clone(&state.budget), uid);
     let session = Session {
         unread: MemoryBudget::new(max_unread(state.max_frame)),
@@ -604,7 +605,8 @@ impl Session {
         log_request(id, op, bytes_in, frame.len(), arrived.elapsed(), error);
         let bytes = frame.len() as u64 + REPLY_OVERHEAD;
         let held = [self.state.budget.reserve_anyway(bytes), self.unread.reserve_anyway(bytes)];
-        if self.replies.send(Outgoing { frame, held }).is_err() {
+        let busy_since = error.filter(|e| e.code == ErrorCode::Busy).map(|_| arrived);
+        if self.replies.send(Outgoing { frame, held, busy_since }).is_err() {
             self.peer_gone.cancel();
         }
     }

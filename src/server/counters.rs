@@ -15,7 +15,7 @@ use crate::protocol::request::Op;
 const OUTCOMES: usize = ErrorCode::ALL.len() + 1;
 
 /// Connection and request counters since start.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Counters {
     connections: AtomicU64,
     requests_total: AtomicU64,
@@ -30,6 +30,9 @@ pub struct Counters {
     connections_refused: AtomicU64,
     /// Time from admission to a worker starting the job, and the job's run time, by op.
     pub latency: Latency,
+    /// Time from a request's frame read whole to its `busy` reply written to the socket: the
+    /// daemon's own share of a busy answer's latency (SPEC.md 6.2 asks milliseconds).
+    pub busy_answer: Histogram,
 }
 
 /// The job latency histograms (seconds), labelled by op.
@@ -59,6 +62,12 @@ impl Default for Latency {
     }
 }
 
+/// 50 µs to ~13 s in ×2 steps (19 buckets): a busy answer should take well under a
+/// millisecond, and the steps are fine enough to read a p99 against a bar of tens of them.
+fn busy_answer_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.00005, 2.0, 19))
+}
+
 /// Every counter of [`Counters`] that the metrics listener exports beyond the `stats` reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrafficSnapshot {
@@ -85,6 +94,24 @@ pub struct CounterSnapshot {
     pub by_op: Vec<(Op, u64)>,
     /// Connections refused since start (connection limit, peer not allowed).
     pub connections_refused: u64,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            connections: AtomicU64::default(),
+            requests_total: AtomicU64::default(),
+            errors_total: AtomicU64::default(),
+            busy_total: AtomicU64::default(),
+            by_op: Default::default(),
+            by_outcome: Default::default(),
+            bytes_in: AtomicU64::default(),
+            bytes_out: AtomicU64::default(),
+            connections_refused: AtomicU64::default(),
+            latency: Latency::default(),
+            busy_answer: busy_answer_histogram(),
+        }
+    }
 }
 
 impl Counters {

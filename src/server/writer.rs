@@ -11,6 +11,9 @@
 
 use std::time::Duration;
 
+use std::time::Instant;
+
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::mpsc;
@@ -29,22 +32,29 @@ pub struct Outgoing {
     pub frame: ReplyFrame,
     /// Released once the reply is written (or dropped unwritten).
     pub held: [Reservation; 2],
+    /// For a `busy` reply, when its request's frame was read whole: the time to its reply
+    /// written lands in the busy-answer histogram.
+    pub busy_since: Option<Instant>,
 }
 
 /// Writes replies until the channel closes (the reader is done) and then ends the stream, or
 /// until a write fails or stalls for `reply_timeout` (the peer is gone or not reading:
-/// `peer_gone` is cancelled so the reader stops too).
+/// `peer_gone` is cancelled so the reader stops too). Each `busy` reply's time from its frame
+/// to its flush lands in `busy_answer`.
 pub async fn run(
     half: OwnedWriteHalf,
     mut replies: mpsc::UnboundedReceiver<Outgoing>,
     peer_gone: CancellationToken,
     reply_timeout: Duration,
+    busy_answer: Histogram,
 ) {
     let mut out = BufWriter::with_capacity(WRITE_BUFFER, half);
     let pump = async {
+        let mut busy = Vec::new();
         while let Some(first) = replies.recv().await {
             let mut next = Some(first);
             while let Some(reply) = next.take() {
+                busy.extend(reply.busy_since);
                 for part in reply.frame.parts() {
                     let mut written = 0;
                     while written < part.len() {
@@ -59,6 +69,10 @@ pub async fn run(
                 next = replies.try_recv().ok();
             }
             progress(reply_timeout, out.flush()).await?;
+            let written = Instant::now();
+            for since in busy.drain(..) {
+                busy_answer.observe(written.duration_since(since).as_secs_f64());
+            }
         }
         // The reader has finished and every reply is out: tell the client with end of stream.
         progress(reply_timeout, out.shutdown()).await

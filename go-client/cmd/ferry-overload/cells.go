@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -13,6 +14,15 @@ type cellSpec struct {
 	Deadline time.Duration
 	Burn     bool
 }
+
+// latencyBoundFactor multiplies the time and the slices of the latency-bound cells.
+const latencyBoundFactor = 2
+
+// latencyBound reports whether the cell's goodput is set by each call's latency rather than by
+// the daemon's throughput: a few callers beside CPU burners, where every hand-off between
+// goroutines waits for a burner's time slice (10 ms) to end. Those cells' slices vary most from
+// one to the next, so they run latencyBoundFactor times longer, in as many times more slices.
+func (s cellSpec) latencyBound() bool { return s.Burn && s.Callers <= 8 }
 
 func (s cellSpec) String() string {
 	b := "idle"
@@ -29,6 +39,10 @@ type cellResult struct {
 	// PlainSlices and RouterSlices are each slice's ok/s, in the order they ran: their spread
 	// shows how much the machine's other load moved the figures.
 	PlainSlices, RouterSlices []float64
+	// DaemonBusy is the daemon's own time for its busy answers in this cell, both subjects'
+	// (its ferryd_busy_answer_seconds); BusyNote says why not when the scrape failed.
+	DaemonBusy busyHist
+	BusyNote   string
 }
 
 // ratio is the router's goodput as a share of the plain client's (0 when the client served none).
@@ -59,6 +73,15 @@ func runCell(d *daemon, spec cellSpec, photos []photo, dur time.Duration, rounds
 		defer burnCPU()()
 	}
 	res := &cellResult{Spec: spec, Plain: newTally(), Router: newTally()}
+	before, busyErr := scrapeBusy(d.metricsSocket)
+	defer func() {
+		after, err := scrapeBusy(d.metricsSocket)
+		if err = errors.Join(busyErr, err); err != nil {
+			res.BusyNote = "the daemon's busy-answer histogram could not be read: " + err.Error()
+			return
+		}
+		res.DaemonBusy = after.since(before)
+	}()
 	l := load{callers: spec.Callers, deadline: spec.Deadline, photos: photos}
 	for k := range rounds {
 		order := []*subject{plain, rt}

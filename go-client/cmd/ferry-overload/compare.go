@@ -7,6 +7,12 @@ import (
 	"strings"
 )
 
+// formerNames maps a bar's name to the name an earlier harness gave it, so a run is set beside
+// a report written before the renaming.
+var formerNames = map[string]string{
+	"busy answered by the daemon, p99, from the call's start (plain client, worst cell)": "busy answered by the daemon, p99 (plain client, worst cell)",
+}
+
 // compareMarkdown sets this run's figures beside an earlier run's (-before NAME.json): the bars,
 // then per cell the goodput, the router's share, breaker openings and not-responding errors.
 func compareMarkdown(beforePath string, before *summary, now summary) string {
@@ -22,6 +28,9 @@ func compareMarkdown(beforePath string, before *summary, now summary) string {
 	}
 	for _, bar := range now.Bars {
 		was, ok := old[bar.Name]
+		if !ok {
+			was, ok = old[formerNames[bar.Name]]
+		}
 		wasText := "not in that run"
 		if ok {
 			wasText = fmt.Sprintf("%s: %s", was.Verdict, was.Measured)

@@ -20,6 +20,10 @@ import (
 type daemon struct {
 	bin, dir, socket, logPath string
 	flags                     []string
+	// metricsSocket is the current run's --metrics-listen socket (a new name each run, so a
+	// restart never meets the file of the run before).
+	metricsSocket string
+	runs          int
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has been waited for
@@ -54,7 +58,10 @@ func (d *daemon) start() error {
 		return err
 	}
 	defer log.Close() // the child has its own descriptor
-	cmd := exec.Command(d.bin, append([]string{"--socket", d.socket}, d.flags...)...)
+	d.runs++
+	d.metricsSocket = filepath.Join(d.dir, fmt.Sprintf("m%d.sock", d.runs))
+	args := append([]string{"--socket", d.socket, "--metrics-listen", "unix:" + d.metricsSocket}, d.flags...)
+	cmd := exec.Command(d.bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	// If the harness dies, its daemon goes with it instead of lingering.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

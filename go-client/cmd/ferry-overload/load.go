@@ -197,6 +197,7 @@ func (c *caller) record(l load, jobStart, aStart, end, t1 time.Time, cl class, e
 		return false
 	case cl == classBusy && errors.Is(err, ferry.ErrThrottled):
 		t.Throttled++
+		t.ThrottledLatency = append(t.ThrottledLatency, end.Sub(aStart))
 	case cl == classBusy:
 		t.BusyLatency = append(t.BusyLatency, end.Sub(aStart))
 	case cl == classOther:

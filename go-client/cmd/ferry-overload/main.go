@@ -37,6 +37,7 @@ type options struct {
 	burn                            []bool
 	maxQueueWait                    time.Duration
 	quick, skipQuota, skipKill      bool
+	skipStorm                       bool
 	strict                          bool
 	args                            []string // as given, for the report's command line
 }
@@ -82,6 +83,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.quick, "quick", false, "one small cell (8 callers, 1 s deadlines, no burners, 1.5 s per subject), no quota or kill cell: the smoke test's run")
 	fs.BoolVar(&o.skipQuota, "skip-quota", false, "leave out the cell with the daemon under a CPU quota")
 	fs.BoolVar(&o.skipKill, "skip-kill", false, "leave out the cell that kills and restarts the daemon")
+	fs.BoolVar(&o.skipStorm, "skip-storm", false, "leave out the retry storm from a Client with its throttle off (where the daemon's own busy answer time is measured)")
 	fs.BoolVar(&o.strict, "strict", false, "exit with status 3 when any bar is missed")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -101,7 +103,7 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.quick {
 		o.callers, o.deadlines, o.burn = []int{8}, []time.Duration{time.Second}, []bool{false}
-		o.cell, o.skipQuota, o.skipKill = 1500*time.Millisecond, true, true
+		o.cell, o.skipQuota, o.skipKill, o.skipStorm = 1500*time.Millisecond, true, true, true
 	}
 	return o, nil
 }
@@ -179,7 +181,12 @@ func run(o options, w io.Writer) (*results, error) {
 	for _, burn := range o.burn {
 		for _, dl := range o.deadlines {
 			for _, n := range o.callers {
-				c, err := runCell(d, cellSpec{Callers: n, Deadline: dl, Burn: burn}, photos, o.cell, o.rounds, i%2 == 1)
+				spec := cellSpec{Callers: n, Deadline: dl, Burn: burn}
+				dur, rounds := o.cell, o.rounds
+				if spec.latencyBound() {
+					dur, rounds = dur*latencyBoundFactor, rounds*latencyBoundFactor
+				}
+				c, err := runCell(d, spec, photos, dur, rounds, i%2 == 1)
 				if err != nil {
 					return nil, fmt.Errorf("cell %v: %w", cellSpec{n, dl, burn}, err)
 				}
@@ -188,6 +195,15 @@ func run(o options, w io.Writer) (*results, error) {
 				i++
 			}
 		}
+	}
+	if o.skipStorm {
+		res.StormNote = "left out (-skip-storm or -quick)"
+	} else {
+		fmt.Fprintf(w, "\nretry storm from a Client with its throttle off (WithThrottle(-1)):\n")
+		if res.Storm, err = runStorm(d, photos, o.cell); err != nil {
+			return nil, fmt.Errorf("storm cell: %w", err)
+		}
+		printStorm(w, res.Storm)
 	}
 	d.close()
 

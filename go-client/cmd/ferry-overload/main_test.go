@@ -7,10 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	ferry "github.com/ferryd/ferry/go-client"
 	"github.com/ferryd/ferry/go-client/internal/testdaemon"
@@ -56,7 +58,10 @@ func TestQuickRunAgainstTheDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Bars", "| 8 callers, 1s, idle | client |", "| 8 callers, 1s, idle | router |", "smoke.svg"} {
+	if c.BusyNote != "" {
+		t.Errorf("the daemon's busy-answer histogram: %s", c.BusyNote)
+	}
+	for _, want := range []string{"## Bars", "| 8 callers, 1s, idle | client |", "| 8 callers, 1s, idle | router |", "smoke.svg", "## Busy answers", "the daemon's own time"} {
 		if !strings.Contains(string(report), want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -82,6 +87,55 @@ func TestQuickRunAgainstTheDaemon(t *testing.T) {
 		if err := u.check(); err == nil {
 			t.Errorf("%s: the check passed", name)
 		}
+	}
+}
+
+// The daemon's busy-answer histogram, as scraped: a cell's own answers are the difference of
+// two scrapes, and a quantile is the upper bound of the bucket that holds it.
+func TestBusyHistQuantiles(t *testing.T) {
+	inf := math.Inf(1)
+	h := busyHist{Bounds: []float64{0.001, 0.002, 0.004, inf}, Counts: []float64{50, 98, 100, 100}}
+	if h.total() != 100 || h.quantile(0.5) != time.Millisecond || h.quantile(0.99) != 4*time.Millisecond {
+		t.Errorf("total %d, p50 %v, p99 %v; want 100, 1ms, 4ms", h.total(), h.quantile(0.5), h.quantile(0.99))
+	}
+	d := h.since(busyHist{Bounds: h.Bounds, Counts: []float64{10, 10, 10, 10}})
+	if d.total() != 90 || d.quantile(0.9) != 2*time.Millisecond || d.quantile(0.99) != 4*time.Millisecond {
+		t.Errorf("since: total %d, p90 %v, p99 %v; want 90, 2ms, 4ms", d.total(), d.quantile(0.9), d.quantile(0.99))
+	}
+	past := busyHist{Bounds: h.Bounds, Counts: []float64{0, 0, 0, 5}}
+	if past.quantile(0.5) != time.Duration(math.MaxInt64) {
+		t.Errorf("answers past the last bound: p50 %v", past.quantile(0.5))
+	}
+	if (busyHist{}).quantile(0.99) != 0 {
+		t.Error("no answer: a quantile other than 0")
+	}
+}
+
+// The daemon's own busy bar takes the worst cell's p99, the storm's included; with no busy
+// answer anywhere it judges nothing, and a cell whose histogram could not be read says so.
+func TestDaemonBusyBar(t *testing.T) {
+	inf := math.Inf(1)
+	bounds := []float64{0.001, 0.064, inf}
+	quick := &cellResult{Spec: cellSpec{Callers: 320}, DaemonBusy: busyHist{Bounds: bounds, Counts: []float64{100, 100, 100}}}
+	slow := &stormResult{Spec: stormSpec, DaemonBusy: busyHist{Bounds: bounds, Counts: []float64{90, 100, 100}}}
+	r := &results{Cells: []*cellResult{quick}}
+	if b := r.daemonBusyBar(); !b.Pass || b.Skipped {
+		t.Errorf("p99 within 1 ms: %+v", b)
+	}
+	r.Storm = slow
+	if b := r.daemonBusyBar(); b.Pass || b.Skipped || !strings.Contains(b.Measured, stormName) {
+		t.Errorf("the storm's p99 within 64 ms, over the bar: %+v", b)
+	}
+	none := &results{Cells: []*cellResult{{Spec: cellSpec{Callers: 2}}}}
+	if b := none.daemonBusyBar(); !b.Skipped {
+		t.Errorf("no busy answer: %+v", b)
+	}
+	unread := &results{Cells: []*cellResult{{Spec: cellSpec{Callers: 2}, BusyNote: "no metrics"}}}
+	if b := unread.daemonBusyBar(); !b.Skipped || b.Measured != "no metrics" {
+		t.Errorf("histogram unread: %+v", b)
+	}
+	if !(cellSpec{Callers: 8, Burn: true}).latencyBound() || (cellSpec{Callers: 64, Burn: true}).latencyBound() || (cellSpec{Callers: 2}).latencyBound() {
+		t.Error("latency-bound cells: 8 callers or fewer, with burners")
 	}
 }
 

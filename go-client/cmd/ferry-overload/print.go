@@ -31,7 +31,29 @@ func printCell(w io.Writer, c *cellResult) {
 	if c.ratio() >= routerShare {
 		verdict = "PASS"
 	}
-	fmt.Fprintf(w, "%-26s router/client %.1f%% %s\n", "", c.ratio()*100, verdict)
+	fmt.Fprintf(w, "%-26s router/client %.1f%% %s; %s\n", "", c.ratio()*100, verdict, daemonBusyWord(c.DaemonBusy, c.BusyNote))
+}
+
+// printStorm prints the storm cell's one subject and the daemon's busy answer time.
+func printStorm(w io.Writer, s *stormResult) {
+	t := s.T
+	fmt.Fprintf(w, rowFormat, s.Spec, "no thrtl", fmt.Sprintf("%.1f", t.goodput()), fmt.Sprint(t.Attempts),
+		fmt.Sprint(t.ByClass[classBusy]), fmt.Sprint(t.ByClass[classOverloaded]), fmt.Sprint(t.ByClass[classDeadline]),
+		fmt.Sprint(t.ByClass[classNotResponding]), fmt.Sprint(t.ByClass[classConnLost]), fmt.Sprint(t.ByClass[classUnavailable]),
+		fmt.Sprint(t.ByClass[classOther]), fmt.Sprint(t.JobsFailed), ms(percentile(t.JobLatency, 50)), ms(percentile(t.JobLatency, 99)),
+		servedWord(t), "-", fmt.Sprint(t.Late))
+	fmt.Fprintf(w, "%-26s busy p99 from the call's start %s; %s\n", "", ms(percentile(t.BusyLatency, 99)), daemonBusyWord(s.DaemonBusy, s.BusyNote))
+}
+
+// daemonBusyWord is the daemon's own busy answer time, e.g. "daemon: 1208 busy, p99 <= 0.8 ms".
+func daemonBusyWord(h busyHist, note string) string {
+	switch {
+	case note != "":
+		return "daemon: " + note
+	case h.total() == 0:
+		return "daemon: no busy answer"
+	}
+	return fmt.Sprintf("daemon: %d busy, p50 <= %s, p99 <= %s (frame read -> reply written)", h.total(), ms(h.quantile(0.5)), ms(h.quantile(0.99)))
 }
 
 func printKill(w io.Writer, k *killResult) {

@@ -28,7 +28,10 @@ type results struct {
 	QuotaThrottled int
 	Kill           []*killResult
 	KillNote       string
-	Bars           []bar
+	// Storm: the retry storm from a Client with its throttle off; StormNote says why not.
+	Storm     *stormResult
+	StormNote string
+	Bars      []bar
 	// LateNote says which cells outside the kill cell had calls returning late or lost.
 	LateNote string
 	// Before is the earlier run given with -before, nil without.
@@ -59,6 +62,9 @@ func (r *results) checkAll() error {
 	}
 	for _, k := range r.Kill {
 		check("kill cell, "+k.Subject, k.T)
+	}
+	if r.Storm != nil {
+		check(r.Storm.Spec.String()+", "+stormName, r.Storm.T)
 	}
 	return errors.Join(errs...)
 }
@@ -175,6 +181,7 @@ func (r *results) judge() {
 		worstBusy, worstAcc := time.Duration(0), time.Duration(0)
 		busyWhere, accWhere := "no busy answer", "no thumbnail"
 		busyN, localN := 0, 0
+		var localHeld []time.Duration
 		for _, c := range r.Cells {
 			// The plain client's busy answers are the daemon's own (its throttle's local
 			// refusals are counted apart, in Throttled); the router's may include its local
@@ -182,6 +189,7 @@ func (r *results) judge() {
 			busy := c.Plain.BusyLatency
 			busyN += len(busy)
 			localN += c.Plain.Throttled
+			localHeld = append(localHeld, c.Plain.ThrottledLatency...)
 			if p := percentile(busy, 99); len(busy) >= minBusyForP99 && p > worstBusy {
 				worstBusy, busyWhere = p, fmt.Sprintf("%s, of %d", c.Spec, len(busy))
 			}
@@ -190,8 +198,16 @@ func (r *results) judge() {
 				worstAcc, accWhere = p, c.Spec.String()
 			}
 		}
-		add(bar{Name: "busy answered by the daemon, p99 (plain client, worst cell)", Target: "<= " + ms(busyP99Limit), Measured: fmt.Sprintf("%s (%s); %d busy answers in all, %d more refused by the client's throttle without sending", ms(worstBusy), busyWhere, busyN, localN),
-			Pass: worstBusy <= busyP99Limit, Skipped: busyN == 0})
+		busyBar := bar{Name: "busy answered by the daemon, p99, from the call's start (plain client, worst cell)", Target: "<= " + ms(busyP99Limit),
+			Measured: fmt.Sprintf("%s (%s); %d busy answers in all, %d more refused by the client without sending (held by design, p99 %s)", ms(worstBusy), busyWhere, busyN, localN, ms(percentile(localHeld, 99))),
+			Pass:     worstBusy <= busyP99Limit}
+		if busyN == 0 {
+			// Nothing to judge: no busy answer of the daemon reached a caller of the grid.
+			busyBar.Skipped = true
+			busyBar.Measured = fmt.Sprintf("no busy answer from the daemon reached a caller: the Client refused %d requests locally first (held by design, p99 %s)", localN, ms(percentile(localHeld, 99)))
+		}
+		add(busyBar)
+		add(r.daemonBusyBar())
 		add(bar{Name: "accepted requests, p99 (worst cell)", Target: fmt.Sprintf("<= %s (--max-queue-wait %v + 2 x %s unloaded)", ms(r.acceptedLimit()), r.Opts.maxQueueWait, ms(r.Unloaded.Slowest)),
 			Measured: fmt.Sprintf("%s (%s)", ms(worstAcc), accWhere), Pass: worstAcc <= r.acceptedLimit(), Skipped: len(r.Cells) == 0})
 	}
@@ -236,6 +252,39 @@ func (r *results) judge() {
 	}
 	r.Bars = bars
 	r.LateNote = r.lateNote()
+}
+
+// daemonBusyBar judges the daemon's own busy answer time (its histogram, frame read whole to
+// busy reply written) in the worst of the grid's cells and the storm.
+func (r *results) daemonBusyBar() bar {
+	b := bar{Name: "busy answered by the daemon, p99, the daemon's own time (frame read -> reply written, worst cell)", Target: "<= " + ms(busyP99Limit)}
+	worst, where, total := time.Duration(-1), "", 0
+	consider := func(h busyHist, name, note string) {
+		if note != "" {
+			b.Measured = note
+			return
+		}
+		total += h.total()
+		if p := h.quantile(0.99); h.total() > 0 && p > worst {
+			worst, where = p, fmt.Sprintf("%s, of %d", name, h.total())
+		}
+	}
+	for _, c := range r.Cells {
+		consider(c.DaemonBusy, c.Spec.String(), c.BusyNote)
+	}
+	if r.Storm != nil {
+		consider(r.Storm.DaemonBusy, r.Storm.Spec.String()+", "+stormName, r.Storm.BusyNote)
+	}
+	if b.Measured != "" || total == 0 {
+		b.Skipped = true
+		if b.Measured == "" {
+			b.Measured = "no busy answer in any cell"
+		}
+		return b
+	}
+	b.Pass = worst <= busyP99Limit
+	b.Measured = fmt.Sprintf("<= %s (%s; the upper bound of its histogram bucket); %d busy answers in all", ms(worst), where, total)
+	return b
 }
 
 // lateNote: calls lost outside the kill cell are not one of the bars (the grid's burners

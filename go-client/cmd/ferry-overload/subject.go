@@ -31,10 +31,10 @@ type subject struct {
 	close        func()
 }
 
-func dialPlain(socket string) (*subject, error) {
+func dialPlain(socket string, opts ...ferry.Option) (*subject, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := ferry.Dial(ctx, socket)
+	c, err := ferry.Dial(ctx, socket, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -54,38 +54,22 @@ func dialRouter(socket string, goPath *goproc.Processor) (*subject, error) {
 	if goPath != nil {
 		g = goPath
 	}
-	// The Prometheus observer only counts; the Router's behaviour is its defaults'.
+	// The observers only count; the Router's behaviour is its defaults'. openings counts every
+	// move into open as it happens, with no goroutine of the harness's own beside the router's
+	// callers (an earlier version polled BreakerState every millisecond: a goroutine waking
+	// 1000 times a second on the router's side only, which cost it CPU the plain client did not
+	// pay in the cells with burners).
 	metrics := routerprom.NewMetrics()
-	r, err := router.New(c, g, router.WithObserver(metrics))
+	opened := &openings{Observer: metrics}
+	r, err := router.New(c, g, router.WithObserver(opened))
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	metricsOK := reg.Register(metrics) == nil
-	// The breaker's transitions counter sees every opening; polling BreakerState too covers a
-	// router whose metrics are renamed (it can miss an opening shorter than a millisecond).
-	var polled atomic.Int64
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		last := r.BreakerState()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Millisecond):
-			}
-			if s := r.BreakerState(); s != last {
-				if s == router.BreakerOpen {
-					polled.Add(1)
-				}
-				last = s
-			}
-		}
-	}()
 	opens := func() int {
-		n := int(polled.Load())
+		n := int(opened.n.Load())
 		if metricsOK {
 			n = max(n, counted(reg, "ferry_router_breaker_transitions_total", "state", "open"))
 		}
@@ -93,8 +77,21 @@ func dialRouter(socket string, goPath *goproc.Processor) (*subject, error) {
 	}
 	var once sync.Once
 	return &subject{name: routerName, proc: r, breakerOpens: opens, close: func() {
-		once.Do(func() { close(stop); <-done; r.Close(); c.Close() })
+		once.Do(func() { r.Close(); c.Close() })
 	}}, nil
+}
+
+// openings passes every event to the metrics and counts the breaker's moves into open.
+type openings struct {
+	router.Observer
+	n atomic.Int64
+}
+
+func (o *openings) BreakerChanged(from, to router.BreakerState) {
+	if to == router.BreakerOpen {
+		o.n.Add(1)
+	}
+	o.Observer.BreakerChanged(from, to)
 }
 
 // counted reads one counter of a registry by name and label, 0 when absent.

@@ -88,6 +88,8 @@ type tally struct {
 	// (ferry.ErrThrottled): held on purpose (ferry.DefaultThrottleHold), not the daemon's
 	// answer, so kept out of BusyLatency.
 	Throttled int
+	// ThrottledLatency: each local refusal's latency (its hold).
+	ThrottledLatency []time.Duration
 	// Late counts attempts that returned more than lateSlack after their job's deadline (hung);
 	// Untyped the errors a caller could not branch on. Both are lost requests.
 	Late, Untyped int
@@ -135,6 +137,7 @@ func (t *tally) add(u *tally) {
 	t.Accepted = append(t.Accepted, u.Accepted...)
 	t.BusyLatency = append(t.BusyLatency, u.BusyLatency...)
 	t.Throttled += u.Throttled
+	t.ThrottledLatency = append(t.ThrottledLatency, u.ThrottledLatency...)
 	t.Late += u.Late
 	t.Untyped += u.Untyped
 	t.Started += u.Started
