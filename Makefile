@@ -118,15 +118,17 @@ test-cross:
 	scripts/cross-check.sh
 
 # The bench harness over a corpus of photos (CORPUS, default ../shared/corpus; benches/README.md
-# says how to fetch it): the Rust kernels' own figures, then the socket path against the Go path
-# in one run; the report lands in out/bench/report.md with its SVG plots.
+# says how to fetch it) plus the painted detail corpus and the full-decode references it writes
+# (quality_reference): the Rust kernels' own figures, then the socket path against the Go path
+# and libvips in one run; the report lands in out/bench/report.md with its SVG plots.
 CORPUS ?= $(CURDIR)/../shared/corpus
 bench: build
 	python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "pyvips[binary]" || echo "no pyvips: the libvips line is skipped"
 	pkg-config --exists vips || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; $$sudo apt-get install -y -qq libvips-dev >/dev/null; } || echo "no libvips-dev: the govips line is skipped"
 	mkdir -p out/bench
-	set -o pipefail; FERRY_CORPUS=$(CORPUS) FERRY_BENCH_JSON=$(CURDIR)/out/bench/kernels.json cargo bench --locked --bench corpus | tee out/bench/corpus.txt
-	cd go-client && go run ./cmd/ferry-bench -ferryd $(FERRYD) -corpus $(CORPUS) -out $(CURDIR)/out/bench -kernels $(CURDIR)/out/bench/kernels.json -repo $(CURDIR) -rounds 3
+	FERRY_CORPUS=$(CORPUS) FERRY_DETAIL_OUT=$(CURDIR)/out/bench/detail FERRY_REFERENCE_OUT=$(CURDIR)/out/bench/reference cargo bench --locked --bench quality_reference >/dev/null
+	set -o pipefail; FERRY_CORPUS=$(CORPUS) FERRY_DETAIL=$(CURDIR)/out/bench/detail FERRY_BENCH_JSON=$(CURDIR)/out/bench/kernels.json cargo bench --locked --bench corpus | tee out/bench/corpus.txt
+	cd go-client && go run ./cmd/ferry-bench -ferryd $(FERRYD) -corpus $(CORPUS) -detail $(CURDIR)/out/bench/detail -reference $(CURDIR)/out/bench/reference -out $(CURDIR)/out/bench -kernels $(CURDIR)/out/bench/kernels.json -repo $(CURDIR) -rounds 3
 
 clean:
 	cargo clean

@@ -3,7 +3,7 @@
 //! static library, so the binary carries one copy of libjpeg-turbo.
 
 fn main() {
-    let dir = "src/jobs/resize/decode";
+    let dir = "src/jobs/resize/decode/jpeg";
     let sources = [format!("{dir}/libjpeg_bridge.c"), format!("{dir}/libjpeg_test_encoder.c")];
     // turbojpeg-sys declares `links = "turbojpeg"` and prints its install prefix's include dir.
     let include = std::env::var("DEP_TURBOJPEG_INCLUDE").expect("turbojpeg-sys exports its include directory");

@@ -10,7 +10,8 @@
 //! Run: `cargo bench --bench corpus` (photos from `FERRY_CORPUS`, default `../shared/corpus`
 //! next to the repository; every `*.jpg`, `*.jpeg` and `*.png` in it). `FERRY_CORPUS_RUNS`
 //! sets the runs per photo (default 7). Inputs are read into memory first: the figure is
-//! bytes in, bytes out.
+//! bytes in, bytes out. `FERRY_DETAIL=dir` adds that directory's pictures to the two tables
+//! (the detail corpus `make bench` paints with `--bench quality_reference`), not to the pool.
 //!
 //! Then the same jobs on a bare 2-thread rayon pool (no socket, no queue, no IPC), every photo
 //! `FERRY_CORPUS_ROUNDS` times (default 3) in parallel: images per second, the ceiling against
@@ -24,6 +25,9 @@ use rayon::prelude::*;
 
 use ferryd::jobs::resize::resize;
 use ferryd::jobs::{JobControl, Limits, Mode, ResizeParams};
+
+mod reference;
+use reference::reference;
 
 fn main() {
     // The daemon's malloc settings, so that buffers are reused as they are in ferryd;
@@ -46,6 +50,16 @@ fn main() {
         }
     };
     photos.sort();
+    let mut tabled = photos.clone();
+    if let Some(detail) = std::env::var_os("FERRY_DETAIL").map(PathBuf::from) {
+        let mut more: Vec<PathBuf> = std::fs::read_dir(&detail)
+            .unwrap_or_else(|e| panic!("cannot read FERRY_DETAIL {}: {e}", detail.display()))
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(), Some("jpg" | "jpeg" | "png")))
+            .collect();
+        more.sort();
+        tabled.extend(more);
+    }
     let params = ResizeParams { width: 400, height: 400, mode: Mode::Fit, quality: 80, ..ResizeParams::default() };
     let limits = Limits::default();
     // FERRY_CORPUS_POOL_ONLY=1: the bare pool alone, which the bench harness runs in each of its
@@ -54,21 +68,10 @@ fn main() {
     let mut total_ms = 0.0;
     let mut fast_ms = 0.0;
     if !pool_only {
-        total_ms = single_thread(&photos, &params, &limits, runs, &dir);
-        fast_ms = single_thread(&photos, &ResizeParams { fast: true, ..params.clone() }, &limits, runs, &dir);
+        total_ms = single_thread(&tabled, &params, &limits, runs, &dir);
+        fast_ms = single_thread(&tabled, &ResizeParams { fast: true, ..params.clone() }, &limits, runs, &dir);
     }
     bare_pool(&photos, &params, &limits, total_ms, fast_ms);
-}
-
-/// The full decode of `input` resized with the `image` crate's Lanczos3 to `width x height`.
-fn reference(input: &[u8], width: u32, height: u32) -> image::RgbImage {
-    let full = if input.starts_with(&[0xFF, 0xD8]) {
-        let image = turbojpeg::decompress(input, turbojpeg::PixelFormat::RGB).expect("libjpeg decodes the photo");
-        image::RgbImage::from_raw(image.width as u32, image.height as u32, image.pixels).expect("RGB rows")
-    } else {
-        image::load_from_memory(input).expect("the image crate decodes the photo").to_rgb8()
-    };
-    image::imageops::resize(&full, width, height, image::imageops::FilterType::Lanczos3)
 }
 
 /// PSNR in dB of the thumbnail `params` makes (as PNG, ICC kept) against [`reference`].

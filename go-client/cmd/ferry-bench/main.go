@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,17 +31,20 @@ import (
 
 // options are the command line.
 type options struct {
-	ferryd  string // binary to start; empty with -socket means attach to a running daemon
-	socket  string // attach: a running daemon's socket (its pid from -pid)
-	pid     int
-	corpus  string
-	out     string
-	kernels string // JSON from `cargo bench --bench corpus` with FERRY_BENCH_JSON
-	short   bool
-	noVips  bool
-	rounds  int    // passes of the repeated sections; the bar takes each line's median
-	repo    string // repository root, for the bare pool (cargo bench --bench corpus) in each round
-	govips  string // benches/govips: libvips through cgo, in a Go process; "" skips it
+	ferryd string // binary to start; empty with -socket means attach to a running daemon
+	socket string // attach: a running daemon's socket (its pid from -pid)
+	pid    int
+	corpus string
+	// detail: a second directory of pictures (the painted detail corpus) for the one-at-a-time
+	// section only; reference: the full-decode references of both (quality_reference).
+	detail, reference string
+	out               string
+	kernels           string // JSON from `cargo bench --bench corpus` with FERRY_BENCH_JSON
+	short             bool
+	noVips            bool
+	rounds            int    // passes of the repeated sections; the bar takes each line's median
+	repo              string // repository root, for the bare pool (cargo bench --bench corpus) in each round
+	govips            string // benches/govips: libvips through cgo, in a Go process; "" skips it
 	// tableFrom, tableOut: write the router's cost table of an earlier run's results.json to
 	// tableOut and measure nothing (go generate in package router).
 	tableFrom, tableOut string
@@ -58,6 +62,8 @@ func parseFlags() options {
 	flag.StringVar(&o.socket, "socket", "", "use the ferryd already listening here instead of starting one (needs -pid)")
 	flag.IntVar(&o.pid, "pid", 0, "process id of the ferryd given by -socket, for its CPU and memory figures")
 	flag.StringVar(&o.corpus, "corpus", "", "directory of photos (*.jpg, *.jpeg, *.png); see benches/README.md to fetch them")
+	flag.StringVar(&o.detail, "detail", "", "directory of the painted detail corpus (cargo bench --bench quality_reference writes it): timed and measured one at a time beside the photos")
+	flag.StringVar(&o.reference, "reference", "", "directory of full-decode reference thumbnails, <photo>.png (cargo bench --bench quality_reference): every path's PSNR against them")
 	flag.StringVar(&o.out, "out", "out/bench", "directory for report.md, the SVG plots and results.json")
 	flag.StringVar(&o.kernels, "kernels", "", "JSON written by `FERRY_BENCH_JSON=... cargo bench --bench corpus` (the bare-pool ceiling)")
 	flag.IntVar(&o.rounds, "rounds", 3, "passes of ping, thumbnails, three sizes from one decode, bare pool, sweep and checksums; the bar is each line's median (-short: 1)")
@@ -112,6 +118,18 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	// serial: the one-at-a-time section's inputs, the photos then the detail corpus.
+	serial := photos
+	if o.detail != "" {
+		detail, err := loadPhotos(o.detail)
+		if err != nil {
+			return fmt.Errorf("detail corpus: %w", err)
+		}
+		for i := range detail {
+			detail[i].Detail = true
+		}
+		serial = append(slices.Clone(photos), detail...)
+	}
 	d, err := openDaemon(o)
 	if err != nil {
 		return err
@@ -128,7 +146,7 @@ func run(ctx context.Context, o options) error {
 
 	var vips, govips *vipsWorker
 	if !o.noVips {
-		if vips = startVips(photos); vips == nil {
+		if vips = startVips(serial); vips == nil {
 			o.log("pyvips not importable: no libvips figures")
 		}
 	}
@@ -146,13 +164,13 @@ func run(ctx context.Context, o options) error {
 		if govipsBin, err = buildGovips(o.govips, tmp); err != nil {
 			res.GovipsMissing = err.Error()
 			o.log("no govips figures: %v", err)
-		} else if govips = startGovips(govipsBin, photos); govips == nil {
+		} else if govips = startGovips(govipsBin, serial); govips == nil {
 			res.GovipsMissing = "the govips process did not start"
 		}
 	}
 	var rounds []round
 	for i := 0; i < o.rounds; i++ {
-		rd, err := measureRound(ctx, o, d, photos, p, vips, govips, i)
+		rd, err := measureRound(ctx, o, d, photos, serial, p, vips, govips, i)
 		if err != nil {
 			return err
 		}
@@ -224,7 +242,8 @@ func writeReport(dir string, res *results) error {
 
 // measureRound runs the repeated sections once: ping, thumbnails one at a time (with the libvips
 // anchors), three sizes from one decode, the bare pool and the sweep side by side, checksums.
-func measureRound(ctx context.Context, o options, d *daemon, photos []photo, p plan, vips, govips *vipsWorker, i int) (round, error) {
+// serial is what the one-at-a-time section runs: photos, then the detail corpus if any.
+func measureRound(ctx context.Context, o options, d *daemon, photos, serial []photo, p plan, vips, govips *vipsWorker, i int) (round, error) {
 	var rd round
 	var err error
 	o.log("round %d of %d: ping ...", i+1, o.rounds)
@@ -232,7 +251,7 @@ func measureRound(ctx context.Context, o options, d *daemon, photos []photo, p p
 		return rd, fmt.Errorf("ping: %w", err)
 	}
 	o.log("round %d: thumbnails, one at a time ...", i+1)
-	if rd.Thumbs, rd.Vips, rd.Govips, err = benchThumbsSerial(ctx, d, photos, p, vips, govips); err != nil {
+	if rd.Thumbs, rd.Vips, rd.Govips, err = benchThumbsSerial(ctx, d, serial, p, vips, govips, o.reference); err != nil {
 		return rd, fmt.Errorf("thumbnails: %w", err)
 	}
 	o.log("round %d: three sizes from one decode ...", i+1)

@@ -20,8 +20,11 @@ type photo struct {
 	Height int    `json:"height"`
 	// ICC: the file embeds a colour profile, which ferryd converts to sRGB and libvips'
 	// thumbnail passes through, so their PSNR against each other measures that, not resizing.
-	ICC  bool `json:"icc"`
-	data []byte
+	ICC bool `json:"icc"`
+	// Detail: a picture of the painted detail corpus (-detail), not a photo of the shared
+	// corpus. Only the one-at-a-time section (speed and quality) runs it.
+	Detail bool `json:"detail,omitempty"`
+	data   []byte
 }
 
 // hasICC finds a JPEG APP2 ICC_PROFILE segment or a PNG iCCP chunk in the file's head.

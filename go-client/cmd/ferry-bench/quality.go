@@ -6,6 +6,8 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"math"
+	"os"
+	"path/filepath"
 )
 
 // psnr decodes two thumbnails (JPEG or PNG) and returns their PSNR over R, G and B in dB, or 0
@@ -34,6 +36,29 @@ func psnr(a, b []byte) float64 {
 		return math.Inf(1)
 	}
 	return 10 * math.Log10(255*255/(sum/float64(n)))
+}
+
+// vsFullDecode is the PSNR of each path's thumbnail of one photo, written as lossless PNG,
+// against the reference: the full decode resized with Lanczos3 straight to the output size
+// (benches/rust/quality_reference.rs writes it), the yardstick of SPEC.md 5.3's quality
+// contract. 0 where a path is absent.
+type vsFullDecode struct {
+	Default float64 `json:"default_db"` // ferryd, default mode
+	Fast    float64 `json:"fast_db"`    // ferryd, fast mode
+	Vips    float64 `json:"vips_db"`    // libvips, pyvips thumbnail_buffer
+	Govips  float64 `json:"govips_db"`  // libvips through govips
+}
+
+// referenceOf is the reference PNG of the named photo in dir, nil when there is none.
+func referenceOf(dir, name string) []byte {
+	if dir == "" {
+		return nil
+	}
+	ref, err := os.ReadFile(filepath.Join(dir, name+".png"))
+	if err != nil {
+		return nil
+	}
+	return ref
 }
 
 func rgba(img image.Image) *image.RGBA {

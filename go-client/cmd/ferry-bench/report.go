@@ -61,6 +61,7 @@ func markdown(r *results) string {
 		w("\nlibvips %s through pyvips, in its own long-lived process, `VIPS_CONCURRENCY=1`, `thumbnail_buffer` (shrink-on-load) then `.jpg[Q=80]`, timed inside that process (no IPC counted for it), alternating call by call with the other two paths. PSNR compares each path's thumbnail with libvips' of the same photo, decoded, over RGB: the quality check. Two figures: the thumbnails as timed (JPEG q80, so the difference between libjpeg-turbo's encoder and the one in libvips' build is in it: two good encodes of one image at q80 differ by 37-46 dB), and the same thumbnails written as lossless PNG by all three, which compares the pixels alone and is the bar's figure (a broken resize scores far lower in both). A photo with an embedded ICC profile (rocket.jpg: Adobe RGB) scores lower for the socket path by design: ferryd converts it to sRGB, while libvips' thumbnail and the Go path pass the pixels through unconverted.\n", r.Vips.Version)
 	}
 
+	writeQuality(w, r)
 	writeGovips(w, r)
 	writeSeveral(w, r)
 
@@ -80,7 +81,7 @@ func markdown(r *results) string {
 		if k.SameRound {
 			where = "measured in this round right before the sweep above"
 		}
-		w("\nBare kernels (`cargo bench --bench corpus`, same photos, no socket): %.0f ms sum of single-thread medians; %.2f images/s on a 2-thread rayon pool, %s.\n",
+		w("\nBare kernels (`cargo bench --bench corpus`, no socket): %.0f ms sum of single-thread medians (the photos, and the detail corpus when `make bench` passes it); %.2f images/s on a 2-thread rayon pool, %s.\n",
 			k.SingleThreadSumMS, k.PoolImagesPerSecond, where)
 	}
 

@@ -98,7 +98,7 @@ func combineBars(rounds [][]barLine) []barLine {
 		}
 		line := first
 		line.Value = med
-		line.Verdict = verdict(first.passes(med))
+		line.Verdict = first.judged(med)
 		if len(values) > 1 {
 			line.Measured = fmt.Sprintf("**%s** median of %d rounds (spread %s to %s); last round: %s",
 				first.format(med), len(values), first.format(values[0]), first.format(values[len(values)-1]), first.Measured)

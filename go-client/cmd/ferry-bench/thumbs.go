@@ -21,8 +21,10 @@ func thumbRequest(p photo) ferry.ResizeRequest {
 
 // thumbRow is one photo done one at a time on both paths.
 type thumbRow struct {
-	Photo     photo   `json:"photo"`
-	Rust      dist    `json:"rust"`
+	Photo photo `json:"photo"`
+	Rust  dist  `json:"rust"`
+	// Fast is the socket path in fast mode (SPEC.md 5.3, "fast"), timed beside the default.
+	Fast      dist    `json:"rust_fast"`
 	Go        dist    `json:"go"`
 	OutBytes  [2]int  `json:"out_bytes"` // rust, go
 	OutWidth  int     `json:"out_width"`
@@ -36,6 +38,9 @@ type thumbRow struct {
 	PSNRGoVips             float64 `json:"psnr_go_vs_vips_db"`
 	PSNRSocketVipsLossless float64 `json:"psnr_socket_vs_vips_lossless_db"`
 	PSNRGoVipsLossless     float64 `json:"psnr_go_vs_vips_lossless_db"`
+	// VsFullDecode: every path's pixels against the full decode resized with Lanczos3 (the
+	// quality contract's yardstick); zero without -reference.
+	VsFullDecode vsFullDecode `json:"psnr_vs_full_decode"`
 }
 
 // thumbsSerial are the one-at-a-time figures.
@@ -43,6 +48,7 @@ type thumbsSerial struct {
 	Rows []thumbRow `json:"rows"`
 	// sums of the per-photo medians, the corpus figure of the bar
 	RustSumMS, GoSumMS float64
+	FastSumMS          float64 // the socket path in fast mode
 }
 
 // processor is what a bench runs a job on: the Client or the in-process Go path.
@@ -56,7 +62,8 @@ var goPath processor = goproc.New()
 // benchThumbsSerial times every photo on each path, one call at a time, alternating the paths
 // call by call (libvips through pyvips and through govips too, when not nil) so that all of them
 // see the same machine.
-func benchThumbsSerial(ctx context.Context, d *daemon, photos []photo, p plan, vips, govips *vipsWorker) (out thumbsSerial, vr, gr *vipsResults, err error) {
+// reference is the directory of full-decode references (-reference), "" for none.
+func benchThumbsSerial(ctx context.Context, d *daemon, photos []photo, p plan, vips, govips *vipsWorker, reference string) (out thumbsSerial, vr, gr *vipsResults, err error) {
 	if vips != nil {
 		vr = &vipsResults{Version: vips.version, Rows: map[string]dist{}}
 	}
@@ -65,8 +72,10 @@ func benchThumbsSerial(ctx context.Context, d *daemon, photos []photo, p plan, v
 	}
 	for _, ph := range photos {
 		req := thumbRequest(ph)
+		fastReq := req
+		fastReq.Fast = true
 		row := thumbRow{Photo: ph}
-		var rt, gt, vt, gvt []time.Duration
+		var rt, ft, gt, vt, gvt []time.Duration
 		// one warm-up each, then alternate the paths so both see the same machine
 		r, err := d.client.Resize(ctx, req)
 		if err != nil {
@@ -94,6 +103,14 @@ func benchThumbsSerial(ctx context.Context, d *daemon, photos []photo, p plan, v
 				return out, nil, nil, fmt.Errorf("%s on govips: %w", ph.Name, err)
 			}
 		}
+		if _, err := d.client.Resize(ctx, fastReq); err != nil { // fast mode's warm-up
+			return out, nil, nil, fmt.Errorf("%s in fast mode on ferryd: %w", ph.Name, err)
+		}
+		if ref := referenceOf(reference, ph.Name); ref != nil {
+			if row.VsFullDecode, err = againstFullDecode(ctx, d, vips, govips, ph, ref); err != nil {
+				return out, nil, nil, err
+			}
+		}
 		row.OutBytes, row.OutWidth, row.OutHeight = [2]int{len(r.Image), len(g.Image)}, r.Width, r.Height
 		for i := 0; i < max(p.rustRuns, p.goRuns); i++ {
 			if i < p.rustRuns {
@@ -102,6 +119,11 @@ func benchThumbsSerial(ctx context.Context, d *daemon, photos []photo, p plan, v
 					return out, nil, nil, err
 				}
 				rt = append(rt, time.Since(t))
+				t = time.Now()
+				if _, err := d.client.Resize(ctx, fastReq); err != nil {
+					return out, nil, nil, err
+				}
+				ft = append(ft, time.Since(t))
 				if vips != nil {
 					v, err := vips.thumb(ph.Name)
 					if err != nil {
@@ -125,9 +147,10 @@ func benchThumbsSerial(ctx context.Context, d *daemon, photos []photo, p plan, v
 				gt = append(gt, time.Since(t))
 			}
 		}
-		row.Rust, row.Go = summarise(rt), summarise(gt)
+		row.Rust, row.Fast, row.Go = summarise(rt), summarise(ft), summarise(gt)
 		row.Speedup = row.Go.P50 / row.Rust.P50
 		out.RustSumMS += row.Rust.P50
+		out.FastSumMS += row.Fast.P50
 		out.GoSumMS += row.Go.P50
 		out.Rows = append(out.Rows, row)
 		if vr != nil {
@@ -255,4 +278,39 @@ func losslessPSNR(ctx context.Context, d *daemon, vips *vipsWorker, ph photo) (s
 		return 0, 0, fmt.Errorf("%s as PNG on libvips: %w", ph.Name, err)
 	}
 	return psnr(r.Image, ref), psnr(g.Image, ref), nil
+}
+
+// againstFullDecode writes the photo's thumbnail as lossless PNG on every path (ferryd default
+// and fast, libvips and govips when present) and compares each with ref, the full decode
+// resized with Lanczos3 to the output size. ferryd keeps the ICC profile rather than applying
+// it, as the reference and libvips' thumbnail do, so the figures compare the resize alone.
+func againstFullDecode(ctx context.Context, d *daemon, vips, govips *vipsWorker, ph photo, ref []byte) (vsFullDecode, error) {
+	var q vsFullDecode
+	req := thumbRequest(ph)
+	req.Format, req.KeepICC = ferry.FormatPNG, true
+	r, err := d.client.Resize(ctx, req)
+	if err != nil {
+		return q, fmt.Errorf("%s as PNG on ferryd: %w", ph.Name, err)
+	}
+	q.Default = psnr(r.Image, ref)
+	req.Fast = true
+	if r, err = d.client.Resize(ctx, req); err != nil {
+		return q, fmt.Errorf("%s as PNG in fast mode on ferryd: %w", ph.Name, err)
+	}
+	q.Fast = psnr(r.Image, ref)
+	for _, w := range []struct {
+		worker *vipsWorker
+		db     *float64
+		what   string
+	}{{vips, &q.Vips, "libvips"}, {govips, &q.Govips, "govips"}} {
+		if w.worker == nil {
+			continue
+		}
+		png, err := w.worker.outputAs(ph.Name, ".png")
+		if err != nil {
+			return q, fmt.Errorf("%s as PNG on %s: %w", ph.Name, w.what, err)
+		}
+		*w.db = psnr(png, ref)
+	}
+	return q, nil
 }

@@ -102,7 +102,7 @@ func (w *vipsWorker) output(name string) ([]byte, error) {
 	return w.outputAs(name, ".jpg")
 }
 
-// outputAs is output written as ext: ".jpg" (q80, as timed) or ".png" (lossless; pyvips only).
+// outputAs is output written as ext: ".jpg" (q80, as timed) or ".png" (lossless).
 func (w *vipsWorker) outputAs(name, ext string) ([]byte, error) {
 	keep := filepath.Join(w.dir, name+".thumb"+ext)
 	if _, err := w.request(filepath.Join(w.dir, name) + " " + keep); err != nil {

@@ -32,7 +32,7 @@
 //!   encoded output (4 bytes per pixel each: `out` = 16 for JPEG and PNG); WebP 32, for
 //!   libwebp's YUV(A) planes and its lossless alpha coder;
 //! - `copy`: a progressive JPEG decoded at 1/8 is decoded from a copy without the scans that
-//!   scale never reads (`decode::scan_pruning`), at most the input's size; otherwise 0;
+//!   scale never reads (`decode::jpeg::scan_pruning`), at most the input's size; otherwise 0;
 //! - `rows`: a PNG not interlaced is decoded a band of rows at a time: [`PNG_ROWS_HELD`] rows of
 //!   `W x channels x bytes per sample + 1` (a palette counted as 4 channels); otherwise 0;
 //! - 1 MiB: codec state, colour transforms, rows, metadata.
@@ -53,7 +53,7 @@ use super::{geometry, jpeg_markers, sniff, validate};
 const FIXED: u64 = 1 << 20;
 
 /// Rows a PNG's row-by-row decode holds at once, at most: a band of eight filtered in the
-/// inflate buffer and nine unfiltered (`decode::png_unfilter`, `BAND_ROWS + 1`), the box
+/// inflate buffer and nine unfiltered (`decode::png::unfilter`, `BAND_ROWS + 1`), the box
 /// shrink's column sums (two bytes a sample: up to two rows) and a narrowed 16-bit row, or the
 /// png crate's own rows on its path; 24 covers them with room.
 const PNG_ROWS_HELD: u64 = 24;

@@ -92,7 +92,7 @@ pub const SHRINK_ON_LOAD_MARGIN: f64 = 2.0;
 
 /// The margin for 1/8 in fast mode (`fast` in the request; it was every request's before issue
 /// 20): 1/8 is cheaper in kind, since libjpeg-turbo reads only each block's DC coefficient and a
-/// progressive file's AC scans need not be decoded at all (`decode::scan_pruning`), so a
+/// progressive file's AC scans need not be decoded at all (`decode::jpeg::scan_pruning`), so a
 /// 12-16 MP photo decodes in a third to a fifth of its 1/4 time. The price is an 8x8 block
 /// average in place of a Lanczos reduction of the 1/4 image, which on fine detail (text,
 /// stripes, fabric) aliases: 1.7 to 7.3 dB below libvips against a full decode, and a text page

@@ -4,42 +4,27 @@
 //!
 //! - JPEG: libjpeg-turbo's scanline API (DCT-domain scaling, SIMD, deadline checks per band),
 //!   metadata from our own marker walk; progressive files at 1/8 and 1/4 through our own
-//!   decoder of the scans that scale reads (`eighth_scale`), identical to libjpeg's output.
+//!   decoder of the scans that scale reads (`jpeg::own_decoder`), identical to libjpeg's output.
 //! - PNG: the `png` crate row by row, so the deadline is checked per band of rows, and blocks of
 //!   rows can be averaged as they arrive (shrink-on-load by a box filter).
 //! - WebP, GIF (first frame): the `image` crate.
 //!
+//! # Layout
+//! - `jpeg/`: libjpeg through its C bridge, scan pruning, and the own progressive decoder.
+//! - `png/`: the `png` crate, and the rows of plain images unfiltered by us.
+//! - `image_rs`: WebP and GIF.
+//! - `box_shrink`: blocks of pixels averaged as rows arrive, for any decoder that gives rows.
+//!
 //! Decoders are third-party code fed untrusted bytes. A panic inside one is caught here and
 //! reported as `BadImage`: the input is what made it fail, and retrying cannot help.
 
-mod ac_blocks;
-mod bit_deposit;
 mod box_shrink;
-#[cfg(any(test, feature = "fuzzing"))]
-pub mod differential;
-mod eighth_scale;
-mod eighth_pixels;
-mod eighth_scans;
-mod entropy;
 mod image_rs;
 mod jpeg;
-mod jpeg_stream;
-mod libjpeg;
 mod png;
-mod png_rows;
-mod png_unfilter;
-#[cfg(target_arch = "x86_64")]
-mod png_wavefront;
-mod scan_pruning;
 
-#[cfg(test)]
-mod jpeg_crafted_tests;
-#[cfg(test)]
-mod jpeg_fuzz_seeds;
-#[cfg(test)]
-mod jpeg_tests;
-#[cfg(test)]
-mod png_tests;
+#[cfg(feature = "fuzzing")]
+pub use jpeg::differential;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -74,9 +59,9 @@ pub const ROWS_PER_CHECK: usize = 64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JpegScans {
     /// As the pipeline does: at 1/8 and 1/4 a progressive file through our own decoder of the
-    /// scans that scale reads (`eighth_scale`), else as `Pruned`.
+    /// scans that scale reads (`jpeg::own_decoder`), else as `Pruned`.
     Pipeline,
-    /// libjpeg, given only the scans the DCT scale needs (`scan_pruning`).
+    /// libjpeg, given only the scans the DCT scale needs (`jpeg::scan_pruning`).
     Pruned,
     /// libjpeg, every scan.
     All,

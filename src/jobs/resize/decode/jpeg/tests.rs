@@ -5,15 +5,15 @@
 use std::ffi::{c_int, c_uint, c_ulong};
 use std::time::{Duration, Instant};
 
-use super::super::super::{Filter, JobControl, JobError};
-use super::super::geometry::{Region, FAST_DC_ONLY_MARGIN};
-use super::super::raster::{Layout, Raster};
-use super::super::resample;
-use super::super::tests::{photo, photos_with_extension};
+use crate::jobs::{Filter, JobControl, JobError};
+use crate::jobs::resize::geometry::{Region, FAST_DC_ONLY_MARGIN};
+use crate::jobs::resize::raster::{Layout, Raster};
+use crate::jobs::resize::resample;
+use crate::jobs::resize::tests::{photo, photos_with_extension};
 use super::bit_deposit::without_pdep;
-use super::eighth_scale::decode_to_ycc;
-use super::jpeg::{decode, decode_every_scan, decode_every_scan_to_ycc, decode_with_libjpeg};
-use super::jpeg_stream;
+use super::own_decoder::decode_to_ycc;
+use super::{decode, decode_every_scan, decode_every_scan_to_ycc, decode_with_libjpeg};
+use super::stream;
 use super::scan_pruning::for_eighth_scale;
 
 extern "C" {
@@ -160,12 +160,12 @@ pub(super) fn rocket_rgb() -> (Vec<u8>, u32, u32) {
 }
 
 pub(super) fn frame_size(jpeg: &[u8]) -> (u32, u32) {
-    let segments = super::super::jpeg_markers::header_segments(jpeg).unwrap();
-    super::super::jpeg_markers::frame_size(&segments).unwrap()
+    let segments = crate::jobs::resize::jpeg_markers::header_segments(jpeg).unwrap();
+    crate::jobs::resize::jpeg_markers::frame_size(&segments).unwrap()
 }
 
 fn scan_count(jpeg: &[u8]) -> usize {
-    jpeg_stream::split(jpeg).unwrap().pieces.iter().filter(|p| p.scan.is_some()).count()
+    stream::split(jpeg).unwrap().pieces.iter().filter(|p| p.scan.is_some()).count()
 }
 
 /// A Lanczos3 thumbnail whose longer side is `side`.
@@ -182,11 +182,11 @@ pub(super) fn psnr(a: &[u8], b: &[u8]) -> f64 {
     if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0 * 255.0 / mse).log10() }
 }
 
-/// What pruning and the 1/8 decoder did to one file, for the assertions and the log.
+/// What pruning and the own decoder did to one file, for the assertions and the log.
 pub(super) struct Compared {
     pruned: bool,
     scans: (usize, usize),
-    /// Whether the 1/8 decoder (`eighth_scale`) took the file (else the pipeline used libjpeg,
+    /// Whether the own decoder (`own_decoder`) took the file (else the pipeline used libjpeg,
     /// pruned).
     pub(super) own_decoder: bool,
     /// Whether the pipeline's 1/8 picture equals libjpeg's full decode sample for sample.
@@ -201,7 +201,7 @@ fn luma(raster: &Raster) -> Vec<u8> {
 
 /// Decodes `jpeg` at 1/8 three ways: libjpeg reading every scan (the reference), libjpeg pruned
 /// (must be identical: pruning drops only coefficients the 1/8 IDCTs never read), and the
-/// pipeline's own decode (`eighth_scale` where it takes the file): luma identical to the
+/// pipeline's own decode (`own_decoder` where it takes the file): luma identical to the
 /// reference (compared in YCbCr), the RGB picture reported, and its thumbnail within 40 dB PSNR
 /// (callers assert identity where it must hold).
 fn compare_at_eighth(name: &str, jpeg: &[u8]) -> Compared {
@@ -279,7 +279,7 @@ fn check_pruned_decodes_equal_full_decodes_for_every_scan_script_and_sampling() 
             let jpeg = encode_progressive(&rgb, width, height, 3, sampling, script);
             let got = compare_at_eighth(&name, &jpeg);
             assert!(got.pruned && got.scans.0 < got.scans.1, "{name}: nothing pruned ({:?} scans)", got.scans);
-            assert!(got.own_decoder, "{name}: the 1/8 decoder declined");
+            assert!(got.own_decoder, "{name}: the own decoder declined");
             assert!(got.identical, "{name}: the picture differs from libjpeg's");
             eprintln!("{name}: libjpeg would keep {} of {} scans, thumbnail PSNR {:.1} dB", got.scans.0, got.scans.1, got.thumbnail_psnr);
         }
@@ -405,7 +405,7 @@ fn corpus_photos_decode_identically_pruned() {
         let pruned = started.elapsed();
         let got = compare_at_eighth(&path.display().to_string(), &jpeg);
         eprintln!(
-            "{}: libjpeg keeps {} of {} scans, own 1/8 decoder {}, identical {}, thumbnail PSNR {:.1} dB, decode at 1/8 {:.1} ms all scans, {:.1} ms as the pipeline does",
+            "{}: libjpeg keeps {} of {} scans, own decoder {}, identical {}, thumbnail PSNR {:.1} dB, decode at 1/8 {:.1} ms all scans, {:.1} ms as the pipeline does",
             path.file_name().unwrap().to_string_lossy(),
             got.scans.0,
             got.scans.1,
@@ -473,7 +473,7 @@ fn unusual_files_are_decoded_whole() {
     // A scan that refines coefficients no earlier scan sent: libjpeg would only warn.
     let bogus: [Scan; 2] = [(&[0, 1, 2], 0, 0, 0, 0), (&[0], 1, 63, 0, 0)];
     let mut jpeg = encode_progressive(&rgb, width, height, 3, (2, 2), &bogus);
-    let ac_scan = jpeg_stream::split(&jpeg).unwrap().pieces.iter().filter(|p| p.scan.is_some()).nth(1).unwrap().range.start;
+    let ac_scan = stream::split(&jpeg).unwrap().pieces.iter().filter(|p| p.scan.is_some()).nth(1).unwrap().range.start;
     // FF DA, length, one component (count, selector, tables), Ss, Se, then Ah<<4|Al.
     assert_eq!(jpeg[ac_scan + 7..ac_scan + 10], [1, 63, 0]);
     jpeg[ac_scan + 9] = 0x10;

@@ -1,14 +1,14 @@
 //! The project's own progressive JPEG decoder against libjpeg-turbo on the same bytes, for the
 //! differential fuzz target (fuzz/fuzz_targets/jpeg_differential.rs). The rule it checks is
-//! SPEC.md 5.3's "exact or refused": wherever [`eighth_scale`] answers with pixels, libjpeg at
+//! SPEC.md 5.3's "exact or refused": wherever [`own_decoder`] answers with pixels, libjpeg at
 //! the same scale, reading every scan, answers with the same pixels; any other outcome of the
 //! pair is a finding. libjpeg's warnings (corrupt data it decodes past) are tolerated as
 //! libvips tolerates them by default: a damaged scan that the scale never reads changes
 //! nothing in its picture, and the own decoder, which skips such a scan, must agree.
 
-use super::super::super::{ImageFormat, JobControl};
-use super::super::{jpeg_markers, metadata::Metadata, sniff};
-use super::{eighth_scale, jpeg};
+use super::super::super::super::{ImageFormat, JobControl};
+use super::super::super::{jpeg_markers, metadata::Metadata, sniff};
+use super::{decode_every_scan_as_libjpeg_would, own_decoder};
 
 /// Largest picture compared, so that each fuzz run stays in milliseconds.
 const MAX_PIXELS: u64 = 1 << 22;
@@ -44,11 +44,11 @@ pub fn compare(input: &[u8], eighths: u32) -> Verdict {
         return Verdict::RefusedBeforeDecoding;
     }
     let adobe = Metadata::from_jpeg(&segments).adobe;
-    let own = match eighth_scale::decode(input, (width, height), eighths, &ctl) {
+    let own = match own_decoder::decode(input, (width, height), eighths, &ctl) {
         Ok(Some(raster)) => raster,
         Ok(None) | Err(_) => return Verdict::Declined,
     };
-    match jpeg::decode_every_scan_as_libjpeg_would(input, (width, height), eighths, adobe) {
+    match decode_every_scan_as_libjpeg_would(input, (width, height), eighths, adobe) {
         Err(e) => Verdict::OnlyOwnAccepts { libjpeg_error: e.to_string() },
         Ok((reference, _warning)) if reference.layout == own.layout && reference.data == own.data => Verdict::Same,
         Ok((reference, _warning)) => Verdict::Differ {

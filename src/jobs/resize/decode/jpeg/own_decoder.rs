@@ -7,8 +7,8 @@
 //! (48 MiB for a 16 MP photo, a third of the pruned decode's time, and more after an idle
 //! moment, when those pages have gone cold). Here the DC scans, and the AC scans of 4:2:0
 //! chroma (whose 2x2 inverse DCT reads them), are decoded into two bytes per luma block
-//! ([`eighth_scans`](super::eighth_scans)) and turned into pixels with libjpeg's own
-//! arithmetic ([`eighth_pixels`](super::eighth_pixels)): the picture is identical to libjpeg's
+//! ([`progressive_scans`](super::progressive_scans)) and turned into pixels with libjpeg's own
+//! arithmetic ([`reduced_pixels`](super::reduced_pixels)): the picture is identical to libjpeg's
 //! 1/8 decode.
 //!
 //! At 1/4 every scan is needed (the 2x2 and 4x4 reduced IDCTs read coefficients up to the
@@ -22,12 +22,12 @@
 //! scan script that follows the progression rules. Anything else, and any surprise inside the
 //! data, returns `None`: the caller decodes the file with libjpeg as before.
 
-use super::super::super::{JobControl, JobError};
-use super::super::raster::{Layout, Raster};
-use super::eighth_pixels;
-use super::eighth_scans::{self, Declined, Grid, Plane};
-use super::jpeg::MAX_SCANS;
-use super::jpeg_stream::{self, Frame, Stream};
+use crate::jobs::{JobControl, JobError};
+use crate::jobs::resize::raster::{Layout, Raster};
+use super::reduced_pixels;
+use super::progressive_scans::{self, Declined, Grid, Plane};
+use super::MAX_SCANS;
+use super::stream::{self, Frame, Stream};
 use super::scan_pruning::check_progression;
 
 /// SOF2: progressive DCT, Huffman coding.
@@ -42,7 +42,7 @@ pub fn decode(jpeg: &[u8], (width, height): (u32, u32), eighths: u32, ctl: &JobC
     let Some((stream, planes)) = decode_planes(jpeg, (width, height), eighths, ctl)? else { return Ok(None) };
     let frame = &stream.frame;
     let sampling: Vec<(u8, u8)> = frame.components.iter().map(|c| (c.h, c.v)).collect();
-    let Some(pixels) = eighth_pixels::pixels(&planes, &sampling, (frame.width, frame.height), &Grid::new(frame), eighths as usize) else {
+    let Some(pixels) = reduced_pixels::pixels(&planes, &sampling, (frame.width, frame.height), &Grid::new(frame), eighths as usize) else {
         return Ok(declined("values out of the range where libjpeg's SIMD and C IDCTs agree"));
     };
     let layout = if planes.len() == 1 { Layout::Gray } else { Layout::Rgb };
@@ -56,9 +56,9 @@ pub fn decode_to_ycc(jpeg: &[u8], (width, height): (u32, u32), eighths: u32) -> 
     let (stream, planes) = decode_planes(jpeg, (width, height), eighths, &JobControl::unbounded()).ok()??;
     let frame = &stream.frame;
     let sampling: Vec<(u8, u8)> = frame.components.iter().map(|c| (c.h, c.v)).collect();
-    let (layout, data) = match eighth_pixels::planes_at_scale(&planes, &sampling, (frame.width, frame.height), &Grid::new(frame), eighths as usize)? {
-        eighth_pixels::Planes::Gray(y) => (Layout::Gray, y),
-        eighth_pixels::Planes::Ycc(y, cb, cr) => (Layout::Rgb, y.iter().zip(&cb).zip(&cr).flat_map(|((&y, &cb), &cr)| [y, cb, cr]).collect()),
+    let (layout, data) = match reduced_pixels::planes_at_scale(&planes, &sampling, (frame.width, frame.height), &Grid::new(frame), eighths as usize)? {
+        reduced_pixels::Planes::Gray(y) => (Layout::Gray, y),
+        reduced_pixels::Planes::Ycc(y, cb, cr) => (Layout::Rgb, y.iter().zip(&cb).zip(&cr).flat_map(|((&y, &cb), &cr)| [y, cb, cr]).collect()),
     };
     Some(Raster::new((width * eighths).div_ceil(8), (height * eighths).div_ceil(8), layout, data))
 }
@@ -68,7 +68,7 @@ fn decode_planes(jpeg: &[u8], (width, height): (u32, u32), eighths: u32, ctl: &J
     if !matches!(eighths, 1 | 2) {
         return Ok(None);
     }
-    let Ok(stream) = jpeg_stream::split(jpeg) else { return Ok(None) };
+    let Ok(stream) = stream::split(jpeg) else { return Ok(None) };
     if stream.frame.marker != PROGRESSIVE_HUFFMAN {
         return Ok(None); // baseline and the rest: nothing to say
     }
@@ -78,7 +78,7 @@ fn decode_planes(jpeg: &[u8], (width, height): (u32, u32), eighths: u32, ctl: &J
     let Some(idct_sizes) = idct_sizes(&stream.frame, eighths as usize) else {
         return Ok(declined("a sampling ratio other than 1 or 2"));
     };
-    match eighth_scans::decode(jpeg, &stream, &idct_sizes, ctl) {
+    match progressive_scans::decode(jpeg, &stream, &idct_sizes, ctl) {
         Ok(planes) => Ok(Some((stream, planes))),
         Err(Declined::Libjpeg(why)) => Ok(declined(why)),
         Err(Declined::Stopped(reason)) => Err(reason),
@@ -88,7 +88,7 @@ fn decode_planes(jpeg: &[u8], (width, height): (u32, u32), eighths: u32, ctl: &J
 /// Each component's reduced IDCT size at `eighths`/8, as `jpeg_calc_output_dimensions` picks
 /// it: the scale, doubled for a component subsampled by 2 on both axes (4:2:0 chroma: 2x2 at
 /// 1/8, 4x4 at 1/4), kept for one subsampled on one axis only (4:2:2 and 4:4:0 chroma, which
-/// libjpeg then upsamples: see `eighth_pixels`). `None` for any other ratio, which [`takes`]
+/// libjpeg then upsamples: see `reduced_pixels`). `None` for any other ratio, which [`takes`]
 /// has already refused.
 fn idct_sizes(frame: &Frame, eighths: usize) -> Option<Vec<usize>> {
     let grid = Grid::new(frame);

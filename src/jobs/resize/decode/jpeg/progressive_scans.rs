@@ -10,12 +10,12 @@
 //! (a missing or bad table, a bad code, data that runs short or long, a restart marker out of
 //! place) is an `Err`, and the caller decodes the file with libjpeg instead.
 
-use super::super::super::{JobControl, JobError};
-use super::ac_blocks::{natural, AcBand, BlockLayout};
+use crate::jobs::{JobControl, JobError};
+use super::progressive_ac::{natural, AcBand, BlockLayout};
 #[cfg(target_arch = "x86_64")]
 use super::bit_deposit::fast_pdep;
 use super::entropy::{BitReader, HuffmanTable};
-use super::jpeg_stream::{Frame, ScanHeader, Stream};
+use super::stream::{Frame, ScanHeader, Stream};
 
 const DHT: u8 = 0xC4;
 const DQT: u8 = 0xDB;
@@ -422,7 +422,7 @@ impl Restarts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::resize::decode::jpeg_stream::Component;
+    use crate::jobs::resize::decode::jpeg::stream::Component;
 
     fn frame(luma: (u8, u8)) -> Frame {
         let component = |id, (h, v)| Component { id, h, v, quant_table: 0 };

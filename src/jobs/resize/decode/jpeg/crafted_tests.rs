@@ -3,10 +3,10 @@
 //! a little byte surgery: the pipeline's picture must equal libjpeg's at 1/8 and 1/4, whether
 //! the own decoder takes the file (exact) or leaves it to libjpeg (refused).
 
-use super::eighth_scale::decode_to_ycc;
-use super::jpeg::decode_every_scan;
-use super::jpeg_stream;
-use super::jpeg_tests::{compare_at, encode_progressive, encode_progressive_as_rgb, frame_size, rocket_rgb, Scan};
+use super::own_decoder::decode_to_ycc;
+use super::decode_every_scan;
+use super::stream;
+use super::tests::{compare_at, encode_progressive, encode_progressive_as_rgb, frame_size, rocket_rgb, Scan};
 use crate::jobs::JobControl;
 
 /// DC of every component in one scan, then each component's AC in one scan, no refinement.
@@ -17,7 +17,7 @@ const JFIF_APP0: [u8; 18] = [0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1, 1,
 
 /// Where scan `n` (0-based) starts and where its data starts.
 fn scan_at(jpeg: &[u8], n: usize) -> (usize, usize) {
-    let stream = jpeg_stream::split(jpeg).unwrap();
+    let stream = stream::split(jpeg).unwrap();
     let piece = stream.pieces.iter().filter(|p| p.scan.is_some()).nth(n).unwrap();
     (piece.range.start, piece.scan.as_ref().unwrap().data_start)
 }

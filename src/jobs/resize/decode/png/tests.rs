@@ -1,4 +1,4 @@
-//! Tests of our PNG unfiltering (`png_rows`, `png_unfilter`, `png_wavefront`) against the png
+//! Tests of our PNG unfiltering (`plain_rows`, `unfilter`, `unfilter_sse2`) against the png
 //! crate's `Reader`, which stays the reference: PNGs written here with a random filter per
 //! row (filtered by hand from the spec, deflated with `fdeflate`, IDAT split at random; the
 //! crate's encoder picks filters itself), every colour type at 8 and 16 bits over small and
@@ -8,11 +8,11 @@ use std::io::Cursor;
 
 use png::{ColorType, Decoder, Transformations};
 
-use super::super::super::{JobControl, JobError};
-use super::super::tests::photos_with_extension;
-use super::png::open;
-use super::png_unfilter::{band_rows, paeth, unfilter_band, unfilter_row, BAND_ROWS, ROW_SLACK, SHORT_BAND_ROWS, WIDE_BAND_BYTES};
-use super::ROWS_PER_CHECK;
+use crate::jobs::{JobControl, JobError};
+use crate::jobs::resize::tests::photos_with_extension;
+use super::open;
+use super::unfilter::{band_rows, paeth, unfilter_band, unfilter_row, BAND_ROWS, ROW_SLACK, SHORT_BAND_ROWS, WIDE_BAND_BYTES};
+use super::super::ROWS_PER_CHECK;
 
 /// xorshift64*: reproducible noise without a dependency.
 struct Rng(u64);

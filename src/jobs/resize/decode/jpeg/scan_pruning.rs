@@ -24,9 +24,9 @@
 //! not 8-bit, several frames, a scan script that breaks the progression rules, restart markers
 //! without a restart interval, too many scans, or nothing to drop.
 
-use super::ac_blocks;
-use super::jpeg::MAX_SCANS;
-use super::jpeg_stream::{self, Frame, ScanHeader, Stream};
+use super::progressive_ac;
+use super::MAX_SCANS;
+use super::stream::{self, Frame, ScanHeader, Stream};
 
 /// SOF2: progressive DCT, Huffman coding.
 const PROGRESSIVE_HUFFMAN: u8 = 0xC2;
@@ -34,7 +34,7 @@ const PROGRESSIVE_HUFFMAN: u8 = 0xC2;
 /// The input with the scans a 1/8-scale decode never reads cut out, or `None` when the input
 /// should be decoded as it is (see the module docs).
 pub fn for_eighth_scale(jpeg: &[u8]) -> Option<Vec<u8>> {
-    let stream = jpeg_stream::split(jpeg).ok()?;
+    let stream = stream::split(jpeg).ok()?;
     let keep = scans_to_keep(&stream).ok()?;
     if keep.iter().all(|&k| k) {
         return None;
@@ -127,7 +127,7 @@ fn coefficients_read(frame: &Frame, c: usize) -> u64 {
     while size < 8 && max_h % (h * size * 2) == 0 && max_v % (v * size * 2) == 0 {
         size *= 2;
     }
-    ac_blocks::coefficients_read(usize::from(size))
+    progressive_ac::coefficients_read(usize::from(size))
 }
 
 /// Zigzag positions `ss..=se` as a bit mask.
@@ -137,7 +137,7 @@ fn band_mask(ss: u8, se: u8) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::jpeg_stream::{Component, Piece};
+    use super::super::stream::{Component, Piece};
     use super::*;
 
     fn frame(sampling: &[(u8, u8)]) -> Frame {

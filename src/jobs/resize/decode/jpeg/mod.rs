@@ -8,15 +8,53 @@
 //!
 //! Block smoothing is off: libjpeg would otherwise invent AC coefficients for blocks whose scans
 //! it has not seen, which only matters for incomplete files and would make a pruned decode
-//! (see [`scan_pruning`](super::scan_pruning)) differ from the full one.
+//! (see [`scan_pruning`]) differ from the full one.
+//!
+//! # Layout
+//! Through libjpeg:
+//! - `libjpeg`: a safe handle on libjpeg's decompressor, through the C bridge beside it
+//!   (`libjpeg_bridge.c`; `libjpeg_test_encoder.c` is the encoder the tests make files with).
+//! - `stream`: a whole file split into marker segments and scans, decoding nothing.
+//! - `scan_pruning`: at 1/8, the scans nobody reads cut out before libjpeg sees the file.
+//!
+//! The own decoder of progressive files at 1/8 and 1/4, pixels identical to libjpeg's or the
+//! file refused, in the order the data walks:
+//! - `own_decoder`: which files it takes, and the stages below driven in turn.
+//! - `entropy`: Huffman tables and the bit reader of entropy-coded data.
+//! - `progressive_scans`: the DC scans, and the AC scans a reduced IDCT reads, into planes of
+//!   coefficients.
+//! - `progressive_ac`: one block of an AC scan, first pass or refinement; which coefficients
+//!   each reduced IDCT reads.
+//! - `bit_deposit`: the refinement passes' bit tricks, by BMI2's PDEP where it is fast.
+//! - `reduced_pixels`: libjpeg's reduced IDCTs (1x1, 2x2, 4x4), upsampling and YCbCr to RGB.
+
+mod bit_deposit;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod differential;
+mod entropy;
+mod libjpeg;
+mod own_decoder;
+mod progressive_ac;
+mod progressive_scans;
+mod reduced_pixels;
+mod scan_pruning;
+mod stream;
+
+#[cfg(test)]
+mod crafted_tests;
+#[cfg(test)]
+mod fuzz_finding_tests;
+#[cfg(test)]
+mod fuzz_seeds;
+#[cfg(test)]
+mod tests;
 
 use super::super::super::{JobControl, JobError};
 use super::super::jpeg_markers;
 use super::super::metadata::Metadata;
 use super::super::raster::{Layout, Raster};
-use super::libjpeg::{Decompressor, Failure, FileColorSpace};
-use super::{eighth_scale, scan_pruning};
 use super::ROWS_PER_CHECK;
+use libjpeg::{Decompressor, Failure, FileColorSpace};
 
 /// Most progressive scans a JPEG may have. Real encoders write about ten; thousands of tiny
 /// scans are a known way to make a small file cost minutes of CPU (libjpeg-turbo's advice is
@@ -31,7 +69,7 @@ pub fn metadata(input: &[u8]) -> Result<Metadata, JobError> {
 /// Decodes at `eighths`/8 of the stored size (lossless JPEGs, which cannot be scaled, at full
 /// size). Gray stays gray; CMYK and YCCK come out as CMYK for the colour stage. At 1/8 and
 /// 1/4 a progressive file is decoded without libjpeg, from only the scans it needs, where
-/// [`eighth_scale`] takes it; else (at 1/8) pruned of the scans that scale never reads and
+/// [`own_decoder`] takes it; else (at 1/8) pruned of the scans that scale never reads and
 /// given to libjpeg.
 pub fn decode(
     input: &[u8],
@@ -40,7 +78,7 @@ pub fn decode(
     adobe: bool,
     ctl: &JobControl,
 ) -> Result<Raster, JobError> {
-    if let Some(raster) = eighth_scale::decode(input, (width, height), eighths, ctl)? {
+    if let Some(raster) = own_decoder::decode(input, (width, height), eighths, ctl)? {
         return Ok(raster);
     }
     decode_with_libjpeg(input, (width, height), eighths, adobe, ctl)

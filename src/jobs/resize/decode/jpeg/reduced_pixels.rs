@@ -1,4 +1,4 @@
-//! Pixels at 1/8 and 1/4 scale from the coefficients [`eighth_scans`](super::eighth_scans)
+//! Pixels at 1/8 and 1/4 scale from the coefficients [`progressive_scans`](super::progressive_scans)
 //! decoded, with libjpeg-turbo's arithmetic throughout, so the picture is bit-identical to
 //! libjpeg's own decode at that scale: its 1x1 inverse DCT (a block's dequantised DC over 8)
 //! for components at full resolution at 1/8, its 2x2 inverse DCT for 4:2:0 chroma at 1/8 and
@@ -12,8 +12,8 @@
 //! shifted by a successive-approximation bit position of 13) does not, and is then left to
 //! libjpeg rather than decoded here to pixels libjpeg would not produce.
 
-use super::ac_blocks::{coefficients_read, TWO_BY_TWO_READS};
-use super::eighth_scans::{Grid, Plane};
+use super::progressive_ac::{coefficients_read, TWO_BY_TWO_READS};
+use super::progressive_scans::{Grid, Plane};
 
 /// libjpeg's post-IDCT range limit, as its table (`prepare_range_limit_table`) is indexed:
 /// `value & 1023` clamps to 0..=255 over what real data produces and wraps beyond. A table,
@@ -385,7 +385,7 @@ fn ycc_to_rgb(y: &[u8], cb: &[u8], cr: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::resize::decode::ac_blocks::BlockLayout;
+    use crate::jobs::resize::decode::jpeg::progressive_ac::BlockLayout;
 
     /// One block's sample at 1/8 from its DC, as `samples` computes it.
     fn idct_1x1(coefficient: i16, quantiser: u16) -> u8 {

@@ -1,6 +1,6 @@
 //! Reading a JPEG scan's entropy-coded data: Huffman tables as DHT defines them, and a bit
 //! reader that undoes byte stuffing and stops at markers. Serves the DC-scan decoder
-//! ([`eighth_scans`](super::eighth_scans)); anything this cannot read exactly as libjpeg would is an
+//! ([`progressive_scans`](super::progressive_scans)); anything this cannot read exactly as libjpeg would is an
 //! `Err`, and the caller hands the file to libjpeg instead.
 
 /// Bits looked up at once; longer codes take the slow path (rare: photos' DC codes are short).

@@ -10,7 +10,7 @@ use std::ffi::{c_char, c_int, c_uint, c_ulong, c_void, CStr};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-use super::super::super::{JobControl, JobError};
+use crate::jobs::{JobControl, JobError};
 
 /// The colour space a JPEG declares (libjpeg's `J_COLOR_SPACE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -28,9 +28,9 @@
 
 use std::arch::x86_64::*;
 
-use super::png_unfilter::{unfilter_pixel, AVERAGE, BAND_ROWS, PAETH, ROW_SLACK, SHORT_BAND_ROWS, SUB, UP};
+use super::unfilter::{unfilter_pixel, AVERAGE, BAND_ROWS, PAETH, ROW_SLACK, SHORT_BAND_ROWS, SUB, UP};
 
-/// See [`super::png_unfilter::unfilter_band`], whose arguments these are, with the band's
+/// See [`super::unfilter::unfilter_band`], whose arguments these are, with the band's
 /// filter bytes (each at most 4, one per row: [`BAND_ROWS`] or [`SHORT_BAND_ROWS`]) in place
 /// of its height; `bpp` is 3 or 4 and rows are at least as many pixels as the band has rows.
 pub fn unfilter_band(filters: &[u8], bpp: usize, stride: usize, filtered: &[u8], rows: &mut [u8], pitch: usize) {
@@ -257,7 +257,7 @@ unsafe fn by_filters<const BPP: usize, const REGS: usize>(filters: &[u8], filter
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::resize::decode::png_unfilter::paeth;
+    use crate::jobs::resize::decode::png::unfilter::paeth;
 
     /// The byte-lane Paeth (with its saturated pc) against the spec's, for every
     /// (left, up, upper-left).

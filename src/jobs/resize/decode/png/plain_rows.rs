@@ -3,7 +3,7 @@
 //!
 //! Why: on large photos the crate's row unfiltering is as costly as inflating (its Paeth for
 //! 3-byte pixels goes one pixel at a time), and unfiltering a band of rows together is
-//! faster (`png_unfilter`: eight rows, four when rows are very wide, [`band_rows`]).
+//! faster (`unfilter`: eight rows, four when rows are very wide, [`band_rows`]).
 //! Everything else is still the crate's: a [`StreamingDecoder`] reads the chunks again from
 //! the signature (checking order, CRCs and the zlib stream as `Reader` does) and inflates
 //! the IDAT data into a buffer we own through [`UnfilterRegion`], the crate's own interface
@@ -14,15 +14,15 @@
 //!
 //! Against `Reader` on damaged input: rows handed out are identical, and one never succeeds
 //! where the other fails; the number of rows before an error and sometimes the error differ
-//! (`png_tests::damaged_files_agree_with_reader` lists how). When the image data stops
+//! (`tests::damaged_files_agree_with_reader` lists how). When the image data stops
 //! early we report "image data ends after {y} of {height} rows", as before.
 
 use png::{chunk, Decoded, DecodingError, StreamingDecoder, UnfilterRegion};
 
-use super::super::super::{JobControl, JobError};
-use super::png::{bad, data_ends};
-use super::png_unfilter::{band_rows, unfilter_band, unfilter_row, PAETH, ROW_SLACK};
-use super::ROWS_PER_CHECK;
+use crate::jobs::{JobControl, JobError};
+use super::{bad, data_ends};
+use super::unfilter::{band_rows, unfilter_band, unfilter_row, PAETH, ROW_SLACK};
+use super::super::ROWS_PER_CHECK;
 
 /// Consumed bytes at the start of the inflate buffer that make us shift it left (the png
 /// crate's figure: shifting less often costs memory, more often copies the look-back again).

@@ -8,10 +8,10 @@
 //! only on its left, upper and upper-left neighbours, so row `i` of the band can run `i`
 //! pixels behind row `i - 1` and all rows advance together, each its own dependency chain
 //! (a wavefront). On x86_64 with 3- or 4-byte pixels that runs in SSE2 lanes
-//! (`png_wavefront`); elsewhere it is the plain path row after row.
+//! (`unfilter_sse2`); elsewhere it is the plain path row after row.
 
 /// Rows unfiltered together by [`unfilter_band`]: two 128-bit registers of four rows of four
-/// bytes each in `png_wavefront`, two chains of dependent steps that overlap (altai.png's
+/// bytes each in `unfilter_sse2`, two chains of dependent steps that overlap (altai.png's
 /// thumbnail: 57.3 -> 51.7 ms against four rows).
 pub const BAND_ROWS: usize = 8;
 
@@ -141,7 +141,7 @@ pub fn unfilter_band(band: usize, bpp: usize, stride: usize, filtered: &[u8], ro
     let chained = filters.iter().any(|&f| f == SUB || f == AVERAGE || f == PAETH);
     #[cfg(target_arch = "x86_64")]
     if chained && (bpp == 3 || bpp == 4) && stride / bpp >= band {
-        super::png_wavefront::unfilter_band(filters, bpp, stride, filtered, rows, pitch);
+        super::unfilter_sse2::unfilter_band(filters, bpp, stride, filtered, rows, pitch);
         return;
     }
     for (i, &filter) in filters.iter().enumerate() {

@@ -4,7 +4,7 @@
 //! the fuzzer starts from inputs the own decoder takes rather than from ones it passes on.
 //! Run by `cargo test --release --locked --lib write_jpeg_differential_seeds -- --ignored`.
 
-use super::jpeg_tests::{encode_progressive, encode_progressive_as_rgb, encode_progressive_with_restarts, rocket_rgb, SAMPLINGS, SCRIPTS};
+use super::tests::{encode_progressive, encode_progressive_as_rgb, encode_progressive_with_restarts, rocket_rgb, SAMPLINGS, SCRIPTS};
 
 /// The top-left `width x height` of RGB rows `width_of` wide.
 fn crop(rgb: &[u8], width_of: u32, (width, height): (u32, u32)) -> Vec<u8> {

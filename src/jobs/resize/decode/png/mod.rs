@@ -3,7 +3,20 @@
 //! every [`ROWS_PER_CHECK`] rows (large PNGs are the slowest inputs to decode). Interlaced
 //! images, whose passes cover the whole picture, are decoded in one call. Rows may be shrunk on
 //! load by averaging blocks (`box_shrink`), as the plan asks. Plain 8- and 16-bit images are
-//! unfiltered by us (`png_rows`), faster than the crate; the rest go through `png::Reader`.
+//! unfiltered by us (`plain_rows`), faster than the crate; the rest go through `png::Reader`.
+//!
+//! # Layout
+//! - `plain_rows`: the rows of a plain image, inflated by the crate and unfiltered by us.
+//! - `unfilter`: PNG's row filters undone, a row at a time or a band of rows together.
+//! - `unfilter_sse2`: the band of rows in SSE2 lanes on x86_64 (a wavefront).
+
+mod plain_rows;
+mod unfilter;
+#[cfg(target_arch = "x86_64")]
+mod unfilter_sse2;
+
+#[cfg(test)]
+mod tests;
 
 use std::io::Cursor;
 
@@ -14,8 +27,8 @@ use super::super::exif;
 use super::super::metadata::Metadata;
 use super::super::raster::{Layout, Raster};
 use super::box_shrink::BoxShrinker;
-use super::png_rows::{self, RowShape};
 use super::{narrow_be16, ROWS_PER_CHECK};
+use plain_rows::RowShape;
 
 /// The iTXt keyword under which XMP is stored.
 const XMP_KEYWORD: &str = "XML:com.adobe.xmp";
@@ -23,7 +36,7 @@ const XMP_KEYWORD: &str = "XML:com.adobe.xmp";
 /// A PNG whose chunks up to the first IDAT have been read.
 pub struct PngSource<'a> {
     reader: Reader<Cursor<&'a [u8]>>,
-    /// The whole file: `png_rows` reads it again from the start with its own decoder.
+    /// The whole file: `plain_rows` reads it again from the start with its own decoder.
     input: &'a [u8],
 }
 
@@ -117,7 +130,7 @@ impl PngSource<'_> {
     /// `each` in order, checking the deadline every [`ROWS_PER_CHECK`] rows.
     pub(super) fn for_each_row(&mut self, ctl: &JobControl, mut each: impl FnMut(&[u8])) -> Result<(), JobError> {
         if let Some(shape) = self.plain_shape() {
-            return png_rows::for_each_row(self.input, &shape, ctl, each);
+            return plain_rows::for_each_row(self.input, &shape, ctl, each);
         }
         let (width, height) = self.size();
         let line = self.reader.output_line_size(width).ok_or_else(|| JobError::BadImage("png: row size overflows".into()))?;
@@ -136,7 +149,7 @@ impl PngSource<'_> {
 }
 
 impl PngSource<'_> {
-    /// The row shape when `png_rows` can serve the image: rows as stored are rows as
+    /// The row shape when `plain_rows` can serve the image: rows as stored are rows as
     /// `Reader` would return them with our transformations (8 or 16 bits, no palette, no
     /// `tRNS` to expand), one frame of IHDR's size, not interlaced.
     pub(super) fn plain_shape(&self) -> Option<RowShape> {
@@ -161,7 +174,7 @@ fn store(decoded: &[u8], out: &mut [u8], wide: bool) {
     }
 }
 
-/// The image data stopped after `y` complete rows (`Reader` and `png_rows` alike).
+/// The image data stopped after `y` complete rows (`Reader` and `plain_rows` alike).
 pub(super) fn data_ends(y: usize, height: impl std::fmt::Display) -> JobError {
     JobError::BadImage(format!("png: image data ends after {y} of {height} rows"))
 }

@@ -1,0 +1,76 @@
+//! The kinds of file the differential fuzz target (fuzz/fuzz_targets/jpeg_differential.rs)
+//! found, each made at test time with the libjpeg encoder the tests link plus byte surgery on
+//! a scan that the 1/8 scale skips (4:2:0 luma AC: its 1x1 IDCT reads only DC). The fuzz
+//! inputs themselves are replayed from fuzz/regressions by `differential`'s own test.
+
+use super::differential::{compare, Verdict};
+use super::stream;
+use super::tests::{encode_progressive, rocket_rgb, Scan};
+use super::decode_every_scan_as_libjpeg_would;
+
+/// DC of every component in one scan, then each component's AC in one scan, no refinement.
+const ONE_AC_SCAN_EACH: [Scan; 4] = [(&[0, 1, 2], 0, 0, 0, 0), (&[0], 1, 63, 0, 0), (&[1], 1, 63, 0, 0), (&[2], 1, 63, 0, 0)];
+
+/// A 4:2:0 progressive file of a crop of the sample photo; scan 1 is luma's AC.
+fn four_two_zero() -> Vec<u8> {
+    let (rgb, width, _) = rocket_rgb();
+    let (w, h) = (96, 64);
+    let crop: Vec<u8> = rgb.chunks_exact(width as usize * 3).take(h as usize).flat_map(|row| &row[..w as usize * 3]).copied().collect();
+    encode_progressive(&crop, w, h, 3, (2, 2), &ONE_AC_SCAN_EACH)
+}
+
+/// Where scan `n` starts (its SOS marker) and where its data starts.
+fn scan_at(jpeg: &[u8], n: usize) -> (usize, usize) {
+    let stream = stream::split(jpeg).unwrap();
+    let piece = stream.pieces.iter().filter(|p| p.scan.is_some()).nth(n).unwrap();
+    (piece.range.start, piece.scan.as_ref().unwrap().data_start)
+}
+
+/// A marker libjpeg does not know (0xFFA4, with a length) before a scan 1/8 skips: libjpeg
+/// refuses the whole file, so the own decoder must leave it to libjpeg at both scales.
+#[test]
+fn an_unknown_marker_after_the_scans_a_scale_reads_goes_to_libjpeg() {
+    let jpeg = four_two_zero();
+    let (sos, _) = scan_at(&jpeg, 1);
+    let mut crafted = jpeg.clone();
+    crafted.splice(sos..sos, [0xFF, 0xA4, 0x00, 0x04, 0x12, 0x34]);
+    assert!(decode_every_scan_as_libjpeg_would(&crafted, (96, 64), 1, false).is_err(), "libjpeg took the unknown marker");
+    for eighths in [1, 2] {
+        assert_eq!(compare(&crafted, eighths), Verdict::Declined, "at {eighths}/8");
+    }
+    assert_eq!(compare(&jpeg, 1), Verdict::Same, "the file without the marker");
+}
+
+/// A skipped scan naming an AC Huffman table never defined: libjpeg refuses the file.
+#[test]
+fn a_skipped_scan_naming_an_undefined_table_goes_to_libjpeg() {
+    let jpeg = four_two_zero();
+    let (_, data) = scan_at(&jpeg, 1);
+    let mut crafted = jpeg.clone();
+    // One component: ..., selector, Td << 4 | Ta, Ss, Se, Ah << 4 | Al, then the data.
+    crafted[data - 4] = 0x03;
+    assert!(decode_every_scan_as_libjpeg_would(&crafted, (96, 64), 1, false).is_err(), "libjpeg took table 3");
+    for eighths in [1, 2] {
+        assert_eq!(compare(&crafted, eighths), Verdict::Declined, "at {eighths}/8");
+    }
+}
+
+/// Corrupt data inside a scan 1/8 skips: libjpeg decodes past it with a warning and its 1/8
+/// picture is unchanged; the own decoder, which never reads that scan, gives the same picture.
+/// At 1/4 the scan is read: the same picture as libjpeg's, or left to libjpeg.
+#[test]
+fn corrupt_data_in_a_skipped_scan_leaves_the_picture_as_libjpeg_makes_it() {
+    let jpeg = four_two_zero();
+    let (_, data) = scan_at(&jpeg, 1);
+    let mut crafted = jpeg.clone();
+    for (i, byte) in crafted[data + 40..data + 200].iter_mut().enumerate() {
+        *byte = (i as u8).wrapping_mul(37) | 0x01; // never 0xFF: no marker is made
+        if *byte == 0xFF {
+            *byte = 0x7F;
+        }
+    }
+    let (_, warning) = decode_every_scan_as_libjpeg_would(&crafted, (96, 64), 1, false).unwrap();
+    assert!(warning.is_some(), "libjpeg saw nothing wrong");
+    assert_eq!(compare(&crafted, 1), Verdict::Same);
+    assert!(matches!(compare(&crafted, 2), Verdict::Same | Verdict::Declined), "at 1/4: {:?}", compare(&crafted, 2));
+}
