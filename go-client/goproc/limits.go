@@ -31,6 +31,7 @@ type resizeParams struct {
 	autoOrient    bool
 	keepICC       bool
 	keepMetadata  bool
+	enlarge       bool // the output may be larger than the input (not ferry's NoEnlarge)
 }
 
 // validateResize applies the protocol defaults and refuses, as invalid_argument, what the daemon
@@ -42,6 +43,7 @@ func (p *Processor) validateResize(req *ferry.ResizeRequest) (resizeParams, erro
 		mode: req.Mode, anchor: req.Anchor, filter: req.Filter, format: req.Format,
 		quality:    req.Quality,
 		autoOrient: !req.NoAutoOrient, keepICC: req.KeepICC, keepMetadata: req.KeepMetadata,
+		enlarge: !req.NoEnlarge,
 	}
 	if rp.mode == "" {
 		rp.mode = ferry.ModeFit

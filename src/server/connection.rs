@@ -395,10 +395,10 @@ impl Session {
             }
             None
         };
-        self.on_request(request, fd, held, bytes_in, arrived);
+        self.on_request(request, fd, held, bytes_in, arrived).await;
     }
 
-    fn on_request(
+    async fn on_request(
         &mut self,
         request: Request,
         fd: Option<OwnedFd>,
@@ -431,6 +431,21 @@ impl Session {
                 let client: String = client.chars().take(64).collect();
                 tracing::info!(client, versions = ?hello.versions, "hello");
                 return self.reply(id, op, bytes_in, arrived, dispatch::hello(&self.state, &hello));
+            }
+            Body::Probe(probe) => {
+                // No worker slot, no queue: a header read is microseconds (SPEC.md 5.8). Up to
+                // DECODE_OFF_REACTOR on this task; above it on a blocking thread, as the body's
+                // own decode was, since walking a huge file's chunks (a PNG's before its image
+                // data, a GIF's frames) grows with its size. This connection waits meanwhile.
+                let result = if probe.image.len() <= DECODE_OFF_REACTOR {
+                    dispatch::probe(&self.state.limits, &probe)
+                } else {
+                    let limits = self.state.limits;
+                    tokio::task::spawn_blocking(move || dispatch::probe(&limits, &probe)).await.unwrap_or_else(
+                        |failed| Err(WireError::new(ErrorCode::Internal, format!("probe failed: {failed}"))),
+                    )
+                };
+                return self.reply(id, op, bytes_in, arrived, result);
             }
             Body::Resize(resize) => Job::Resize(resize),
             Body::Checksum(checksum) => Job::Checksum(checksum),
