@@ -41,7 +41,7 @@ func (p *Processor) planResize(w, h int, rp *resizeParams) (resizePlan, error) {
 		// enlarge the scale is then 1, the input's own size.
 		enlarges := (widthConstrains && bw > w64) || (!widthConstrains && bh > h64)
 		switch {
-		case enlarges && !rp.enlarge:
+		case enlarges && rp.noEnlarge:
 			ow, oh = w64, h64
 		case widthConstrains:
 			ow, oh = bw, roundRatio(h64*bw, w64)
@@ -68,12 +68,12 @@ func (p *Processor) planResize(w, h int, rp *resizeParams) (resizePlan, error) {
 		a := anchorFractions[rp.anchor]
 		r := region{(float64(w) - rw) * a[0], (float64(h) - rh) * a[1], rw, rh}
 		ow, oh := rp.width, rp.height
-		if !rp.enlarge {
+		if rp.noEnlarge {
 			ow, oh = fillDown(w64, h64, bw, bh)
 		}
 		return resizePlan{region: r, width: ow, height: oh}, nil
 	default: // ferry.ModeExact
-		if !rp.enlarge {
+		if rp.noEnlarge {
 			return resizePlan{region: whole, width: min(rp.width, w), height: min(rp.height, h)}, nil
 		}
 		return resizePlan{region: whole, width: rp.width, height: rp.height}, nil

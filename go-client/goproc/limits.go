@@ -31,7 +31,7 @@ type resizeParams struct {
 	autoOrient    bool
 	keepICC       bool
 	keepMetadata  bool
-	enlarge       bool // the output may be larger than the input (not ferry's NoEnlarge)
+	noEnlarge     bool // the output is never larger than the input (zero: it may be, the default)
 }
 
 // validateResize applies the protocol defaults and refuses, as invalid_argument, what the daemon
@@ -43,7 +43,7 @@ func (p *Processor) validateResize(req *ferry.ResizeRequest) (resizeParams, erro
 		mode: req.Mode, anchor: req.Anchor, filter: req.Filter, format: req.Format,
 		quality:    req.Quality,
 		autoOrient: !req.NoAutoOrient, keepICC: req.KeepICC, keepMetadata: req.KeepMetadata,
-		enlarge: !req.NoEnlarge,
+		noEnlarge: req.NoEnlarge,
 	}
 	if rp.mode == "" {
 		rp.mode = ferry.ModeFit

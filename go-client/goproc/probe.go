@@ -38,7 +38,7 @@ func (p *Processor) Probe(ctx context.Context, req ferry.ProbeRequest) (_ *ferry
 	if w == 0 && h == 0 {
 		w, h = hd.uprightW, hd.uprightH
 	}
-	plan, err := p.planResize(hd.uprightW, hd.uprightH, &resizeParams{width: w, height: h, mode: ferry.ModeFit, enlarge: true})
+	plan, err := p.planResize(hd.uprightW, hd.uprightH, &resizeParams{width: w, height: h, mode: ferry.ModeFit})
 	if err != nil {
 		return nil, err
 	}

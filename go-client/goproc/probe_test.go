@@ -150,7 +150,7 @@ func TestNoEnlargeGeometry(t *testing.T) {
 		{600, 400, 200, 200, ferry.ModeFill, 200, 200},
 		{640, 427, 1000, 100, ferry.ModeExact, 640, 100},
 	} {
-		rp := resizeParams{width: c.bw, height: c.bh, mode: c.mode, anchor: ferry.AnchorCenter}
+		rp := resizeParams{width: c.bw, height: c.bh, mode: c.mode, anchor: ferry.AnchorCenter, noEnlarge: true}
 		plan, err := p.planResize(c.w, c.h, &rp)
 		if err != nil {
 			t.Fatal(err)
