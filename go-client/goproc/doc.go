@@ -20,7 +20,9 @@
 // over Limits (image_too_large) before anything is decoded, so a decompression bomb costs a few
 // bytes of header. Decoding uses the format's own decoder (image/jpeg, image/png, image/gif,
 // golang.org/x/image/webp), not image.Decode. Checksum feeds the data to every algorithm in one
-// pass; its digests equal the daemon's byte for byte.
+// pass; its digests equal the daemon's byte for byte. Probe reads a header as the daemon's probe
+// does (the same fields and refusals; Memory is this path's own figure) without taking a job
+// slot, and ResizeRequest.NoEnlarge plans outputs as the daemon does.
 //
 // At most Concurrency jobs run at once (WithConcurrency; GOMAXPROCS by default). A call that
 // finds every slot taken waits for one at most the queue wait (WithQueueWait, DefaultQueueWait)
