@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	ferry "github.com/ferryd/ferry/go-client"
@@ -74,4 +75,46 @@ type onlyProcessor struct{ ferry.Processor }
 func isCode(err error, code ferry.Code) bool {
 	var se *ferry.ServerError
 	return errors.As(err, &se) && se.Code == code
+}
+
+// TestNoEnlargeOnBothPaths: the router passes NoEnlarge through, and both paths make the same
+// sizes of it, single and per output.
+func TestNoEnlargeOnBothPaths(t *testing.T) {
+	d := testdaemon.Start(t)
+	r, _ := faultRouter(t, d, BreakerConfig{})
+	photo := testimages.Photos(t)[0]
+	img, err := decodeImage(photo.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	reqs := []ferry.ResizeRequest{
+		{Image: photo.Data, Width: 4 * w, Height: 4 * w, NoEnlarge: true},
+		{Image: photo.Data, Width: 3 * h, Height: 3 * h, Mode: ferry.ModeFill, NoEnlarge: true},
+		{Image: photo.Data, Outputs: []ferry.OutputSpec{{Width: 4 * w, NoEnlarge: true}, {Width: w / 2, NoEnlarge: true}}},
+	}
+	for i, req := range reqs {
+		var sizes [2][]int
+		for k, mode := range []RouteMode{RouteRust, RouteGo} {
+			if err := r.SetPolicy(Policy{Mode: mode}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.Resize(bg(t), req)
+			if err != nil {
+				t.Fatalf("request %d on %s: %v", i, mode, err)
+			}
+			sizes[k] = []int{res.Width, res.Height}
+			for _, o := range res.Outputs {
+				sizes[k] = append(sizes[k], o.Width, o.Height)
+			}
+			for n := 0; n < len(sizes[k]); n += 2 {
+				if sizes[k][n] > w || sizes[k][n+1] > h {
+					t.Errorf("request %d on %s: %v is larger than the %dx%d input", i, mode, sizes[k], w, h)
+				}
+			}
+		}
+		if !slices.Equal(sizes[0], sizes[1]) {
+			t.Errorf("request %d: daemon %v, Go %v", i, sizes[0], sizes[1])
+		}
+	}
 }
