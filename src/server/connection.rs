@@ -433,17 +433,18 @@ impl Session {
                 return self.reply(id, op, bytes_in, arrived, dispatch::hello(&self.state, &hello));
             }
             Body::Probe(probe) => {
-                // No worker slot, no queue: a header read is microseconds (SPEC.md 5.8). Up to
-                // DECODE_OFF_REACTOR on this task; above it on a blocking thread, as the body's
-                // own decode was, since walking a huge file's chunks (a PNG's before its image
-                // data, a GIF's frames) grows with its size. This connection waits meanwhile.
-                let result = if probe.image.len() <= DECODE_OFF_REACTOR {
-                    dispatch::probe(&self.state.limits, &probe)
-                } else {
-                    let limits = self.state.limits;
-                    tokio::task::spawn_blocking(move || dispatch::probe(&limits, &probe)).await.unwrap_or_else(
-                        |failed| Err(WireError::new(ErrorCode::Internal, format!("probe failed: {failed}"))),
-                    )
+                // No worker slot, no queue (SPEC.md 5.8): one of the probe slots, on a blocking
+                // thread, never the reactor (see `State::probe_slots`). This connection waits.
+                let slots = Arc::clone(&self.state.probe_slots);
+                let limits = self.state.limits;
+                let result = match slots.acquire_owned().await {
+                    Ok(slot) => tokio::task::spawn_blocking(move || {
+                        let _slot = slot;
+                        dispatch::probe(&limits, &probe)
+                    })
+                    .await
+                    .unwrap_or_else(|failed| Err(WireError::new(ErrorCode::Internal, format!("probe failed: {failed}")))),
+                    Err(closed) => Err(WireError::new(ErrorCode::Internal, format!("probe slots: {closed}"))),
                 };
                 return self.reply(id, op, bytes_in, arrived, result);
             }
