@@ -1,8 +1,11 @@
 package ferry_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"net"
 	"os"
 	"path/filepath"
@@ -307,4 +310,64 @@ func sizeName(n int) string {
 		return fmt.Sprintf("%dMiB", n>>20)
 	}
 	return fmt.Sprintf("%dKiB", n>>10)
+}
+
+// BenchmarkProbe measures probe (SPEC.md 5.8) of a 12-megapixel JPEG and of the sample photos:
+// through the daemon (the image crosses the socket, the header is read without a worker), in
+// process on the Go path, and a ping beside them for the round-trip floor.
+func BenchmarkProbe(b *testing.B) {
+	_, c := startDaemon(b)
+	goPath := goproc.New()
+	ctx := context.Background()
+	inputs := []struct {
+		name string
+		data []byte
+	}{{"jpeg_12mp", twelveMegapixelJPEG(b)}}
+	for _, name := range []string{"rocket.jpg", "astronaut.png"} {
+		data, err := os.ReadFile(filepath.Join(photosDir, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		inputs = append(inputs, struct {
+			name string
+			data []byte
+		}{name, data})
+	}
+	b.Run("ping", func(b *testing.B) {
+		for range b.N {
+			if err := c.Ping(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, in := range inputs {
+		req := ferry.ProbeRequest{Image: in.data, Width: 400, Height: 400}
+		for _, p := range []struct {
+			path   string
+			prober ferry.Prober
+		}{{"rust", c}, {"go", goPath}} {
+			b.Run(in.name+"/"+p.path, func(b *testing.B) {
+				b.SetBytes(int64(len(in.data)))
+				b.ReportAllocs()
+				for range b.N {
+					if _, err := p.prober.Probe(ctx, req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// twelveMegapixelJPEG is a 4000x3000 photo-shaped JPEG, painted (q90).
+func twelveMegapixelJPEG(b testing.TB) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 4000, 3000))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i*7 + i/4001)
+	}
+	var out bytes.Buffer
+	if err := jpeg.Encode(&out, img, &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	return out.Bytes()
 }

@@ -26,6 +26,12 @@
 // Several sizes of one photo are one request: with ResizeRequest.Outputs the daemon decodes the
 // photo once and makes each output from it (ResizeResult.Outputs, in request order).
 //
+// Every mode ENLARGES an image smaller than its box by default (ModeFit puts a 640x427 photo into
+// a 1200 box at 1200x801); ResizeRequest.NoEnlarge (OutputSpec.NoEnlarge per output) keeps each
+// output no larger than its input. Probe says what an upload is from its header alone (format,
+// upright size, orientation, alpha, ICC, progressive, frames, the memory a thumbnail of it would
+// take) without making a thumbnail and without a worker of the daemon (Prober).
+//
 // # Files by descriptor
 //
 // ChecksumFile and ResizeFile (or ChecksumRequest.File, ResizeRequest.File) pass an open file's

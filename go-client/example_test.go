@@ -109,6 +109,32 @@ func ExampleClient_Resize_outputs() {
 	}
 }
 
+func ExampleClient_Probe() {
+	c, err := ferry.Dial(context.Background(), "/tmp/ferry.sock")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	upload, _ := os.ReadFile("upload.jpg")
+
+	// What the upload is, from its header alone: no thumbnail is made and no worker is taken.
+	info, err := c.Probe(context.Background(), ferry.ProbeRequest{Image: upload, Width: 1600, Height: 1600})
+	if ferry.IsInvalidInput(err) {
+		log.Printf("not an image we take: %v", err)
+		return
+	} else if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("%s %dx%d upright, %d frames, a 1600 thumbnail reserves %d bytes", info.Format, info.Width, info.Height, info.Frames, info.Memory)
+
+	// A thumbnail no larger than the upload: fit keeps a small photo at its own size.
+	res, err := c.Resize(context.Background(), ferry.ResizeRequest{Image: upload, Width: 1600, Height: 1600, NoEnlarge: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("%dx%d", res.Width, res.Height) // at most info.Width x info.Height
+}
+
 func ExampleClient_Checksum() {
 	c, err := ferry.Dial(context.Background(), "/tmp/ferry.sock")
 	if err != nil {

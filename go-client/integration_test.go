@@ -72,7 +72,7 @@ func TestPingAndServerInfo(t *testing.T) {
 		info.MaxDimension != ferry.DefaultMaxDimension || info.Workers < 1 || info.QueueJobs < 1 || info.QueueBytes < 1 {
 		t.Fatalf("ServerInfo = %+v", info)
 	}
-	for _, want := range []string{"hello", "ping", "resize", "checksum", "stats", "cancel", "checksum_file", "resize_file"} {
+	for _, want := range []string{"hello", "ping", "resize", "checksum", "stats", "cancel", "checksum_file", "resize_file", "probe"} {
 		if !contains(info.Ops, want) {
 			t.Errorf("ops %v lack %s", info.Ops, want)
 		}

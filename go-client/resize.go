@@ -87,6 +87,9 @@ func wireResize(req *ResizeRequest) (wire.ResizeRequest, error) {
 			}
 			outputs[i] = wire.OutputRequest{Width: uint32(o.Width), Height: uint32(o.Height), Mode: string(o.Mode),
 				Anchor: string(o.Anchor), Filter: string(o.Filter), Format: string(o.Format), Quality: uint32(o.Quality)}
+			if o.NoEnlarge {
+				outputs[i].Enlarge = wire.False
+			}
 		}
 	}
 	w := wire.ResizeRequest{
@@ -112,6 +115,9 @@ func wireResize(req *ResizeRequest) (wire.ResizeRequest, error) {
 	if req.Fast {
 		w.Fast = wire.True
 	}
+	if req.NoEnlarge {
+		w.Enlarge = wire.False
+	}
 	return w, nil
 }
 
@@ -130,7 +136,7 @@ func wireRange(width, height, quality int) error {
 
 // CheckOutputs refuses, as the daemon would (a *ServerError with CodeInvalidArgument), a request
 // whose Outputs are more than MaxOutputs or come with a top-level box field (Width, Height,
-// Mode, Anchor, Filter, Format or Quality) set. A request without Outputs passes. The Client and
+// Mode, Anchor, Filter, Format, Quality or NoEnlarge) set. A request without Outputs passes. The Client and
 // the in-process Go path (and so the router) apply it, so every path refuses the same requests.
 func CheckOutputs(req *ResizeRequest) error {
 	if len(req.Outputs) == 0 {
@@ -145,7 +151,7 @@ func CheckOutputs(req *ResizeRequest) error {
 		set  bool
 	}{{"width", req.Width != 0}, {"height", req.Height != 0}, {"mode", req.Mode != ""},
 		{"anchor", req.Anchor != ""}, {"filter", req.Filter != ""}, {"format", req.Format != ""},
-		{"quality", req.Quality != 0}} {
+		{"quality", req.Quality != 0}, {"enlarge", req.NoEnlarge}} {
 		if f.set {
 			return &ServerError{Code: CodeInvalidArgument,
 				Message: fmt.Sprintf("%s must be zero when outputs is given: set it per output", f.name)}

@@ -11,11 +11,17 @@ type Mode string
 
 const (
 	// ModeFit scales the image to fit inside the box, keeping its aspect ratio.
-	// A zero Width or Height leaves that side unconstrained.
+	// A zero Width or Height leaves that side unconstrained. It ENLARGES an image smaller than
+	// the box (640x427 into a 1200 box is 1200x801) unless the request sets NoEnlarge, which
+	// keeps such an image at its own size.
 	ModeFit Mode = "fit"
-	// ModeFill scales the image to cover the box, then crops it at the Anchor.
+	// ModeFill scales the image to cover the box, then crops it at the Anchor; it too enlarges
+	// an image smaller than the box unless NoEnlarge, which then outputs the crop at its own
+	// size: the largest size of the box's aspect the image holds (640x427 into a 1000x1000 fill
+	// is 427x427).
 	ModeFill Mode = "fill"
-	// ModeExact scales the image to exactly Width x Height, ignoring aspect ratio.
+	// ModeExact scales the image to exactly Width x Height, ignoring aspect ratio; with
+	// NoEnlarge each side is at most the image's.
 	ModeExact Mode = "exact"
 )
 
@@ -125,9 +131,14 @@ type ResizeRequest struct {
 	// default on fine detail such as text and stripes. For every output of the request. The
 	// in-process Go path ignores it.
 	Fast bool
+	// NoEnlarge keeps the output no larger than the input (after orientation) on either axis
+	// (the protocol's enlarge false, SPEC.md 5.3): by default every mode enlarges an image
+	// smaller than the box. See Mode for what each mode does instead. With Outputs, set it per
+	// output.
+	NoEnlarge bool
 	// Outputs, when non-empty, asks for up to MaxOutputs thumbnails from one decode of Image,
 	// each with its own box, mode, anchor, filter, format and quality (SPEC.md 5.3.1). The box
-	// fields above (Width to Quality) must then be zero; NoAutoOrient, KeepICC and KeepMetadata
+	// fields above (Width to Quality, and NoEnlarge) must then be zero; NoAutoOrient, KeepICC and KeepMetadata
 	// apply to every output. The result's Outputs holds the thumbnails in this order.
 	//
 	// The image is decoded once, at the size the largest output needs, and smaller outputs may be
@@ -150,6 +161,8 @@ type OutputSpec struct {
 	Format        Format
 	// Quality is 1..100 for JPEG and WebP output; zero means DefaultQuality.
 	Quality int
+	// NoEnlarge keeps this output no larger than the input; see ResizeRequest.NoEnlarge.
+	NoEnlarge bool
 }
 
 // Output is one thumbnail of a ResizeResult with Outputs.
@@ -201,6 +214,48 @@ type ChecksumResult struct {
 	Served  Served
 }
 
+// ProbeRequest asks what an image is, from its header alone (SPEC.md 5.8).
+type ProbeRequest struct {
+	// Image is the encoded input, as for ResizeRequest.Image.
+	Image []byte
+	// Width and Height are the box of the thumbnail ProbeInfo.Memory is estimated for (a fit, the
+	// other resize fields at their defaults; a zero side unconstrained). Both zero: the image's
+	// own size after orientation.
+	Width, Height int
+	// Key is a routing key for the router; see ResizeRequest.Key.
+	Key string
+}
+
+// ProbeInfo is what a probe found in an image's header. No pixel was decoded.
+type ProbeInfo struct {
+	Format Format
+	// Width and Height are after EXIF orientation: what a resize reports as SourceWidth and
+	// SourceHeight.
+	Width, Height int
+	// Orientation is the EXIF orientation tag, 1 to 8 (1 when absent).
+	Orientation int
+	// Alpha: the header declares alpha or transparency (the pixels may still be opaque).
+	Alpha bool
+	// ICC: an ICC profile is embedded.
+	ICC bool
+	// Progressive: a progressive JPEG, an interlaced PNG or GIF.
+	Progressive bool
+	// Frames in the file, at least 1 (a resize reads the first).
+	Frames int
+	// Memory is what the path that answered would hold to make the thumbnail of the request's
+	// box: the daemon's admission estimate (compare it with Hello's MemoryBudget), or the Go
+	// path's own figure.
+	Memory int64
+	// Served records which path answered and why.
+	Served Served
+}
+
+// Prober reads image headers. *Client, the in-process goproc.Processor and the router all
+// implement it; it is apart from Processor so that other Processors need not.
+type Prober interface {
+	Probe(ctx context.Context, req ProbeRequest) (*ProbeInfo, error)
+}
+
 // Path names the implementation that served a request.
 type Path string
 
@@ -249,4 +304,7 @@ type Service interface {
 	Close() error
 }
 
-var _ Service = (*Client)(nil)
+var (
+	_ Service = (*Client)(nil)
+	_ Prober  = (*Client)(nil)
+)

@@ -3,6 +3,9 @@
 //! 16 MiB. Inputs are painted synthetic pictures (so the bench needs no files) plus the three
 //! sample photos in tests/data/photos.
 //!
+//! Also: `probe` (the header read of SPEC.md 5.8) of a 12 MP JPEG, baseline and progressive,
+//! against a ping-sized unit of work: it must stay well under a millisecond.
+//!
 //! Also: progressive JPEG thumbnails with and without scan pruning (plus the progressive photos
 //! of `FERRY_CORPUS` when set), and how soon a cancelled 16 MP JPEG decode stops.
 //!
@@ -13,7 +16,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ferryd::jobs::resize::stages::{self, JpegScans, Layout, Raster};
-use ferryd::jobs::{checksum, resize, Algorithm, Filter, JobControl, Limits, Mode, OutputFormat, ResizeParams};
+use ferryd::jobs::{checksum, probe, resize, Algorithm, Filter, JobControl, Limits, Mode, OutputFormat, ResizeParams};
 
 /// A smooth RGB picture with some detail, painted rather than stored.
 fn painted_rgb(width: u32, height: u32) -> Raster {
@@ -278,5 +281,25 @@ fn several_outputs(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, resize_filters, encode, thumbnail, checksums, jpeg_scans, jpeg_stop_latency, several_outputs);
+/// `probe` of a 12 MP JPEG (baseline, as a camera writes it, and progressive) and of the sample
+/// photos: the header read and the memory estimate, no pixel decoded.
+fn probe_header(c: &mut Criterion) {
+    let mut group = c.benchmark_group("probe");
+    let limits = Limits::default();
+    let inputs = [
+        ("jpeg_12mp_baseline".to_string(), synthetic_jpeg()),
+        ("jpeg_12mp_progressive".to_string(), progressive_jpeg(4000, 3000)),
+        ("png_3mp".to_string(), synthetic_png()),
+    ]
+    .into_iter()
+    .chain(["rocket.jpg", "astronaut.png", "coffee.png"].map(|n| (n.to_string(), photo(n))));
+    for (name, input) in inputs {
+        group.bench_with_input(BenchmarkId::from_parameter(&name), &input, |b, input| {
+            b.iter(|| probe::probe(black_box(input), Some((400, 400)), &limits).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, probe_header, decode, resize_filters, encode, thumbnail, checksums, jpeg_scans, jpeg_stop_latency, several_outputs);
 criterion_main!(benches);

@@ -62,6 +62,7 @@ fn check_request(body: &Bytes) {
             let payload = match &request.body {
                 Body::Resize(r) => Some(&r.image),
                 Body::Checksum(c) => Some(&c.data),
+                Body::Probe(p) => Some(&p.image),
                 _ => None,
             };
             if let Some(payload) = payload {

@@ -5,9 +5,13 @@
 //! Input: the image itself, so any image file is a seed as it is. The request's parameters are
 //! derived from the input's length and last bytes, so mutations vary them too. Boxes stay at
 //! most 64 x 64 and inputs at most 1 MP, which keeps each run in milliseconds.
+//!
+//! `probe` (SPEC.md 5.8) reads the same bytes first: it must never refuse an input the resize
+//! accepts, and must report the size and format the resize reports.
 
 #![no_main]
 
+use ferryd::jobs::probe::probe;
 use ferryd::jobs::resize::resize;
 use ferryd::jobs::{Anchor, Filter, JobControl, JobError, Limits, Mode, OutputFormat, ResizeParams};
 use libfuzzer_sys::fuzz_target;
@@ -16,8 +20,17 @@ const LIMITS: Limits = Limits { max_pixels: 1 << 20, max_dimension: 4096 };
 
 fuzz_target!(|data: &[u8]| {
     let params = params_for(data);
+    let probed = probe(data, None, &LIMITS);
     match resize(data, &params, &LIMITS, &JobControl::unbounded()) {
         Ok(out) => {
+            let info = probed.unwrap_or_else(|e| panic!("probe refused ({e}) what the resize accepted"));
+            assert_eq!(info.format, out.source_format);
+            if params.auto_orient {
+                assert_eq!((info.width, info.height), (out.source_width, out.source_height));
+            }
+            if !params.enlarge {
+                assert!(out.width <= out.source_width && out.height <= out.source_height, "enlarged {}x{} to {}x{}", out.source_width, out.source_height, out.width, out.height);
+            }
             assert!(!out.bytes.is_empty(), "empty output");
             assert!(out.width >= 1 && out.height >= 1, "output {}x{}", out.width, out.height);
             if params.width > 0 {
@@ -52,5 +65,6 @@ fn params_for(data: &[u8]) -> ResizeParams {
         keep_icc: h >> 33 & 1 == 1,
         keep_metadata: h >> 34 & 1 == 1,
         fast: h >> 35 & 1 == 1,
+        enlarge: h >> 36 & 1 == 1,
     }
 }

@@ -21,6 +21,9 @@
 // bytes of header. Decoding uses the format's own decoder (image/jpeg, image/png, image/gif,
 // golang.org/x/image/webp, libavif for AVIF), not image.Decode. Checksum feeds the data to every
 // algorithm in one pass; its digests equal the daemon's byte for byte.
+// Probe reads a header as the daemon's probe does (the same fields and refusals; Memory is this
+// path's own figure) without taking a job slot, and ResizeRequest.NoEnlarge plans outputs as the
+// daemon does.
 //
 // # Formats
 //

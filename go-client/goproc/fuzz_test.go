@@ -22,7 +22,10 @@ import (
 // with a code a bad input earns (bad_image, image_too_large, invalid_argument): never a panic
 // and never internal, which is what a caught panic in a decoder, scaler or encoder becomes. The
 // seeds are the sample photos of tests/data/photos and the painted, corrupt and oversize inputs
-// the other tests use, and AVIF and HEIC files and headers. A crash is saved under testdata/fuzz/FuzzResize/ and replays as a test.
+// the other tests use, and AVIF and HEIC files and headers. Probe reads the same bytes: it never
+// refuses what the resize accepted and reports the same source size and format; with NoEnlarge no
+// output is larger than its source. A crash is saved under testdata/fuzz/FuzzResize/ and replays
+// as a test.
 func FuzzResize(f *testing.F) {
 	seeds := append(testimages.Photos(f), testimages.Generated(f)...)
 	seeds = append(seeds, testimages.Corrupt(f)...)
@@ -67,7 +70,9 @@ func FuzzResize(f *testing.F) {
 			NoAutoOrient: format&0x10 != 0,
 			KeepICC:      format&0x20 != 0,
 			KeepMetadata: format&0x40 != 0,
+			NoEnlarge:    format&0x80 != 0,
 		}
+		info, probeErr := p.Probe(context.Background(), ferry.ProbeRequest{Image: img})
 		// A context without a deadline runs the job on this goroutine: no scheduling noise in the
 		// coverage the fuzzer steers by.
 		res, err := p.Resize(context.Background(), req)
@@ -86,8 +91,17 @@ func FuzzResize(f *testing.F) {
 			}
 			return
 		}
-		if res.Width < 1 || res.Height < 1 || (req.Width > 0 && req.Mode != ferry.ModeFit && res.Width != req.Width) {
+		if res.Width < 1 || res.Height < 1 || (req.Width > 0 && req.Mode != ferry.ModeFit && !req.NoEnlarge && res.Width != req.Width) {
 			t.Fatalf("%dx%d for a %dx%d %s box", res.Width, res.Height, req.Width, req.Height, req.Mode)
+		}
+		if req.NoEnlarge && (res.Width > res.SourceWidth || res.Height > res.SourceHeight) {
+			t.Fatalf("NoEnlarge: %dx%d from %dx%d", res.Width, res.Height, res.SourceWidth, res.SourceHeight)
+		}
+		if probeErr != nil {
+			t.Fatalf("probe refused what the resize accepted: %v", probeErr)
+		}
+		if info.Format != res.SourceFormat || (!req.NoAutoOrient && (info.Width != res.SourceWidth || info.Height != res.SourceHeight)) {
+			t.Fatalf("probe %+v, resize source %dx%d %s", info, res.SourceWidth, res.SourceHeight, res.SourceFormat)
 		}
 		out, err := imgdiff.Decode(res.Image)
 		if err != nil {

@@ -36,9 +36,16 @@ func (p *Processor) planResize(w, h int, rp *resizeParams) (resizePlan, error) {
 		// s = min(W/w, H/h) over the non-zero sides: the constraining side is exact, the other
 		// is round(side*s), at least 1.
 		var ow, oh int64
-		if bh == 0 || (bw != 0 && bw*h64 <= bh*w64) {
+		widthConstrains := bh == 0 || (bw != 0 && bw*h64 <= bh*w64)
+		// s > 1 exactly when the constraining box side is longer than the input's: without
+		// enlarge the scale is then 1, the input's own size.
+		enlarges := (widthConstrains && bw > w64) || (!widthConstrains && bh > h64)
+		switch {
+		case enlarges && rp.noEnlarge:
+			ow, oh = w64, h64
+		case widthConstrains:
 			ow, oh = bw, roundRatio(h64*bw, w64)
-		} else {
+		default:
 			ow, oh = roundRatio(w64*bh, h64), bh
 		}
 		ow, oh = max(ow, 1), max(oh, 1)
@@ -60,10 +67,30 @@ func (p *Processor) planResize(w, h int, rp *resizeParams) (resizePlan, error) {
 		}
 		a := anchorFractions[rp.anchor]
 		r := region{(float64(w) - rw) * a[0], (float64(h) - rh) * a[1], rw, rh}
-		return resizePlan{region: r, width: rp.width, height: rp.height}, nil
+		ow, oh := rp.width, rp.height
+		if rp.noEnlarge {
+			ow, oh = fillDown(w64, h64, bw, bh)
+		}
+		return resizePlan{region: r, width: ow, height: oh}, nil
 	default: // ferry.ModeExact
+		if rp.noEnlarge {
+			return resizePlan{region: whole, width: min(rp.width, w), height: min(rp.height, h)}, nil
+		}
 		return resizePlan{region: whole, width: rp.width, height: rp.height}, nil
 	}
+}
+
+// fillDown is fill's output size without enlarge (SPEC.md 5.3): the box when the input covers
+// it, else the crop region itself at its own size (the largest size of the box's aspect the
+// input holds), rounded half up, at least 1.
+func fillDown(w, h, bw, bh int64) (int, int) {
+	if bw <= w && bh <= h {
+		return int(bw), int(bh)
+	}
+	if w*bh <= h*bw {
+		return int(w), int(max(roundRatio(bh*w, bw), 1))
+	}
+	return int(max(roundRatio(bw*h, bh), 1)), int(h)
 }
 
 // roundRatio is round(num/den) with halves rounded up.

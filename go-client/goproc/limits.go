@@ -34,6 +34,7 @@ type resizeParams struct {
 	autoOrient    bool
 	keepICC       bool
 	keepMetadata  bool
+	noEnlarge     bool // the output is never larger than the input (zero: it may be, the default)
 }
 
 // validateResize applies the protocol defaults and refuses, as invalid_argument, what the daemon
@@ -45,6 +46,7 @@ func (p *Processor) validateResize(req *ferry.ResizeRequest) (resizeParams, erro
 		mode: req.Mode, anchor: req.Anchor, filter: req.Filter, format: req.Format,
 		quality:    req.Quality,
 		autoOrient: !req.NoAutoOrient, keepICC: req.KeepICC, keepMetadata: req.KeepMetadata,
+		noEnlarge: req.NoEnlarge,
 	}
 	if rp.mode == "" {
 		rp.mode = ferry.ModeFit

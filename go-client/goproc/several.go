@@ -22,7 +22,7 @@ func (p *Processor) resizeSeveral(ctx context.Context, req *ferry.ResizeRequest)
 		one := *req
 		one.Outputs = nil
 		one.Width, one.Height, one.Mode, one.Anchor = o.Width, o.Height, o.Mode, o.Anchor
-		one.Filter, one.Format, one.Quality = o.Filter, o.Format, o.Quality
+		one.Filter, one.Format, one.Quality, one.NoEnlarge = o.Filter, o.Format, o.Quality, o.NoEnlarge
 		rp, err := p.validateResize(&one)
 		if err != nil {
 			return nil, err

@@ -43,6 +43,11 @@
 // (WithPolicyFile or FERRY_ROUTE_FILE, polled about once a second). See ParsePolicy for the
 // syntax.
 //
+// Probe (ferry.Prober) routes like a cheap op: RouteAuto answers it on the Go path, which reads
+// the header in process in microseconds where the daemon would first need the image copied
+// through its socket; the other policies treat it as a resize. Both paths read headers by the
+// same rules; ProbeInfo.Memory is the serving path's own estimate.
+//
 // # Fallback
 //
 // A request meant for the daemon is served by Go instead (ReasonFallback) when the daemon shows

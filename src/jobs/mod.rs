@@ -10,6 +10,7 @@
 //! - [`checksum`]: several digests in one pass.
 //! - [`file`]: a file passed by descriptor, read with `pread` ([`InputFile`]).
 //! - [`checksum_file`]: digests of such a file, reading the next chunk while hashing this one.
+//! - [`probe`]: what an image is, from its header alone (the resize's header path).
 //! - `fault` (feature `fault-injection`, tests only): jobs that panic on demand.
 
 pub mod checksum;
@@ -20,6 +21,7 @@ pub mod file;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod params;
+pub mod probe;
 pub mod resize;
 
 pub use crate::vocabulary::{Algorithm, Anchor, Filter, ImageFormat, Mode, OutputFormat};

@@ -23,6 +23,10 @@ pub struct ResizeParams {
     /// Trade quality for speed in shrink-on-load (a JPEG decoded at 1/8 with a smaller margin
     /// over the output; SPEC.md 5.3).
     pub fast: bool,
+    /// Whether the output may be larger than the input on either axis (SPEC.md 5.3, `enlarge`):
+    /// `false` keeps `fit` at the input's size, shrinks `fill`'s box to the largest of its
+    /// aspect the input holds, and caps each of `exact`'s sides at the input's.
+    pub enlarge: bool,
 }
 
 impl Default for ResizeParams {
@@ -39,6 +43,7 @@ impl Default for ResizeParams {
             keep_icc: false,
             keep_metadata: false,
             fast: false,
+            enlarge: true,
         }
     }
 }

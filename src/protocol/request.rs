@@ -37,12 +37,23 @@ pub enum Op {
     ChecksumFile,
     /// Thumbnail of a file passed by descriptor.
     ResizeFile,
+    /// What an image is, from its header alone.
+    Probe,
 }
 
 impl Op {
     /// Every op, in the spec's table order (the `hello` reply lists them so).
-    pub const ALL: [Op; 8] =
-        [Op::Hello, Op::Ping, Op::Resize, Op::Checksum, Op::Stats, Op::Cancel, Op::ChecksumFile, Op::ResizeFile];
+    pub const ALL: [Op; 9] = [
+        Op::Hello,
+        Op::Ping,
+        Op::Resize,
+        Op::Checksum,
+        Op::Stats,
+        Op::Cancel,
+        Op::ChecksumFile,
+        Op::ResizeFile,
+        Op::Probe,
+    ];
 
     /// The word used on the wire.
     pub fn word(self) -> &'static str {
@@ -55,6 +66,7 @@ impl Op {
             Op::Cancel => "cancel",
             Op::ChecksumFile => "checksum_file",
             Op::ResizeFile => "resize_file",
+            Op::Probe => "probe",
         }
     }
 
@@ -105,6 +117,8 @@ pub enum Body {
     /// `resize_file`: the `resize` fields with an empty `image`; the input is the connection's
     /// oldest descriptor.
     ResizeFile(ResizeRequest),
+    /// `probe`.
+    Probe(ProbeRequest),
 }
 
 impl Body {
@@ -119,6 +133,7 @@ impl Body {
             Body::Cancel => Op::Cancel,
             Body::ChecksumFile(_) => Op::ChecksumFile,
             Body::ResizeFile(_) => Op::ResizeFile,
+            Body::Probe(_) => Op::Probe,
         }
     }
 }
@@ -154,6 +169,8 @@ pub struct ResizeRequest {
     pub format: Option<OutputFormat>,
     /// Encoder quality, `1..=100`.
     pub quality: Option<u8>,
+    /// Whether the output may be larger than the input (SPEC.md 5.3, `enlarge`).
+    pub enlarge: Option<bool>,
     /// Apply EXIF orientation.
     pub auto_orient: Option<bool>,
     /// Embed the input's ICC profile instead of converting to sRGB.
@@ -186,6 +203,8 @@ pub struct OutputRequest {
     pub format: Option<OutputFormat>,
     /// Encoder quality, `1..=100`.
     pub quality: Option<u8>,
+    /// Whether the output may be larger than the input.
+    pub enlarge: Option<bool>,
 }
 
 impl OutputRequest {
@@ -200,10 +219,22 @@ impl OutputRequest {
             ("filter", self.filter.is_some()),
             ("format", self.format.is_some()),
             ("quality", self.quality.is_some()),
+            ("enlarge", self.enlarge.is_some()),
         ]
         .into_iter()
         .find_map(|(key, present)| present.then_some(key))
     }
+}
+
+/// `probe` fields (SPEC.md 5.8): the image, and the box its memory estimate is for.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProbeRequest {
+    /// The encoded input (a slice of the request frame).
+    pub image: Bytes,
+    /// Box width of the thumbnail the estimate is for.
+    pub width: Option<u32>,
+    /// Box height, likewise.
+    pub height: Option<u32>,
 }
 
 /// `checksum` fields (SPEC.md 5.4).
@@ -267,6 +298,11 @@ pub fn decode(frame: &Bytes) -> Result<Request, Rejection> {
         Op::ResizeFile => Body::ResizeFile(resize(&fields, Bytes::new())?),
         Op::ChecksumFile => Body::ChecksumFile(algorithms(&fields)?),
         Op::Stats => Body::Stats,
+        Op::Probe => Body::Probe(ProbeRequest {
+            image: fields.bin("image")?,
+            width: fields.optional("width", |v| v.uint32(), "a uint32")?,
+            height: fields.optional("height", |v| v.uint32(), "a uint32")?,
+        }),
         Op::Cancel => unreachable!("a cancel returned above"),
     };
     Ok(Request { id, timeout_ms, body })
@@ -325,6 +361,7 @@ fn resize(fields: &Fields<'_, '_>, image: Bytes) -> Result<ResizeRequest, Reject
         filter: single.filter,
         format: single.format,
         quality: single.quality,
+        enlarge: single.enlarge,
         auto_orient: fields.optional("auto_orient", |v| v.bool(), "a bool")?,
         keep_icc: fields.optional("keep_icc", |v| v.bool(), "a bool")?,
         keep_metadata: fields.optional("keep_metadata", |v| v.bool(), "a bool")?,
@@ -348,6 +385,7 @@ fn output(fields: &Fields<'_, '_>) -> Result<OutputRequest, Rejection> {
         filter: fields.word("filter", Filter::from_word, Filter::WORDS)?,
         format: fields.word("format", OutputFormat::from_word, OutputFormat::WORDS)?,
         quality,
+        enlarge: fields.optional("enlarge", |v| v.bool(), "a bool")?,
     })
 }
 
@@ -609,7 +647,10 @@ mod tests {
     #[test]
     fn op_words_are_the_spec_table() {
         let words: Vec<&str> = Op::ALL.iter().map(|op| op.word()).collect();
-        assert_eq!(words, ["hello", "ping", "resize", "checksum", "stats", "cancel", "checksum_file", "resize_file"]);
+        assert_eq!(
+            words,
+            ["hello", "ping", "resize", "checksum", "stats", "cancel", "checksum_file", "resize_file", "probe"]
+        );
         for op in Op::ALL {
             assert_eq!(Op::from_word(op.word()), Some(op));
         }

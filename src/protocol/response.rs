@@ -68,6 +68,8 @@ pub enum ReplyBody {
     ResizeSeveral(SeveralReply),
     /// `checksum`.
     Checksum(ChecksumReply),
+    /// `probe`.
+    Probe(ProbeReply),
 }
 
 /// `hello` reply fields (SPEC.md 5.1). The word lists (ops, formats, modes, filters,
@@ -193,6 +195,29 @@ pub struct OutputReply {
     pub format: OutputFormat,
 }
 
+/// `probe` reply fields (SPEC.md 5.8), in table order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeReply {
+    /// Detected format.
+    pub format: ImageFormat,
+    /// Width after EXIF orientation.
+    pub width: u32,
+    /// Height after EXIF orientation.
+    pub height: u32,
+    /// EXIF orientation, 1 to 8.
+    pub orientation: u8,
+    /// The header declares alpha or transparency.
+    pub alpha: bool,
+    /// An ICC profile is embedded.
+    pub icc: bool,
+    /// Progressive or interlaced.
+    pub progressive: bool,
+    /// Frames in the file.
+    pub frames: u64,
+    /// Bytes a resize into the probe's box would reserve from the memory budget.
+    pub memory: u64,
+}
+
 /// `checksum` reply fields (SPEC.md 5.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChecksumReply {
@@ -210,6 +235,7 @@ pub fn encode_ok(id: u64, body: ReplyBody) -> ReplyFrame {
         ReplyBody::Resize(_) => 7,
         ReplyBody::ResizeSeveral(_) => 4,
         ReplyBody::Checksum(_) => 1,
+        ReplyBody::Probe(_) => 9,
     };
     out.map(2 + fields);
     out.str("id").uint(id).str("ok").bool(true);
@@ -217,6 +243,13 @@ pub fn encode_ok(id: u64, body: ReplyBody) -> ReplyFrame {
         ReplyBody::Ping => {}
         ReplyBody::Hello(hello) => write_hello(&mut out, &hello),
         ReplyBody::Stats(stats) => write_stats(&mut out, &stats),
+        ReplyBody::Probe(probe) => {
+            out.str("format").str(probe.format.word());
+            out.str("width").uint(probe.width.into()).str("height").uint(probe.height.into());
+            out.str("orientation").uint(probe.orientation.into());
+            out.str("alpha").bool(probe.alpha).str("icc").bool(probe.icc).str("progressive").bool(probe.progressive);
+            out.str("frames").uint(probe.frames).str("memory").uint(probe.memory);
+        }
         ReplyBody::Checksum(sum) => {
             out.str("digests").map(sum.digests.len());
             for (algorithm, digest) in &sum.digests {

@@ -10,10 +10,12 @@ use tokio_util::codec::Decoder;
 
 use super::codec::{FrameDecoder, Inbound};
 use super::error_code::{ErrorCode, WireError};
-use super::request::{self, Body, ChecksumRequest, HelloRequest, Op, OutputRequest, Request, ResizeRequest};
+use super::request::{
+    self, Body, ChecksumRequest, HelloRequest, Op, OutputRequest, ProbeRequest, Request, ResizeRequest,
+};
 use super::response::{
-    self, ChecksumReply, HelloLimits, HelloReply, OutputReply, ReplyBody, ResizeReply, SeveralReply, StatsMemory,
-    StatsReply,
+    self, ChecksumReply, HelloLimits, HelloReply, OutputReply, ProbeReply, ReplyBody, ResizeReply, SeveralReply,
+    StatsMemory, StatsReply,
 };
 use super::DEFAULT_MAX_FRAME;
 use crate::vocabulary::{Algorithm, Anchor, Filter, ImageFormat, Mode, OutputFormat};
@@ -68,6 +70,7 @@ fn expected_request(value: &Json) -> Request {
                 filter: single.filter,
                 format: single.format,
                 quality: single.quality,
+                enlarge: single.enlarge,
                 auto_orient: flag("auto_orient"),
                 keep_icc: flag("keep_icc"),
                 keep_metadata: flag("keep_metadata"),
@@ -77,6 +80,11 @@ fn expected_request(value: &Json) -> Request {
         }
         Op::Checksum => Body::Checksum(ChecksumRequest { data: bin(&value["data"]), algorithms: algorithms(value) }),
         Op::ChecksumFile => Body::ChecksumFile(algorithms(value)),
+        Op::Probe => Body::Probe(ProbeRequest {
+            image: bin(&value["image"]),
+            width: value.get("width").map(|v| uint(v) as u32),
+            height: value.get("height").map(|v| uint(v) as u32),
+        }),
     };
     let body = match body {
         Body::Resize(r) if op == Op::ResizeFile => Body::ResizeFile(r),
@@ -97,6 +105,7 @@ fn expected_output(value: &Json) -> OutputRequest {
         filter: parsed("filter").map(|w| Filter::from_word(w).expect("a known filter")),
         format: parsed("format").map(|w| OutputFormat::from_word(w).expect("a known format")),
         quality: value.get("quality").map(|v| uint(v) as u8),
+        enlarge: value.get("enlarge").map(|b| b.as_bool().unwrap()),
     }
 }
 
@@ -158,6 +167,18 @@ fn encode_reply(value: &Json) -> Vec<u8> {
                 memory_used: uint(&value["memory_used"]),
                 connections_refused: uint(&value["connections_refused"]),
             }),
+        })
+    } else if value.get("frames").is_some() {
+        ReplyBody::Probe(ProbeReply {
+            format: ImageFormat::from_word(&text("format")).unwrap(),
+            width: uint(&value["width"]) as u32,
+            height: uint(&value["height"]) as u32,
+            orientation: uint(&value["orientation"]) as u8,
+            alpha: value["alpha"].as_bool().unwrap(),
+            icc: value["icc"].as_bool().unwrap(),
+            progressive: value["progressive"].as_bool().unwrap(),
+            frames: uint(&value["frames"]),
+            memory: uint(&value["memory"]),
         })
     } else if value.get("digests").is_some() {
         let rank = |a: Algorithm| Algorithm::WORDS.iter().position(|w| *w == a.word()).unwrap();

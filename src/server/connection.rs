@@ -396,10 +396,10 @@ impl Session {
             }
             None
         };
-        self.on_request(request, fd, held, bytes_in, arrived);
+        self.on_request(request, fd, held, bytes_in, arrived).await;
     }
 
-    fn on_request(
+    async fn on_request(
         &mut self,
         request: Request,
         fd: Option<OwnedFd>,
@@ -432,6 +432,22 @@ impl Session {
                 let client: String = client.chars().take(64).collect();
                 tracing::info!(client, versions = ?hello.versions, "hello");
                 return self.reply(id, op, bytes_in, arrived, dispatch::hello(&self.state, &hello));
+            }
+            Body::Probe(probe) => {
+                // No worker slot, no queue (SPEC.md 5.8): one of the probe slots, on a blocking
+                // thread, never the reactor (see `State::probe_slots`). This connection waits.
+                let slots = Arc::clone(&self.state.probe_slots);
+                let limits = self.state.limits;
+                let result = match slots.acquire_owned().await {
+                    Ok(slot) => tokio::task::spawn_blocking(move || {
+                        let _slot = slot;
+                        dispatch::probe(&limits, &probe)
+                    })
+                    .await
+                    .unwrap_or_else(|failed| Err(WireError::new(ErrorCode::Internal, format!("probe failed: {failed}")))),
+                    Err(closed) => Err(WireError::new(ErrorCode::Internal, format!("probe slots: {closed}"))),
+                };
+                return self.reply(id, op, bytes_in, arrived, result);
             }
             Body::Resize(resize) => Job::Resize(resize),
             Body::Checksum(checksum) => Job::Checksum(checksum),

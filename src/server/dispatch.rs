@@ -19,10 +19,10 @@ use super::State;
 use crate::jobs::resize::ResizeOutput;
 use crate::jobs::{self, Algorithm, InputFile, JobControl, JobError, Limits, ResizeParams};
 use crate::protocol::error_code::{ErrorCode, WireError};
-use crate::protocol::request::{ChecksumRequest, HelloRequest, OutputRequest, ResizeRequest, MAX_OUTPUTS};
+use crate::protocol::request::{ChecksumRequest, HelloRequest, OutputRequest, ProbeRequest, ResizeRequest, MAX_OUTPUTS};
 use crate::protocol::response::{
-    ChecksumReply, HelloLimits, HelloReply, OutputReply, ReplyBody, ResizeReply, SeveralReply, StatsMemory,
-    StatsReply,
+    ChecksumReply, HelloLimits, HelloReply, OutputReply, ProbeReply, ReplyBody, ResizeReply, SeveralReply,
+    StatsMemory, StatsReply,
 };
 use crate::protocol::{PROTOCOL_VERSION, SERVER_NAME};
 
@@ -75,6 +75,32 @@ pub fn stats(state: &State) -> ReplyBody {
             connections_refused: counters.connections_refused,
         }),
     })
+}
+
+/// The `probe` reply (SPEC.md 5.8): the header read and the memory estimate of a resize, no
+/// pixel decoded, so it runs on the connection's task or a blocking thread, never on the pool.
+/// A panic in header code is `internal`, as a panic in a job is; the decoders' own panics are
+/// already `bad_image` (they are guarded where they are opened).
+pub fn probe(limits: &Limits, request: &ProbeRequest) -> Result<ReplyBody, WireError> {
+    let thumbnail = match (request.width, request.height) {
+        (None, None) => None,
+        (w, h) => Some((w.unwrap_or(0), h.unwrap_or(0))),
+    };
+    let run = || jobs::probe::probe(&request.image, thumbnail, limits);
+    let info = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+        .map_err(|_| WireError::new(ErrorCode::Internal, "probe panicked"))?
+        .map_err(|e| WireError::from(&e))?;
+    Ok(ReplyBody::Probe(ProbeReply {
+        format: info.format,
+        width: info.width,
+        height: info.height,
+        orientation: info.orientation,
+        alpha: info.alpha,
+        icc: info.icc,
+        progressive: info.progressive,
+        frames: info.frames,
+        memory: info.memory,
+    }))
 }
 
 /// A request that runs on the CPU pool.
@@ -290,6 +316,7 @@ pub fn resize_params(request: &ResizeRequest) -> ResizeParams {
         filter: request.filter,
         format: request.format,
         quality: request.quality,
+        enlarge: request.enlarge,
     };
     with_box(&shared_params(request), &single)
 }
@@ -324,6 +351,7 @@ fn with_box(shared: &ResizeParams, o: &OutputRequest) -> ResizeParams {
         filter: o.filter.unwrap_or(d.filter),
         format: o.format.unwrap_or(d.format),
         quality: o.quality.unwrap_or(d.quality),
+        enlarge: o.enlarge.unwrap_or(d.enlarge),
         ..shared.clone()
     }
 }

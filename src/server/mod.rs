@@ -128,11 +128,18 @@ pub struct State {
     /// Cancelled when the grace period is over (or on a second signal). Connections cancel
     /// their jobs and close at once, without waiting for replies.
     pub closing: CancellationToken,
+    /// `probe`s reading headers at once, each on a blocking thread: as many as workers, apart
+    /// from the pool's job slots. A probe is microseconds, but a crafted header is not (a 16 KB
+    /// PNG whose `iCCP` inflates to 16 MiB takes 21 ms and that memory), so none runs on the
+    /// reactor and at most this many hold such memory. A connection whose probe finds every
+    /// permit taken waits for one (its next frame is read after); a probe is never `busy`.
+    pub probe_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl State {
     /// Shared state for a daemon with `config`, running jobs on `pool`.
     pub fn new(config: &Config, pool: CpuPool) -> Self {
+        let probe_slots = Arc::new(tokio::sync::Semaphore::new(pool.workers().max(1)));
         State {
             max_frame: config.max_frame,
             limits: config.limits,
@@ -149,6 +156,7 @@ impl State {
             started: Instant::now(),
             draining: CancellationToken::new(),
             closing: CancellationToken::new(),
+            probe_slots,
         }
     }
 }

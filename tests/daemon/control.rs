@@ -57,7 +57,7 @@ fn hello_reports_the_limits_in_force() {
     let list = |key: &str| -> Vec<String> {
         hello.get(key).and_then(Value::as_array).unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
     };
-    assert_eq!(list("ops"), ["hello", "ping", "resize", "checksum", "stats", "cancel", "checksum_file", "resize_file"]);
+    assert_eq!(list("ops"), ["hello", "ping", "resize", "checksum", "stats", "cancel", "checksum_file", "resize_file", "probe"]);
     assert_eq!(list("input_formats"), ["jpeg", "png", "webp", "gif"]);
     assert_eq!(list("output_formats"), ["jpeg", "png", "webp"]);
     assert_eq!(list("modes"), ["fit", "fill", "exact"]);

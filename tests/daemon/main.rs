@@ -18,6 +18,7 @@ mod metrics;
 mod operator;
 mod outputs;
 mod pipelining;
+mod probe;
 mod queue;
 mod restart;
 mod watchdog;

@@ -85,6 +85,8 @@ func DecodeReply(body []byte, op Op, r *Reply, copyBins bool) error {
 				err = decodeChecksumField(key, val, &r.Checksum, copyBins, &have)
 			case OpStats:
 				err = decodeStatsField(key, val, r)
+			case OpProbe:
+				err = decodeProbeField(key, val, r, &have)
 			}
 		}
 		if err != nil {
@@ -129,6 +131,7 @@ type resultFields struct {
 	image, width, height bool
 	outputs              bool
 	digests              bool
+	format, frames       bool
 }
 
 func (h *resultFields) check(op Op) error {
@@ -155,6 +158,17 @@ func (h *resultFields) check(op Op) error {
 	case OpChecksum:
 		if !h.digests {
 			missing = "digests"
+		}
+	case OpProbe:
+		switch {
+		case !h.format:
+			missing = "format"
+		case !h.width:
+			missing = "width"
+		case !h.height:
+			missing = "height"
+		case !h.frames:
+			missing = "frames"
 		}
 	}
 	if missing != "" {
@@ -209,6 +223,43 @@ func decodeHelloField(key, val []byte, r *Reply, have *resultFields) (err error)
 		h.MaxQueueWaitMs, err = readUint(val, math.MaxUint64)
 	case "max_outputs":
 		h.MaxOutputs, err = readUint(val, math.MaxUint64)
+	}
+	return err
+}
+
+func decodeProbeField(key, val []byte, r *Reply, have *resultFields) (err error) {
+	if r.Probe == nil {
+		r.Probe = new(ProbeReply)
+	}
+	p := r.Probe
+	var v uint64
+	switch string(key) {
+	case "format":
+		var s []byte
+		s, err = readStr(val)
+		p.Format = word(s)
+		have.format = true
+	case "width":
+		v, err = readUint(val, math.MaxUint32)
+		p.Width = uint32(v)
+		have.width = true
+	case "height":
+		v, err = readUint(val, math.MaxUint32)
+		p.Height = uint32(v)
+		have.height = true
+	case "orientation":
+		p.Orientation, err = readUint(val, math.MaxUint64)
+	case "alpha":
+		p.Alpha, err = readBool(val)
+	case "icc":
+		p.ICC, err = readBool(val)
+	case "progressive":
+		p.Progressive, err = readBool(val)
+	case "frames":
+		p.Frames, err = readUint(val, math.MaxUint64)
+		have.frames = true
+	case "memory":
+		p.Memory, err = readUint(val, math.MaxUint64)
 	}
 	return err
 }

@@ -11,7 +11,7 @@ import (
 var requestKeys = [...]string{
 	"id", "op", "timeout_ms", "versions", "client", "image", "width", "height", "mode", "anchor",
 	"filter", "format", "quality", "auto_orient", "keep_icc", "keep_metadata", "data", "algorithms",
-	"outputs", "fast",
+	"outputs", "fast", "enlarge",
 }
 
 func requestKeyIndex(key []byte) int {
@@ -108,6 +108,8 @@ func DecodeRequest(body []byte) (Request, error) {
 		err = decodeResizeRequest(get, &r.Resize, r.Op.TakesFile())
 	case OpChecksum:
 		err = decodeChecksumRequest(get, &r.Checksum, r.Op.TakesFile())
+	case OpProbe:
+		err = decodeProbeRequest(get, &r.Probe)
 	}
 	return r, err
 }
@@ -149,6 +151,7 @@ func decodeResizeRequest(get func(string) []byte, r *ResizeRequest, file bool) e
 	}
 	r.Width, r.Height, r.Quality = box.Width, box.Height, box.Quality
 	r.Mode, r.Anchor, r.Filter, r.Format = box.Mode, box.Anchor, box.Filter, box.Format
+	r.Enlarge = box.Enlarge
 	if v := get("outputs"); v != nil {
 		if r.Outputs, err = decodeOutputRequests(v); err != nil {
 			return fieldErr("outputs", err)
@@ -196,11 +199,43 @@ func decodeBox(get func(string) []byte, o *OutputRequest) error {
 			*f.dst = word(s)
 		}
 	}
+	if v := get("enlarge"); v != nil {
+		b, err := readBool(v)
+		if err != nil {
+			return fieldErr("enlarge", err)
+		}
+		o.Enlarge = Of(b)
+	}
+	return nil
+}
+
+// decodeProbeRequest reads probe's fields: the image, and the box's sides when sent.
+func decodeProbeRequest(get func(string) []byte, p *ProbeRequest) error {
+	v := get("image")
+	if v == nil {
+		return fieldErr("image", ErrMissing)
+	}
+	var err error
+	if p.Image, err = readBin(v, false); err != nil {
+		return fieldErr("image", err)
+	}
+	for _, f := range []struct {
+		key string
+		dst *uint32
+	}{{"width", &p.Width}, {"height", &p.Height}} {
+		if v := get(f.key); v != nil {
+			n, err := readUint(v, math.MaxUint32)
+			if err != nil {
+				return fieldErr(f.key, err)
+			}
+			*f.dst = uint32(n)
+		}
+	}
 	return nil
 }
 
 // outputKeys are the keys of an outputs element, for duplicate detection.
-var outputKeys = [...]string{"width", "height", "mode", "anchor", "filter", "format", "quality"}
+var outputKeys = [...]string{"width", "height", "mode", "anchor", "filter", "format", "quality", "enlarge"}
 
 // decodeOutputRequests reads outputs: an array of maps with str keys and none repeated (SPEC.md
 // section 3 applies to nested maps too). The count is the daemon's to judge.

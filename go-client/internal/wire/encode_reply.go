@@ -38,6 +38,8 @@ func AppendReply(dst []byte, op Op, r *Reply) []byte {
 		fields = 7
 	case op == OpChecksum:
 		fields = 1
+	case op == OpProbe && r.Probe != nil:
+		fields = 9
 	case op == OpStats && r.Stats != nil:
 		fields = 11
 		if r.Stats.hasBudgetKeys() {
@@ -64,6 +66,8 @@ func AppendReply(dst []byte, op Op, r *Reply) []byte {
 		}
 	case op == OpStats:
 		b = appendStatsReply(b, r.Stats)
+	case op == OpProbe:
+		b = appendProbeReply(b, r.Probe)
 	}
 	finishFrame(b, start, 0)
 	return b
@@ -144,6 +148,18 @@ func appendResizeReply(b []byte, r *ResizeReply) []byte {
 	b = appendUintField(b, "source_width", uint64(r.SourceWidth))
 	b = appendUintField(b, "source_height", uint64(r.SourceHeight))
 	return appendStrField(b, "source_format", r.SourceFormat)
+}
+
+func appendProbeReply(b []byte, p *ProbeReply) []byte {
+	b = appendStrField(b, "format", p.Format)
+	b = appendUintField(b, "width", uint64(p.Width))
+	b = appendUintField(b, "height", uint64(p.Height))
+	b = appendUintField(b, "orientation", p.Orientation)
+	b = msgp.AppendBool(appendKey(b, "alpha"), p.Alpha)
+	b = msgp.AppendBool(appendKey(b, "icc"), p.ICC)
+	b = msgp.AppendBool(appendKey(b, "progressive"), p.Progressive)
+	b = appendUintField(b, "frames", p.Frames)
+	return appendUintField(b, "memory", p.Memory)
 }
 
 func appendStatsReply(b []byte, s *StatsReply) []byte {

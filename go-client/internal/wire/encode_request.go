@@ -88,7 +88,7 @@ func AppendResize(dst []byte, h Header, r *ResizeRequest, inlineMax int) Frame {
 	for _, present := range [...]bool{
 		r.Width != 0, r.Height != 0, r.Mode != "", r.Anchor != "", r.Filter != "", r.Format != "",
 		r.Quality != 0, r.Outputs != nil, r.AutoOrient != Unset, r.KeepICC != Unset,
-		r.KeepMetadata != Unset, r.Fast != Unset,
+		r.KeepMetadata != Unset, r.Fast != Unset, r.Enlarge != Unset,
 	} {
 		if present {
 			extra++
@@ -127,6 +127,30 @@ func AppendResize(dst []byte, h Header, r *ResizeRequest, inlineMax int) Frame {
 	b = appendOptBool(b, "keep_icc", r.KeepICC)
 	b = appendOptBool(b, "keep_metadata", r.KeepMetadata)
 	b = appendOptBool(b, "fast", r.Fast)
+	b = appendOptBool(b, "enlarge", r.Enlarge)
+	return frameFor(b, start, split, payload)
+}
+
+// AppendProbe appends a probe request. An image longer than inlineMax bytes is left out of the
+// buffer and referenced from the Frame instead (see Frame).
+func AppendProbe(dst []byte, h Header, r *ProbeRequest, inlineMax int) Frame {
+	start := len(dst)
+	extra := 1
+	if r.Width != 0 {
+		extra++
+	}
+	if r.Height != 0 {
+		extra++
+	}
+	b := appendHeader(startFrame(dst), &h, extra)
+	b = appendKey(b, "image")
+	b, split, payload := appendPayload(b, r.Image, inlineMax)
+	if r.Width != 0 {
+		b = appendUintField(b, "width", uint64(r.Width))
+	}
+	if r.Height != 0 {
+		b = appendUintField(b, "height", uint64(r.Height))
+	}
 	return frameFor(b, start, split, payload)
 }
 
@@ -163,6 +187,8 @@ func AppendRequest(dst []byte, r *Request, inlineMax int) Frame {
 		return AppendResize(dst, r.Header, &r.Resize, inlineMax)
 	case OpChecksum:
 		return AppendChecksum(dst, r.Header, &r.Checksum, inlineMax)
+	case OpProbe:
+		return AppendProbe(dst, r.Header, &r.Probe, inlineMax)
 	default:
 		return AppendSimple(dst, r.Header)
 	}
@@ -172,7 +198,7 @@ func AppendRequest(dst []byte, r *Request, inlineMax int) Frame {
 func appendOutputRequest(b []byte, o *OutputRequest) []byte {
 	n := 0
 	for _, present := range [...]bool{o.Width != 0, o.Height != 0, o.Mode != "", o.Anchor != "",
-		o.Filter != "", o.Format != "", o.Quality != 0} {
+		o.Filter != "", o.Format != "", o.Quality != 0, o.Enlarge != Unset} {
 		if present {
 			n++
 		}
@@ -191,7 +217,7 @@ func appendOutputRequest(b []byte, o *OutputRequest) []byte {
 	if o.Quality != 0 {
 		b = appendUintField(b, "quality", uint64(o.Quality))
 	}
-	return b
+	return appendOptBool(b, "enlarge", o.Enlarge)
 }
 
 func appendOptString(b []byte, key, v string) []byte {

@@ -15,6 +15,8 @@ const (
 	// passed with SCM_RIGHTS on the frame's first byte (SPEC.md section 5.7).
 	OpChecksumFile Op = "checksum_file"
 	OpResizeFile   Op = "resize_file"
+	// OpProbe reads an image's header and says what it is (SPEC.md section 5.8).
+	OpProbe Op = "probe"
 )
 
 // Base is the op whose fields and reply a *_file op shares (checksum, resize); other ops are
@@ -89,8 +91,9 @@ type ResizeRequest struct {
 	KeepICC      OptBool // keep_icc: keep pixels in their ICC profile and embed it
 	KeepMetadata OptBool // keep_metadata: copy EXIF and XMP to the output
 	Fast         OptBool // fast: shrink-on-load traded for speed (SPEC.md section 5.3)
+	Enlarge      OptBool // enlarge: may the output be larger than the input (daemon default true)
 	// Outputs, when non-nil, asks for several outputs from one decode (SPEC.md section 5.3.1);
-	// the box fields above (Width to Quality) must then be zero.
+	// the box fields above (Width to Quality, and Enlarge) must then be zero.
 	Outputs []OutputRequest // outputs: 1 to MaxOutputs output boxes
 }
 
@@ -100,13 +103,22 @@ const MaxOutputs = 8
 // OutputRequest is one element of a resize request's outputs: the box fields of a single-output
 // resize, with the same meaning. Zero values are omitted on the wire.
 type OutputRequest struct {
-	Width   uint32 // width: box width, 0 unconstrained
-	Height  uint32 // height: box height, 0 unconstrained
-	Mode    string // mode: fit, fill or exact
-	Anchor  string // anchor: the part that survives a fill crop
-	Filter  string // filter: the resampling kernel
-	Format  string // format: the output format
-	Quality uint32 // quality: 1..100 for JPEG and WebP
+	Width   uint32  // width: box width, 0 unconstrained
+	Height  uint32  // height: box height, 0 unconstrained
+	Mode    string  // mode: fit, fill or exact
+	Anchor  string  // anchor: the part that survives a fill crop
+	Filter  string  // filter: the resampling kernel
+	Format  string  // format: the output format
+	Quality uint32  // quality: 1..100 for JPEG and WebP
+	Enlarge OptBool // enlarge: may the output be larger than the input (daemon default true)
+}
+
+// ProbeRequest is the body of a probe request (SPEC.md section 5.8). A zero Width or Height is
+// omitted: with neither, the memory estimate is for a thumbnail of the input's own size.
+type ProbeRequest struct {
+	Image  []byte // image: the encoded input
+	Width  uint32 // width: box width of the thumbnail the memory estimate is for
+	Height uint32 // height: box height, likewise
 }
 
 // ChecksumRequest is the body of a checksum request (SPEC.md section 5.4).
@@ -121,6 +133,7 @@ type Request struct {
 	Hello    HelloRequest    // the body when Op is hello
 	Resize   ResizeRequest   // the body when Op is resize
 	Checksum ChecksumRequest // the body when Op is checksum
+	Probe    ProbeRequest    // the body when Op is probe
 }
 
 // Reply is any reply: the common fields (SPEC.md section 3.3) plus the result of the op it
@@ -135,6 +148,20 @@ type Reply struct {
 	Resize   ResizeReply   // the result of resize
 	Checksum ChecksumReply // the result of checksum
 	Stats    *StatsReply   // the result of stats
+	Probe    *ProbeReply   // the result of probe
+}
+
+// ProbeReply is the result of probe (SPEC.md section 5.8).
+type ProbeReply struct {
+	Format      string // format: detected input format
+	Width       uint32 // width: after EXIF orientation
+	Height      uint32 // height: after EXIF orientation
+	Orientation uint64 // orientation: the EXIF tag, 1 to 8
+	Alpha       bool   // alpha: the header declares alpha or transparency
+	ICC         bool   // icc: an ICC profile is embedded
+	Progressive bool   // progressive: progressive JPEG, interlaced PNG or GIF
+	Frames      uint64 // frames: frames in the file
+	Memory      uint64 // memory: what a resize into the probe's box would reserve
 }
 
 // HelloReply is the result of hello: the daemon's limits and capabilities (SPEC.md section 5.1).

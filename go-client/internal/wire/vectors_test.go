@@ -159,7 +159,7 @@ func TestVectorsEncode(t *testing.T) {
 // replyOps is the op(s) a reply vector is decoded as; error replies ("*") answer any op.
 func replyOps(op string) []Op {
 	if op == "*" {
-		return []Op{OpPing, OpHello, OpResize, OpChecksum, OpStats, OpChecksumFile, OpResizeFile}
+		return []Op{OpPing, OpHello, OpResize, OpChecksum, OpStats, OpChecksumFile, OpResizeFile, OpProbe}
 	}
 	return []Op{Op(op)}
 }
@@ -207,7 +207,7 @@ func requestValue(r *Request) map[string]any {
 			v["image"] = bin(z.Image)
 		}
 		boxValue(v, &OutputRequest{Width: z.Width, Height: z.Height, Mode: z.Mode, Anchor: z.Anchor,
-			Filter: z.Filter, Format: z.Format, Quality: z.Quality})
+			Filter: z.Filter, Format: z.Format, Quality: z.Quality, Enlarge: z.Enlarge})
 		if z.Outputs != nil {
 			outs := make([]any, len(z.Outputs))
 			for i := range z.Outputs {
@@ -222,6 +222,9 @@ func requestValue(r *Request) map[string]any {
 				v[k] = x == True
 			}
 		}
+	case OpProbe:
+		v["image"] = bin(r.Probe.Image)
+		boxValue(v, &OutputRequest{Width: r.Probe.Width, Height: r.Probe.Height})
 	case OpChecksum:
 		if !r.Op.TakesFile() {
 			v["data"] = bin(r.Checksum.Data)
@@ -242,6 +245,9 @@ func boxValue(v map[string]any, o *OutputRequest) {
 		if x != "" {
 			v[k] = x
 		}
+	}
+	if o.Enlarge != Unset {
+		v["enlarge"] = o.Enlarge == True
 	}
 }
 
@@ -295,6 +301,12 @@ func replyValue(r *Reply, op Op) map[string]any {
 			d[x.Algorithm] = bin(x.Sum)
 		}
 		v["digests"] = d
+	case OpProbe:
+		p := r.Probe
+		v["format"] = p.Format
+		v["width"], v["height"] = num(uint64(p.Width)), num(uint64(p.Height))
+		v["orientation"], v["frames"], v["memory"] = num(p.Orientation), num(p.Frames), num(p.Memory)
+		v["alpha"], v["icc"], v["progressive"] = p.Alpha, p.ICC, p.Progressive
 	case OpStats:
 		s := r.Stats
 		for k, x := range map[string]uint64{"uptime_ms": s.UptimeMs, "connections": s.Connections,
@@ -359,7 +371,7 @@ func requestFromValue(t *testing.T, v map[string]any) Request {
 		r.Resize = ResizeRequest{Image: image, Width: optU("width"), Height: optU("height"),
 			Mode: s("mode"), Anchor: s("anchor"), Filter: s("filter"), Format: s("format"),
 			Quality: optU("quality"), AutoOrient: opt("auto_orient"), KeepICC: opt("keep_icc"),
-			KeepMetadata: opt("keep_metadata"), Fast: opt("fast")}
+			KeepMetadata: opt("keep_metadata"), Fast: opt("fast"), Enlarge: opt("enlarge")}
 		if outs, ok := v["outputs"].([]any); ok {
 			r.Resize.Outputs = make([]OutputRequest, len(outs))
 			for i, x := range outs {
@@ -373,11 +385,17 @@ func requestFromValue(t *testing.T, v map[string]any) Request {
 					return uint32(w)
 				}
 				str := func(k string) string { x, _ := o[k].(string); return x }
+				enlarge := Unset
+				if x, ok := o["enlarge"].(bool); ok {
+					enlarge = Of(x)
+				}
 				r.Resize.Outputs[i] = OutputRequest{Width: u("width"), Height: u("height"),
 					Mode: str("mode"), Anchor: str("anchor"), Filter: str("filter"),
-					Format: str("format"), Quality: u("quality")}
+					Format: str("format"), Quality: u("quality"), Enlarge: enlarge}
 			}
 		}
+	case OpProbe:
+		r.Probe = ProbeRequest{Image: b("image"), Width: optU("width"), Height: optU("height")}
 	case OpChecksum:
 		if !r.Op.TakesFile() {
 			r.Checksum.Data = b("data")

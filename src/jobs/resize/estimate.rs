@@ -167,7 +167,7 @@ fn png_decoder(input: &[u8], width: u32) -> DecoderFacts {
 
 /// Whether a tRNS chunk comes before the first IDAT (where the png crate reads it). A chunk
 /// list that cannot be walked to an IDAT answers yes: full size is the safe guess.
-fn has_trns(input: &[u8]) -> bool {
+pub(super) fn has_trns(input: &[u8]) -> bool {
     let mut at = 8;
     while let Some(header) = input.get(at..at + 8) {
         let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;

@@ -36,7 +36,12 @@ pub fn plan(w: u32, h: u32, params: &ResizeParams, limits: &Limits) -> Result<Pl
             // s = min(W/w, H/h) over the non-zero sides; the constraining side is exact and
             // the other is round(side * s), round half up, at least 1.
             let width_constrains = bh == 0 || (bw != 0 && bw * h64 <= bh * w64);
-            let (width, height) = if width_constrains {
+            // s > 1 exactly when the constraining box side is longer than the input's: without
+            // `enlarge` the scale is then 1, the input's own size (libvips' `size=down`).
+            let enlarges = if width_constrains { bw > w64 } else { bh > h64 };
+            let (width, height) = if enlarges && !params.enlarge {
+                (w64, h64)
+            } else if width_constrains {
                 (bw, round_ratio(h64 * bw, w64))
             } else {
                 (round_ratio(w64 * bh, h64), bh)
@@ -55,11 +60,28 @@ pub fn plan(w: u32, h: u32, params: &ResizeParams, limits: &Limits) -> Result<Pl
             };
             let (ax, ay) = anchor_fractions(params.anchor);
             let region = Region { x: (f64::from(w) - rw) * ax, y: (f64::from(h) - rh) * ay, width: rw, height: rh };
-            Plan { region, width: params.width, height: params.height }
+            let (width, height) = if params.enlarge { (params.width, params.height) } else { fill_down(w64, h64, bw, bh) };
+            Plan { region, width, height }
         }
+        Mode::Exact if !params.enlarge => Plan { region: whole, width: params.width.min(w), height: params.height.min(h) },
         Mode::Exact => Plan { region: whole, width: params.width, height: params.height },
     };
     Ok(plan)
+}
+
+/// `fill`'s output size without `enlarge`: the box itself when the input covers it (`s <= 1`),
+/// else the largest size of the box's aspect that the input holds, which is the crop region
+/// itself (`W/s x H/s`, rounded half up, at least 1), so the kept pixels are not scaled up and
+/// the thumbnail keeps the shape asked for (a square avatar stays square). imgproxy calls this
+/// `fill-down`; libvips' `size=down` would instead crop the box out of an unscaled input, whose
+/// output then changes shape with the input.
+fn fill_down(w: u64, h: u64, bw: u64, bh: u64) -> (u32, u32) {
+    if bw <= w && bh <= h {
+        return (bw as u32, bh as u32);
+    }
+    // t = 1/s = min(w/W, h/H): the axis that constrains keeps the input's whole side.
+    let (width, height) = if w * bh <= h * bw { (w, round_ratio(bh * w, bw)) } else { (round_ratio(bw * h, bh), h) };
+    (width.max(1) as u32, height.max(1) as u32)
 }
 
 /// `round(num / den)`, halves rounded up.
@@ -200,6 +222,49 @@ mod tests {
         let plan = plan(640, 427, &p(100, 300, Mode::Exact, Anchor::Center), &Limits::default()).unwrap();
         assert_eq!((plan.width, plan.height), (100, 300));
         assert_eq!(plan.region, Region { x: 0.0, y: 0.0, width: 640.0, height: 427.0 });
+    }
+
+    #[test]
+    fn without_enlarge_no_output_is_larger_than_its_input() {
+        let limits = Limits::default();
+        let down = |w: u32, h: u32, bw: u32, bh: u32, mode: Mode, anchor: Anchor| {
+            plan(w, h, &ResizeParams { enlarge: false, ..p(bw, bh, mode, anchor) }, &limits).unwrap()
+        };
+        let size = |plan: Plan| (plan.width, plan.height);
+        // fit: the 640x427 into a 1200 box stays 640x427; a shrinking fit is unchanged.
+        assert_eq!(size(down(640, 427, 1200, 1200, Mode::Fit, Anchor::Center)), (640, 427));
+        assert_eq!(size(down(640, 427, 0, 500, Mode::Fit, Anchor::Center)), (640, 427));
+        assert_eq!(size(down(640, 427, 640, 0, Mode::Fit, Anchor::Center)), (640, 427)); // s = 1
+        assert_eq!(size(down(640, 427, 400, 400, Mode::Fit, Anchor::Center)), (400, 267));
+        assert_eq!(size(down(640, 427, 400, 2000, Mode::Fit, Anchor::Center)), (400, 267));
+        // fill: the box when the input covers it, else the box's aspect at the input's size,
+        // over the same region the enlarging fill crops.
+        assert_eq!(size(down(600, 400, 200, 200, Mode::Fill, Anchor::Center)), (200, 200));
+        let square = down(640, 427, 1000, 1000, Mode::Fill, Anchor::Center);
+        assert_eq!(size(square), (427, 427));
+        assert_eq!(square.region, Region { x: 106.5, y: 0.0, width: 427.0, height: 427.0 });
+        let wide = down(600, 400, 1200, 300, Mode::Fill, Anchor::Top);
+        assert_eq!((size(wide), wide.region), ((600, 150), Region { x: 0.0, y: 0.0, width: 600.0, height: 150.0 }));
+        let tall = down(600, 400, 100, 800, Mode::Fill, Anchor::Right);
+        assert_eq!((size(tall), tall.region.x), ((50, 400), 550.0));
+        // One side over, the other under: still the box's aspect (3:1 out of 600x400 is 600x200).
+        assert_eq!(size(down(600, 400, 900, 300, Mode::Fill, Anchor::Center)), (600, 200));
+        // exact: each side capped at the input's.
+        assert_eq!(size(down(640, 427, 1000, 100, Mode::Exact, Anchor::Center)), (640, 100));
+        assert_eq!(size(down(640, 427, 300, 200, Mode::Exact, Anchor::Center)), (300, 200));
+        for (w, h) in [(1, 1000), (1000, 1), (333, 777), (7, 5), (4000, 3000)] {
+            for (bw, bh) in [(400, 400), (1, 1), (50, 900), (5000, 5000), (9000, 3)] {
+                for mode in [Mode::Fit, Mode::Fill, Mode::Exact] {
+                    let got = down(w, h, bw, bh, mode, Anchor::Center);
+                    assert!(got.width <= w && got.height <= h, "{mode:?} {w}x{h} in {bw}x{bh}: {got:?}");
+                    assert!(got.width >= 1 && got.height >= 1);
+                    let enlarging = plan(w, h, &p(bw, bh, mode, Anchor::Center), &Limits { max_pixels: u64::MAX, max_dimension: u32::MAX }).unwrap();
+                    if enlarging.width <= w && enlarging.height <= h {
+                        assert_eq!(size(got), size(enlarging), "{mode:?} {w}x{h} in {bw}x{bh}: no enlargement, no change");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@
 //! - `encode`: JPEG, PNG, WebP, with the metadata the request keeps.
 //! - `raster`: the picture type passed between stages.
 //! - `estimate`: [`estimate_memory`], the memory bound a job is admitted by, from the header.
+//! - `header`: what `probe` reports of an input, read by the same path ([`header::read`]).
 //! - `several`: several outputs (sizes, formats) from one decode.
 
 mod colour;
@@ -33,6 +34,7 @@ mod encode;
 mod estimate;
 mod exif;
 mod geometry;
+pub mod header;
 mod jpeg_markers;
 mod metadata;
 mod orient;
