@@ -55,22 +55,50 @@ fn a_skipped_scan_naming_an_undefined_table_goes_to_libjpeg() {
     }
 }
 
-/// Corrupt data inside a scan 1/8 skips: libjpeg decodes past it with a warning and its 1/8
-/// picture is unchanged; the own decoder, which never reads that scan, gives the same picture.
-/// At 1/4 the scan is read: the same picture as libjpeg's, or left to libjpeg.
+/// A scan 1/8 skips cut short (its data ends long before its last block): libjpeg decodes past
+/// it with a warning and its 1/8 picture is unchanged; the own decoder, which never reads that
+/// scan, gives the same picture. At 1/4 the scan is read: libjpeg's picture, or left to libjpeg.
 #[test]
-fn corrupt_data_in_a_skipped_scan_leaves_the_picture_as_libjpeg_makes_it() {
+fn a_damaged_scan_that_the_scale_skips_leaves_the_picture_as_libjpeg_makes_it() {
     let jpeg = four_two_zero();
     let (_, data) = scan_at(&jpeg, 1);
+    let stream = stream::split(&jpeg).unwrap();
+    let data_end = stream.pieces.iter().filter(|p| p.scan.is_some()).nth(1).unwrap().range.end;
     let mut crafted = jpeg.clone();
-    for (i, byte) in crafted[data + 40..data + 200].iter_mut().enumerate() {
-        *byte = (i as u8).wrapping_mul(37) | 0x01; // never 0xFF: no marker is made
-        if *byte == 0xFF {
-            *byte = 0x7F;
-        }
-    }
+    crafted.drain(data + 16..data_end);
     let (_, warning) = decode_every_scan_as_libjpeg_would(&crafted, (96, 64), 1, false).unwrap();
     assert!(warning.is_some(), "libjpeg saw nothing wrong");
     assert_eq!(compare(&crafted, 1), Verdict::Same);
     assert!(matches!(compare(&crafted, 2), Verdict::Same | Verdict::Declined), "at 1/4: {:?}", compare(&crafted, 2));
+}
+
+/// A DAC segment (arithmetic conditioning) with a bogus value in a Huffman file: libjpeg
+/// checks it anyway and refuses the file.
+#[test]
+fn a_bogus_dac_segment_goes_to_libjpeg() {
+    let jpeg = four_two_zero();
+    let (sos, _) = scan_at(&jpeg, 1);
+    let mut crafted = jpeg.clone();
+    // Table class/index 0x22 (no such table), then a value.
+    crafted.splice(sos..sos, [0xFF, 0xCC, 0x00, 0x04, 0x22, 0x01]);
+    assert!(decode_every_scan_as_libjpeg_would(&crafted, (96, 64), 1, false).is_err(), "libjpeg took the DAC");
+    for eighths in [1, 2] {
+        assert_eq!(compare(&crafted, eighths), Verdict::Declined, "at {eighths}/8");
+    }
+}
+
+/// A scan naming the frame's components out of order (1, 3, 2): libjpeg-turbo refuses this
+/// order (and accepts some others), so the own decoder leaves every other order to it.
+#[test]
+fn a_scan_with_components_out_of_the_frames_order_goes_to_libjpeg() {
+    let jpeg = four_two_zero();
+    let (_, data) = scan_at(&jpeg, 0);
+    let mut crafted = jpeg.clone();
+    // Three (selector, tables) pairs, then Ss, Se, Ah << 4 | Al: swap the second and third pairs.
+    let pairs = data - 3 - 6;
+    crafted[pairs + 2..pairs + 6].rotate_left(2);
+    assert!(decode_every_scan_as_libjpeg_would(&crafted, (96, 64), 1, false).is_err(), "libjpeg took the order");
+    for eighths in [1, 2] {
+        assert_eq!(compare(&crafted, eighths), Verdict::Declined, "at {eighths}/8");
+    }
 }

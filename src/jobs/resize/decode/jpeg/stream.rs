@@ -100,10 +100,11 @@ pub fn split(jpeg: &[u8]) -> Result<Stream, &'static str> {
             }
             0x00 | 0x01 | 0xD0..=0xD7 | SOI => return Err("standalone marker outside a scan"),
             DNL | DHP | EXP => return Err("DNL or hierarchical marker"),
-            // What libjpeg reads besides frames and scans: DHT, DAC, DQT, DRI, APPn, COM. It
-            // refuses the whole file at any other marker, even one after the scans a reduced
-            // scale reads, so such a file must go to it.
-            0xC4 | 0xCC | 0xDB | 0xDD | 0xE0..=0xEF | 0xFE | SOS => {}
+            // What libjpeg reads besides frames and scans: DHT, DQT, DRI, APPn, COM. It refuses
+            // the whole file at any other marker, even one after the scans a reduced scale
+            // reads, so such a file must go to it. DAC (arithmetic conditioning) too: libjpeg
+            // checks its values even in a Huffman file, and no Huffman file needs one.
+            0xC4 | 0xDB | 0xDD | 0xE0..=0xEF | 0xFE | SOS => {}
             _ if is_start_of_frame(marker) => {}
             _ => return Err("a marker libjpeg does not know"),
         }
@@ -185,6 +186,12 @@ fn parse_scan(frame: &Frame, p: &[u8], restart_interval: u16, has_restarts: bool
         let index = frame.components.iter().position(|c| c.id == selector[0]).ok_or("scan names an unknown component")?;
         if components.contains(&index) {
             return Err("scan names a component twice");
+        }
+        // The standard orders a scan's components as the frame does; libjpeg-turbo refuses some
+        // other orders and not others (its search skips frame slots at or before the scan's
+        // position), so any other order goes to it.
+        if components.last().is_some_and(|&previous| previous > index) {
+            return Err("scan components out of the frame's order");
         }
         components.push(index);
     }
