@@ -46,7 +46,9 @@ const (
 	FilterLanczos3   Filter = "lanczos3"
 )
 
-// Format is an image format. Resize reads JPEG, PNG, WebP and GIF and writes JPEG, PNG and WebP.
+// Format is an image format. The daemon's Resize reads JPEG, PNG, WebP, GIF, HEIC/HEIF and AVIF
+// and writes JPEG, PNG, WebP and AVIF (ServerInfo.InputFormats and OutputFormats list what a
+// running daemon serves).
 type Format string
 
 // The image formats.
@@ -55,6 +57,11 @@ const (
 	FormatPNG  Format = "png"
 	FormatWebP Format = "webp"
 	FormatGIF  Format = "gif"
+	// FormatHEIC is HEIF with HEVC pictures, as phones write them: read, never written. A HEIF
+	// file with AV1 pictures is FormatAVIF.
+	FormatHEIC Format = "heic"
+	// FormatAVIF is AVIF (HEIF with AV1 pictures): read and written by the daemon.
+	FormatAVIF Format = "avif"
 )
 
 // Algorithm is a checksum algorithm.

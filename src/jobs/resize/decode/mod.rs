@@ -8,6 +8,7 @@
 //! - PNG: the `png` crate row by row, so the deadline is checked per band of rows, and blocks of
 //!   rows can be averaged as they arrive (shrink-on-load by a box filter).
 //! - WebP, GIF (first frame): the `image` crate.
+//! - HEIC/HEIF and AVIF: libheif, after our own reading of the boxes (`heif`).
 //!
 //! Decoders are third-party code fed untrusted bytes. A panic inside one is caught here and
 //! reported as `BadImage`: the input is what made it fail, and retrying cannot help.
@@ -19,6 +20,7 @@ mod eighth_scale;
 mod eighth_pixels;
 mod eighth_scans;
 mod entropy;
+pub(super) mod heif;
 mod image_rs;
 mod jpeg;
 mod jpeg_stream;
@@ -93,6 +95,7 @@ enum Decoder<'a> {
     // Boxed: the png reader is large, the other variants are a pointer or two.
     Png(Box<png::PngSource<'a>>),
     ImageRs(image_rs::ImageRsSource<'a>),
+    Heif(Box<heif::HeifSource<'a>>),
 }
 
 /// Reads the header and metadata of an input already sniffed as `format` and measured at
@@ -115,6 +118,10 @@ pub fn open<'a>(
             let (meta, source) = image_rs::open(input, format, limits)?;
             Ok((meta, Decoder::ImageRs(source)))
         }
+        ImageFormat::Heic | ImageFormat::Avif => {
+            let (meta, source) = heif::open(input, format)?;
+            Ok((meta, Decoder::Heif(Box::new(source))))
+        }
     })?;
     let (meta, decoder) = opened;
     let source = Source { format, width, height, meta, decoder };
@@ -135,6 +142,7 @@ impl Source<'_> {
             Decoder::Jpeg(_) => (self.width, self.height),
             Decoder::Png(source) => source.size(),
             Decoder::ImageRs(source) => source.size(),
+            Decoder::Heif(source) => source.size(),
         }
     }
 
@@ -161,6 +169,7 @@ impl Source<'_> {
             },
             Decoder::Png(source) => source.decode(box_factor(eighths), ctl),
             Decoder::ImageRs(source) => source.decode(),
+            Decoder::Heif(source) => source.decode(),
         })?;
         Ok(raster.drop_opaque_alpha())
     }
