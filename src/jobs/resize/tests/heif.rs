@@ -171,6 +171,17 @@ fn decode_exif_orientation(png: &[u8]) -> Option<u8> {
 }
 
 #[test]
+fn odd_sizes_from_heif_enc_decode_at_their_size() {
+    // heif-enc writes a picture of odd height as a 1x1 grid of one tile a row taller
+    let source = painted(97, 63);
+    let file = heic_of(&DynamicImage::ImageRgb8(source.clone()));
+    let (out, got) = same_size(&file, 97, 63);
+    assert_eq!((out.source_width, out.source_height), (97, 63));
+    let db = psnr(&got.to_rgb8(), &source);
+    assert!(db > 33.0, "PSNR {db:.1}");
+}
+
+#[test]
 fn imir_keeps_the_size_and_mirrors() {
     let file = avif_of(&DynamicImage::ImageRgb8(cornered()), &["--imir", "1"]);
     let (out, got) = same_size(&file, 64, 32);
@@ -232,6 +243,9 @@ fn bombs_are_refused_by_their_header() {
     let (job, estimate) = refused(&heif_file::single(&parts, (40_000, 30_000), None), "huge ispe");
     assert!(matches!(job, JobError::ImageTooLarge { .. } | JobError::BadImage(_)), "{job}");
     assert!(matches!(estimate, JobError::ImageTooLarge { .. } | JobError::BadImage(_)));
+    // one tile far larger than its 1x1 grid (libheif would decode the whole tile)
+    let (job, _) = refused(&heif_file::grid(&parts, 1, 1, (64, 64), (4000, 3000)), "tile larger than its grid");
+    assert!(matches!(job, JobError::BadImage(_)), "{job}");
     // the untouched file decodes
     assert_eq!(run(&heif_file::single(&parts, (64, 64), None), &fit).unwrap().source_width, 64);
     assert_eq!(run(&heif_file::single(&parts, (64, 64), Some((32, 32))), &fit).unwrap().source_width, 64);

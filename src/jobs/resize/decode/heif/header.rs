@@ -3,11 +3,13 @@
 //! memory estimate are taken from it), the grid and its tiles, the alpha plane, thumbnails and
 //! other auxiliary images, and the sizes the coded streams themselves declare.
 //!
-//! Every image item the file holds must fit inside the primary's coded size (a thumbnail, alpha
-//! or depth plane larger than the picture is refused), so the limits checked on the primary
-//! bound them all. A grid must be tiled exactly: `rows x columns` tiles of one size, covering
-//! the declared output with less than a tile to spare, at most [`MAX_GRID_TILES`] tiles of at
-//! least [`MIN_TILE_PIXELS`] pixels each. Each coded stream's own size may exceed its `ispe`
+//! Every image item the file holds that is not a grid's tile must fit inside the primary's coded
+//! size, give or take [`CODED_SLACK`] (a thumbnail, alpha or depth plane larger than the picture
+//! is refused), so the limits checked on the primary bound them all. A grid must be tiled
+//! exactly: `rows x columns` tiles of one size, covering the declared output with less than a
+//! tile to spare and no tile more than [`CODED_SLACK`] larger than the grid (heif-enc writes a
+//! picture of odd height as one tile of the even height above it), at most [`MAX_GRID_TILES`]
+//! tiles of at least [`MIN_TILE_PIXELS`] pixels each. Each coded stream's own size may exceed its `ispe`
 //! by at most [`CODED_SLACK`] pixels (a codec's block padding), never more.
 
 use super::super::super::super::{ImageFormat, JobError};
@@ -101,12 +103,13 @@ pub fn read(input: &[u8], format: ImageFormat) -> Result<Header, JobError> {
     let tiles = check_image(input, &meta, primary, coded)?;
     // Every other image item (alpha, depth, thumbnails, tiles of those) inside the primary.
     let mut alpha = false;
+    let tiles_of_grids: Vec<u32> = meta.references.iter().filter(|(k, _, _)| k == b"dimg").flat_map(|(_, _, to)| to.iter().copied()).collect();
     for (&item, (kind, _, _)) in &meta.items {
-        if item == primary || !matches!(kind, b"hvc1" | b"av01" | b"grid") {
-            continue;
+        if item == primary || !matches!(kind, b"hvc1" | b"av01" | b"grid") || tiles_of_grids.contains(&item) {
+            continue; // tiles: bounded by their grid's checks
         }
         let Some(size) = meta.size_of(item) else { continue };
-        if size.0 > coded.0 || size.1 > coded.1 {
+        if size.0 > coded.0.saturating_add(CODED_SLACK) || size.1 > coded.1.saturating_add(CODED_SLACK) {
             return Err(bad(format!("item {item} is {}x{}, larger than the {}x{} picture", size.0, size.1, coded.0, coded.1)));
         }
         if meta.references_from(item, b"auxl").contains(&primary) {
@@ -206,7 +209,8 @@ fn check_grid(input: &[u8], meta: &Meta<'_>, item: u32, (width, height): (u32, u
     }
     let (w, h) = (u64::from(width), u64::from(height));
     // The tiles cover the output, and no row or column of them lies wholly outside it.
-    if columns * tw < w || rows * th < h || (columns - 1) * tw >= w || (rows - 1) * th >= h {
+    let slack = u64::from(CODED_SLACK);
+    if columns * tw < w || rows * th < h || (columns - 1) * tw >= w || (rows - 1) * th >= h || tw > w + slack || th > h + slack {
         return Err(bad(format!("grid {item}: {rows}x{columns} tiles of {tw}x{th} do not tile {width}x{height}")));
     }
     let kind = item_type(meta, tiles[0])?;
