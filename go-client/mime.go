@@ -1,7 +1,8 @@
 package ferry
 
 // MIMEType returns the media type of an image in format f, for a Content-Type header:
-// "image/jpeg", "image/png", "image/webp" or "image/gif" (GIF is read, never written). A Format
+// "image/jpeg", "image/png", "image/webp", "image/gif", "image/heic" or "image/avif" (GIF and HEIC
+// are read, never written). A Format
 // this package does not name returns "", so that a caller notices rather than serving a guess.
 //
 //	w.Header().Set("Content-Type", res.Format.MIMEType())
@@ -15,10 +16,10 @@ func (f Format) MIMEType() string {
 		return "image/webp"
 	case FormatGIF:
 		return "image/gif"
-	case FormatAVIF:
-		return "image/avif"
 	case FormatHEIC:
 		return "image/heic"
+	case FormatAVIF:
+		return "image/avif"
 	}
 	return ""
 }

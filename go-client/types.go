@@ -52,7 +52,9 @@ const (
 	FilterLanczos3   Filter = "lanczos3"
 )
 
-// Format is an image format. Resize reads JPEG, PNG, WebP and GIF and writes JPEG, PNG and WebP.
+// Format is an image format. The daemon's Resize reads JPEG, PNG, WebP, GIF, HEIC/HEIF and AVIF
+// and writes JPEG, PNG, WebP and AVIF (ServerInfo.InputFormats and OutputFormats list what a
+// running daemon serves).
 type Format string
 
 // The image formats.
@@ -61,10 +63,11 @@ const (
 	FormatPNG  Format = "png"
 	FormatWebP Format = "webp"
 	FormatGIF  Format = "gif"
-	// FormatAVIF is AV1 in HEIF (wire "avif"), read and written.
-	FormatAVIF Format = "avif"
-	// FormatHEIC is HEVC in HEIF (wire "heic"), read, never written.
+	// FormatHEIC is HEIF with HEVC pictures, as phones write them: read, never written. A HEIF
+	// file with AV1 pictures is FormatAVIF.
 	FormatHEIC Format = "heic"
+	// FormatAVIF is AVIF (HEIF with AV1 pictures): read and written by the daemon.
+	FormatAVIF Format = "avif"
 )
 
 // Algorithm is a checksum algorithm.

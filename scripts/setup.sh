@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What a fresh Debian machine with Go and Rust lacks for `make run` and `make test`:
-# nasm and cmake (libjpeg-turbo's build, through the turbojpeg crate), pkg-config, the aarch64 C
+# nasm and cmake (libjpeg-turbo's build, through the turbojpeg crate), pkg-config, libheif-dev (HEIC and
+# AVIF, linked from the system) with the reference tools heif-enc, avifenc and avifdec, the aarch64 C
 # cross compiler and Rust target (make test-cross), systemd's
 # tools (systemd-analyze, systemd-socket-activate for make test-systemd), the two Python
 # packages the vector check uses as reference digests (protocol/gen/requirements.txt) and the
@@ -18,6 +19,11 @@ command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v systemd-socket-activate >/dev/null || need_apt+=(systemd)
 # the aarch64 check build (make test-cross) compiles libjpeg-turbo, libwebp and Little CMS for arm64
 command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)
+# HEIC and AVIF: libheif (with libde265, dav1d and libaom) that ferryd links, and the reference
+# encoders and decoder the tests make and read their files with
+pkg-config --exists libheif 2>/dev/null || need_apt+=(libheif-dev)
+command -v heif-enc >/dev/null || need_apt+=(libheif-examples)
+command -v avifenc >/dev/null || need_apt+=(libavif-bin)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (first run only)" >&2
   sudo=""

@@ -46,6 +46,10 @@ pub enum ImageFormat {
     Png,
     WebP,
     Gif,
+    /// HEIF with HEVC pictures (HEIC), as phones write them.
+    Heic,
+    /// HEIF with AV1 pictures.
+    Avif,
 }
 
 /// Formats the daemon encodes.
@@ -55,6 +59,7 @@ pub enum OutputFormat {
     Jpeg,
     Png,
     WebP,
+    Avif,
 }
 
 /// Checksum algorithms.
@@ -97,9 +102,12 @@ words!(Filter {
 });
 words!(ImageFormat {
     "jpeg" => ImageFormat::Jpeg, "png" => ImageFormat::Png, "webp" => ImageFormat::WebP,
-    "gif" => ImageFormat::Gif,
+    "gif" => ImageFormat::Gif, "heic" => ImageFormat::Heic, "avif" => ImageFormat::Avif,
 });
-words!(OutputFormat { "jpeg" => OutputFormat::Jpeg, "png" => OutputFormat::Png, "webp" => OutputFormat::WebP });
+words!(OutputFormat {
+    "jpeg" => OutputFormat::Jpeg, "png" => OutputFormat::Png, "webp" => OutputFormat::WebP,
+    "avif" => OutputFormat::Avif,
+});
 words!(Algorithm {
     "crc32c" => Algorithm::Crc32c, "xxh3_64" => Algorithm::Xxh3_64, "sha256" => Algorithm::Sha256,
     "blake3" => Algorithm::Blake3,

@@ -58,8 +58,8 @@ fn hello_reports_the_limits_in_force() {
         hello.get(key).and_then(Value::as_array).unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
     };
     assert_eq!(list("ops"), ["hello", "ping", "resize", "checksum", "stats", "cancel", "checksum_file", "resize_file", "probe"]);
-    assert_eq!(list("input_formats"), ["jpeg", "png", "webp", "gif"]);
-    assert_eq!(list("output_formats"), ["jpeg", "png", "webp"]);
+    assert_eq!(list("input_formats"), ["jpeg", "png", "webp", "gif", "heic", "avif"]);
+    assert_eq!(list("output_formats"), ["jpeg", "png", "webp", "avif"]);
     assert_eq!(list("modes"), ["fit", "fill", "exact"]);
     assert_eq!(list("filters"), ["nearest", "bilinear", "catmull_rom", "lanczos3"]);
     assert_eq!(list("algorithms"), ["crc32c", "xxh3_64", "sha256", "blake3"]);

@@ -6,6 +6,7 @@ mod harness;
 mod config_checks;
 mod control;
 mod files;
+mod heif;
 mod framing;
 mod invalid_vectors;
 mod jobs;

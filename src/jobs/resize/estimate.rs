@@ -28,9 +28,14 @@
 //!     mask per block, 10 bytes per 64 pixels and component, and its sample planes, under a
 //!     byte per pixel in all); baseline: 0;
 //!   - WebP and GIF: 8 (the `image` crate's own frame and colour buffers);
+//!   - HEIC and AVIF: [`HEIF_EXTRA`] per coded pixel (the decoder's picture, libheif's copy
+//!     of its planes, the RGB(A) conversion and the turned copy `irot` makes, the alpha
+//!     plane), counted on the coded (`ispe`) size when `clap` crops it; HEIF is decoded at
+//!     full size;
 //! - `O x out`: the resized raster, its colour-converted copy, the encoder's buffer and the
 //!   encoded output (4 bytes per pixel each: `out` = 16 for JPEG and PNG); WebP 32, for
-//!   libwebp's YUV(A) planes and its lossless alpha coder;
+//!   libwebp's YUV(A) planes and its lossless alpha coder; AVIF [`AVIF_OUT`], for libheif's
+//!   copy, its YUV(A) planes and libaom's frame buffers;
 //! - `copy`: a progressive JPEG decoded at 1/8 is decoded from a copy without the scans that
 //!   scale never reads (`decode::jpeg::scan_pruning`), at most the input's size; otherwise 0;
 //! - `rows`: a PNG not interlaced is decoded a band of rows at a time: [`PNG_ROWS_HELD`] rows of
@@ -47,6 +52,7 @@
 //! `tests/memory_estimate.rs` measures the real peak of each image kind against this bound.
 
 use super::super::{ImageFormat, JobError, Limits, OutputFormat, ResizeParams};
+use super::decode::heif::header as heif;
 use super::{geometry, jpeg_markers, sniff, validate};
 
 /// Fixed allowance for codec state, transforms, rows and metadata.
@@ -57,6 +63,16 @@ const FIXED: u64 = 1 << 20;
 /// shrink's column sums (two bytes a sample: up to two rows) and a narrowed 16-bit row, or the
 /// png crate's own rows on its path; 24 covers them with room.
 const PNG_ROWS_HELD: u64 = 24;
+
+/// What libheif holds per coded pixel beside our copy of its output (module docs): up to 6
+/// bytes of YCbCr in the decoder and as many in libheif's image (10-bit 4:4:4), the 4-byte
+/// RGBA conversion and a turned copy of it, and the alpha plane's own decode. Measured by the
+/// daemon-level test (tests/memory_estimate.rs).
+const HEIF_EXTRA: u64 = 24;
+
+/// What an AVIF output holds per output pixel: measured by the daemon-level test at up to
+/// about 40 bytes (libaom keeps several frame buffers of the picture), so 48.
+const AVIF_OUT: u64 = 48;
 
 /// The estimate described in the module docs. Errors are the ones [`super::resize`] would
 /// return for the same input before decoding (bad parameters, unreadable header, over the
@@ -88,6 +104,12 @@ pub fn estimate_memory_several(input: &[u8], outputs: &[ResizeParams], limits: &
         ImageFormat::Png => png_decoder(input, w),
         ImageFormat::Jpeg => jpeg_decoder(input)?,
         ImageFormat::WebP | ImageFormat::Gif => DecoderFacts { extra: 8, shrinks: false, progressive: false, rows: 0 },
+        ImageFormat::Heic | ImageFormat::Avif => {
+            let header = heif::read(input, format)?;
+            // per shown pixel, covering the coded ones a crop drops
+            let coded = u64::from(header.coded.0) * u64::from(header.coded.1);
+            DecoderFacts { extra: HEIF_EXTRA * coded.div_ceil(pixels.max(1)), shrinks: false, progressive: false, rows: 0 }
+        }
     };
     let mut out = 0;
     let mut eighths = 1;
@@ -136,6 +158,7 @@ fn scaled(side: u32, eighths: u32) -> u64 {
 fn output_bytes_per_pixel(format: OutputFormat) -> u64 {
     match format {
         OutputFormat::WebP => 32,
+        OutputFormat::Avif => AVIF_OUT,
         OutputFormat::Jpeg | OutputFormat::Png => 16,
     }
 }

@@ -155,7 +155,7 @@ pub fn decode_scale_eighths(format: ImageFormat, region: Region, out_width: u32,
     match format {
         ImageFormat::Jpeg => jpeg_scale_eighths(region, out_width, out_height, fast),
         ImageFormat::Png => box_scale_eighths(region, out_width, out_height, filter),
-        ImageFormat::WebP | ImageFormat::Gif => 8,
+        ImageFormat::WebP | ImageFormat::Gif | ImageFormat::Heic | ImageFormat::Avif => 8,
     }
 }
 

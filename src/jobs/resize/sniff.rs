@@ -4,6 +4,7 @@
 //! having allocated nothing. (Each decoder is also given the limits, as a second guard.)
 
 use super::super::{ImageFormat, JobError, Limits};
+use super::decode::heif::header as heif;
 use super::jpeg_markers;
 
 /// The input's format, from its first bytes.
@@ -16,8 +17,10 @@ pub fn format(input: &[u8]) -> Result<ImageFormat, JobError> {
         Ok(ImageFormat::Gif)
     } else if input.len() >= 12 && &input[..4] == b"RIFF" && &input[8..12] == b"WEBP" {
         Ok(ImageFormat::WebP)
+    } else if let Some(format) = heif::format(input) {
+        Ok(format)
     } else {
-        Err(JobError::BadImage("not a JPEG, PNG, WebP or GIF image".into()))
+        Err(JobError::BadImage("not a JPEG, PNG, WebP, GIF, HEIC or AVIF image".into()))
     }
 }
 
@@ -28,6 +31,11 @@ pub fn dimensions(input: &[u8], format: ImageFormat) -> Result<(u32, u32), JobEr
         ImageFormat::Png => png_dimensions(input)?,
         ImageFormat::Gif => gif_dimensions(input)?,
         ImageFormat::WebP => webp_dimensions(input)?,
+        // after the transforms libheif applies; grids, tiles, alpha and thumbnails checked
+        ImageFormat::Heic | ImageFormat::Avif => {
+            let header = heif::read(input, format)?;
+            (header.width, header.height)
+        }
     };
     if width == 0 || height == 0 {
         return Err(JobError::BadImage(format!("{}: header declares {width}x{height}", format.word())));

@@ -8,17 +8,20 @@
 //! - PNG: the `png` crate row by row, so the deadline is checked per band of rows, and blocks of
 //!   rows can be averaged as they arrive (shrink-on-load by a box filter).
 //! - WebP, GIF (first frame): the `image` crate.
+//! - HEIC/HEIF and AVIF: libheif, after our own reading of the boxes (`heif`).
 //!
 //! # Layout
 //! - `jpeg/`: libjpeg through its C bridge, scan pruning, and the own progressive decoder.
 //! - `png/`: the `png` crate, and the rows of plain images unfiltered by us.
 //! - `image_rs`: WebP and GIF.
+//! - `heif/`: HEIC and AVIF through libheif, after its own walk of the boxes checks the limits.
 //! - `box_shrink`: blocks of pixels averaged as rows arrive, for any decoder that gives rows.
 //!
 //! Decoders are third-party code fed untrusted bytes. A panic inside one is caught here and
 //! reported as `BadImage`: the input is what made it fail, and retrying cannot help.
 
 mod box_shrink;
+pub(super) mod heif;
 mod image_rs;
 mod jpeg;
 mod png;
@@ -82,6 +85,7 @@ enum Decoder<'a> {
     // Boxed: the png reader is large, the other variants are a pointer or two.
     Png(Box<png::PngSource<'a>>),
     ImageRs(image_rs::ImageRsSource<'a>),
+    Heif(Box<heif::HeifSource<'a>>),
 }
 
 /// Reads the header and metadata of an input already sniffed as `format` and measured at
@@ -104,6 +108,10 @@ pub fn open<'a>(
             let (meta, source) = image_rs::open(input, format, limits)?;
             Ok((meta, Decoder::ImageRs(source)))
         }
+        ImageFormat::Heic | ImageFormat::Avif => {
+            let (meta, source) = heif::open(input, format)?;
+            Ok((meta, Decoder::Heif(Box::new(source))))
+        }
     })?;
     let (meta, decoder) = opened;
     let source = Source { format, width, height, meta, decoder };
@@ -124,6 +132,7 @@ impl Source<'_> {
             Decoder::Jpeg(_) => (self.width, self.height),
             Decoder::Png(source) => source.size(),
             Decoder::ImageRs(source) => source.size(),
+            Decoder::Heif(source) => source.size(),
         }
     }
 
@@ -150,6 +159,7 @@ impl Source<'_> {
             },
             Decoder::Png(source) => source.decode(box_factor(eighths), ctl),
             Decoder::ImageRs(source) => source.decode(),
+            Decoder::Heif(source) => source.decode(),
         })?;
         Ok(raster.drop_opaque_alpha())
     }

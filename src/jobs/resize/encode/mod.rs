@@ -3,7 +3,10 @@
 //! - JPEG: libjpeg-turbo, alpha composited over white, ICC/EXIF/XMP as APP segments.
 //! - PNG: the `png` crate (fast deflate), ICC as iCCP, EXIF as eXIf, XMP as iTXt.
 //! - WebP: libwebp lossy at the requested quality; metadata in an extended (VP8X) container.
+//! - AVIF: libaom through libheif at the requested quality, alpha kept, ICC/EXIF/XMP as HEIF
+//!   boxes and items.
 
+mod avif;
 mod jpeg;
 mod png;
 mod webp;
@@ -26,6 +29,8 @@ pub fn max_side(format: OutputFormat) -> u32 {
         OutputFormat::Jpeg => 65_535,
         OutputFormat::Png => u32::MAX >> 1,
         OutputFormat::WebP => 16_383,
+        // libheif's own limit on a picture side (larger ones would need a grid)
+        OutputFormat::Avif => avif::MAX_SIDE,
     }
 }
 
@@ -35,5 +40,6 @@ pub fn encode(raster: Raster, format: OutputFormat, quality: u8, extras: &Extras
         OutputFormat::Jpeg => jpeg::encode(raster, quality, extras),
         OutputFormat::Png => png::encode(raster, extras),
         OutputFormat::WebP => webp::encode(raster, quality, extras),
+        OutputFormat::Avif => avif::encode(raster, quality, extras),
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod detail_corpus;
 mod fuzz;
+mod heif;
 mod metadata;
 mod modes;
 mod orientation;
