@@ -30,18 +30,22 @@ before=$(ls "fuzz/artifacts/$target" | wc -l)
 log=$(mktemp)
 started=$(date +%s)
 TIMEFORMAT='%U %S'
-cpu=$( { time "${fuzz[@]}" "fuzz/corpus/$target" "fuzz/corpora/$target" "fuzz/seeds/$target" "fuzz/regressions/$target" -- \
+status=0
+# A finding makes libFuzzer exit non-zero at the end even with -ignore_crashes: keep going to
+# the report, which counts findings by the files they left.
+{ time "${fuzz[@]}" "fuzz/corpus/$target" "fuzz/corpora/$target" "fuzz/seeds/$target" "fuzz/regressions/$target" -- \
   -fork="$FUZZ_JOBS" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 -timeout=10 \
-  -max_total_time="$FUZZ_TIME" -artifact_prefix="fuzz/artifacts/$target/" >"$log" 2>&1; } 2>&1 | tail -1)
+  -max_total_time="$FUZZ_TIME" -artifact_prefix="fuzz/artifacts/$target/" >"$log" 2>&1 || status=$?; } 2>"$log.time"
+cpu=$(tail -1 "$log.time")
 wall=$(( $(date +%s) - started ))
 read -r user sys <<<"$cpu"
 last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
 found=$(( $(ls "fuzz/artifacts/$target" | wc -l) - before ))
 echo "fuzz-jpeg: ${wall}s wall, $(awk -v u="$user" -v s="$sys" 'BEGIN{printf "%.0f s CPU (%.2f CPU-hours)", u+s, (u+s)/3600}'), $FUZZ_JOBS processes"
 echo "fuzz-jpeg: last status: $last"
-echo "fuzz-jpeg: $found new findings in fuzz/artifacts/$target/; full log $log"
+echo "fuzz-jpeg: $found new findings in fuzz/artifacts/$target/; libFuzzer exit status $status; full log $log"
 if [ "$FUZZ_MERGE" = 1 ]; then
   "${fuzz[@]}" "fuzz/corpora/$target" "fuzz/corpus/$target" -- -merge=1 >>"$log" 2>&1
   echo "fuzz-jpeg: committed corpus now $(ls "fuzz/corpora/$target" | wc -l) inputs (fuzz/corpora/$target)"
 fi
-[ "$found" -eq 0 ]
+[ "$found" -eq 0 ] && grep -qE '^#[0-9]+' "$log"
