@@ -136,7 +136,8 @@ fn probe_memory_is_the_resize_admission_estimate() {
 
 #[test]
 fn probe_is_answered_while_every_worker_is_busy() {
-    let daemon = Daemon::start(&["--workers", "1"]);
+    // The queued job must not be answered busy on a slow machine: it only has to be waiting.
+    let daemon = Daemon::start(&["--workers", "1", "--max-queue-wait", "60"]);
     let mut busy = daemon.connect();
     busy.send(&slow_job(1, vec![]));
     busy.send(&slow_job(2, vec![]));
