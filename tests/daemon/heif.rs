@@ -71,3 +71,26 @@ fn a_heif_declaring_a_huge_size_is_refused_by_its_header_and_the_daemon_serves_o
     assert_eq!(reply.code(), Some(7), "image_too_large: {reply:?}");
     client.expect_alive(2);
 }
+
+/// `probe` reads HEIC and AVIF from their boxes as resize's admission does: format, upright
+/// size, alpha (an auxiliary alpha image) and one frame.
+#[test]
+fn heic_and_avif_are_probed_from_their_boxes() {
+    let daemon = Daemon::start(&[]);
+    let rgba = image::RgbaImage::from_fn(64, 48, |x, y| image::Rgba([(x * 4) as u8, (y * 5) as u8, 90, (x * 3 + y) as u8]));
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgba8(rgba).write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    let jpeg = photo("rocket.jpg"); // 640x427, opaque
+    for (format, input, size, alpha) in [
+        ("heic", converted("heif-enc", &["-q", "60"], &jpeg, "jpg", "heic"), (640, 427), false),
+        ("avif", converted("avifenc", &["-s", "9"], &jpeg, "jpg", "avif"), (640, 427), false),
+        ("avif", converted("avifenc", &["-s", "9"], &png, "png", "avif"), (64, 48), true),
+    ] {
+        let reply = daemon.connect().call(&request(1, "probe", vec![("image", bin(&input))])).expect_ok();
+        assert_eq!(text(&reply, "format"), format);
+        assert_eq!((reply.uint("width"), reply.uint("height")), size, "{format}");
+        assert_eq!(reply.get("alpha").and_then(Value::as_bool), Some(alpha), "{format} alpha");
+        assert_eq!(reply.uint("frames"), 1);
+        assert!(reply.uint("memory") > 0);
+    }
+}

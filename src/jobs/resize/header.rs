@@ -65,13 +65,14 @@ impl Default for Facts {
 }
 
 fn facts(input: &[u8], format: ImageFormat) -> Result<Facts, JobError> {
-    #[allow(unreachable_patterns)] // a format added to the pipeline is probed with the defaults
     Ok(match format {
         ImageFormat::Jpeg => jpeg(input)?,
         ImageFormat::Png => png(input),
         ImageFormat::Gif => gif(input),
         ImageFormat::WebP => webp(input),
-        _ => Facts::default(),
+        // The box walk that admission already ran: an alpha auxiliary image; one still picture
+        // (image sequences are not read), never progressive.
+        ImageFormat::Heic | ImageFormat::Avif => Facts { alpha: decode::heif::header::read(input, format)?.alpha, ..Facts::default() },
     })
 }
 
