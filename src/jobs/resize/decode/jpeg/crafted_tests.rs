@@ -16,7 +16,7 @@ const ONE_AC_SCAN_EACH: [Scan; 4] = [(&[0, 1, 2], 0, 0, 0, 0), (&[0], 1, 63, 0, 
 const JFIF_APP0: [u8; 18] = [0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0];
 
 /// Where scan `n` (0-based) starts and where its data starts.
-fn scan_at(jpeg: &[u8], n: usize) -> (usize, usize) {
+pub(super) fn scan_at(jpeg: &[u8], n: usize) -> (usize, usize) {
     let stream = stream::split(jpeg).unwrap();
     let piece = stream.pieces.iter().filter(|p| p.scan.is_some()).nth(n).unwrap();
     (piece.range.start, piece.scan.as_ref().unwrap().data_start)
@@ -33,7 +33,7 @@ fn with_al(jpeg: &[u8], n: usize, al: u8) -> Vec<u8> {
 }
 
 /// The first `width x height` pixels of RGB rows `width_of` wide.
-fn crop(rgb: &[u8], width_of: u32, width: u32, height: u32) -> Vec<u8> {
+pub(super) fn crop(rgb: &[u8], width_of: u32, width: u32, height: u32) -> Vec<u8> {
     rgb.chunks_exact(width_of as usize * 3).take(height as usize).flat_map(|row| &row[..width as usize * 3]).copied().collect()
 }
 

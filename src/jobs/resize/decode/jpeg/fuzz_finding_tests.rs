@@ -3,6 +3,7 @@
 //! a scan that the 1/8 scale skips (4:2:0 luma AC: its 1x1 IDCT reads only DC). The fuzz
 //! inputs themselves are replayed from fuzz/regressions by `differential`'s own test.
 
+use super::crafted_tests::{crop, scan_at};
 use super::differential::{compare, Verdict};
 use super::stream;
 use super::tests::{encode_progressive, rocket_rgb, Scan};
@@ -15,15 +16,7 @@ const ONE_AC_SCAN_EACH: [Scan; 4] = [(&[0, 1, 2], 0, 0, 0, 0), (&[0], 1, 63, 0, 
 fn four_two_zero() -> Vec<u8> {
     let (rgb, width, _) = rocket_rgb();
     let (w, h) = (96, 64);
-    let crop: Vec<u8> = rgb.chunks_exact(width as usize * 3).take(h as usize).flat_map(|row| &row[..w as usize * 3]).copied().collect();
-    encode_progressive(&crop, w, h, 3, (2, 2), &ONE_AC_SCAN_EACH)
-}
-
-/// Where scan `n` starts (its SOS marker) and where its data starts.
-fn scan_at(jpeg: &[u8], n: usize) -> (usize, usize) {
-    let stream = stream::split(jpeg).unwrap();
-    let piece = stream.pieces.iter().filter(|p| p.scan.is_some()).nth(n).unwrap();
-    (piece.range.start, piece.scan.as_ref().unwrap().data_start)
+    encode_progressive(&crop(&rgb, width, w, h), w, h, 3, (2, 2), &ONE_AC_SCAN_EACH)
 }
 
 /// A marker libjpeg does not know (0xFFA4, with a length) before a scan 1/8 skips: libjpeg
