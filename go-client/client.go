@@ -46,6 +46,9 @@ type Client struct {
 	// outstanding counts the job requests past the throttle and not yet answered (queued,
 	// written, or held by the daemon); see admitOutstanding.
 	outstanding atomic.Int64
+	// holding counts the calls holding a local refusal now (see hold): with outstanding, how
+	// many of this Client's calls want the daemon at once (see outstandingLimit).
+	holding atomic.Int64
 }
 
 // Dial returns a Client for the daemon listening on socketPath. It connects and performs the
@@ -160,7 +163,7 @@ func (c *Client) doFile(ctx context.Context, req *wire.Request, file *os.File) (
 		if counted {
 			job := c.admitOutstanding()
 			if job == nil {
-				return nil, c.hold(ctx, "as many jobs outstanding as the daemon's queue holds (queue_jobs)")
+				return nil, c.hold(ctx, "as many jobs outstanding as the Client keeps: the daemon's queue_jobs, or 4 per worker while more calls want it")
 			}
 			cl, err := c.send1(ctx, req, file, job)
 			job.answered()

@@ -64,6 +64,8 @@ func (c *Client) admit(ctx context.Context) (counted bool, err error) {
 // hold returns a local refusal after a jittered throttle hold, or when ctx ends if sooner;
 // why, when not empty, says why it was refused (the throttle's probability otherwise).
 func (c *Client) hold(ctx context.Context, why string) error {
+	c.holding.Add(1)
+	defer c.holding.Add(-1)
 	hint := Jitter(c.cfg.throttleHold)
 	t := time.NewTimer(hint)
 	select {

@@ -151,3 +151,91 @@ func TestClientWriteWaitBound(t *testing.T) {
 	}
 	cn.unwritten.Store(0)
 }
+
+// tokenFake is a fake daemon holding queue_jobs jobs at most on 2 workers, which answers one
+// checksum per token sent on tokens, and counts the checksum requests that reached it.
+func tokenFake(t *testing.T, queueJobs uint64) (s *fakeServer, tokens chan struct{}, jobs *atomic.Int64) {
+	tokens, jobs = make(chan struct{}), new(atomic.Int64)
+	s = newFakeServer(t, func(fc *fakeConn, req wire.Request) {
+		if req.Op != wire.OpChecksum {
+			defaultHandle(fc, req)
+			return
+		}
+		jobs.Add(1)
+		go func() {
+			<-tokens
+			fc.reply(req.Op, checksumReply(req))
+		}()
+	})
+	s.hello.QueueJobs, s.hello.Workers = queueJobs, 2
+	return s, tokens, jobs
+}
+
+// While more of a Client's calls want the daemon than its queue_jobs, the Client keeps 4 jobs
+// per worker outstanding instead (a full queue only makes each job wait longer); once the demand
+// fits in queue_jobs again, queue_jobs is the bound.
+func TestClientOutstandingTightensWhileDemandExceedsTheQueue(t *testing.T) {
+	s, tokens, jobs := tokenFake(t, 32)
+	c := dialFake(t, s, WithThrottleHold(time.Second)) // each refusal held 0.5 to 1.5 s
+	results := make(chan error, 128)
+	call := func(n int) {
+		for range n {
+			go func() {
+				_, err := c.Checksum(testCtx(t), throttleSum)
+				results <- err
+			}()
+		}
+	}
+	collect := func(n int) (served, refused int) {
+		for range n {
+			switch err := <-results; {
+			case err == nil:
+				served++
+			case errors.Is(err, ErrThrottled) && strings.Contains(err.Error(), "queue_jobs"):
+				refused++
+			default:
+				t.Fatalf("unexpected answer: %v", err)
+			}
+		}
+		return served, refused
+	}
+	until := func(what string, ok func() bool) {
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d jobs reached the daemon, %d outstanding, %d holding", what,
+					jobs.Load(), c.outstanding.Load(), c.holding.Load())
+			}
+		}
+	}
+
+	call(60)
+	until("60 callers, queue_jobs 32", func() bool { return jobs.Load() == 32 && c.holding.Load() == 28 })
+	for range 10 {
+		tokens <- struct{}{}
+	}
+	if served, _ := collect(10); served != 10 {
+		t.Fatalf("10 answers sent, %d served", served)
+	}
+	// 22 outstanding and 28 holding: 50 calls want a queue of 32, so the bound is 4 x 2 workers.
+	call(5)
+	until("5 more while 50 want the daemon", func() bool { return c.holding.Load() == 33 })
+	if got := jobs.Load(); got != 32 {
+		t.Fatalf("with 22 jobs outstanding and more calls than queue_jobs, %d more reached the daemon; want none", got-32)
+	}
+	for range 22 {
+		tokens <- struct{}{}
+	}
+	if served, refused := collect(22 + 28 + 5); served != 22 || refused != 33 {
+		t.Fatalf("served %d, refused %d; want 22 and 33", served, refused)
+	}
+
+	// Nothing outstanding or held: 20 calls fit in queue_jobs and all reach the daemon.
+	call(20)
+	until("20 callers after the overload", func() bool { return jobs.Load() == 52 })
+	for range 20 {
+		tokens <- struct{}{}
+	}
+	if served, _ := collect(20); served != 20 {
+		t.Fatalf("20 answers sent, %d served", served)
+	}
+}

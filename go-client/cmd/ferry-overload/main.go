@@ -75,7 +75,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.before, "before", "", "an earlier run's NAME.json: the report sets this run's figures beside it")
 	fs.StringVar(&o.repo, "repo", root, "the repository, for the daemon's git revision in the report")
 	fs.DurationVar(&o.cell, "cell", 5*time.Second, "time each subject spends in each cell")
-	fs.IntVar(&o.rounds, "rounds", 2, "slices each subject's time in a cell is cut into, alternating with the other subject's")
+	fs.IntVar(&o.rounds, "rounds", 6, "slices each subject's time in a cell is cut into, alternating with the other subject's")
 	callers := fs.String("callers", "2,8,64,320", "caller counts of the grid")
 	deadlines := fs.String("deadlines", "1s,5s", "per-job context deadlines of the grid")
 	burn := fs.String("burn", "off,on", "CPU-burning goroutines beside the callers: off, on, or both")
