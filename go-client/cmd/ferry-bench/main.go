@@ -49,8 +49,9 @@ type options struct {
 	// tableOut and measure nothing (go generate in package router).
 	tableFrom, tableOut string
 	// autoOnly: measure the auto section alone, routing by costTable (empty: the router's default).
-	autoOnly  bool
-	costTable string
+	autoOnly   bool
+	thumbsOnly bool
+	costTable  string
 	// fdFile is the 64 MiB file BLAKE3 by descriptor reads, written once per run.
 	fdFile string
 	log    func(format string, args ...any)
@@ -73,6 +74,7 @@ func parseFlags() options {
 	flag.StringVar(&o.govips, "govips", "../benches/govips", "source of the govips path (needs cgo and libvips-dev); empty skips it; -short skips it")
 	flag.StringVar(&o.tableFrom, "table-from", "", "measure nothing: write the router's cost table of this results.json to -table-out")
 	flag.StringVar(&o.tableOut, "table-out", "crossover.json", "where -table-from writes the cost table")
+	flag.BoolVar(&o.thumbsOnly, "thumbs-only", false, "measure only the one-at-a-time thumbnails (ferryd default and fast, libvips, govips, PSNR against -reference) for -rounds rounds; prints the speed-and-quality section and its bar lines")
 	flag.BoolVar(&o.autoOnly, "auto-only", false, "measure only the router's auto policy against both paths (full sizes unless -short), routing by -cost-table; prints the section")
 	flag.StringVar(&o.costTable, "cost-table", "", "with -auto-only: the cost table file to route by, or \"default\" for the router's embedded one; empty: measure the checksum cells first and route by their table, as a round does")
 	flag.Parse()
@@ -103,6 +105,13 @@ func main() {
 		os.Exit(2)
 	}
 	o.log = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	if o.thumbsOnly {
+		if err := runThumbsOnly(context.Background(), o); err != nil {
+			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "ferry-bench:", err)
 		os.Exit(1)
