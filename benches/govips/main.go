@@ -4,11 +4,14 @@
 //
 // Two modes, both driven by go-client/cmd/ferry-bench:
 //
-//	ferry-govips -serve
+//	ferry-govips -serve [-avif-quality 60 -avif-effort 1]
 //	    reads "PHOTO [KEEP]" lines on stdin and answers each with the milliseconds of one
-//	    thumbnail (fit 400x400, shrink-on-load, JPEG q80), writing it to KEEP when given; the
-//	    first line printed is libvips' version. One libvips thread, one call at a time, so its
-//	    calls interleave with the other paths' call by call.
+//	    thumbnail (fit 400x400, shrink-on-load, JPEG q80) and the process's CPU milliseconds
+//	    over it, writing it to KEEP when given (as lossless PNG when KEEP ends in .png, as AVIF
+//	    by heifsave at -avif-quality and -avif-effort when it ends in .avif); a failed call
+//	    answers "ERR message". The first line printed is libvips' version. One libvips thread,
+//	    one call at a time, so its calls interleave with the other paths' call by call. PHOTO
+//	    may be any format libvips reads: HEIC and AVIF through libheif.
 //	ferry-govips -sweep 1,2,8 -for 5s PHOTO...
 //	    for each concurrency, that many goroutines make thumbnails of the photos round-robin for
 //	    the given time; prints one JSON object: per concurrency the images per second and latency
@@ -29,6 +32,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/davidbyttow/govips/v2/vips"
@@ -40,6 +44,8 @@ func main() {
 	serve := flag.Bool("serve", false, "answer timing requests on stdin, one photo per line")
 	sweep := flag.String("sweep", "", "comma-separated concurrencies to sweep over the photos given as arguments")
 	dur := flag.Duration("for", 5*time.Second, "time spent at each concurrency of -sweep")
+	flag.IntVar(&avifQuality, "avif-quality", 60, "-serve: heifsave's Q for AVIF output (KEEP ending in .avif)")
+	flag.IntVar(&avifEffort, "avif-effort", 1, "-serve: heifsave's effort for AVIF output, 0..9; libaom's speed is 9 - effort")
 	flag.Parse()
 
 	vips.LoggingSettings(nil, vips.LogLevelError)
@@ -65,19 +71,47 @@ func main() {
 
 // thumbnail is the unit of work of both modes: bytes in memory to JPEG bytes in memory.
 func thumbnail(data []byte) ([]byte, error) {
-	return thumbnailAs(data, false)
+	return thumbnailAs(data, jpegQ80)
 }
 
-// thumbnailAs is thumbnail, or with lossless the same pixels as PNG (the harness's quality
-// check against the full decode: no encoder in the figure).
-func thumbnailAs(data []byte, lossless bool) ([]byte, error) {
+// avifQuality and avifEffort are heifsave's settings for AVIF output in -serve.
+var avifQuality, avifEffort int
+
+// output is what a -serve request asks the thumbnail to be written as.
+type output int
+
+const (
+	jpegQ80  output = iota
+	lossless        // PNG: the harness's quality check against the full decode, no encoder in the figure
+	avifOut         // AVIF (AV1 in HEIF) at avifQuality and avifEffort
+)
+
+// outputFor reads the kind of output from the KEEP file's name.
+func outputFor(keep string) output {
+	switch {
+	case strings.HasSuffix(keep, ".png"):
+		return lossless
+	case strings.HasSuffix(keep, ".avif"):
+		return avifOut
+	}
+	return jpegQ80
+}
+
+// thumbnailAs is thumbnail written as kind.
+func thumbnailAs(data []byte, kind output) ([]byte, error) {
 	img, err := vips.NewThumbnailFromBuffer(data, box, box, vips.InterestingNone)
 	if err != nil {
 		return nil, err
 	}
 	defer img.Close()
-	if lossless {
+	switch kind {
+	case lossless:
 		out, _, err := img.ExportPng(vips.NewPngExportParams())
+		return out, err
+	case avifOut:
+		params := vips.NewAvifExportParams()
+		params.Quality, params.Effort, params.Bitdepth, params.StripMetadata = avifQuality, avifEffort, 8, true
+		out, _, err := img.ExportAvif(params)
 		return out, err
 	}
 	params := vips.NewJpegExportParams()
@@ -93,29 +127,50 @@ func serveTimings() error {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		path, keep, _ := strings.Cut(strings.TrimSpace(in.Text()), " ")
-		data, ok := cache[path]
-		if !ok {
-			var err error
-			if data, err = os.ReadFile(path); err != nil {
-				return err
-			}
-			cache[path] = data
-		}
-		start := time.Now()
-		// A second word names a file to keep the output in; one ending in .png gets PNG.
-		out, err := thumbnailAs(data, strings.HasSuffix(keep, ".png"))
-		took := time.Since(start)
+		took, cpu, err := serveOne(cache, path, keep)
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			// One answer per line whatever happens: the harness asks what libvips can read
+			// (HEIC needs an HEVC decoder in its libheif) and goes on.
+			fmt.Println("ERR", strings.Join(strings.Fields(err.Error()), " "))
+			continue
 		}
-		if keep != "" {
-			if err := os.WriteFile(keep, out, 0o644); err != nil {
-				return err
-			}
-		}
-		fmt.Println(strconv.FormatFloat(float64(took.Nanoseconds())/1e6, 'f', 3, 64))
+		fmt.Println(strconv.FormatFloat(float64(took.Nanoseconds())/1e6, 'f', 3, 64), strconv.FormatFloat(float64(cpu.Nanoseconds())/1e6, 'f', 3, 64))
 	}
 	return in.Err()
+}
+
+// serveOne makes one thumbnail of the photo at path, written as KEEP's name asks, and returns
+// its wall time and this process's CPU time over it (libheif's encoder may run threads of its own).
+func serveOne(cache map[string][]byte, path, keep string) (took, cpu time.Duration, err error) {
+	data, ok := cache[path]
+	if !ok {
+		if data, err = os.ReadFile(path); err != nil {
+			return 0, 0, err
+		}
+		cache[path] = data
+	}
+	c := processCPU()
+	start := time.Now()
+	out, err := thumbnailAs(data, outputFor(keep))
+	took, cpu = time.Since(start), processCPU()-c
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if keep != "" {
+		if err := os.WriteFile(keep, out, 0o644); err != nil {
+			return 0, 0, err
+		}
+	}
+	return took, cpu, nil
+}
+
+// processCPU is this process's user and system time so far, every thread included.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // level is one concurrency's figures.

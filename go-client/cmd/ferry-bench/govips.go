@@ -52,6 +52,12 @@ func startGovips(bin string, photos []photo) *vipsWorker {
 	return startWorker(exec.Command(bin, "-serve"), photos)
 }
 
+// newGovipsServe is the govips timing process of the HEIC and AVIF section: quality holds
+// heifsave's Q and effort for AVIF output.
+func newGovipsServe(bin string, quality []string) *exec.Cmd {
+	return exec.Command(bin, "-serve", "-avif-quality", quality[0], "-avif-effort", quality[1])
+}
+
 // runGovipsSweep runs the concurrency sweep in the govips process over the photos.
 func runGovipsSweep(bin string, photos []photo, concurrency []int, each time.Duration) (*govipsSweep, error) {
 	dir, err := os.MkdirTemp("", "fg")

@@ -49,9 +49,12 @@ type options struct {
 	// tableOut and measure nothing (go generate in package router).
 	tableFrom, tableOut string
 	// autoOnly: measure the auto section alone, routing by costTable (empty: the router's default).
-	autoOnly   bool
+	autoOnly  bool
+	costTable string
+	// formatsOnly: measure the HEIC and AVIF section alone, into formats.md and formats.json.
+	formatsOnly bool
+	// thumbsOnly: measure the one-at-a-time thumbnails alone and print their section.
 	thumbsOnly bool
-	costTable  string
 	// fdFile is the 64 MiB file BLAKE3 by descriptor reads, written once per run.
 	fdFile string
 	log    func(format string, args ...any)
@@ -77,6 +80,7 @@ func parseFlags() options {
 	flag.BoolVar(&o.thumbsOnly, "thumbs-only", false, "measure only the one-at-a-time thumbnails (ferryd default and fast, libvips, govips, PSNR against -reference) for -rounds rounds; prints the speed-and-quality section and its bar lines")
 	flag.BoolVar(&o.autoOnly, "auto-only", false, "measure only the router's auto policy against both paths (full sizes unless -short), routing by -cost-table; prints the section")
 	flag.StringVar(&o.costTable, "cost-table", "", "with -auto-only: the cost table file to route by, or \"default\" for the router's embedded one; empty: measure the checksum cells first and route by their table, as a round does")
+	flag.BoolVar(&o.formatsOnly, "formats-only", false, "measure only the HEIC and AVIF section (a few minutes; -short: seconds) and write formats.md and formats.json to -out")
 	flag.Parse()
 	return o
 }
@@ -105,14 +109,14 @@ func main() {
 		os.Exit(2)
 	}
 	o.log = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
-	if o.thumbsOnly {
-		if err := runThumbsOnly(context.Background(), o); err != nil {
-			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
-			os.Exit(1)
-		}
-		return
+	measure := run
+	switch {
+	case o.formatsOnly:
+		measure = runFormatsOnly
+	case o.thumbsOnly:
+		measure = runThumbsOnly
 	}
-	if err := run(context.Background(), o); err != nil {
+	if err := measure(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "ferry-bench:", err)
 		os.Exit(1)
 	}
@@ -195,6 +199,9 @@ func run(ctx context.Context, o options) error {
 		if res.GovipsSweep, err = runGovipsSweep(govipsBin, photos, govipsLevels, 5*time.Second); err != nil {
 			res.GovipsMissing = err.Error()
 		}
+	}
+	if res.Formats, err = benchFormats(ctx, d, photos, o.short, o.noVips, govipsBin, res.GovipsMissing, o.log); err != nil {
+		return fmt.Errorf("HEIC and AVIF: %w", err)
 	}
 	o.log("memory burst ...")
 	if res.Memory, err = benchMemory(ctx, d, photos, p); err != nil {

@@ -103,7 +103,8 @@ func TestShortRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, section := range []string{"## The bar", "## Ping", "## Thumbnails, one at a time", "## Three sizes from one decode", "## Thumbnails at concurrency", "## Checksums", "## Router policy auto", "## Memory"} {
+	checkFormats(t, res.Formats)
+	for _, section := range []string{"## The bar", "## Ping", "## Thumbnails, one at a time", "## Three sizes from one decode", "## Thumbnails at concurrency", "## Checksums", "## Router policy auto", "## Memory", "## HEIC and AVIF"} {
 		if !strings.Contains(string(md), section) {
 			t.Errorf("report.md lacks %q", section)
 		}
@@ -118,5 +119,71 @@ func TestShortRun(t *testing.T) {
 		if err != nil || !strings.Contains(string(svg), "<rect") && !strings.Contains(string(svg), "<polyline") {
 			t.Errorf("%s: %v, %d bytes", plot, err, len(svg))
 		}
+	}
+}
+
+// checkFormats checks the HEIC and AVIF section of a short run (one photo, heif-enc and avifenc
+// on PATH): a HEIC and an AVIF input each thumbnailed by ferryd with a PSNR, the Go path refusing
+// HEIC as not on the Go path and serving AVIF, and an AVIF and a WebP row written by both paths.
+func checkFormats(t *testing.T, fr *formatsResults) {
+	t.Helper()
+	if fr == nil {
+		t.Fatal("no HEIC and AVIF section")
+	}
+	if missing := formatToolsMissing(); missing != "" {
+		// Not silent: the section says so in the report, and so does the test.
+		t.Logf("HEIC and AVIF section not measured: %s", missing)
+		if fr.Missing == "" {
+			t.Errorf("tools missing (%s) but the section does not say so", missing)
+		}
+		return
+	}
+	if fr.Missing != "" || len(fr.Decode) != 2 || len(fr.Encode) != 2 || len(fr.Ratios) != 4 {
+		t.Fatalf("HEIC and AVIF: missing %q, %d decode rows, %d encode rows, %d ratios", fr.Missing, len(fr.Decode), len(fr.Encode), len(fr.Ratios))
+	}
+	for _, r := range fr.Decode {
+		if !r.Ferryd.measured() || r.Ferryd.Width > 400 || r.Ferryd.Height > 400 || r.Ferryd.PSNR < 35 {
+			t.Errorf("%s on ferryd: %+v", r.Input.Name, r.Ferryd)
+		}
+		switch r.Input.Format {
+		case ferry.FormatHEIC:
+			if r.Go.measured() || !strings.HasPrefix(r.Go.Missing, "not on the Go path") {
+				t.Errorf("%s on the Go path: %+v, want not on the Go path", r.Input.Name, r.Go)
+			}
+		case ferry.FormatAVIF:
+			if !r.Go.measured() || r.Go.PSNR < 35 {
+				t.Errorf("%s on the Go path: %+v", r.Input.Name, r.Go)
+			}
+		}
+	}
+	for _, r := range fr.Encode {
+		for name, f := range map[string]pathFigures{"ferryd": r.Ferryd, "Go path": r.Go} {
+			if !f.measured() || f.Bytes == 0 || f.PSNR < 25 {
+				t.Errorf("%s as %s on %s: %+v", r.Photo, r.Format, name, f)
+			}
+		}
+	}
+}
+
+// TestFormatsOnlyShort runs -formats-only's short pass, which writes formats.md and formats.json.
+func TestFormatsOnlyShort(t *testing.T) {
+	d := testdaemon.Start(t)
+	out := t.TempDir()
+	o := options{socket: d.Path(), pid: d.Pid(), corpus: "../../../tests/data/photos", out: out, short: true, log: t.Logf}
+	if err := runFormatsOnly(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "formats.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep formatsReport
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	checkFormats(t, rep.Formats)
+	md, err := os.ReadFile(filepath.Join(out, "formats.md"))
+	if err != nil || !strings.Contains(string(md), "## HEIC and AVIF") || strings.Contains(string(md), "%!") {
+		t.Errorf("formats.md: %v\n%s", err, md)
 	}
 }

@@ -64,6 +64,7 @@ func markdown(r *results) string {
 	writeQuality(w, r)
 	writeGovips(w, r)
 	writeSeveral(w, r)
+	writeFormats(w, r.Formats)
 
 	w("\n## Thumbnails at concurrency\n\nThe same request over the corpus, from N goroutines; busy answers are retried after 2 ms and counted. CPU is per job, in milliseconds, of each process.\n\n")
 	w("| path | concurrency | jobs | images/s | p50 ms | p99 ms | busy | ferryd CPU/job | Go process CPU/job |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")

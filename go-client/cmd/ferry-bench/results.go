@@ -33,8 +33,10 @@ type results struct {
 	GovipsSweep   *govipsSweep   `json:"govips_sweep,omitempty"`
 	GovipsMissing string         `json:"govips_missing,omitempty"` // why there are no govips figures
 	Kernels       *kernelResults `json:"kernels,omitempty"`
-	GoPeakRSS     int64          `json:"go_peak_rss_kib"`
-	Bar           []barLine      `json:"bar"`
+	// Formats is the HEIC and AVIF section (issue 22).
+	Formats   *formatsResults `json:"formats,omitempty"`
+	GoPeakRSS int64           `json:"go_peak_rss_kib"`
+	Bar       []barLine       `json:"bar"`
 	// Rounds are every pass's figures; the tables show the last, the bar the medians.
 	Rounds []round `json:"rounds"`
 }
