@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a fresh Debian machine with Go and Rust lacks for `make run` and `make test`:
 # nasm and cmake (libjpeg-turbo's build, through the turbojpeg crate), pkg-config, libheif-dev (HEIC and
-# AVIF, linked from the system) with the reference tools heif-enc, avifenc and avifdec, the aarch64 C
+# AVIF, linked from the system) with the reference tools heif-enc, avifenc and avifdec, libwebp's
+# dwebp (Debian's webp: the reference the Go path's lossy WebP colours are tested against), the aarch64 C
 # cross compiler and Rust target (make test-cross), systemd's
 # tools (systemd-analyze, systemd-socket-activate for make test-systemd), the two Python
 # packages the vector check uses as reference digests (protocol/gen/requirements.txt) and the
@@ -24,6 +25,8 @@ command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)
 pkg-config --exists libheif 2>/dev/null || need_apt+=(libheif-dev)
 command -v heif-enc >/dev/null || need_apt+=(libheif-examples)
 command -v avifenc >/dev/null || need_apt+=(libavif-bin)
+# libwebp's own decoder dwebp: the Go path's WebP colour test compares its conversion with it
+command -v dwebp >/dev/null || need_apt+=(webp)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (first run only)" >&2
   sudo=""

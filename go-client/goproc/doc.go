@@ -36,8 +36,14 @@
 // output is libavif with libaom at Quality (alpha at the same quality), 4:2:0, speed 8. Both run
 // as WebAssembly in the wazero runtime (github.com/gen2brain/webp and /avif): no cgo, no C
 // toolchain, the same libraries as the daemon's. On the sample photos the Go path's WebP is
-// 0.88x to 1.00x the daemon's size and 38.8 to 44.1 dB from it (TestParityWithDaemon; the lossless
+// 0.88x to 1.00x the daemon's size and 38.0 to 43.2 dB from it (TestParityWithDaemon; the lossless
 // WebP it wrote before was 7.3x to 13.5x), its AVIF 0.76x to 1.00x and 40.2 to 44.6 dB.
+//
+// Lossy WebP input is decoded by golang.org/x/image/webp, whose YCbCr planes are limited-range
+// BT.601 (Y 16..235): Go's image/color would read them as full-range JFIF, washed out, so they
+// are converted as libwebp converts them (its fancy chroma upsampling included), within 1 of
+// libwebp's dwebp per sample. A lossy WebP's thumbnail is 50.9 to 71.3 dB from the daemon's on
+// the sample photos, opaque and with alpha (27.2 to 34.6 dB before; TestParityLossyWebPInput).
 //
 // Not on the Go path, with an error matching ErrNotOnGoPath from the header alone (nothing
 // decoded; not invalid input, not worth a retry here), which the router treats like

@@ -2,6 +2,7 @@ package goproc
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -90,4 +91,64 @@ func TestParityWithDaemon(t *testing.T) {
 				goBytes, rustBytes, strings.Join(lines, "\n  "))
 		})
 	}
+}
+
+// lossyWebPInputs are the sample photos as lossy WebP at quality 90 (libwebp, the Go path's
+// encoder), each opaque (VP8) and with an alpha ramp (VP8X + ALPH + VP8): the inputs whose
+// limited-range YCbCr the Go path must read as libwebp does.
+func lossyWebPInputs(t testing.TB) []testimages.Fixture {
+	t.Helper()
+	var out []testimages.Fixture
+	for _, photo := range testimages.Photos(t) {
+		img := decodeOutput(t, photo.Data)
+		b := img.Bounds()
+		out = append(out,
+			testimages.Fixture{Name: photo.Name + ".q90.webp", Data: lossyWebP(t, img, 90)},
+			testimages.Fixture{Name: photo.Name + ".alpha.q90.webp", Data: lossyWebP(t, withAlphaRamp(img, b.Dx(), b.Dy()), 90)})
+	}
+	return out
+}
+
+// minLossyWebPInputPSNR is how close the two paths' PNG thumbnails of a lossy WebP must be. The
+// paths measured 50.9 to 71.3 dB apart (the alpha ones lowest: premultiplied rounding); reading
+// the WebPs' YCbCr as full range, as the Go path did before, 27.2 to 29.9 dB opaque and 31.3 to
+// 34.6 with alpha (which is composited over white before the comparison).
+const minLossyWebPInputPSNR = 40
+
+// TestParityLossyWebPInput: the Go path reads lossy WebP, opaque and with alpha, in the colours
+// libwebp (and the daemon's decoder) give it: a thumbnail and a same-size copy of each, as PNG,
+// at least minLossyWebPInputPSNR from the daemon's.
+func TestParityLossyWebPInput(t *testing.T) {
+	_, rust := testclient.Start(t)
+	goPath := New()
+	var lines []string
+	worst := math.Inf(1)
+	for _, in := range lossyWebPInputs(t) {
+		src := decodeOutput(t, in.Data).Bounds()
+		for _, req := range []ferry.ResizeRequest{
+			{Width: 400, Height: 400, Format: ferry.FormatPNG},
+			{Width: src.Dx(), Height: src.Dy(), Format: ferry.FormatPNG},
+		} {
+			req.Image = in.Data
+			name := fmt.Sprintf("%s into %dx%d", in.Name, req.Width, req.Height)
+			r, err := rust.Resize(bg(t), req)
+			if err != nil {
+				t.Fatalf("%s: daemon: %v", name, err)
+			}
+			g, err := goPath.Resize(bg(t), req)
+			if err != nil {
+				t.Fatalf("%s: go: %v", name, err)
+			}
+			if r.Width != g.Width || r.Height != g.Height {
+				t.Fatalf("%s: daemon %dx%d, go %dx%d", name, r.Width, r.Height, g.Width, g.Height)
+			}
+			db := imgdiff.PSNR(decodeOutput(t, r.Image), decodeOutput(t, g.Image))
+			worst = min(worst, db)
+			lines = append(lines, fmt.Sprintf("%s: %.1f dB", name, db))
+			if db < minLossyWebPInputPSNR {
+				t.Errorf("%s: PSNR %.1f dB between the paths, want >= %d", name, db, minLossyWebPInputPSNR)
+			}
+		}
+	}
+	t.Logf("lossy WebP input, lowest %.1f dB (min %d)\n  %s", worst, minLossyWebPInputPSNR, strings.Join(lines, "\n  "))
 }

@@ -207,7 +207,7 @@ var decodes atomic.Int64
 
 // decodeImage decodes the pixels with the format's own decoder (not image.Decode, which would
 // depend on what the program happens to have registered). Corrupt or truncated input, and a
-// decoder that panics on it, is bad_image. A GIF's first frame is drawn onto its logical
+// decoder that panics on it, is bad_image. Lossy WebP comes back as RGB(A) (see vp8ToRGB). A GIF's first frame is drawn onto its logical
 // screen, as the daemon does.
 func decodeImage(b []byte, f ferry.Format, w, h int) (img image.Image, err error) {
 	decodes.Add(1)
@@ -236,6 +236,12 @@ func decodeImage(b []byte, f ferry.Format, w, h int) (img image.Image, err error
 	}
 	if err != nil {
 		return nil, refuse(ferry.CodeBadImage, "%s: %v", f, err)
+	}
+	if f == ferry.FormatWebP {
+		// x/image/webp leaves lossy WebP in limited-range YCbCr that Go would read as full range.
+		if img, err = vp8ToRGB(img); err != nil {
+			return nil, err
+		}
 	}
 	if got := img.Bounds(); got.Dx() != w || got.Dy() != h {
 		return nil, refuse(ferry.CodeBadImage, "%s: header says %dx%d, pixels are %dx%d", f, w, h, got.Dx(), got.Dy())
