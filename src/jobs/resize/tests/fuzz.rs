@@ -154,4 +154,12 @@ fn fuzz_regressions_resize() {
         Ok(out) => assert_eq!((out.width, out.height), (40, 36)),
         Err(error) => assert!(matches!(error, JobError::BadImage(_)), "{error:?}"),
     }
+    // avif-obu-header-past-the-end (the resize target, 2026-12-06): an av1C whose last OBU
+    // header promised an extension byte past the end; the header walk's length underflowed (a
+    // panic with overflow checks, as the fuzz build has them).
+    let bytes = std::fs::read(format!("{dir}/avif-obu-header-past-the-end")).unwrap();
+    match run(&bytes, &params(Mode::Fit, 64, 64)) {
+        Ok(out) => assert!(out.width <= 64 && out.height <= 64),
+        Err(error) => assert!(matches!(error, JobError::BadImage(_) | JobError::ImageTooLarge { .. }), "{error:?}"),
+    }
 }

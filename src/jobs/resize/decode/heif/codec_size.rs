@@ -108,8 +108,8 @@ fn sps_size(rbsp: &[u8]) -> Option<(u32, u32)> {
     };
     if r.bit()? == 1 {
         let (left, right, top, bottom) = (r.ue()?, r.ue()?, r.ue()?, r.ue()?);
-        let w = width.checked_sub(sub_w * left.checked_add(right)?)?;
-        let h = height.checked_sub(sub_h * top.checked_add(bottom)?)?;
+        let w = width.checked_sub(left.checked_add(right)?.checked_mul(sub_w)?)?;
+        let h = height.checked_sub(top.checked_add(bottom)?.checked_mul(sub_h)?)?;
         return Some((w, h));
     }
     Some((width, height))
@@ -130,7 +130,8 @@ pub fn av1(obus: &[u8]) -> Option<(u32, u32)> {
             at += used;
             size
         } else {
-            obus.len() - at
+            // The rest, if the header bytes left any (a truncated header is no sequence).
+            obus.len().checked_sub(at)?
         };
         let payload = obus.get(at..at.checked_add(size)?)?;
         if kind == 1 {
@@ -237,5 +238,14 @@ mod tests {
         obus.push(payload.len() as u8);
         obus.extend(&payload);
         assert_eq!(av1(&obus), Some((1024, 768)));
+    }
+
+    #[test]
+    fn an_obu_header_cut_short_is_no_sequence() {
+        // A sequence header OBU (kind 1) with the extension flag and no size field, as the
+        // last byte: its extension byte lies past the end (fuzz/regressions/resize/
+        // avif-obu-header-past-the-end). The rest's length was `len - at`, which underflowed.
+        assert_eq!(av1(&[0x0C]), None);
+        assert_eq!(av1(&[0x12, 0x00, 0x0C]), None);
     }
 }
