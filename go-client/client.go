@@ -163,7 +163,7 @@ func (c *Client) doFile(ctx context.Context, req *wire.Request, file *os.File) (
 		if counted {
 			job := c.admitOutstanding()
 			if job == nil {
-				return nil, c.hold(ctx, "as many jobs outstanding as the Client keeps: the daemon's queue_jobs, or 4 per worker while more calls want it")
+				return nil, c.hold(ctx, "as many jobs outstanding as the Client keeps: the daemon's queue_jobs, or half of it while more calls want it")
 			}
 			cl, err := c.send1(ctx, req, file, job)
 			job.answered()

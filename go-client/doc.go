@@ -96,8 +96,8 @@
 // answer from waiting behind other callers' images in the Client's own connections, which is
 // where it waited for hundreds of milliseconds with hundreds of callers: a Client never has more
 // jobs outstanding than the daemon's queue holds (ServerInfo.QueueJobs), since the daemon would
-// refuse the next one, and only 4 per daemon worker while more of its calls want the daemon than
-// that (a full queue makes each job wait longer and serves no more); and while the daemon answers busy, a job is not queued on a connection
+// refuse the next one, and only half of that while more of its calls want the daemon than that
+// (a full queue makes each job wait longer and serves no more); and while the daemon answers busy, a job is not queued on a connection
 // behind more than DefaultThrottleWriteWait (20 ms) of frames to write, by the connection's
 // measured write rate, but sent on another connection with room or refused.
 //

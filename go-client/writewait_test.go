@@ -171,8 +171,8 @@ func tokenFake(t *testing.T, queueJobs uint64) (s *fakeServer, tokens chan struc
 	return s, tokens, jobs
 }
 
-// While more of a Client's calls want the daemon than its queue_jobs, the Client keeps 4 jobs
-// per worker outstanding instead (a full queue only makes each job wait longer); once the demand
+// While more of a Client's calls want the daemon than its queue_jobs, the Client keeps half of
+// queue_jobs outstanding instead (a full queue only makes each job wait longer); once the demand
 // fits in queue_jobs again, queue_jobs is the bound.
 func TestClientOutstandingTightensWhileDemandExceedsTheQueue(t *testing.T) {
 	s, tokens, jobs := tokenFake(t, 32)
@@ -216,7 +216,7 @@ func TestClientOutstandingTightensWhileDemandExceedsTheQueue(t *testing.T) {
 	if served, _ := collect(10); served != 10 {
 		t.Fatalf("10 answers sent, %d served", served)
 	}
-	// 22 outstanding and 28 holding: 50 calls want a queue of 32, so the bound is 4 x 2 workers.
+	// 22 outstanding and 28 holding: 50 calls want a queue of 32, so the bound is 16.
 	call(5)
 	until("5 more while 50 want the daemon", func() bool { return c.holding.Load() == 33 })
 	if got := jobs.Load(); got != 32 {

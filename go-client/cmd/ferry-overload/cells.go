@@ -16,7 +16,7 @@ type cellSpec struct {
 }
 
 // latencyBoundFactor multiplies the time and the slices of the latency-bound cells.
-const latencyBoundFactor = 2
+const latencyBoundFactor = 4
 
 // latencyBound reports whether the cell's goodput is set by each call's latency rather than by
 // the daemon's throughput: a few callers beside CPU burners, where every hand-off between
