@@ -12,31 +12,12 @@ import (
 	"github.com/ferryd/ferry/go-client/internal/wire"
 )
 
-// heldFake is a fake daemon holding queue_jobs jobs at most, which answers checksums only once
-// release is closed, and counts the checksum requests that reached it.
-func heldFake(t *testing.T, queueJobs uint64) (s *fakeServer, release chan struct{}, jobs *atomic.Int64) {
-	release, jobs = make(chan struct{}), new(atomic.Int64)
-	s = newFakeServer(t, func(fc *fakeConn, req wire.Request) {
-		if req.Op != wire.OpChecksum {
-			defaultHandle(fc, req)
-			return
-		}
-		jobs.Add(1)
-		go func() {
-			<-release
-			fc.reply(req.Op, checksumReply(req))
-		}()
-	})
-	s.hello.QueueJobs = queueJobs
-	return s, release, jobs
-}
-
 // A Client never has more jobs outstanding than the daemon's queue_jobs: the daemon would answer
 // the rest busy, after they had waited in a connection's queue behind everyone's images. The
 // rest are refused locally at once (ErrThrottled, matching ErrBusy, with a hint), and the bound
 // frees as answers come. WithThrottle(-1) lifts it with the rest of the throttle.
 func TestClientOutstandingJobsBoundedByQueueJobs(t *testing.T) {
-	s, release, jobs := heldFake(t, 4)
+	s, release, jobs := tokenFake(t, 4)
 	c := dialFake(t, s, WithThrottleHold(time.Millisecond))
 	const callers = 10
 	var wg sync.WaitGroup
@@ -75,7 +56,7 @@ func TestClientOutstandingJobsBoundedByQueueJobs(t *testing.T) {
 		}
 	}
 
-	s2, release2, jobs2 := heldFake(t, 4)
+	s2, release2, jobs2 := tokenFake(t, 4)
 	off := dialFake(t, s2, WithThrottle(-1))
 	var wg2 sync.WaitGroup
 	for range callers {
@@ -153,7 +134,8 @@ func TestClientWriteWaitBound(t *testing.T) {
 }
 
 // tokenFake is a fake daemon holding queue_jobs jobs at most on 2 workers, which answers one
-// checksum per token sent on tokens, and counts the checksum requests that reached it.
+// checksum per token sent on tokens (all of them, waiting and to come, once tokens is closed),
+// and counts the checksum requests that reached it.
 func tokenFake(t *testing.T, queueJobs uint64) (s *fakeServer, tokens chan struct{}, jobs *atomic.Int64) {
 	tokens, jobs = make(chan struct{}), new(atomic.Int64)
 	s = newFakeServer(t, func(fc *fakeConn, req wire.Request) {

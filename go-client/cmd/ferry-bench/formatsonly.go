@@ -33,20 +33,8 @@ func runFormatsOnly(ctx context.Context, o options) error {
 	}
 	defer d.close()
 	rep := formatsReport{Started: time.Now(), Short: o.short, Corpus: publicCorpus(o.corpus), Host: hostFacts()}
-	govipsBin, govipsMissing := "", "not run (-short, or -govips empty)"
-	if !o.short && o.govips != "" {
-		o.log("building the govips path ...")
-		tmp, err := os.MkdirTemp("", "fgb")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		if govipsBin, err = buildGovips(o.govips, tmp); err != nil {
-			govipsMissing = err.Error()
-		} else {
-			govipsMissing = ""
-		}
-	}
+	govipsBin, govipsMissing, removeGovips := govipsFor(o)
+	defer removeGovips()
 	if rep.Formats, err = benchFormats(ctx, d, photos, o.short, o.noVips, govipsBin, govipsMissing, o.log); err != nil {
 		return err
 	}

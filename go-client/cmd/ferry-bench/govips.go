@@ -47,6 +47,26 @@ func buildGovips(src, dir string) (string, error) {
 	return bin, nil
 }
 
+// govipsFor builds the govips path for a run unless -short or an empty -govips leave it out:
+// the binary ("" when there is none), why there is none, and the removal of its directory.
+func govipsFor(o options) (bin, missing string, remove func()) {
+	remove = func() {}
+	if o.short || o.govips == "" {
+		return "", "not run (-short, or -govips empty)", remove
+	}
+	o.log("building the govips path ...")
+	tmp, err := os.MkdirTemp("", "fgb")
+	if err != nil {
+		return "", err.Error(), remove
+	}
+	remove = func() { os.RemoveAll(tmp) }
+	if bin, err = buildGovips(o.govips, tmp); err != nil {
+		o.log("no govips figures: %v", err)
+		return "", err.Error(), remove
+	}
+	return bin, "", remove
+}
+
 // startGovips is the govips timing process for the one-at-a-time table (one libvips thread).
 func startGovips(bin string, photos []photo) *vipsWorker {
 	return startWorker(exec.Command(bin, "-serve"), photos)

@@ -122,26 +122,33 @@ func main() {
 	}
 }
 
+// loadInputs reads the corpus photos, and serial, the one-at-a-time section's inputs: the
+// photos, then the detail corpus when o.detail names one.
+func loadInputs(o options) (photos, serial []photo, err error) {
+	if photos, err = loadPhotos(o.corpus); err != nil {
+		return nil, nil, err
+	}
+	if o.detail == "" {
+		return photos, photos, nil
+	}
+	detail, err := loadPhotos(o.detail)
+	if err != nil {
+		return nil, nil, fmt.Errorf("detail corpus: %w", err)
+	}
+	for i := range detail {
+		detail[i].Detail = true
+	}
+	return photos, append(slices.Clone(photos), detail...), nil
+}
+
 // run measures every section and writes the report files into o.out.
 func run(ctx context.Context, o options) error {
 	if o.short || o.rounds < 1 {
 		o.rounds = 1
 	}
-	photos, err := loadPhotos(o.corpus)
+	photos, serial, err := loadInputs(o)
 	if err != nil {
 		return err
-	}
-	// serial: the one-at-a-time section's inputs, the photos then the detail corpus.
-	serial := photos
-	if o.detail != "" {
-		detail, err := loadPhotos(o.detail)
-		if err != nil {
-			return fmt.Errorf("detail corpus: %w", err)
-		}
-		for i := range detail {
-			detail[i].Detail = true
-		}
-		serial = append(slices.Clone(photos), detail...)
 	}
 	d, err := openDaemon(o)
 	if err != nil {
@@ -163,21 +170,11 @@ func run(ctx context.Context, o options) error {
 			o.log("pyvips not importable: no libvips figures")
 		}
 	}
-	govipsBin := ""
-	switch {
-	case o.short || o.govips == "":
-		res.GovipsMissing = "not run (-short, or -govips empty)"
-	default:
-		o.log("building the govips path ...")
-		tmp, err := os.MkdirTemp("", "fgb")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		if govipsBin, err = buildGovips(o.govips, tmp); err != nil {
-			res.GovipsMissing = err.Error()
-			o.log("no govips figures: %v", err)
-		} else if govips = startGovips(govipsBin, serial); govips == nil {
+	govipsBin, missing, removeGovips := govipsFor(o)
+	defer removeGovips()
+	res.GovipsMissing = missing
+	if govipsBin != "" {
+		if govips = startGovips(govipsBin, serial); govips == nil {
 			res.GovipsMissing = "the govips process did not start"
 		}
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"slices"
 	"strings"
 	"time"
 )
@@ -14,20 +12,9 @@ import (
 // the speed-and-quality section with its bar lines: issue 20's question in minutes instead of a
 // whole bench run. Nothing is written to o.out.
 func runThumbsOnly(ctx context.Context, o options) error {
-	photos, err := loadPhotos(o.corpus)
+	_, serial, err := loadInputs(o)
 	if err != nil {
 		return err
-	}
-	serial := photos
-	if o.detail != "" {
-		detail, err := loadPhotos(o.detail)
-		if err != nil {
-			return fmt.Errorf("detail corpus: %w", err)
-		}
-		for i := range detail {
-			detail[i].Detail = true
-		}
-		serial = append(slices.Clone(photos), detail...)
 	}
 	d, err := openDaemon(o)
 	if err != nil {
@@ -36,17 +23,10 @@ func runThumbsOnly(ctx context.Context, o options) error {
 	defer d.close()
 	res := &results{Started: time.Now(), Short: o.short, Corpus: publicCorpus(o.corpus), Host: hostFacts()}
 	vips, govips := startVips(serial), (*vipsWorker)(nil)
-	if o.govips != "" && !o.short {
-		tmp, err := os.MkdirTemp("", "fgb")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		if bin, err := buildGovips(o.govips, tmp); err != nil {
-			o.log("no govips figures: %v", err)
-		} else {
-			govips = startGovips(bin, serial)
-		}
+	bin, _, removeGovips := govipsFor(o)
+	defer removeGovips()
+	if bin != "" {
+		govips = startGovips(bin, serial)
 	}
 	var bars [][]barLine
 	for i := range max(1, o.rounds) {
