@@ -214,20 +214,25 @@ func cellFor(cells []checksumCell, alg string, size int) *checksumCell {
 // bySet is a sum line split into the shared photos and the detail corpus: "photos A ms vs B
 // ms, detail C ms vs D ms", ours from f, libvips' from v.
 func bySet(r *results, v *vipsResults, f func(thumbRow) float64) string {
-	var ours, theirs [2]float64
-	for _, row := range r.Thumbs.Rows {
-		i := 0
-		if row.Photo.Detail {
-			i = 1
-		}
-		ours[i] += f(row)
-		theirs[i] += v.Rows[row.Photo.Name].P50
-	}
+	ours := sumBySet(r, f)
+	theirs := sumBySet(r, func(row thumbRow) float64 { return v.Rows[row.Photo.Name].P50 })
 	if ours[1] == 0 {
 		return fmt.Sprintf("photos only: %.2fx", theirs[0]/ours[0])
 	}
 	return fmt.Sprintf("photos %.0f vs %.0f ms, %.2fx; detail corpus %.0f vs %.0f ms, %.2fx",
 		ours[0], theirs[0], theirs[0]/ours[0], ours[1], theirs[1], theirs[1]/ours[1])
+}
+
+// sumBySet sums f over the one-at-a-time rows: [0] the photos, [1] the detail corpus.
+func sumBySet(r *results, f func(thumbRow) float64) (sums [2]float64) {
+	for _, row := range r.Thumbs.Rows {
+		i := 0
+		if row.Photo.Detail {
+			i = 1
+		}
+		sums[i] += f(row)
+	}
+	return sums
 }
 
 // belowVips is the photo where a mode's PSNR against the full decode falls furthest below
@@ -259,16 +264,9 @@ func worstBelowVips(rows []thumbRow, mode func(vsFullDecode) float64) (belowVips
 // the bar was set (issue 4) on the photos with today's fast mode (SPEC.md 5.3), before the
 // default traded speed for libvips' quality (issue 20) and the detail corpus joined the run.
 func goBySet(r *results) string {
-	var rust, fast, goPath [2]float64
-	for _, row := range r.Thumbs.Rows {
-		i := 0
-		if row.Photo.Detail {
-			i = 1
-		}
-		rust[i] += row.Rust.P50
-		fast[i] += row.Fast.P50
-		goPath[i] += row.Go.P50
-	}
+	rust := sumBySet(r, func(row thumbRow) float64 { return row.Rust.P50 })
+	fast := sumBySet(r, func(row thumbRow) float64 { return row.Fast.P50 })
+	goPath := sumBySet(r, func(row thumbRow) float64 { return row.Go.P50 })
 	if rust[0] == 0 || fast[0]+fast[1] == 0 {
 		return "photos only"
 	}
