@@ -36,6 +36,7 @@ mod libjpeg;
 mod own_decoder;
 mod progressive_ac;
 mod progressive_scans;
+mod reduced_idct;
 mod reduced_pixels;
 mod scan_pruning;
 mod stream;

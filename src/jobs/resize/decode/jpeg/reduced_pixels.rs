@@ -2,203 +2,13 @@
 //! decoded, with libjpeg-turbo's arithmetic throughout, so the picture is bit-identical to
 //! libjpeg's own decode at that scale: its 1x1 inverse DCT (a block's dequantised DC over 8)
 //! for components at full resolution at 1/8, its 2x2 inverse DCT for 4:2:0 chroma at 1/8 and
-//! for the rest at 1/4, its 4x4 for 4:2:0 chroma at 1/4; its sample replication for chroma
-//! subsampled on one axis only at 1/8 (where libjpeg does no fancy upsampling) and its
-//! triangle filters for 4:2:2 and 4:4:0 chroma at 1/4; and its YCbCr to RGB tables.
-//!
-//! Exact or refused: libjpeg-turbo computes its 2x2 and 4x4 IDCTs with SIMD where the CPU has
-//! it (SSE2 on every x86-64) and in C elsewhere, and the two agree only while the numbers stay
-//! in range (see [`Wild`]). Real 8-bit data stays far inside; a crafted file (coefficients
-//! shifted by a successive-approximation bit position of 13) does not, and is then left to
-//! libjpeg rather than decoded here to pixels libjpeg would not produce.
+//! for the rest at 1/4, its 4x4 for 4:2:0 chroma at 1/4 ([`reduced_idct`](super::reduced_idct));
+//! its sample replication for chroma subsampled on one axis only at 1/8 (where libjpeg does no
+//! fancy upsampling) and its triangle filters for 4:2:2 and 4:4:0 chroma at 1/4; and its YCbCr
+//! to RGB tables.
 
-use super::progressive_ac::{coefficients_read, TWO_BY_TWO_READS};
 use super::progressive_scans::{Grid, Plane};
-
-/// libjpeg's post-IDCT range limit, as its table (`prepare_range_limit_table`) is indexed:
-/// `value & 1023` clamps to 0..=255 over what real data produces and wraps beyond. A table,
-/// as libjpeg's: which arm a sample takes (darker or brighter than mid-grey) is data, and a
-/// branch on it mispredicts.
-#[inline]
-fn range_limit(value: i64) -> u8 {
-    RANGE_LIMIT[(value as i32 & 1023) as usize]
-}
-
-const RANGE_LIMIT: [u8; 1024] = {
-    let mut table = [0u8; 1024];
-    let mut i = 0;
-    while i < 1024 {
-        table[i] = match i {
-            0..=127 => (i + 128) as u8,
-            128..=511 => 255,
-            512..=895 => 0,
-            _ => (i - 896) as u8,
-        };
-        i += 1;
-    }
-    table
-};
-
-/// Whether any number of a reduced IDCT left the range where libjpeg-turbo's SIMD and C IDCTs,
-/// and this file, compute the same samples. The SIMD IDCTs (`jidctred-sse2.asm`) keep
-/// dequantised coefficients (a 16-bit `pmullw`) and the workspace between the passes
-/// (`packssdw`) in 16 bits, sum in 32, and clamp the result (`packsswb`); the C ones
-/// (`jidctred.c`) multiply and sum in 32 or 64 bits and range-limit by `value & 1023` into
-/// their table, which equals a clamp only for results in -512..=511. So: every dequantised
-/// coefficient read and every workspace value within +-2^14 (16-bit, and no 32-bit sum of a
-/// pass can overflow: at most 2^14 * 52991 + 2^14 << 15, about 1.4e9), every result within
-/// -512..=511. A flag ORed per value, not a branch: real data never sets it.
-#[derive(Default)]
-pub struct Wild(bool);
-
-impl Wild {
-    /// A dequantised coefficient or a workspace value.
-    #[inline]
-    fn operand(&mut self, value: i64) {
-        const LIMIT: i64 = 1 << 14;
-        self.0 |= (value + LIMIT) as u64 >= (2 * LIMIT) as u64;
-    }
-
-    /// A result before the range limit.
-    #[inline]
-    fn result(&mut self, value: i64) {
-        self.0 |= (value + 512) as u64 >= 1024;
-    }
-
-    /// Whether some value was out of range.
-    pub fn seen(&self) -> bool {
-        self.0
-    }
-}
-
-/// A coefficient times its quantiser as libjpeg's SIMD build multiplies them (quantisers kept
-/// as 16-bit multipliers).
-fn dequantise(coefficient: i16, quantiser: u16) -> i64 {
-    i64::from(i32::from(coefficient) * i32::from(quantiser as i16))
-}
-
-/// JPEG's DESCALE: divide by 2^n, rounding half up.
-fn descale(value: i64, n: u32) -> i64 {
-    (value + (1 << (n - 1))) >> n
-}
-
-/// The AC coefficients `jpeg_idct_2x2` reads (rows and columns 0, 1, 3, 5 and 7, but (0, 0)),
-/// as a mask of zigzag indices.
-const READ_AC_ZIGZAG: u64 = coefficients_read(2) & !1;
-
-/// libjpeg's `jpeg_idct_2x2` (`jidctred.c`): the 2x2 samples of a block from its coefficients
-/// in rows and columns 0, 1, 3, 5 and 7 (`ac` in the 5 x 5 layout the decoder keeps for it,
-/// [`TWO_BY_TWO_READS`]), in its fixed-point arithmetic (13 fraction bits, 2 more kept between
-/// the passes).
-/// Values out of range are noted in `wild`.
-pub fn idct_2x2(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64], wild: &mut Wild) -> [[u8; 2]; 2] {
-    const CONST_BITS: u32 = 13;
-    const PASS1_BITS: u32 = 2;
-    // FIX(x) = x * 2^13 rounded: sqrt(2) times sums of the odd cosines.
-    let odd = |v1: i64, v3: i64, v5: i64, v7: i64| v7 * -5906 + v5 * 6967 + v3 * -10426 + v1 * 29692;
-    // Most chroma blocks have no AC coefficient the 2x2 reads (`nonzero` says which are set):
-    // both passes then keep the DC.
-    if nonzero & READ_AC_ZIGZAG == 0 {
-        let dc = dc_only_sample(dc, quantisers[0], wild);
-        return [[dc, dc], [dc, dc]];
-    }
-    // Columns, then rows, without libjpeg's zero-column and zero-row shortcuts: a zero odd
-    // part descales the even part to the same number the shortcut gives, and a branch on
-    // the data mispredicts more than the arithmetic costs. `work[r][slot]`: row r of the
-    // columns read, in the order of TWO_BY_TWO_READS.
-    let mut work = [[0i64; 5]; 2];
-    for (column_slot, column) in TWO_BY_TWO_READS.into_iter().enumerate() {
-        let value = |row_slot: usize| {
-            let coefficient = if row_slot == 0 && column_slot == 0 { dc } else { ac[row_slot * 5 + column_slot] };
-            dequantise(coefficient, quantisers[TWO_BY_TWO_READS[row_slot] * 8 + column])
-        };
-        let v = [value(0), value(1), value(2), value(3), value(4)];
-        v.iter().for_each(|&v| wild.operand(v));
-        let even = v[0] << (CONST_BITS + 2);
-        let odd = odd(v[1], v[2], v[3], v[4]);
-        // libjpeg keeps the column pass in an int workspace.
-        work[0][column_slot] = i64::from(descale(even + odd, CONST_BITS - PASS1_BITS + 2) as i32);
-        work[1][column_slot] = i64::from(descale(even - odd, CONST_BITS - PASS1_BITS + 2) as i32);
-        wild.operand(work[0][column_slot]);
-        wild.operand(work[1][column_slot]);
-    }
-    let shift = CONST_BITS + PASS1_BITS + 3 + 2;
-    let mut out = [[0u8; 2]; 2];
-    for (row, w) in out.iter_mut().zip(&work) {
-        let even = w[0] << (CONST_BITS + 2);
-        let odd = odd(w[1], w[2], w[3], w[4]);
-        let (left, right) = (descale(even + odd, shift), descale(even - odd, shift));
-        wild.result(left);
-        wild.result(right);
-        *row = [range_limit(left), range_limit(right)];
-    }
-    out
-}
-
-/// The one sample value of a block whose read AC coefficients are all zero, as both reduced
-/// IDCTs compute it (their column pass keeps the DC shifted by PASS1_BITS = 2 in an int, the
-/// row pass descales it by PASS1_BITS + 3), with its values noted in `wild`.
-#[inline(always)]
-fn dc_only_sample(dc: i16, quantiser: u16, wild: &mut Wild) -> u8 {
-    const PASS1_BITS: u32 = 2;
-    let dequantised = dequantise(dc, quantiser);
-    wild.operand(dequantised);
-    let dc = ((dequantised as i32 as u32) << PASS1_BITS) as i32;
-    wild.operand(i64::from(dc));
-    let dc = descale(i64::from(dc), PASS1_BITS + 3);
-    wild.result(dc);
-    range_limit(dc)
-}
-
-/// The AC coefficients `jpeg_idct_4x4` reads (rows and columns other than 4, but (0, 0)), as
-/// a mask of zigzag indices.
-const READ_AC_4X4_ZIGZAG: u64 = coefficients_read(4) & !1;
-
-/// libjpeg's `jpeg_idct_4x4` (`jidctred.c`): the 4x4 samples of a block from its coefficients
-/// in rows and columns other than 4, in its fixed-point arithmetic (as [`idct_2x2`]). Values
-/// out of range are noted in `wild`.
-pub fn idct_4x4(dc: i16, ac: &[i16], nonzero: u64, quantisers: &[u16; 64], wild: &mut Wild) -> [[u8; 4]; 4] {
-    const CONST_BITS: u32 = 13;
-    const PASS1_BITS: u32 = 2;
-    if nonzero & READ_AC_4X4_ZIGZAG == 0 {
-        let dc = dc_only_sample(dc, quantisers[0], wild);
-        return [[dc; 4]; 4];
-    }
-    // One 4-point pass over v[0..8] (v[4] unused): [out0, out1, out2, out3] before descaling.
-    let pass = |v: [i64; 8], even_shift: u32| {
-        let tmp0 = v[0] << even_shift;
-        let tmp2 = v[2] * 15137 + v[6] * -6270;
-        let (tmp10, tmp12) = (tmp0 + tmp2, tmp0 - tmp2);
-        let (z1, z2, z3, z4) = (v[7], v[5], v[3], v[1]);
-        let odd0 = z1 * -1730 + z2 * 11893 + z3 * -17799 + z4 * 8697;
-        let odd2 = z1 * -4176 + z2 * -4926 + z3 * 7373 + z4 * 20995;
-        [tmp10 + odd2, tmp12 + odd0, tmp12 - odd0, tmp10 - odd2]
-    };
-    // Without libjpeg's zero-column and zero-row shortcuts, as in `idct_2x2`.
-    let mut work = [[0i64; 8]; 4];
-    for column in [0, 1, 2, 3, 5, 6, 7] {
-        let mut v = [0i64; 8];
-        for row in [0, 1, 2, 3, 5, 6, 7] {
-            let coefficient = if row == 0 && column == 0 { dc } else { ac[row * 8 + column] };
-            v[row] = dequantise(coefficient, quantisers[row * 8 + column]);
-            wild.operand(v[row]);
-        }
-        for (row, value) in pass(v, CONST_BITS + 1).into_iter().enumerate() {
-            // libjpeg keeps the column pass in an int workspace.
-            work[row][column] = i64::from(descale(value, CONST_BITS - PASS1_BITS + 1) as i32);
-            wild.operand(work[row][column]);
-        }
-    }
-    let mut out = [[0u8; 4]; 4];
-    for (row, w) in out.iter_mut().zip(work) {
-        for (sample, value) in row.iter_mut().zip(pass(w, CONST_BITS + 1)) {
-            let value = descale(value, CONST_BITS + PASS1_BITS + 3 + 1);
-            wild.result(value);
-            *sample = range_limit(value);
-        }
-    }
-    out
-}
+use super::reduced_idct::{dequantise, descale, idct_2x2, idct_4x4, range_limit, LaneQuantisers, Wild};
 
 /// One component at 1/8 scale: `width x height` samples (those of the blocks the component
 /// really has, not the MCU padding).
@@ -212,6 +22,27 @@ struct Samples {
 /// block when the plane holds whole blocks (out-of-range values of those noted in `wild`; the
 /// 1x1 IDCT is C in libjpeg-turbo too, and its wrap is followed exactly).
 fn samples(plane: &Plane, width: usize, height: usize, wild: &mut Wild) -> Samples {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { samples_with_avx2(plane, width, height, wild) };
+    }
+    samples_here(plane, width, height, wild)
+}
+
+/// [`samples`] compiled for AVX2: the IDCTs' column passes take eight lanes at once.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn samples_with_avx2(plane: &Plane, width: usize, height: usize, wild: &mut Wild) -> Samples {
+    samples_here(plane, width, height, wild)
+}
+
+/// [`samples`] for whatever the caller was compiled for.
+#[inline(always)]
+fn samples_here(plane: &Plane, width: usize, height: usize, wild: &mut Wild) -> Samples {
     if plane.ac.is_empty() {
         // libjpeg's `jpeg_idct_1x1`: the dequantised DC over 8, rounded, range-limited (by a
         // table, as libjpeg does it).
@@ -225,23 +56,28 @@ fn samples(plane: &Plane, width: usize, height: usize, wild: &mut Wild) -> Sampl
     let size = plane.idct_size;
     let (out_width, out_height) = (width * size, height * size);
     let mut data = vec![0u8; out_width * out_height];
-    let mut put = |by: usize, bx: usize, rows: &[&[u8]]| {
-        for (dy, row) in rows.iter().enumerate() {
-            let at = (size * by + dy) * out_width + size * bx;
-            data[at..at + size].copy_from_slice(row);
-        }
-    };
-    for by in 0..height {
-        for bx in 0..width {
-            let index = by * plane.stride + bx;
-            let slots = plane.layout.slots;
-            let (dc, ac, nonzero) = (plane.dc[index], &plane.ac[index * slots..][..slots], plane.nonzero[index]);
-            if size == 2 {
-                let [a, b] = idct_2x2(dc, ac, nonzero, &plane.quantisers, wild);
-                put(by, bx, &[&a, &b]);
-            } else {
-                let [a, b, c, d] = idct_4x4(dc, ac, nonzero, &plane.quantisers, wild);
-                put(by, bx, &[&a, &b, &c, &d]);
+    let quantisers = LaneQuantisers::new(&plane.quantisers, size);
+    let slots = plane.layout.slots;
+    // A row of blocks at a time: its `size` rows of samples, each block's `size` samples in each.
+    for (by, out) in data.chunks_exact_mut(out_width * size).enumerate() {
+        let first = by * plane.stride;
+        let blocks = plane.ac[first * slots..][..width * slots]
+            .chunks_exact(slots)
+            .zip(&plane.dc[first..][..width])
+            .zip(&plane.nonzero[first..][..width]);
+        if size == 2 {
+            let (top, bottom) = out.split_at_mut(out_width);
+            for (((block, &dc), &nonzero), (top, bottom)) in blocks.zip(top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2))) {
+                let [a, b] = idct_2x2(dc, block.try_into().expect("32 slots"), nonzero, &quantisers, wild);
+                top.copy_from_slice(&a);
+                bottom.copy_from_slice(&b);
+            }
+        } else {
+            for (bx, ((block, &dc), &nonzero)) in blocks.enumerate() {
+                let rows = idct_4x4(dc, block.try_into().expect("64 slots"), nonzero, &quantisers, wild);
+                for (dy, row) in rows.iter().enumerate() {
+                    out[dy * out_width + 4 * bx..][..4].copy_from_slice(row);
+                }
             }
         }
     }
@@ -443,17 +279,6 @@ mod tests {
         // Three real rows of one sample (a fourth, padding, is not read).
         let s = Samples { data: vec![0, 100, 40, 255], width: 1, height: 4 };
         assert_eq!(fancy_h1v2(&s, 3, 1, 6), [0, 25, 75, 85, 55, 40]);
-    }
-
-    #[test]
-    fn a_2x2_idct_of_a_flat_block_is_flat_and_of_a_gradient_is_not() {
-        let quantisers = [2u16; 64];
-        let mut ac = [0i16; 32];
-        let dc = 40; // 80 dequantised: 10 above mid-grey
-        assert_eq!(idct_2x2(dc, &ac, 0, &quantisers, &mut Wild::default()), [[138, 138], [138, 138]]);
-        ac[1] = 20; // a horizontal cosine (row 0, column 1; zigzag index 1): left brighter than right
-        let [[left, right], [left2, right2]] = idct_2x2(dc, &ac, 1 << 1, &quantisers, &mut Wild::default());
-        assert!(left > 138 && right < 138 && (left, right) == (left2, right2), "{left} {right}");
     }
 
     #[test]
