@@ -10,7 +10,7 @@ use std::arch::x86_64::_pdep_u64;
 #[cfg(target_arch = "x86_64")]
 use std::sync::OnceLock;
 
-/// Whether this CPU has BMI2 and POPCNT and runs PDEP in hardware: AMD cores before Zen 3
+/// Whether this CPU has BMI2, POPCNT and AVX2 and runs PDEP in hardware: AMD cores before Zen 3
 /// (family 0x19) have it in microcode, hundreds of cycles an instruction, slower than the loops.
 /// Other architectures have no PDEP and always take the loops, which the tests run everywhere.
 #[cfg(target_arch = "x86_64")]
@@ -41,7 +41,9 @@ pub fn without_pdep<T>(f: impl FnOnce() -> T) -> T {
 #[cfg(target_arch = "x86_64")]
 fn detect() -> bool {
     use std::arch::x86_64::__cpuid;
-    if !is_x86_feature_detected!("bmi2") || !is_x86_feature_detected!("popcnt") {
+    // AVX2 too: the same compiled path applies correction bits on vector lanes
+    // ([`super::correction_lanes`]); every CPU with a fast PDEP has it.
+    if !is_x86_feature_detected!("bmi2") || !is_x86_feature_detected!("popcnt") || !is_x86_feature_detected!("avx2") {
         return false;
     }
     // CPUID leaves 0 and 1 exist on every x86_64 CPU.

@@ -26,9 +26,13 @@
 //! - `progressive_ac`: one block of an AC scan, first pass or refinement; which coefficients
 //!   each reduced IDCT reads.
 //! - `bit_deposit`: the refinement passes' bit tricks, by BMI2's PDEP where it is fast.
-//! - `reduced_pixels`: libjpeg's reduced IDCTs (1x1, 2x2, 4x4), upsampling and YCbCr to RGB.
+//! - `correction_lanes`: the refinement passes' corrections on AVX2 lanes, on the same CPUs.
+//! - `reduced_idct`: libjpeg's reduced IDCTs (2x2, 4x4) on 32-bit lanes.
+//! - `reduced_pixels`: samples per component (the 1x1 IDCT too), upsampling and YCbCr to RGB.
 
 mod bit_deposit;
+#[cfg(target_arch = "x86_64")]
+mod correction_lanes;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod differential;
 mod entropy;

@@ -4,6 +4,8 @@
 //! reduced IDCT reads (scan pruning, the IDCTs and the block layouts all ask here).
 
 use super::bit_deposit::{nth_set_bit, spread};
+#[cfg(target_arch = "x86_64")]
+use super::correction_lanes;
 use super::entropy::{extend, BitReader, HuffmanTable};
 
 /// Zigzag index to position in the block (row * 8 + column), as libjpeg's
@@ -67,6 +69,28 @@ pub struct BlockLayout {
     /// The AC coefficients (zigzag indices) the IDCT reads. Refinement passes update only their
     /// values; of the others only whether they are nonzero matters, which the mask keeps.
     pub read: u64,
+    /// Per slot, for the correction lanes ([`super::correction_lanes`]): the byte of a zigzag
+    /// mask that holds the bit of the coefficient kept there, and that bit within the byte (0
+    /// for a slot the IDCT does not read).
+    pub lane_byte: [u8; 64],
+    pub lane_bit: [u8; 64],
+}
+
+impl BlockLayout {
+    /// The layout of `slots` slots, `slot_of` as the field, `read` the coefficients kept.
+    const fn new(slots: usize, slot_of: [u8; 80], read: u64) -> BlockLayout {
+        let (mut lane_byte, mut lane_bit) = ([0u8; 64], [0u8; 64]);
+        let mut k = 1;
+        while k < 64 {
+            if read >> k & 1 == 1 {
+                let slot = slot_of[k] as usize;
+                lane_byte[slot] = (k / 8) as u8;
+                lane_bit[slot] = 1 << (k % 8);
+            }
+            k += 1;
+        }
+        BlockLayout { slots, slot_of, read, lane_byte, lane_bit }
+    }
 }
 
 impl BlockLayout {
@@ -82,10 +106,10 @@ impl BlockLayout {
 }
 
 /// All 64 positions in natural order (row * 8 + column), for the 4x4 IDCT.
-const FOUR_BY_FOUR: BlockLayout = BlockLayout { slots: 64, slot_of: NATURAL, read: coefficients_read(4) & !1 };
+const FOUR_BY_FOUR: BlockLayout = BlockLayout::new(64, NATURAL, coefficients_read(4) & !1);
 
 /// For components whose IDCT reads no AC coefficient (they keep none).
-const DC_ONLY: BlockLayout = BlockLayout { slots: 64, slot_of: NATURAL, read: 0 };
+const DC_ONLY: BlockLayout = BlockLayout::new(64, NATURAL, 0);
 
 /// The rows and columns libjpeg's 2x2 IDCT reads, in this order.
 pub const TWO_BY_TWO_READS: [usize; 5] = [0, 1, 3, 5, 7];
@@ -105,7 +129,7 @@ const TWO_BY_TWO: BlockLayout = {
         }
         k += 1;
     }
-    BlockLayout { slots: 32, slot_of, read: coefficients_read(2) & !1 }
+    BlockLayout::new(32, slot_of, coefficients_read(2) & !1)
 };
 
 /// A scan's band and bit position, and the run of blocks its last end-of-band code still
@@ -239,6 +263,13 @@ fn correct_all<const PDEP: bool>(block: &mut [i16], layout: &BlockLayout, mut ma
         let n = mask.count_ones().min(56);
         let (set, covered) = spread::<PDEP>(reader.wide_bits(n), n, mask);
         mask ^= covered;
+        #[cfg(target_arch = "x86_64")]
+        if PDEP {
+            // SAFETY: PDEP is true only where `fast_pdep()` found AVX2; the block has the
+            // layout's slots.
+            unsafe { correction_lanes::apply(block, layout, set, plus) };
+            continue;
+        }
         let mut apply = set & layout.read;
         while apply != 0 {
             let z = apply.trailing_zeros() as usize;

@@ -224,18 +224,19 @@ fn decode_ac_scan(
 ) -> Result<(), Declined> {
     #[cfg(target_arch = "x86_64")]
     if scan.ah != 0 && fast_pdep() {
-        // SAFETY: fast_pdep() found BMI2 and POPCNT.
+        // SAFETY: fast_pdep() found BMI2, POPCNT and AVX2.
         return unsafe { refine_scan_with_pdep(frame, grid, scan, data, table, plane, ctl) };
     }
     ac_scan::<false>(frame, grid, scan, data, table, plane, ctl)
 }
 
-/// [`ac_scan`] compiled for BMI2 and POPCNT, a refinement's bit manipulations by PDEP.
+/// [`ac_scan`] compiled for BMI2, POPCNT and AVX2: a refinement's bit manipulations by PDEP,
+/// its corrections on vector lanes.
 ///
 /// # Safety
-/// The CPU has BMI2 and POPCNT.
+/// The CPU has BMI2, POPCNT and AVX2.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "bmi2,popcnt")]
+#[target_feature(enable = "bmi2,popcnt,avx2")]
 unsafe fn refine_scan_with_pdep(
     frame: &Frame,
     grid: &Grid,
