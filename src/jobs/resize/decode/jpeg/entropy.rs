@@ -6,11 +6,19 @@
 /// Bits looked up at once; longer codes take the slow path (rare: photos' DC codes are short).
 const FAST_BITS: u32 = 9;
 
+/// Bits looked up at once for an AC coefficient's code and value together.
+const SHORT_COEFFICIENT_BITS: u32 = 10;
+
 /// A Huffman table from a DHT segment, for decoding.
 pub struct HuffmanTable {
     /// Indexed by the next `FAST_BITS` bits: code length << 8 | symbol, or 0 when the code is
     /// longer than `FAST_BITS`.
     fast: Vec<u16>,
+    /// AC tables only, indexed by the next `SHORT_COEFFICIENT_BITS` bits: where they hold a
+    /// whole coefficient (a code of size above 0 and its value bits), the value << 16 | run << 8
+    /// | bits used; else 0. Most coefficients of a first AC pass are this short, and one lookup
+    /// saves reading the value bits after the code, a step of the chain every symbol waits on.
+    short_coefficients: Vec<u32>,
     /// Per code length 1..=16: the largest code of that length (-1 when there is none), and
     /// the index into `symbols` of its first code minus that code.
     max_code: [i32; 17],
@@ -54,8 +62,25 @@ impl HuffmanTable {
             }
             code <<= 1;
         }
-        Ok(HuffmanTable { fast, max_code, offset, symbols: symbols.to_vec() })
+        let short_coefficients = if dc { Vec::new() } else { short_coefficients(&fast) };
+        Ok(HuffmanTable { fast, max_code, offset, symbols: symbols.to_vec(), short_coefficients })
     }
+}
+
+/// The `short_coefficients` table of an AC table whose `fast` table is given.
+fn short_coefficients(fast: &[u16]) -> Vec<u32> {
+    (0..1u32 << SHORT_COEFFICIENT_BITS)
+        .map(|index| {
+            let entry = fast[(index >> (SHORT_COEFFICIENT_BITS - FAST_BITS)) as usize];
+            let (length, symbol) = (u32::from(entry >> 8), entry as u8);
+            let (run, size) = (u32::from(symbol >> 4), u32::from(symbol & 15));
+            if entry == 0 || size == 0 || length + size > SHORT_COEFFICIENT_BITS {
+                return 0;
+            }
+            let raw = (index >> (SHORT_COEFFICIENT_BITS - length - size)) & ((1 << size) - 1);
+            (extend(raw, size) as u32) << 16 | run << 8 | (length + size)
+        })
+        .collect()
 }
 
 /// JPEG's EXTEND: `size` (0..=16) raw bits to a signed value. Without a branch: the sign
@@ -205,6 +230,22 @@ impl<'a> BitReader<'a> {
             }
         }
         Err("bad Huffman code")
+    }
+
+    /// A coefficient of a first AC pass whose code and value bits fit
+    /// `SHORT_COEFFICIENT_BITS`, read at once: its run of zeros and its value; `None` (nothing
+    /// read) for any other symbol. At least 16 bits must be loaded ([`Self::load_32`]).
+    #[inline]
+    pub fn loaded_short_coefficient(&mut self, table: &HuffmanTable) -> Option<(usize, i32)> {
+        debug_assert!(self.count >= 16);
+        let entry = table.short_coefficients[(self.bits >> (64 - SHORT_COEFFICIENT_BITS)) as usize];
+        if entry == 0 {
+            return None;
+        }
+        let length = entry & 0xFF;
+        self.bits <<= length;
+        self.count -= length;
+        Some((((entry >> 8) & 0xFF) as usize, entry as i32 >> 16))
     }
 
     /// A DC difference: a magnitude category from `table`, then that many bits, sign-extended
@@ -361,6 +402,41 @@ mod tests {
         assert_eq!(r.loaded_bits(0), 0);
         assert_eq!(r.loaded_bits(12), 0x55A);
         assert_eq!(r.loaded_bits(16), 0x0FF0);
+    }
+
+    /// An AC table of libjpeg's usual shape: many short codes, some long ones.
+    fn ac_table() -> HuffmanTable {
+        let counts = [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d - 37];
+        // Runs 0..=15 of sizes 0..=7, interleaved so that short codes get both kinds.
+        let symbols: Vec<u8> = (0..0x7du8).map(|i| (i % 16) << 4 | i / 16).collect();
+        HuffmanTable::new(&counts, &symbols, false).unwrap()
+    }
+
+    #[test]
+    fn a_short_coefficient_reads_as_its_code_and_value_bits_read_apart() {
+        let table = ac_table();
+        let mut state = 0x1234_5678_9ABC_DEF1u64;
+        let (mut short, mut long) = (0, 0);
+        for _ in 0..50_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let data: Vec<u8> = state.to_be_bytes().iter().map(|&b| if b == 0xFF { 0xFE } else { b }).collect();
+            let (mut a, mut b) = (BitReader::new(&data), BitReader::new(&data));
+            a.load_32();
+            b.load_32();
+            let Some((run, value)) = a.loaded_short_coefficient(&table) else {
+                long += 1;
+                continue;
+            };
+            short += 1;
+            let symbol = b.loaded_symbol(&table).unwrap();
+            let size = u32::from(symbol & 15);
+            assert!(size > 0);
+            assert_eq!((run, value), (usize::from(symbol >> 4), extend(b.loaded_bits(size), size)));
+            assert_eq!((a.bits, a.count), (b.bits, b.count));
+        }
+        assert!(short > 10_000 && long > 1_000, "{short} short, {long} not");
     }
 
     #[test]

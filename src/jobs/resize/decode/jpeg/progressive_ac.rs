@@ -154,19 +154,17 @@ impl AcBand<'_> {
         let mut k = self.ss;
         while k <= self.se {
             reader.load_32();
+            if let Some((run, value)) = reader.loaded_short_coefficient(self.table) {
+                k += run;
+                self.put(block, nonzero, k, value);
+                k += 1;
+                continue;
+            }
             let symbol = reader.loaded_symbol(self.table)?;
             let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
             if size != 0 {
                 k += run;
-                let value = extend(reader.loaded_bits(size), size);
-                let coefficient = ((value as u32) << self.al) as i32 as i16;
-                block[usize::from(self.layout.slot_of[k])] = coefficient;
-                // Exact either way: a corrupt run past 63 may overwrite position 63.
-                if coefficient != 0 {
-                    *nonzero |= 1 << k.min(63);
-                } else {
-                    *nonzero &= !(1 << k.min(63));
-                }
+                self.put(block, nonzero, k, extend(reader.loaded_bits(size), size));
             } else if run == 15 {
                 k += 15;
             } else {
@@ -176,6 +174,20 @@ impl AcBand<'_> {
             k += 1;
         }
         Ok(())
+    }
+
+    /// A first pass's coefficient `value << al` at zigzag index `k` (past 63 when a corrupt run
+    /// overran the block: libjpeg's extra entries put it where 63 goes).
+    #[inline(always)]
+    fn put(&self, block: &mut [i16], nonzero: &mut u64, k: usize, value: i32) {
+        let coefficient = ((value as u32) << self.al) as i32 as i16;
+        block[usize::from(self.layout.slot_of[k])] = coefficient;
+        // Exact either way: a corrupt run past 63 may overwrite position 63.
+        if coefficient != 0 {
+            *nonzero |= 1 << k.min(63);
+        } else {
+            *nonzero &= !(1 << k.min(63));
+        }
     }
 
     /// A refinement pass: one more bit of every coefficient already nonzero in the band, and
