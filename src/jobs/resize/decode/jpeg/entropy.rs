@@ -407,8 +407,8 @@ mod tests {
     /// An AC table of libjpeg's usual shape: many short codes, some long ones.
     fn ac_table() -> HuffmanTable {
         let counts = [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d - 37];
-        // Runs 0..=15 of sizes 0..=7, interleaved so that short codes get both kinds.
-        let symbols: Vec<u8> = (0..0x7du8).map(|i| (i % 16) << 4 | i / 16).collect();
+        // Runs 0..=15 of sizes 1..=7 and 0 (the last codes), all different.
+        let symbols: Vec<u8> = (0..0x7du8).map(|i| (i % 16) << 4 | (i / 16 + 1) % 8).collect();
         HuffmanTable::new(&counts, &symbols, false).unwrap()
     }
 
@@ -436,7 +436,7 @@ mod tests {
             assert_eq!((run, value), (usize::from(symbol >> 4), extend(b.loaded_bits(size), size)));
             assert_eq!((a.bits, a.count), (b.bits, b.count));
         }
-        assert!(short > 10_000 && long > 1_000, "{short} short, {long} not");
+        assert!(short > 10_000 && long > 500, "{short} short, {long} not");
     }
 
     #[test]
