@@ -27,7 +27,8 @@
 //!   each reduced IDCT reads.
 //! - `bit_deposit`: the refinement passes' bit tricks, by BMI2's PDEP where it is fast.
 //! - `correction_lanes`: the refinement passes' corrections on AVX2 lanes, on the same CPUs.
-//! - `reduced_idct`: libjpeg's reduced IDCTs (2x2, 4x4) on 32-bit lanes.
+//! - `reduced_idct`: libjpeg's reduced IDCTs (2x2, 4x4) on 32-bit lanes; `reduced_idct_avx2`
+//!   the 2x2 in AVX2 instructions.
 //! - `reduced_pixels`: samples per component (the 1x1 IDCT too), upsampling and YCbCr to RGB.
 
 mod bit_deposit;
@@ -41,6 +42,8 @@ mod own_decoder;
 mod progressive_ac;
 mod progressive_scans;
 mod reduced_idct;
+#[cfg(target_arch = "x86_64")]
+mod reduced_idct_avx2;
 mod reduced_pixels;
 mod scan_pruning;
 mod stream;

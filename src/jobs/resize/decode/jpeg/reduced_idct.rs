@@ -49,7 +49,7 @@ const RANGE_LIMIT: [u8; 1024] = {
 /// pass can overflow: at most 2^14 * 52991 + 2^14 << 15, about 1.4e9), every result within
 /// -512..=511. A flag ORed per value, not a branch: real data never sets it.
 #[derive(Default)]
-pub struct Wild(bool);
+pub struct Wild(pub(super) bool);
 
 impl Wild {
     /// A dequantised coefficient or a workspace value.
@@ -60,7 +60,7 @@ impl Wild {
 
     /// A result before the range limit.
     #[inline(always)]
-    fn result(&mut self, value: i32) {
+    pub(super) fn result(&mut self, value: i32) {
         self.0 |= (value.wrapping_add(512) as u32) >= 1024;
     }
 
@@ -93,7 +93,7 @@ pub fn descale(value: i64, n: u32) -> i64 {
 
 /// [`descale`] in 32 bits (exact while [`Wild`] is quiet; wrapping otherwise, and refused).
 #[inline(always)]
-fn descale32(value: i32, n: u32) -> i32 {
+pub(super) fn descale32(value: i32, n: u32) -> i32 {
     value.wrapping_add(1 << (n - 1)) >> n
 }
 
@@ -101,8 +101,8 @@ fn descale32(value: i32, n: u32) -> i32 {
 /// coefficients, the lanes of coefficients the IDCT does not read set to 0 (so they dequantise
 /// to 0 whatever the block holds there), as 16-bit multipliers widened ([`dequantise`]).
 pub struct LaneQuantisers {
-    rows: [[i32; 8]; 8],
-    dc: u16,
+    pub(super) rows: [[i32; 8]; 8],
+    pub(super) dc: u16,
 }
 
 impl LaneQuantisers {
@@ -123,7 +123,7 @@ impl LaneQuantisers {
 
 /// The AC coefficients `jpeg_idct_2x2` reads (rows and columns 0, 1, 3, 5 and 7, but (0, 0)),
 /// as a mask of zigzag indices.
-const READ_AC_ZIGZAG: u64 = coefficients_read(2) & !1;
+pub(super) const READ_AC_ZIGZAG: u64 = coefficients_read(2) & !1;
 
 /// The odd part of `jpeg_idct_2x2`'s passes: FIX(x) = x * 2^13 rounded, sqrt(2) times sums of
 /// the odd cosines, on the terms of rows (or columns) 1, 3, 5 and 7.
@@ -193,7 +193,7 @@ pub fn idct_2x2(dc: i16, ac: &[i16; 32], nonzero: u64, q: &LaneQuantisers, wild:
 /// IDCTs compute it (their column pass keeps the DC shifted by PASS1_BITS = 2 in an int, the
 /// row pass descales it by PASS1_BITS + 3), with its values noted in `wild`.
 #[inline(always)]
-fn dc_only_sample(dc: i16, quantiser: u16, wild: &mut Wild) -> u8 {
+pub(super) fn dc_only_sample(dc: i16, quantiser: u16, wild: &mut Wild) -> u8 {
     const PASS1_BITS: u32 = 2;
     let dequantised = dequantise(dc, quantiser);
     wild.operand(dequantised);

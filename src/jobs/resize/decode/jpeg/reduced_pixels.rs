@@ -27,7 +27,7 @@ fn samples(plane: &Plane, width: usize, height: usize, wild: &mut Wild) -> Sampl
         // SAFETY: the CPU has AVX2.
         return unsafe { samples_with_avx2(plane, width, height, wild) };
     }
-    samples_here(plane, width, height, wild)
+    samples_here::<false>(plane, width, height, wild)
 }
 
 /// [`samples`] compiled for AVX2: the IDCTs' column passes take eight lanes at once.
@@ -37,12 +37,13 @@ fn samples(plane: &Plane, width: usize, height: usize, wild: &mut Wild) -> Sampl
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn samples_with_avx2(plane: &Plane, width: usize, height: usize, wild: &mut Wild) -> Samples {
-    samples_here(plane, width, height, wild)
+    samples_here::<true>(plane, width, height, wild)
 }
 
-/// [`samples`] for whatever the caller was compiled for.
+/// [`samples`] for whatever the caller was compiled for; `AVX2`: the 2x2 IDCT by
+/// [`reduced_idct_avx2`](super::reduced_idct_avx2).
 #[inline(always)]
-fn samples_here(plane: &Plane, width: usize, height: usize, wild: &mut Wild) -> Samples {
+fn samples_here<const AVX2: bool>(plane: &Plane, width: usize, height: usize, wild: &mut Wild) -> Samples {
     if plane.ac.is_empty() {
         // libjpeg's `jpeg_idct_1x1`: the dequantised DC over 8, rounded, range-limited (by a
         // table, as libjpeg does it).
@@ -68,7 +69,12 @@ fn samples_here(plane: &Plane, width: usize, height: usize, wild: &mut Wild) -> 
         if size == 2 {
             let (top, bottom) = out.split_at_mut(out_width);
             for (((block, &dc), &nonzero), (top, bottom)) in blocks.zip(top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2))) {
-                let [a, b] = idct_2x2(dc, block.try_into().expect("32 slots"), nonzero, &quantisers, wild);
+                let block = block.try_into().expect("32 slots");
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: AVX2 is true only in `samples_with_avx2`, for a CPU with AVX2.
+                let [a, b] = if AVX2 { unsafe { super::reduced_idct_avx2::idct_2x2(dc, block, nonzero, &quantisers, wild) } } else { idct_2x2(dc, block, nonzero, &quantisers, wild) };
+                #[cfg(not(target_arch = "x86_64"))]
+                let [a, b] = idct_2x2(dc, block, nonzero, &quantisers, wild);
                 top.copy_from_slice(&a);
                 bottom.copy_from_slice(&b);
             }
