@@ -221,8 +221,9 @@ impl AcBand<'_> {
                 let rest = band(k, self.se);
                 let past_band = 1u64.checked_shl(self.se as u32 + 1).unwrap_or(0);
                 let target = nth_set_bit::<PDEP>(!*nonzero & rest, run, past_band);
-                correct_all::<PDEP>(block, self.layout, *nonzero & rest & below(target), reader, plus);
-                k = target;
+                let below_target = target.wrapping_sub(1) & !target;
+                correct_all::<PDEP>(block, self.layout, *nonzero & rest & below_target, reader, plus);
+                k = target.trailing_zeros() as usize;
                 if new_value != 0 {
                     block[usize::from(self.layout.slot_of[k])] = new_value;
                     *nonzero |= 1 << k.min(63);
@@ -252,15 +253,6 @@ fn band(k: usize, se: usize) -> u64 {
         0
     } else {
         (u64::MAX >> (63 - se)) & (u64::MAX << k)
-    }
-}
-
-/// Zigzag indices below `k` (all 64 when `k` is 64 or more).
-fn below(k: usize) -> u64 {
-    if k >= 64 {
-        u64::MAX
-    } else {
-        (1 << k) - 1
     }
 }
 
