@@ -26,7 +26,8 @@
 //! - `progressive_ac`: one block of an AC scan, first pass or refinement; which coefficients
 //!   each reduced IDCT reads.
 //! - `bit_deposit`: the refinement passes' bit tricks, by BMI2's PDEP where it is fast.
-//! - `correction_lanes`: the refinement passes' corrections on AVX2 lanes, on the same CPUs.
+//! - `correction_lanes`: the refinement passes' corrections on AVX2 or AVX-512 lanes, on the
+//!   same CPUs.
 //! - `reduced_idct`: libjpeg's reduced IDCTs (2x2, 4x4) on 32-bit lanes; `reduced_idct_avx2`
 //!   the 2x2 in AVX2 instructions.
 //! - `reduced_pixels`: samples per component (the 1x1 IDCT too), upsampling and YCbCr to RGB.

@@ -193,9 +193,11 @@ impl AcBand<'_> {
     /// A refinement pass: one more bit of every coefficient already nonzero in the band, and
     /// coefficients newly nonzero at +-1 << al. `Err` for a new coefficient of size other than
     /// 1, which libjpeg warns about.
-    /// `PDEP`: whether the bit manipulations may use BMI2's PDEP ([`super::bit_deposit`]).
+    /// `PDEP`: whether the bit manipulations may use BMI2's PDEP ([`super::bit_deposit`]) and
+    /// the corrections AVX2's lanes ([`super::correction_lanes`]); `MASKED`: AVX-512's masked
+    /// lanes for those.
     #[inline(always)]
-    pub fn refine<const PDEP: bool>(&mut self, reader: &mut BitReader, block: &mut [i16], nonzero: &mut u64) -> Result<(), &'static str> {
+    pub fn refine<const PDEP: bool, const MASKED: bool>(&mut self, reader: &mut BitReader, block: &mut [i16], nonzero: &mut u64) -> Result<(), &'static str> {
         let plus = 1i16 << self.al;
         let mut k = self.ss;
         if self.end_of_band_run == 0 {
@@ -222,7 +224,7 @@ impl AcBand<'_> {
                 let past_band = 1u64.checked_shl(self.se as u32 + 1).unwrap_or(0);
                 let target = nth_set_bit::<PDEP>(!*nonzero & rest, run, past_band);
                 let below_target = target.wrapping_sub(1) & !target;
-                correct_all::<PDEP>(block, self.layout, *nonzero & rest & below_target, reader, plus);
+                correct_all::<PDEP, MASKED>(block, self.layout, *nonzero & rest & below_target, reader, plus);
                 k = target.trailing_zeros() as usize;
                 if new_value != 0 {
                     block[usize::from(self.layout.slot_of[k])] = new_value;
@@ -234,7 +236,7 @@ impl AcBand<'_> {
         if self.end_of_band_run > 0 {
             // The rest of the band: a correction bit per nonzero coefficient, found by the
             // mask instead of looking at every zero (most of a block, in most blocks).
-            correct_all::<PDEP>(block, self.layout, *nonzero & band(k, self.se), reader, plus);
+            correct_all::<PDEP, MASKED>(block, self.layout, *nonzero & band(k, self.se), reader, plus);
             self.end_of_band_run -= 1;
         }
         Ok(())
@@ -262,16 +264,22 @@ fn band(k: usize, se: usize) -> u64 {
 /// are first spread onto their coefficients' positions without a branch per bit
 /// ([`spread`]), then only set bits of coefficients the IDCT reads (`layout.read`) are applied.
 #[inline(always)]
-fn correct_all<const PDEP: bool>(block: &mut [i16], layout: &BlockLayout, mut mask: u64, reader: &mut BitReader, plus: i16) {
+fn correct_all<const PDEP: bool, const MASKED: bool>(block: &mut [i16], layout: &BlockLayout, mut mask: u64, reader: &mut BitReader, plus: i16) {
     while mask != 0 {
         let n = mask.count_ones().min(56);
         let (set, covered) = spread::<PDEP>(reader.wide_bits(n), n, mask);
         mask ^= covered;
         #[cfg(target_arch = "x86_64")]
         if PDEP {
-            // SAFETY: PDEP is true only where `fast_pdep()` found AVX2; the block has the
-            // layout's slots.
-            unsafe { correction_lanes::apply(block, layout, set, plus) };
+            // SAFETY: PDEP is true only where `fast_pdep()` found AVX2, MASKED only where
+            // `masked_lanes()` found AVX-512's; the block has the layout's slots.
+            unsafe {
+                if MASKED {
+                    correction_lanes::apply_masked(block, layout, set, plus);
+                } else {
+                    correction_lanes::apply(block, layout, set, plus);
+                }
+            }
             continue;
         }
         let mut apply = set & layout.read;

@@ -14,6 +14,8 @@ use crate::jobs::{JobControl, JobError};
 use super::progressive_ac::{natural, AcBand, BlockLayout};
 #[cfg(target_arch = "x86_64")]
 use super::bit_deposit::fast_pdep;
+#[cfg(target_arch = "x86_64")]
+use super::correction_lanes::masked_lanes;
 use super::entropy::{BitReader, HuffmanTable};
 use super::stream::{Frame, ScanHeader, Stream};
 
@@ -224,10 +226,16 @@ fn decode_ac_scan(
 ) -> Result<(), Declined> {
     #[cfg(target_arch = "x86_64")]
     if scan.ah != 0 && fast_pdep() {
-        // SAFETY: fast_pdep() found BMI2, POPCNT and AVX2.
-        return unsafe { refine_scan_with_pdep(frame, grid, scan, data, table, plane, ctl) };
+        // SAFETY: fast_pdep() found BMI2, POPCNT and AVX2; masked_lanes() AVX-512's.
+        return unsafe {
+            if masked_lanes() {
+                refine_scan_with_masked_lanes(frame, grid, scan, data, table, plane, ctl)
+            } else {
+                refine_scan_with_pdep(frame, grid, scan, data, table, plane, ctl)
+            }
+        };
     }
-    ac_scan::<false>(frame, grid, scan, data, table, plane, ctl)
+    ac_scan::<false, false>(frame, grid, scan, data, table, plane, ctl)
 }
 
 /// [`ac_scan`] compiled for BMI2, POPCNT and AVX2: a refinement's bit manipulations by PDEP,
@@ -246,12 +254,30 @@ unsafe fn refine_scan_with_pdep(
     plane: &mut Plane,
     ctl: &JobControl,
 ) -> Result<(), Declined> {
-    ac_scan::<true>(frame, grid, scan, data, table, plane, ctl)
+    ac_scan::<true, false>(frame, grid, scan, data, table, plane, ctl)
 }
 
-/// [`decode_ac_scan`]; `PDEP` as for [`AcBand::refine`].
+/// [`refine_scan_with_pdep`] with the corrections on AVX-512's masked lanes.
+///
+/// # Safety
+/// The CPU has BMI2, POPCNT, AVX2, AVX512F, AVX512BW and AVX512VL.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "bmi2,popcnt,avx2,avx512f,avx512bw,avx512vl")]
+unsafe fn refine_scan_with_masked_lanes(
+    frame: &Frame,
+    grid: &Grid,
+    scan: &ScanHeader,
+    data: &[u8],
+    table: &HuffmanTable,
+    plane: &mut Plane,
+    ctl: &JobControl,
+) -> Result<(), Declined> {
+    ac_scan::<true, true>(frame, grid, scan, data, table, plane, ctl)
+}
+
+/// [`decode_ac_scan`]; `PDEP` and `MASKED` as for [`AcBand::refine`].
 #[inline(always)]
-fn ac_scan<const PDEP: bool>(
+fn ac_scan<const PDEP: bool, const MASKED: bool>(
     frame: &Frame,
     grid: &Grid,
     scan: &ScanHeader,
@@ -286,7 +312,7 @@ fn ac_scan<const PDEP: bool>(
             if scan.ah == 0 {
                 band.first(&mut reader, block, nonzero)?;
             } else {
-                band.refine::<PDEP>(&mut reader, block, nonzero)?;
+                band.refine::<PDEP, MASKED>(&mut reader, block, nonzero)?;
             }
         }
     }
