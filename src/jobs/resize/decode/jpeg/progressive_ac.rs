@@ -71,8 +71,10 @@ pub struct BlockLayout {
     pub read: u64,
     /// Per slot, for the correction lanes ([`super::correction_lanes`]): the byte of a zigzag
     /// mask that holds the bit of the coefficient kept there, and that bit within the byte (0
-    /// for a slot the IDCT does not read).
+    /// for a slot the IDCT does not read). Read on x86-64 only.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub lane_byte: [u8; 64],
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub lane_bit: [u8; 64],
 }
 
