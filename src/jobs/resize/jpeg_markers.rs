@@ -88,7 +88,7 @@ pub fn frame_size(segments: &[Segment<'_>]) -> Result<(u32, u32), JobError> {
 }
 
 /// SOF0..SOF15, except DHT (C4), JPG (C8) and DAC (CC), which share the range.
-fn is_start_of_frame(marker: u8) -> bool {
+pub fn is_start_of_frame(marker: u8) -> bool {
     matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC)
 }
 

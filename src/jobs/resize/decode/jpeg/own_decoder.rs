@@ -23,6 +23,7 @@
 //! data, returns `None`: the caller decodes the file with libjpeg as before.
 
 use crate::jobs::{JobControl, JobError};
+use crate::jobs::resize::jpeg_markers;
 use crate::jobs::resize::raster::{Layout, Raster};
 use super::reduced_pixels;
 use super::progressive_scans::{self, Declined, Grid, Plane};
@@ -67,6 +68,14 @@ pub fn decode_to_ycc(jpeg: &[u8], (width, height): (u32, u32), eighths: u32) -> 
 fn decode_planes(jpeg: &[u8], (width, height): (u32, u32), eighths: u32, ctl: &JobControl) -> Result<Option<(Stream, Vec<Plane>)>, JobError> {
     if !matches!(eighths, 1 | 2) {
         return Ok(None);
+    }
+    // A file whose header names another frame type goes to libjpeg before its scans are
+    // walked: `split` reads every byte of the entropy-coded data, milliseconds for a large
+    // baseline photo.
+    if let Ok(segments) = jpeg_markers::header_segments(jpeg) {
+        if segments.iter().find(|s| jpeg_markers::is_start_of_frame(s.marker)).is_some_and(|sof| sof.marker != PROGRESSIVE_HUFFMAN) {
+            return Ok(None);
+        }
     }
     let Ok(stream) = stream::split(jpeg) else { return Ok(None) };
     if stream.frame.marker != PROGRESSIVE_HUFFMAN {
