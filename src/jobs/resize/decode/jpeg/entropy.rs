@@ -14,10 +14,11 @@ pub struct HuffmanTable {
     /// Indexed by the next `FAST_BITS` bits: code length << 8 | symbol, or 0 when the code is
     /// longer than `FAST_BITS`.
     fast: Vec<u16>,
-    /// AC tables only, indexed by the next `SHORT_COEFFICIENT_BITS` bits: where they hold a
-    /// whole coefficient (a code of size above 0 and its value bits), the value << 16 | run << 8
-    /// | bits used; else 0. Most coefficients of a first AC pass are this short, and one lookup
-    /// saves reading the value bits after the code, a step of the chain every symbol waits on.
+    /// Indexed by the next `SHORT_COEFFICIENT_BITS` bits: where they hold a whole coefficient
+    /// (an AC code of size above 0, or any DC code, and its value bits), the value << 16 | run
+    /// << 8 | bits used; else 0. Most coefficients of a first pass are this short, and one
+    /// lookup saves reading the value bits after the code, a step of the chain every symbol
+    /// waits on.
     short_coefficients: Vec<u32>,
     /// Per code length 1..=16: the largest code of that length (-1 when there is none), and
     /// the index into `symbols` of its first code minus that code.
@@ -62,19 +63,21 @@ impl HuffmanTable {
             }
             code <<= 1;
         }
-        let short_coefficients = if dc { Vec::new() } else { short_coefficients(&fast) };
+        let short_coefficients = short_coefficients(&fast, dc);
         Ok(HuffmanTable { fast, max_code, offset, symbols: symbols.to_vec(), short_coefficients })
     }
 }
 
-/// The `short_coefficients` table of an AC table whose `fast` table is given.
-fn short_coefficients(fast: &[u16]) -> Vec<u32> {
+/// The `short_coefficients` table of a table whose `fast` table is given. A DC symbol is a size
+/// alone (0 a difference of 0); an AC symbol of size 0 is a run or the end of a band, which the
+/// caller reads apart.
+fn short_coefficients(fast: &[u16], dc: bool) -> Vec<u32> {
     (0..1u32 << SHORT_COEFFICIENT_BITS)
         .map(|index| {
             let entry = fast[(index >> (SHORT_COEFFICIENT_BITS - FAST_BITS)) as usize];
             let (length, symbol) = (u32::from(entry >> 8), entry as u8);
-            let (run, size) = (u32::from(symbol >> 4), u32::from(symbol & 15));
-            if entry == 0 || size == 0 || length + size > SHORT_COEFFICIENT_BITS {
+            let (run, size) = if dc { (0, u32::from(symbol)) } else { (u32::from(symbol >> 4), u32::from(symbol & 15)) };
+            if entry == 0 || (size == 0 && !dc) || length + size > SHORT_COEFFICIENT_BITS {
                 return 0;
             }
             let raw = (index >> (SHORT_COEFFICIENT_BITS - length - size)) & ((1 << size) - 1);
@@ -232,9 +235,9 @@ impl<'a> BitReader<'a> {
         Err("bad Huffman code")
     }
 
-    /// A coefficient of a first AC pass whose code and value bits fit
-    /// `SHORT_COEFFICIENT_BITS`, read at once: its run of zeros and its value; `None` (nothing
-    /// read) for any other symbol. At least 16 bits must be loaded ([`Self::load_32`]).
+    /// A coefficient of a first AC pass (or a DC difference, run 0) whose code and value bits
+    /// fit `SHORT_COEFFICIENT_BITS`, read at once: its run of zeros and its value; `None`
+    /// (nothing read) for any other symbol. At least 16 bits must be loaded ([`Self::load_32`]).
     #[inline]
     pub fn loaded_short_coefficient(&mut self, table: &HuffmanTable) -> Option<(usize, i32)> {
         debug_assert!(self.count >= 16);
@@ -253,6 +256,9 @@ impl<'a> BitReader<'a> {
     #[inline]
     pub fn dc_difference(&mut self, table: &HuffmanTable) -> Result<i32, &'static str> {
         self.load_32();
+        if let Some((_, difference)) = self.loaded_short_coefficient(table) {
+            return Ok(difference);
+        }
         // DC tables hold no symbol above 15 (`HuffmanTable::new`).
         let size = u32::from(self.loaded_symbol(table)?);
         Ok(extend(self.loaded_bits(size), size))
@@ -437,6 +443,23 @@ mod tests {
             assert_eq!((a.bits, a.count), (b.bits, b.count));
         }
         assert!(short > 10_000 && long > 500, "{short} short, {long} not");
+    }
+
+    #[test]
+    fn a_dc_difference_reads_the_same_by_the_short_table_or_apart() {
+        let table = table();
+        let mut state = 0x0F1E_2D3C_4B5A_6978u64;
+        for _ in 0..50_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let data: Vec<u8> = state.to_be_bytes().iter().map(|&b| if b == 0xFF { 0xFE } else { b }).collect();
+            let (mut a, mut b) = (BitReader::new(&data), BitReader::new(&data));
+            let difference = a.dc_difference(&table);
+            let size = u32::from(b.symbol(&table).unwrap());
+            assert_eq!(difference, Ok(extend(b.loaded_bits(size), size)));
+            assert_eq!((a.bits, a.count), (b.bits, b.count));
+        }
     }
 
     #[test]
