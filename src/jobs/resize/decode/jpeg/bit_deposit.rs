@@ -110,13 +110,8 @@ mod tests {
     /// against a plain reference).
     #[test]
     fn pdep_and_the_loops_agree() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut random = super::super::TestRandom(0x9E37_79B9_7F4A_7C15);
+        let mut next = move || random.next();
         for _ in 0..100_000 {
             let mask = next() & next(); // about 16 bits set
             let bits = next();

@@ -90,13 +90,8 @@ mod tests {
         if !is_x86_feature_detected!("avx2") {
             return;
         }
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut random = super::super::TestRandom(0x9E37_79B9_7F4A_7C15);
+        let mut next = move || random.next();
         for size in [2, 4] {
             let layout = BlockLayout::for_idct(size);
             for _ in 0..20_000 {

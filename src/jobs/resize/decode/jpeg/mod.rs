@@ -49,6 +49,21 @@ mod reduced_pixels;
 mod scan_pruning;
 mod stream;
 
+/// xorshift64 from a seed: the random blocks, masks and bit strings of this room's tests, the
+/// same on every run and without a dependency.
+#[cfg(test)]
+struct TestRandom(u64);
+
+#[cfg(test)]
+impl TestRandom {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod crafted_tests;
 #[cfg(test)]

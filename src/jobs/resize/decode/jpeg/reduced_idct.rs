@@ -121,6 +121,27 @@ impl LaneQuantisers {
     }
 }
 
+/// `ROWS` rows of a block's coefficients dequantised on eight lanes, row r from `ac[STRIDE *
+/// r..]` and the DC in lane 0 of row 0 (slot 0 is not read), and each lane's out-of-range bits
+/// ([`operand_bits`]), ORed together by the caller at the end: a branch-free vector OR.
+#[inline(always)]
+fn dequantised_rows<const ROWS: usize, const STRIDE: usize, const SLOTS: usize>(dc: i16, ac: &[i16; SLOTS], q: &LaneQuantisers) -> ([[i32; 8]; ROWS], [u32; 8]) {
+    let mut v = [[0i32; 8]; ROWS];
+    for (r, row) in v.iter_mut().enumerate() {
+        for (c, value) in row.iter_mut().enumerate() {
+            *value = i32::from(ac[STRIDE * r + c]).wrapping_mul(q.rows[r][c]);
+        }
+    }
+    v[0][0] = i32::from(dc).wrapping_mul(q.rows[0][0]);
+    let mut out_of_range = [0u32; 8];
+    for row in &v {
+        for (flag, &value) in out_of_range.iter_mut().zip(row) {
+            *flag |= operand_bits(value);
+        }
+    }
+    (v, out_of_range)
+}
+
 /// The AC coefficients `jpeg_idct_2x2` reads (rows and columns 0, 1, 3, 5 and 7, but (0, 0)),
 /// as a mask of zigzag indices.
 pub(super) const READ_AC_ZIGZAG: u64 = coefficients_read(2) & !1;
@@ -149,20 +170,7 @@ pub fn idct_2x2(dc: i16, ac: &[i16; 32], nonzero: u64, q: &LaneQuantisers, wild:
     }
     // Lane c of row r: the coefficient in row r, column c of the 5 x 5 layout (lanes 5 to 7
     // read the next row's slots, times a quantiser of 0).
-    let mut v = [[0i32; 8]; 5];
-    for (r, row) in v.iter_mut().enumerate() {
-        for (c, value) in row.iter_mut().enumerate() {
-            *value = i32::from(ac[5 * r + c]).wrapping_mul(q.rows[r][c]);
-        }
-    }
-    v[0][0] = i32::from(dc).wrapping_mul(q.rows[0][0]);
-    // Out-of-range flags per lane, ORed together at the end (a branch-free vector OR).
-    let mut out_of_range = [0u32; 8];
-    for row in &v {
-        for (flag, &value) in out_of_range.iter_mut().zip(row) {
-            *flag |= operand_bits(value);
-        }
-    }
+    let (v, mut out_of_range) = dequantised_rows::<5, 5, 32>(dc, ac, q);
     // Columns, then rows, without libjpeg's zero-column and zero-row shortcuts: a zero odd
     // part descales the even part to the same number the shortcut gives, and a branch on
     // the data mispredicts more than the arithmetic costs. libjpeg keeps the column pass in an
@@ -233,19 +241,7 @@ pub fn idct_4x4(dc: i16, ac: &[i16; 64], nonzero: u64, q: &LaneQuantisers, wild:
         return [[dc; 4]; 4];
     }
     // Lane c of row r: the coefficient in row r, column c (row and column 4 times 0).
-    let mut v = [[0i32; 8]; 8];
-    for (r, row) in v.iter_mut().enumerate() {
-        for (c, value) in row.iter_mut().enumerate() {
-            *value = i32::from(ac[8 * r + c]).wrapping_mul(q.rows[r][c]);
-        }
-    }
-    v[0][0] = i32::from(dc).wrapping_mul(q.rows[0][0]);
-    let mut out_of_range = [0u32; 8];
-    for row in &v {
-        for (flag, &value) in out_of_range.iter_mut().zip(row) {
-            *flag |= operand_bits(value);
-        }
-    }
+    let (v, mut out_of_range) = dequantised_rows::<8, 8, 64>(dc, ac, q);
     // Without libjpeg's zero-column and zero-row shortcuts, as in `idct_2x2`; `work[r][c]`.
     let mut work = [[0i32; 8]; 4];
     for c in 0..8 {
@@ -283,20 +279,12 @@ mod tests {
         assert!(left > 138 && right < 138 && (left, right) == (left2, right2), "{left} {right}");
     }
 
-    /// xorshift64: random blocks without a dependency.
-    fn random(state: &mut u64) -> u64 {
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        *state
-    }
-
     /// Random blocks, from small coefficients to ones far out of range, through both IDCTs and
     /// through a plain 64-bit transcription of `jidctred.c` (below): the same samples whenever
     /// the 64-bit one stays in range, and `Wild` exactly when it does not.
     #[test]
     fn the_lane_idcts_equal_libjpegs_arithmetic_in_64_bits() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut random = super::super::TestRandom(0x2545_F491_4F6C_DD1D);
         for round in 0..200_000 {
             let scale = [3, 6, 9, 12, 15][round % 5];
             let mut natural = [0i16; 64];
@@ -304,13 +292,13 @@ mod tests {
             let mut nonzero = 0u64;
             for k in 0..64 {
                 let position = super::super::progressive_ac::natural(k);
-                if random(&mut state) % 3 == 0 {
-                    natural[position] = ((random(&mut state) % (1 << scale)) as i64 - (1 << (scale - 1))) as i16;
+                if random.next() % 3 == 0 {
+                    natural[position] = ((random.next() % (1 << scale)) as i64 - (1 << (scale - 1))) as i16;
                 }
                 if k > 0 && natural[position] != 0 {
                     nonzero |= 1 << k;
                 }
-                quantisers[position] = 1 + (random(&mut state) % [2, 16, 100, 255, 65535][round / 5 % 5]) as u16;
+                quantisers[position] = 1 + (random.next() % [2, 16, 100, 255, 65535][round / 5 % 5]) as u16;
             }
             let dc = natural[0];
             for size in [2, 4] {

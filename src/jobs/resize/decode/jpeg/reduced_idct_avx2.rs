@@ -67,13 +67,8 @@ mod tests {
         if !is_x86_feature_detected!("avx2") {
             return;
         }
-        let mut state = 0x0DDB_1A5E_5BAD_5EEDu64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut random = super::super::TestRandom(0x0DDB_1A5E_5BAD_5EED);
+        let mut next = move || random.next();
         for round in 0..200_000u64 {
             let scale = [3, 6, 9, 12, 15][(round % 5) as usize];
             let mut quantisers = [0u16; 64];
