@@ -93,9 +93,7 @@ impl BlockLayout {
         }
         BlockLayout { slots, slot_of, read, lane_byte, lane_bit }
     }
-}
 
-impl BlockLayout {
     /// The layout for a reduced IDCT of `idct_size` samples per block: 2x2 keeps only what
     /// it reads, 4x4 (which reads all but row and column 4) the natural order.
     pub const fn for_idct(idct_size: usize) -> &'static BlockLayout {
