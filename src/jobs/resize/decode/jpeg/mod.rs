@@ -40,6 +40,7 @@ pub mod differential;
 mod entropy;
 mod libjpeg;
 mod own_decoder;
+mod prefetch;
 mod progressive_ac;
 mod progressive_scans;
 mod reduced_idct;
