@@ -214,7 +214,7 @@ pub(super) fn dc_only_sample(dc: i16, quantiser: u16, wild: &mut Wild) -> u8 {
 
 /// The AC coefficients `jpeg_idct_4x4` reads (rows and columns other than 4, but (0, 0)), as
 /// a mask of zigzag indices.
-const READ_AC_4X4_ZIGZAG: u64 = coefficients_read(4) & !1;
+pub(super) const READ_AC_4X4_ZIGZAG: u64 = coefficients_read(4) & !1;
 
 /// One 4-point pass of `jpeg_idct_4x4` over the terms of rows (or columns) 0, 1, 2, 3, 5, 6
 /// and 7: its four outputs before descaling.

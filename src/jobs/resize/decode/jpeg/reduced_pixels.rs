@@ -45,7 +45,7 @@ unsafe fn samples_with_avx2(plane: &Plane, width: usize, height: usize, wild: &m
     samples_here::<true>(plane, width, height, wild)
 }
 
-/// [`samples`] for whatever the caller was compiled for; `AVX2`: the 2x2 IDCT by
+/// [`samples`] for whatever the caller was compiled for; `AVX2`: the IDCTs by
 /// [`reduced_idct_avx2`](super::reduced_idct_avx2).
 #[inline(always)]
 fn samples_here<const AVX2: bool>(plane: &Plane, width: usize, height: usize, wild: &mut Wild) -> Samples {
@@ -86,7 +86,12 @@ fn samples_here<const AVX2: bool>(plane: &Plane, width: usize, height: usize, wi
             }
         } else {
             for (bx, ((block, &dc), &nonzero)) in blocks.enumerate() {
-                let rows = idct_4x4(dc, block.try_into().expect("64 slots"), nonzero, &quantisers, wild);
+                let block = block.try_into().expect("64 slots");
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: AVX2 is true only in `samples_with_avx2`, for a CPU with AVX2.
+                let rows = if AVX2 { unsafe { super::reduced_idct_avx2::idct_4x4(dc, block, nonzero, &quantisers, wild) } } else { idct_4x4(dc, block, nonzero, &quantisers, wild) };
+                #[cfg(not(target_arch = "x86_64"))]
+                let rows = idct_4x4(dc, block, nonzero, &quantisers, wild);
                 for (dy, row) in rows.iter().enumerate() {
                     out[dy * out_width + 4 * bx..][..4].copy_from_slice(row);
                 }
