@@ -211,26 +211,25 @@ fn fancy_h1v2(s: &Samples, downsampled_height: usize, width: usize, height: usiz
 }
 
 /// libjpeg's YCbCr to RGB conversion (`jdcolor.c`): fixed point with 16 fraction bits, the
-/// chroma terms rounded as its tables round them, clamped.
+/// chroma terms rounded as its tables round them, clamped. Its tables' entries computed in
+/// place (the same integers), so that the loop has no lookups and compiles to vector code.
 fn ycc_to_rgb(y: &[u8], cb: &[u8], cr: &[u8]) -> Vec<u8> {
     const ONE_HALF: i32 = 1 << 15;
-    let fix = |v: f64| (v * 65536.0 + 0.5) as i32;
-    let mut cr_r = [0i32; 256];
-    let mut cb_b = [0i32; 256];
-    let mut cr_g = [0i32; 256];
-    let mut cb_g = [0i32; 256];
-    for i in 0..256 {
-        let x = i as i32 - 128;
-        cr_r[i] = (fix(1.40200) * x + ONE_HALF) >> 16;
-        cb_b[i] = (fix(1.77200) * x + ONE_HALF) >> 16;
-        cr_g[i] = -fix(0.71414) * x;
-        cb_g[i] = -fix(0.34414) * x + ONE_HALF;
+    const fn fix(v: f64) -> i32 {
+        (v * 65536.0 + 0.5) as i32
     }
+    const CR_R: i32 = fix(1.40200);
+    const CB_B: i32 = fix(1.77200);
+    const CR_G: i32 = fix(0.71414);
+    const CB_G: i32 = fix(0.34414);
     let clamp = |v: i32| v.clamp(0, 255) as u8;
     let mut out = vec![0u8; y.len() * 3];
     for (((rgb, &y), &cb), &cr) in out.chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
-        let (y, cb, cr) = (i32::from(y), usize::from(cb), usize::from(cr));
-        rgb.copy_from_slice(&[clamp(y + cr_r[cr]), clamp(y + ((cb_g[cb] + cr_g[cr]) >> 16)), clamp(y + cb_b[cb])]);
+        let (y, cb, cr) = (i32::from(y), i32::from(cb) - 128, i32::from(cr) - 128);
+        let red = (CR_R * cr + ONE_HALF) >> 16;
+        let blue = (CB_B * cb + ONE_HALF) >> 16;
+        let green = (-CB_G * cb + ONE_HALF - CR_G * cr) >> 16;
+        rgb.copy_from_slice(&[clamp(y + red), clamp(y + green), clamp(y + blue)]);
     }
     out
 }
