@@ -5,7 +5,7 @@ package router
 // defaultCostTableJSON is default_cost_table.json.
 const defaultCostTableJSON = `{
   "version": 1,
-  "source": "benches/report/results.json: ferry-bench run started 2026-12-07 00:15 UTC (full, rounds: 3), Intel(R) Xeon(R) Processor, 2 cores, go1.26.8, corpus \"corpus\"",
+  "source": "benches/report/results.json: ferry-bench run started 2026-12-07 02:21 UTC (full, rounds: 3), Intel(R) Xeon(R) Processor, 2 cores, go1.26.8, corpus \"corpus\"",
   "checksum_rust_from_bytes": {
     "blake3": "never",
     "crc32c": "never",
@@ -13,10 +13,10 @@ const defaultCostTableJSON = `{
     "xxh3_64": "never"
   },
   "checksum_file_rust_from_bytes": {
-    "blake3": 674228,
-    "crc32c": 32211247,
+    "blake3": 710611,
+    "crc32c": 29290419,
     "sha256": "never",
-    "xxh3_64": "never"
+    "xxh3_64": 64357307
   },
   "resize_rust_from_pixels": {
     "jpeg": 0,
