@@ -137,63 +137,54 @@ pub unsafe fn idct_4x4(dc: i16, ac: &[i16; 64], nonzero: u64, q: &LaneQuantisers
 mod tests {
     use super::*;
 
-    /// Random blocks of every range through both forms: the same samples, the same verdict.
+    /// A random block for an IDCT of `idct_size` (`SLOTS` coefficients, a third of them nonzero)
+    /// at a scale and with quantisers that change with `round`, from small numbers to numbers
+    /// far out of range: its DC, AC slots, nonzero mask (sometimes empty) and quantisers.
+    fn random_block<const SLOTS: usize>(next: &mut impl FnMut() -> u64, round: u64, idct_size: usize) -> (i16, [i16; SLOTS], u64, LaneQuantisers) {
+        let scale = [3, 6, 9, 12, 15][(round % 5) as usize];
+        let mut quantisers = [0u16; 64];
+        quantisers.iter_mut().for_each(|q| *q = 1 + (next() % [2, 16, 255, 65535][(round / 5 % 4) as usize]) as u16);
+        let mut value = |next: &mut dyn FnMut() -> u64| ((next() % (1 << scale)) as i64 - (1 << (scale - 1))) as i16;
+        let ac: [i16; SLOTS] = std::array::from_fn(|_| if next() % 3 == 0 { value(next) } else { 0 });
+        let dc = value(next);
+        let nonzero = if next() % 8 == 0 { 0 } else { next() };
+        (dc, ac, nonzero, LaneQuantisers::new(&quantisers, idct_size))
+    }
+
+    /// Random blocks of every range through both forms of the 2x2 and of the 4x4 (natural
+    /// order, row and column 4 included: not read): the same samples, the same verdict.
     #[test]
-    fn the_avx2_2x2_equals_the_portable_one() {
+    fn the_avx2_idcts_equal_the_portable_ones() {
         if !is_x86_feature_detected!("avx2") {
             return;
         }
         let mut random = super::super::TestRandom(0x0DDB_1A5E_5BAD_5EED);
         let mut next = move || random.next();
+        let (mut agreed, mut refused) = ([0; 2], [0; 2]);
         for round in 0..200_000u64 {
-            let scale = [3, 6, 9, 12, 15][(round % 5) as usize];
-            let mut quantisers = [0u16; 64];
-            quantisers.iter_mut().for_each(|q| *q = 1 + (next() % [2, 16, 255, 65535][(round / 5 % 4) as usize]) as u16);
-            let ac: [i16; 32] = std::array::from_fn(|_| if next() % 3 == 0 { ((next() % (1 << scale)) as i64 - (1 << (scale - 1))) as i16 } else { 0 });
-            let dc = ((next() % (1 << scale)) as i64 - (1 << (scale - 1))) as i16;
-            let nonzero = if next() % 8 == 0 { 0 } else { next() };
-            let q = LaneQuantisers::new(&quantisers, 2);
             let (mut wild, mut portable_wild) = (Wild::default(), Wild::default());
+            let (dc, ac, nonzero, q) = random_block::<32>(&mut next, round, 2);
             // SAFETY: AVX2 checked above.
             let got = unsafe { idct_2x2(dc, &ac, nonzero, &q, &mut wild) };
             let expected = super::super::reduced_idct::idct_2x2(dc, &ac, nonzero, &q, &mut portable_wild);
-            assert_eq!(wild.seen(), portable_wild.seen(), "round {round}");
-            if !wild.seen() {
-                assert_eq!(got, expected, "round {round}");
-            }
-        }
-    }
+            assert_eq!(wild.seen(), portable_wild.seen(), "2x2, round {round}");
+            let same = !wild.seen() && { assert_eq!(got, expected, "2x2, round {round}"); true };
+            agreed[0] += usize::from(same);
+            refused[0] += usize::from(!same);
 
-    /// As above for the 4x4, on blocks in natural order (row and column 4 included: not read).
-    #[test]
-    fn the_avx2_4x4_equals_the_portable_one() {
-        if !is_x86_feature_detected!("avx2") {
-            return;
-        }
-        let mut random = super::super::TestRandom(0x4B1D_F00D_CAFE_D00D);
-        let mut next = move || random.next();
-        let (mut agreed, mut refused) = (0, 0);
-        for round in 0..200_000u64 {
-            let scale = [3, 6, 9, 12, 15][(round % 5) as usize];
-            let mut quantisers = [0u16; 64];
-            quantisers.iter_mut().for_each(|q| *q = 1 + (next() % [2, 16, 255, 65535][(round / 5 % 4) as usize]) as u16);
-            let ac: [i16; 64] = std::array::from_fn(|_| if next() % 3 == 0 { ((next() % (1 << scale)) as i64 - (1 << (scale - 1))) as i16 } else { 0 });
-            let dc = ((next() % (1 << scale)) as i64 - (1 << (scale - 1))) as i16;
-            let nonzero = if next() % 8 == 0 { 0 } else { next() };
-            let q = LaneQuantisers::new(&quantisers, 4);
             let (mut wild, mut portable_wild) = (Wild::default(), Wild::default());
+            let (dc, ac, nonzero, q) = random_block::<64>(&mut next, round, 4);
             // SAFETY: AVX2 checked above.
             let got = unsafe { idct_4x4(dc, &ac, nonzero, &q, &mut wild) };
             let expected = super::super::reduced_idct::idct_4x4(dc, &ac, nonzero, &q, &mut portable_wild);
-            assert_eq!(wild.seen(), portable_wild.seen(), "round {round}");
-            if wild.seen() {
-                refused += 1;
-            } else {
-                assert_eq!(got, expected, "round {round}");
-                agreed += 1;
-            }
+            assert_eq!(wild.seen(), portable_wild.seen(), "4x4, round {round}");
+            let same = !wild.seen() && { assert_eq!(got, expected, "4x4, round {round}"); true };
+            agreed[1] += usize::from(same);
+            refused[1] += usize::from(!same);
         }
-        // Both verdicts are exercised, and most blocks of the smaller scales are in range.
-        assert!(agreed > 50_000 && refused > 10_000, "{agreed} in range, {refused} refused");
+        // Both verdicts are exercised for both IDCTs.
+        for i in 0..2 {
+            assert!(agreed[i] > 50_000 && refused[i] > 10_000, "{} in range, {} refused", agreed[i], refused[i]);
+        }
     }
 }
