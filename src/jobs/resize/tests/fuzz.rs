@@ -8,6 +8,7 @@ use std::sync::Once;
 use image::{DynamicImage, Rgba, RgbaImage};
 
 use super::*;
+use super::random::TestRandom;
 
 thread_local! {
     static PANICS_ON_THIS_THREAD: Cell<usize> = const { Cell::new(0) };
@@ -25,21 +26,6 @@ fn count_panics() {
     });
 }
 
-/// A small deterministic generator (xorshift), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// The damaged variants of `input`: truncations at spread-out lengths (denser in the header),
 /// and copies with a few random bits flipped (half of them within the first 2 KB, where the
 /// headers live).
@@ -54,7 +40,7 @@ fn damaged(input: &[u8], seed: u64) -> Vec<Vec<u8>> {
     for k in 1..12 {
         variants.push(input[..n * k / 12].to_vec());
     }
-    let mut rng = Rng(seed);
+    let mut rng = TestRandom(seed); // seeded, so failures reproduce
     for i in 0..24 {
         let mut copy = input.to_vec();
         for _ in 0..1 + rng.below(4) {

@@ -10,6 +10,7 @@
 //! - `metadata`: ICC conversion or embedding, EXIF/XMP stripped or kept.
 //! - `refusals`: bombs, bad input, deadlines and cancellation.
 //! - `fuzz`: truncated and bit-flipped inputs never panic.
+//! - `random`: the seeded generator these tests and the decoders' own share.
 //! - `quality`: the quality contract (within 0.5 dB of libvips against a full decode) on the
 //!   pictures of fine detail `detail_corpus` paints and on the sample photos.
 
@@ -21,6 +22,7 @@ mod modes;
 mod orientation;
 mod pixel_kinds;
 mod quality;
+pub mod random;
 mod refusals;
 
 use image::{DynamicImage, RgbImage};

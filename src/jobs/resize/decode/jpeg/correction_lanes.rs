@@ -1,6 +1,7 @@
 //! A refinement pass's correction bits applied to a block's coefficients on AVX2 lanes (or
-//! AVX-512's masked ones, where the CPU has them), all slots at once: where a bit is set for a coefficient the IDCT reads, its magnitude grows by
-//! one step of the pass (libjpeg's `decode_mcu_AC_refine`).
+//! AVX-512's masked ones, where the CPU has them), all slots at once: where a bit is set for a
+//! coefficient the IDCT reads, its magnitude grows by one step of the pass (libjpeg's
+//! `decode_mcu_AC_refine`).
 //!
 //! Why: applied one set bit at a time, the loop runs a data-dependent number of times, and its
 //! exit mispredicted at nearly every block of a refinement scan: an eighth of a quarter-scale

@@ -29,7 +29,8 @@
 //! - `correction_lanes`: the refinement passes' corrections on AVX2 or AVX-512 lanes, on the
 //!   same CPUs.
 //! - `reduced_idct`: libjpeg's reduced IDCTs (2x2, 4x4) on 32-bit lanes; `reduced_idct_avx2`
-//!   the 2x2 in AVX2 instructions.
+//!   both in AVX2 instructions.
+//! - `prefetch`: asking for the 2x2 IDCT's blocks before it reads them.
 //! - `reduced_pixels`: samples per component (the 1x1 IDCT too), upsampling and YCbCr to RGB.
 
 mod bit_deposit;
@@ -50,20 +51,8 @@ mod reduced_pixels;
 mod scan_pruning;
 mod stream;
 
-/// xorshift64 from a seed: the random blocks, masks and bit strings of this room's tests, the
-/// same on every run and without a dependency.
 #[cfg(test)]
-struct TestRandom(u64);
-
-#[cfg(test)]
-impl TestRandom {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+use crate::jobs::resize::tests::random::TestRandom;
 
 #[cfg(test)]
 mod crafted_tests;

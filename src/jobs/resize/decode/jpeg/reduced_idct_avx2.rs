@@ -144,7 +144,7 @@ mod tests {
         let scale = [3, 6, 9, 12, 15][(round % 5) as usize];
         let mut quantisers = [0u16; 64];
         quantisers.iter_mut().for_each(|q| *q = 1 + (next() % [2, 16, 255, 65535][(round / 5 % 4) as usize]) as u16);
-        let mut value = |next: &mut dyn FnMut() -> u64| ((next() % (1 << scale)) as i64 - (1 << (scale - 1))) as i16;
+        let value = |next: &mut dyn FnMut() -> u64| ((next() % (1 << scale)) as i64 - (1 << (scale - 1))) as i16;
         let ac: [i16; SLOTS] = std::array::from_fn(|_| if next() % 3 == 0 { value(next) } else { 0 });
         let dc = value(next);
         let nonzero = if next() % 8 == 0 { 0 } else { next() };

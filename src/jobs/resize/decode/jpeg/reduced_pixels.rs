@@ -74,7 +74,7 @@ fn samples_here<const AVX2: bool>(plane: &Plane, width: usize, height: usize, wi
         if size == 2 {
             let (top, bottom) = out.split_at_mut(out_width);
             for (bx, (((block, &dc), &nonzero), (top, bottom))) in blocks.zip(top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2))).enumerate() {
-                prefetch::coefficients(&plane.ac, (first + bx + IDCT_PREFETCH_BLOCKS) * slots, slots);
+                prefetch::line(&plane.ac, (first + bx + IDCT_PREFETCH_BLOCKS) * slots);
                 let block = block.try_into().expect("32 slots");
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: AVX2 is true only in `samples_with_avx2`, for a CPU with AVX2.

@@ -333,13 +333,8 @@ fn restart_markers_and_odd_sizes_decode_identically() {
 #[test]
 fn damaged_progressive_files_decode_as_libjpeg_does_or_go_to_it() {
     let (rgb, width, height) = rocket_rgb();
-    let mut state = 0x2545_F491_u64;
-    let mut next = move |n: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % n as u64) as usize
-    };
+    let mut random = super::TestRandom(0x2545_F491);
+    let mut next = move |n: usize| random.below(n);
     let (mut taken, mut declined) = (0, 0);
     for (interval, script) in [(0, &[][..]), (4, &SPLIT_CHROMA_REFINED[..]), (0, &MOZJPEG_STYLE[..])] {
         let jpeg = encode_progressive_with_restarts(&rgb, width, height, 3, (2, 2), script, interval);
